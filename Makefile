@@ -1,0 +1,164 @@
+# garden-c: one non-recursive Makefile. Objects go to build/$(VARIANT)/.
+#   make deps | all | test | check | unit | bats | run | install | lint | man | clean
+VARIANT ?= release
+BUILD   := build/$(VARIANT)
+PREFIX  ?= /usr/local
+DESTDIR ?=
+CC      ?= gcc
+
+# Debian 12 packages this project needs to build, test and run (make deps installs them).
+DEB_PKGS := build-essential pkg-config libnl-3-dev libnl-route-3-dev libiptc-dev libjansson-dev \
+	libbsd-dev runc crun iptables bats bats-assert bats-support busybox-static scdoc jq curl \
+	iproute2 util-linux procps man-db cppcheck clang-format
+
+PKGS     := libnl-route-3.0 libiptc jansson libbsd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+CPPFLAGS += -D_GNU_SOURCE -iquote . $(PKG_CFLAGS)
+WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wmissing-declarations -Wold-style-definition -Wvla -Wimplicit-fallthrough \
+           -Wpointer-arith -Wwrite-strings -Wundef -Wcast-align -Wnull-dereference
+WARN_GCC:= -Wjump-misses-init -Wlogical-op -Wduplicated-cond -Wduplicated-branches
+CFLAGS  += -std=gnu11 -g -MMD -MP $(WARN) $(if $(findstring clang,$(CC)),,$(WARN_GCC))
+ifeq ($(VARIANT),asan)
+CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=address,undefined
+else
+CFLAGS  += -O2 -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=3 -fstack-protector-strong \
+           -fstack-clash-protection -fcf-protection -fPIE
+LDFLAGS += -pie -Wl,-z,relro,-z,now,-z,noexecstack -Wl,--as-needed
+endif
+LDLIBS  += $(PKG_LIBS)
+
+ifeq ($(V),1)
+Q :=
+else
+Q := @
+endif
+
+LIB_SRCS := $(sort $(wildcard lib/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+LIBGDN   := $(BUILD)/libgdn.a
+
+# Every cmd/<bin>/ with a main.c is an executable linked against libgdn.a, except cmd/init,
+# which is a static, library-free binary that runs inside containers.
+BINS     := $(filter-out init,$(notdir $(patsubst %/main.c,%,$(wildcard cmd/*/main.c))))
+BIN_PATHS:= $(BINS:%=$(BUILD)/bin/%) $(BUILD)/bin/garden-init
+
+UNIT_SRCS:= $(sort $(wildcard test/unit/test_*.c))
+UNIT_BINS:= $(UNIT_SRCS:%.c=$(BUILD)/%)
+
+MAN_SRCS := $(sort $(wildcard man/*.scd))
+MAN_PAGES:= $(MAN_SRCS:man/%.scd=build/man/%)
+
+.PHONY: all deps test check unit bats run install lint man check-man clean rootfs
+all: $(BIN_PATHS) $(UNIT_BINS) man
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  CC      $<")
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(LIBGDN): $(LIB_OBJS)
+	$(if $(Q),@echo "  AR      $@")
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+define bin_rule
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard cmd/$(1)/*.c))) $(LIBGDN)
+	@mkdir -p $$(dir $$@)
+	$$(if $$(Q),@echo "  LD      $$@")
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
+endef
+$(foreach b,$(BINS),$(eval $(call bin_rule,$(b))))
+
+# garden-init: pid 1 of every container; static so it runs on any rootfs (busybox has no libc).
+$(BUILD)/bin/garden-init: cmd/init/main.c
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  LD      $@ (static)")
+	$(Q)$(CC) -std=gnu11 -O2 -D_GNU_SOURCE $(WARN) -static -o $@ $<
+
+# Unit tests: test/unit/test_<x>.c links libgdn.a plus, for cmd modules, the objects named in a
+# "// link: cmd/guardian/foo.c ..." line inside the test source.
+define unit_rule
+$(BUILD)/$(1): $(1).c test/unit/tap.h $(LIBGDN) $(patsubst %.c,$(BUILD)/%.o,$(shell sed -n 's|^/\* link: \(.*\) \*/$$|\1|p' $(1).c))
+	@mkdir -p $$(dir $$@)
+	$$(if $$(Q),@echo "  CCLD    $$@")
+	$$(Q)$$(CC) $$(CPPFLAGS) $$(CFLAGS) $$(LDFLAGS) -o $$@ $$(filter %.c,$$^) $$(filter %.o,$$^) $$(filter %.a,$$^) $$(LDLIBS)
+endef
+$(foreach t,$(UNIT_SRCS:%.c=%),$(eval $(call unit_rule,$(t))))
+
+build/man/%: man/%.scd
+	@mkdir -p $(dir $@)
+	$(if $(Q),@echo "  SCDOC   $@")
+	$(Q)SOURCE_DATE_EPOCH=1764288000 scdoc < $< > $@
+
+man: $(MAN_PAGES)
+
+check-man: man
+	@out=$$(for p in $(MAN_PAGES); do LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z $$p 2>&1 >/dev/null; done); \
+	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
+
+# --- set-up -----------------------------------------------------------------------------------
+deps:
+	@missing=$$(for p in $(DEB_PKGS); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "installing:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	fi
+
+ROOTFS ?= $(CURDIR)/build/rootfs/busybox
+rootfs: $(ROOTFS)/bin/busybox
+$(ROOTFS)/bin/busybox: scripts/mkrootfs
+	$(Q)scripts/mkrootfs $(ROOTFS)
+
+# --- tests ------------------------------------------------------------------------------------
+unit: $(UNIT_BINS)
+	prove -f $(UNIT_BINS)
+
+bats: all rootfs
+	GDN_BUILD=$(CURDIR)/$(BUILD) GDN_ROOTFS=$(ROOTFS) GDN_RUNTIME=runc prove -f --exec 'bats --tap' test/bats/*.bats
+	GDN_BUILD=$(CURDIR)/$(BUILD) GDN_ROOTFS=$(ROOTFS) GDN_RUNTIME=crun prove -f --exec 'bats --tap' test/bats/*.bats
+
+check: all check-man
+	$(MAKE) VARIANT=asan unit
+	$(MAKE) unit
+	$(MAKE) bats
+
+test: deps
+	$(MAKE) lint
+	$(MAKE) check
+
+# --- running ----------------------------------------------------------------------------------
+RUN_DEPOT  ?= /var/run/gdn/depot
+RUN_SOCKET ?= /tmp/garden.sock
+run: deps
+	$(MAKE) all rootfs
+	@echo "guardian: listening on $(RUN_SOCKET) and 127.0.0.1:7777 (depot $(RUN_DEPOT))"
+	@echo "try:      $(BUILD)/bin/gaol create -n hello && $(BUILD)/bin/gaol list"
+	exec $(BUILD)/bin/guardian server --bind-socket $(RUN_SOCKET) --bind-ip 127.0.0.1 \
+		--bind-port 7777 --depot $(RUN_DEPOT) --default-rootfs $(ROOTFS) \
+		--init-bin $(CURDIR)/$(BUILD)/bin/garden-init
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/garden-c \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0755 $(BINS:%=$(BUILD)/bin/%) $(DESTDIR)$(PREFIX)/bin/
+	install -m 0755 $(BUILD)/bin/garden-init $(DESTDIR)$(PREFIX)/libexec/garden-c/
+	for p in $(MAN_PAGES); do s=$${p##*.}; install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+
+# --- hygiene ----------------------------------------------------------------------------------
+LINT_SRCS = $(shell find lib cmd test/unit -name '*.[ch]')
+lint:
+	@clang-format --dry-run -Werror $(LINT_SRCS)
+	@! grep -nE '\b(dup|pipe|sprintf|strcpy|atoi|system|popen)\(' $(LINT_SRCS) || \
+		{ echo "lint: forbidden call (use F_DUPFD_CLOEXEC, pipe2, snprintf, strlcpy, gdn_parse_*, gdn_spawn)"; exit 1; }
+	@scripts/lint-cloexec $(LINT_SRCS)
+	@cppcheck -q --error-exitcode=1 --enable=warning,portability --inline-suppr \
+		--suppress=missingIncludeSystem -D_GNU_SOURCE -I. lib cmd
+	@echo "lint: clean"
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(shell find $(BUILD) -name '*.d' 2>/dev/null)

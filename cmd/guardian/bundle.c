@@ -1,0 +1,412 @@
+/* OCI config generation (internals §4.2, §14.1).
+ *
+ * Differences from Garden's config, on purpose:
+ * - ociVersion 1.0.2 (runc 1.1 and crun 1.8 both accept it);
+ * - privileged containers get every capability the name table knows that is also in guardian's
+ *   bounding set (a runtime refuses to grant a capability outside it);
+ * - cgroupsPath is garden/<handle> for privileged containers too, so destroy can find leftovers;
+ * - no seccomp profile and no sysctls yet;
+ * - the devices cgroup list is written out in full (deny all, then the standard allow list), so
+ *   runc and crun end up with the same rules whatever defaults they add. */
+#include <errno.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
+#include "lib/fs.h"
+#include "lib/path.h"
+#include "lib/util.h"
+#include "cmd/guardian/bundle.h"
+#include "cmd/guardian/caps.h"
+
+#define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define CONFIG_MAX (16 << 20)
+
+static const char *const masked_paths[] = {
+	"/proc/acpi",	     "/proc/asound",	  "/proc/kcore",       "/proc/keys",
+	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+	"/proc/scsi",	     "/sys/firmware",
+};
+
+static const char *const readonly_paths[] = {
+	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+};
+
+void gd_bundle_host_probe(struct gd_bundle_host *ret)
+{
+	struct statfs sfs;
+	ret->cgroup_v1 = !(statfs("/sys/fs/cgroup", &sfs) == 0 &&
+			   (unsigned long)sfs.f_type == (unsigned long)CGROUP2_SUPER_MAGIC);
+	ret->swap_limit =
+		ret->cgroup_v1 && access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0;
+}
+
+/* json_array_append_new that reports failure as -ENOMEM (it always consumes `v`). */
+static int append(json_t *arr, json_t *v)
+{
+	return v && json_array_append_new(arr, v) == 0 ? 0 : -ENOMEM;
+}
+
+static int set(json_t *obj, const char *key, json_t *v)
+{
+	return v && json_object_set_new(obj, key, v) == 0 ? 0 : -ENOMEM;
+}
+
+static json_t *strv_json(const char *const *v, size_t n)
+{
+	json_t *arr = json_array();
+	if (!arr)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (append(arr, json_string(v[i])) < 0)
+			return json_decref(arr), NULL;
+	return arr;
+}
+
+static int add_mount(json_t *mounts, const char *dst, const char *type, const char *src,
+		     const char *const *opts, size_t n_opts)
+{
+	json_t *o = strv_json(opts, n_opts);
+	if (!o)
+		return -ENOMEM;
+	return append(mounts, json_pack("{s:s, s:s, s:s, s:o}", "destination", dst, "type", type,
+					"source", src, "options", o));
+}
+
+static json_t *caps_json(uint64_t set_bits)
+{
+	json_t *arr = json_array();
+	if (!arr)
+		return NULL;
+	for (unsigned i = 0; i <= GD_CAP_LAST; i++)
+		if ((set_bits & (UINT64_C(1) << i)) && append(arr, json_string(gd_cap_name(i))) < 0)
+			return json_decref(arr), NULL;
+	return arr;
+}
+
+static json_t *process_json(const struct gd_config *cfg, const struct gd_create_spec *spec)
+{
+	bool has_path = false;
+	for (char **e = spec->env; e && *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			has_path = true;
+
+	json_auto_t *env = json_array();
+	if (!env)
+		return NULL;
+	if (!has_path && append(env, json_string(DEFAULT_PATH)) < 0)
+		return NULL;
+	for (char **e = spec->env; e && *e; e++)
+		if (append(env, json_string(*e)) < 0)
+			return NULL;
+
+	uint64_t caps = spec->privileged ? gd_caps_all() : gd_caps_unprivileged();
+	caps &= cfg->cap_bounding;
+	json_auto_t *c = json_object();
+	if (!c)
+		return NULL;
+	const char *const sets[] = {"bounding", "effective", "inheritable", "permitted"};
+	for (size_t i = 0; i < GDN_ARRAY_SIZE(sets); i++)
+		if (set(c, sets[i], caps_json(caps)) < 0)
+			return NULL;
+
+	return json_pack("{s:b, s:{s:i, s:i}, s:[s], s:O, s:s, s:O, s:b}", "terminal", 0, "user",
+			 "uid", 0, "gid", 0, "args", "/tmp/garden-init", "env", env, "cwd", "/",
+			 "capabilities", c, "noNewPrivileges", 0);
+}
+
+static int add_standard_mounts(json_t *mounts, const struct gd_config *cfg,
+			       const struct gd_create_spec *spec, const char *dir,
+			       const struct gd_bundle_host *host)
+{
+	static const char *const proc_o[] = {"nosuid", "noexec", "nodev"};
+	static const char *const dev_o[] = {"nosuid", "strictatime", "mode=755", "size=65536k"};
+	static const char *const pts_o[] = {"nosuid", "noexec", "newinstance", "ptmxmode=0666",
+					    "mode=0620", "gid=5"};
+	static const char *const shm_o[] = {"nosuid", "noexec", "nodev", "mode=1777",
+					    "size=65536k"};
+	static const char *const mq_o[] = {"nosuid", "noexec", "nodev"};
+	static const char *const sys_o[] = {"nosuid", "noexec", "nodev", "ro"};
+	static const char *const cg_o[] = {"nosuid", "noexec", "nodev", "relatime", "ro"};
+	static const char *const init_o[] = {"bind", "ro", "nosuid", "nodev"};
+	static const char *const rw_bind_o[] = {"bind", "rw"};
+
+	/* gid=5 (tty) must be mapped in the container's user namespace. */
+	bool tty_gid = spec->privileged || cfg->gid_map_length >= 5;
+	_cleanup_free_ char *hosts = gdn_path_join(dir, "hosts");
+	_cleanup_free_ char *resolv = gdn_path_join(dir, "resolv.conf");
+	if (!hosts || !resolv)
+		return -ENOMEM;
+
+	int r = 0;
+	if (r >= 0)
+		r = add_mount(mounts, "/proc", "proc", "proc", proc_o, GDN_ARRAY_SIZE(proc_o));
+	if (r >= 0)
+		r = add_mount(mounts, "/dev", "tmpfs", "tmpfs", dev_o, GDN_ARRAY_SIZE(dev_o));
+	if (r >= 0)
+		r = add_mount(mounts, "/dev/pts", "devpts", "devpts", pts_o,
+			      GDN_ARRAY_SIZE(pts_o) - (tty_gid ? 0 : 1));
+	if (r >= 0)
+		r = add_mount(mounts, "/dev/shm", "tmpfs", "shm", shm_o, GDN_ARRAY_SIZE(shm_o));
+	if (r >= 0)
+		r = add_mount(mounts, "/dev/mqueue", "mqueue", "mqueue", mq_o,
+			      GDN_ARRAY_SIZE(mq_o));
+	if (r >= 0)
+		r = add_mount(mounts, "/sys", "sysfs", "sysfs", sys_o, GDN_ARRAY_SIZE(sys_o));
+	if (r >= 0 && !spec->privileged && host->cgroup_v1)
+		r = add_mount(mounts, "/sys/fs/cgroup", "cgroup", "cgroup", cg_o,
+			      GDN_ARRAY_SIZE(cg_o));
+	if (r >= 0)
+		r = add_mount(mounts, "/tmp/garden-init", "bind", cfg->init_bin, init_o,
+			      GDN_ARRAY_SIZE(init_o));
+	if (r >= 0)
+		r = add_mount(mounts, "/etc/hosts", "bind", hosts, rw_bind_o,
+			      GDN_ARRAY_SIZE(rw_bind_o));
+	if (r >= 0)
+		r = add_mount(mounts, "/etc/resolv.conf", "bind", resolv, rw_bind_o,
+			      GDN_ARRAY_SIZE(rw_bind_o));
+	return r;
+}
+
+static int add_bind_mounts(json_t *mounts, const struct gd_create_spec *spec)
+{
+	for (size_t i = 0; i < spec->n_bind_mounts; i++) {
+		const struct gd_bind_mount *b = &spec->bind_mounts[i];
+		const char *const opts[] = {"rbind", b->rw ? "rw" : "ro"};
+		int r = add_mount(mounts, b->dst, "bind", b->src, opts, GDN_ARRAY_SIZE(opts));
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static json_t *id_mappings(uint32_t maxid, uint32_t start, uint32_t length)
+{
+	json_auto_t *m = json_pack("[{s:I, s:I, s:I}]", "containerID", (json_int_t)0, "hostID",
+				   (json_int_t)maxid, "size", (json_int_t)1);
+	if (!m)
+		return NULL;
+	if (length > 0 && append(m, json_pack("{s:I, s:I, s:I}", "containerID", (json_int_t)1,
+					      "hostID", (json_int_t)start, "size",
+					      (json_int_t)length)) < 0)
+		return NULL;
+	return json_incref(m);
+}
+
+static json_t *device_rule(bool allow, const char *type, int64_t major, int64_t minor,
+			   const char *access)
+{
+	json_auto_t *d = json_pack("{s:b, s:s}", "allow", allow, "access", access);
+	if (!d)
+		return NULL;
+	if (type && set(d, "type", json_string(type)) < 0)
+		return NULL;
+	if (major >= 0 && set(d, "major", json_integer(major)) < 0)
+		return NULL;
+	if (minor >= 0 && set(d, "minor", json_integer(minor)) < 0)
+		return NULL;
+	return json_incref(d);
+}
+
+static json_t *devices_json(void)
+{
+	static const struct {
+		const char *type;
+		int64_t major, minor;
+		const char *access;
+	} allowed[] = {
+		{"c", -1, -1, "m"},  /* mknod of any char device */
+		{"b", -1, -1, "m"},  /* mknod of any block device */
+		{"c", 1, 3, "rwm"},  /* null */
+		{"c", 1, 5, "rwm"},  /* zero */
+		{"c", 1, 7, "rwm"},  /* full */
+		{"c", 1, 8, "rwm"},  /* random */
+		{"c", 1, 9, "rwm"},  /* urandom */
+		{"c", 5, 0, "rwm"},  /* tty */
+		{"c", 5, 2, "rwm"},  /* ptmx */
+		{"c", 136, -1, "rwm"}, /* pts */
+	};
+	json_auto_t *d = json_array();
+	if (!d || append(d, device_rule(false, NULL, -1, -1, "rwm")) < 0)
+		return NULL;
+	for (size_t i = 0; i < GDN_ARRAY_SIZE(allowed); i++)
+		if (append(d, device_rule(true, allowed[i].type, allowed[i].major, allowed[i].minor,
+					  allowed[i].access)) < 0)
+			return NULL;
+	return json_incref(d);
+}
+
+static json_t *resources_json(const struct gd_limits *l, const struct gd_bundle_host *host)
+{
+	json_auto_t *res = json_object();
+	if (!res || set(res, "devices", devices_json()) < 0)
+		return NULL;
+	if (l->memory_bytes > 0) {
+		json_int_t mem =
+			l->memory_bytes > INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)l->memory_bytes;
+		json_auto_t *m = json_pack("{s:I}", "limit", mem);
+		/* memory+swap = limit: no swap beyond the memory limit (Garden's default). */
+		if (!m || (host->swap_limit && set(m, "swap", json_integer(mem)) < 0))
+			return NULL;
+		if (set(res, "memory", json_incref(m)) < 0)
+			return NULL;
+	}
+	if (l->cpu_shares > 0) {
+		json_int_t s =
+			l->cpu_shares > INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)l->cpu_shares;
+		if (set(res, "cpu", json_pack("{s:I}", "shares", s)) < 0)
+			return NULL;
+	}
+	if (l->pids_max > 0) {
+		json_int_t p = l->pids_max > INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)l->pids_max;
+		if (set(res, "pids", json_pack("{s:I}", "limit", p)) < 0)
+			return NULL;
+	}
+	return json_incref(res);
+}
+
+static json_t *linux_json(const struct gd_config *cfg, const struct gd_create_spec *spec,
+			  const struct gd_bundle_host *host)
+{
+	json_auto_t *lx = json_object();
+	json_auto_t *ns = json_pack("[{s:s}, {s:s}, {s:s}, {s:s}, {s:s}]", "type", "pid", "type",
+				    "ipc", "type", "uts", "type", "mount", "type", "network");
+	if (!lx || !ns)
+		return NULL;
+	if (!spec->privileged) {
+		if (append(ns, json_pack("{s:s}", "type", "user")) < 0)
+			return NULL;
+		if (set(lx, "uidMappings",
+			id_mappings(cfg->maxid, cfg->uid_map_start, cfg->uid_map_length)) < 0)
+			return NULL;
+		if (set(lx, "gidMappings",
+			id_mappings(cfg->maxid, cfg->gid_map_start, cfg->gid_map_length)) < 0)
+			return NULL;
+		if (set(lx, "maskedPaths", strv_json(masked_paths, GDN_ARRAY_SIZE(masked_paths))) <
+		    0)
+			return NULL;
+		if (set(lx, "readonlyPaths",
+			strv_json(readonly_paths, GDN_ARRAY_SIZE(readonly_paths))) < 0)
+			return NULL;
+	}
+	if (set(lx, "namespaces", json_incref(ns)) < 0)
+		return NULL;
+
+	char cgpath[GDN_HANDLE_MAX + 16];
+	int n = snprintf(cgpath, sizeof(cgpath), "%sgarden/%s", host->cgroup_v1 ? "" : "/",
+			 spec->handle);
+	if (n < 0 || (size_t)n >= sizeof(cgpath))
+		return NULL;
+	if (set(lx, "cgroupsPath", json_string(cgpath)) < 0)
+		return NULL;
+	if (set(lx, "resources", resources_json(&spec->limits, host)) < 0)
+		return NULL;
+	if (set(lx, "rootfsPropagation", json_string("private")) < 0)
+		return NULL;
+	return json_incref(lx);
+}
+
+static json_t *annotations_json(const struct gd_create_spec *spec)
+{
+	char disk[32];
+	snprintf(disk, sizeof(disk), "%llu", (unsigned long long)spec->limits.disk_byte_hard);
+	return json_pack("{s:s, s:s}", GD_ANNOTATION_PRIVILEGED,
+			 spec->privileged ? "true" : "false", GD_ANNOTATION_DISK_BYTE_HARD, disk);
+}
+
+json_t *gd_bundle_config(const struct gd_config *cfg, const struct gd_create_spec *spec,
+			 const char *dir, const struct gd_bundle_host *host, struct gdn_err **err)
+{
+	const char *hostname = spec->handle;
+	size_t hlen = strlen(hostname);
+	if (hlen > GD_HOSTNAME_MAX)
+		hostname += hlen - GD_HOSTNAME_MAX;
+
+	_cleanup_free_ char *rootfs = gdn_path_join(dir, "rootfs");
+	json_auto_t *mounts = json_array();
+	json_auto_t *config = NULL;
+	if (!rootfs || !mounts) {
+		gdn_err_set(err, ENOMEM, "cannot build the OCI config");
+		return NULL;
+	}
+	if (!cfg->init_bin) {
+		gdn_err_set(err, EINVAL, "no init binary configured");
+		return NULL;
+	}
+	if (add_standard_mounts(mounts, cfg, spec, dir, host) < 0 ||
+	    add_bind_mounts(mounts, spec) < 0) {
+		gdn_err_set(err, ENOMEM, "cannot build the OCI mounts");
+		return NULL;
+	}
+
+	json_auto_t *process = process_json(cfg, spec);
+	json_auto_t *lx = linux_json(cfg, spec, host);
+	json_auto_t *annotations = annotations_json(spec);
+	if (process && lx && annotations)
+		config = json_pack("{s:s, s:O, s:{s:s, s:b}, s:s, s:O, s:O, s:O}", "ociVersion",
+				   "1.0.2", "process", process, "root", "path", rootfs, "readonly",
+				   0, "hostname", hostname, "mounts", mounts, "linux", lx,
+				   "annotations", annotations);
+	if (!config) {
+		gdn_err_set(err, ENOMEM, "cannot build the OCI config");
+		return NULL;
+	}
+	return json_incref(config);
+}
+
+int gd_bundle_write(const char *dir, const json_t *config, struct gdn_err **err)
+{
+	_cleanup_free_ char *path = gdn_path_join(dir, "config.json");
+	_cleanup_free_ char *text = json_dumps(config, JSON_INDENT(2));
+	if (!path || !text)
+		return gdn_err_set(err, ENOMEM, "cannot serialize the OCI config");
+	return gdn_fs_write_atomic(path, text, strlen(text), 0600, err);
+}
+
+int gd_bundle_read(const char *dir, json_t **ret, struct gdn_err **err)
+{
+	_cleanup_free_ char *path = gdn_path_join(dir, "config.json");
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	if (!path)
+		return gdn_err_set(err, ENOMEM, "cannot read the OCI config");
+	int r = gdn_fs_read_file(path, CONFIG_MAX, &text, &len, err);
+	if (r < 0)
+		return r;
+	json_error_t jerr;
+	json_t *v = json_loadb(text, len, 0, &jerr);
+	if (!v || !json_is_object(v)) {
+		json_decref(v);
+		return gdn_err_set(err, EINVAL, "cannot parse '%s': %s", path, jerr.text);
+	}
+	*ret = v;
+	return 0;
+}
+
+static uint64_t get_u64(const json_t *obj, const char *key)
+{
+	json_int_t v = json_integer_value(json_object_get(obj, key));
+	return v > 0 ? (uint64_t)v : 0;
+}
+
+void gd_bundle_limits(const json_t *config, struct gd_limits *ret)
+{
+	const json_t *res = json_object_get(json_object_get(config, "linux"), "resources");
+	memset(ret, 0, sizeof(*ret));
+	ret->memory_bytes = get_u64(json_object_get(res, "memory"), "limit");
+	ret->cpu_shares = get_u64(json_object_get(res, "cpu"), "shares");
+	ret->pids_max = get_u64(json_object_get(res, "pids"), "limit");
+	const char *disk = json_string_value(
+		json_object_get(json_object_get(config, "annotations"), GD_ANNOTATION_DISK_BYTE_HARD));
+	uint64_t v = 0;
+	if (disk && gdn_parse_u64(disk, &v) == 0)
+		ret->disk_byte_hard = v;
+}
+
+bool gd_bundle_privileged(const json_t *config)
+{
+	const char *p = json_string_value(
+		json_object_get(json_object_get(config, "annotations"), GD_ANNOTATION_PRIVILEGED));
+	return p && strcmp(p, "true") == 0;
+}

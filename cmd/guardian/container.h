@@ -1,0 +1,64 @@
+/* Synchronous container operations. guardian runs each in a forked worker process so that the
+ * event loop never blocks; they talk only to the filesystem (depot, store), the kernel (mounts)
+ * and the runtime binary, never to guardian's in-memory state. Each is safe to re-run after a
+ * crash at any point (create's undo is destroy). */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "lib/err.h"
+#include "lib/log.h"
+#include "cmd/guardian/config.h"
+
+struct gd_limits {
+	uint64_t memory_bytes;	/* memory_limits.limit_in_bytes; 0 = none */
+	uint64_t cpu_shares;	/* cpu_limits.weight if > 0 else limit_in_shares; 0 = none */
+	uint64_t pids_max;	/* pid_limits.max; 0 = unlimited */
+	uint64_t disk_byte_hard;	/* recorded, not enforced by the built-in volumizer */
+};
+
+struct gd_bind_mount {
+	char *src;
+	char *dst;
+	bool rw;
+};
+
+struct gd_create_spec {
+	char *handle;		/* validated */
+	char *rootfs;		/* absolute host directory of the base rootfs (resolved, exists) */
+	char **env;		/* NULL-terminated "K=V" */
+	bool privileged;
+	struct gd_limits limits;
+	struct gd_bind_mount *bind_mounts;
+	size_t n_bind_mounts;
+	json_t *properties;	/* initial properties (object), including garden.grace-time */
+};
+
+/* <depot>/<handle>: the container's directory (malloc'd). */
+char *gd_container_dir(const struct gd_config *cfg, const char *handle);
+
+/* Creates the depot dir (fails with "Handle '<h>' already in use" if present), writes
+ * properties.json (spec->properties, without garden.state), mounts the rootfs volume, writes the
+ * OCI bundle and starts the container with `<runtime> run --detach`. On any failure it undoes
+ * everything it did (as gd_container_destroy) before returning the error. */
+int gd_container_create(const struct gd_config *cfg, const struct gd_create_spec *spec,
+			struct gdn_log *log, struct gdn_err **err);
+
+/* Kills every process, deletes the container from the runtime, unmounts the volume and removes
+ * the depot dir. Idempotent; a missing depot dir is ContainerNotFoundError. Writes a `destroying`
+ * marker first so that a crash mid-way is finished at the next start-up. */
+int gd_container_destroy(const struct gd_config *cfg, const char *handle, struct gdn_log *log,
+			 struct gdn_err **err);
+
+/* Stop(kill) (internals §5.2): signals every process in the container except init; SIGTERM with
+ * 1 s re-checks for up to 10 s then SIGKILL, or SIGKILL at once when kill is true. */
+int gd_container_stop(const struct gd_config *cfg, const char *handle, bool kill,
+		      struct gdn_log *log, struct gdn_err **err);
+
+/* Reads limits back from <depot>/<handle>/config.json (for the limits getters). */
+int gd_container_limits(const struct gd_config *cfg, const char *handle, struct gd_limits *ret,
+			struct gdn_err **err);
+
+/* Reads the full capability bounding set of this process (for privileged containers). */
+int gd_caps_bounding(uint64_t *ret, struct gdn_err **err);

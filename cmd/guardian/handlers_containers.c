@@ -1,0 +1,480 @@
+/* Container lifecycle routes: create, destroy, stop (in workers), list, info, bulk_info. */
+#include <string.h>
+
+#include "lib/http.h"
+#include "lib/util.h"
+#include "cmd/guardian/container.h"
+#include "cmd/guardian/routes.h"
+#include "cmd/guardian/spec.h"
+
+struct gd_ctr *gd_lookup(struct gd_server *s, struct gd_conn *c, const char *handle)
+{
+	struct gd_ctr *ctr = handle ? gd_registry_find(&s->reg, handle) : NULL;
+
+	if (!ctr) {
+		_cleanup_err_ struct gdn_err *e = NULL;
+		gdn_err_not_found(&e, handle ? handle : "");
+		gd_reply_error(s, c, e);
+		return NULL;
+	}
+	if (!c->paused) {
+		gd_ctr_pause(ctr);
+		c->paused = ctr;
+	}
+	return ctr;
+}
+
+/* --- create ---------------------------------------------------------------------------------- */
+
+struct create_job {
+	struct gd_create_spec spec;
+};
+
+static void create_job_free(void *p)
+{
+	struct create_job *j = p;
+	gd_spec_free(&j->spec);
+	free(j);
+}
+
+static int create_run(const struct gd_config *cfg, void *arg, struct gdn_log *log,
+		      struct gdn_err **err)
+{
+	struct create_job *j = arg;
+	return gd_container_create(cfg, &j->spec, log, err);
+}
+
+static int destroy_run(const struct gd_config *cfg, void *arg, struct gdn_log *log,
+		       struct gdn_err **err)
+{
+	return gd_container_destroy(cfg, arg, log, err);
+}
+
+static void undo_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e)
+{
+	struct gd_ctr *ctr = gd_registry_find(&s->reg, w->handle);
+
+	if (e)
+		gdn_log_error(s->log, "create.undo-failed", e, "handle", w->handle, NULL);
+	if (ctr)
+		gd_registry_remove(&s->reg, ctr);
+}
+
+static void create_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e)
+{
+	struct gd_ctr *ctr = gd_registry_find(&s->reg, w->handle);
+	_cleanup_err_ struct gdn_err *save_err = NULL;
+	json_auto_t *body = NULL;
+
+	if (!ctr)
+		return;
+	if (e) {
+		gd_registry_remove(&s->reg, ctr);
+		if (w->conn)
+			gd_reply_error(s, w->conn, e);
+		return;
+	}
+	/* The very last step: the container becomes visible, durably. */
+	json_object_set_new(ctr->props, "garden.state", json_string("created"));
+	if (gd_ctr_save(s->cfg, ctr, &save_err) < 0) {
+		_cleanup_err_ struct gdn_err *ue = NULL;
+		gdn_err_wrap(&save_err, "create '%s'", ctr->handle);
+		ctr->state = GD_CTR_DESTROYING;
+		if (gd_worker_start(s, NULL, ctr->handle, destroy_run, strdup(ctr->handle), free,
+				    undo_done, &ue) < 0)
+			gdn_log_error(s->log, "create.undo-failed", ue, NULL);
+		if (w->conn)
+			gd_reply_error(s, w->conn, save_err);
+		return;
+	}
+	ctr->state = GD_CTR_ACTIVE;
+	gd_ctr_set_grace(ctr, ctr->grace_ns);
+	gdn_log_info(s->log, "create.created", "handle", ctr->handle, NULL);
+	if (!w->conn)
+		return;
+	body = json_pack("{s:s}", "Handle", ctr->handle);
+	gd_reply_json(s, w->conn, 200, body);
+}
+
+void gd_h_create(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+	struct create_job *j;
+	struct gd_ctr *ctr;
+	uint64_t grace = 0;
+
+	(void)p;
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		gdn_err_set(&e, ENOMEM, "create");
+		gd_reply_error(s, c, e);
+		return;
+	}
+	if (gd_spec_parse(s->cfg, c->body.data, c->body.len, &j->spec, &grace, &e) < 0) {
+		create_job_free(j);
+		gd_reply_error(s, c, e);
+		return;
+	}
+	if (gd_registry_find(&s->reg, j->spec.handle)) {
+		gdn_err_kind(&e, GDN_ERR_GENERIC, EEXIST, "Handle '%s' already in use",
+			     j->spec.handle);
+		create_job_free(j);
+		gd_reply_error(s, c, e);
+		return;
+	}
+	if (s->cfg->max_containers > 0 && s->reg.count >= s->cfg->max_containers) {
+		gdn_err_kind(&e, GDN_ERR_GENERIC, EAGAIN, "max containers reached");
+		create_job_free(j);
+		gd_reply_error(s, c, e);
+		return;
+	}
+	ctr = gd_registry_add(&s->reg, j->spec.handle, j->spec.properties, grace);
+	if (!ctr) {
+		gdn_err_set(&e, ENOMEM, "create");
+		create_job_free(j);
+		gd_reply_error(s, c, e);
+		return;
+	}
+	gdn_log_info(c->log, "starting", "handle", ctr->handle, NULL);
+	if (gd_worker_start(s, c, ctr->handle, create_run, j, create_job_free, create_done, &e) <
+	    0) {
+		gd_registry_remove(&s->reg, ctr);
+		gd_reply_error(s, c, e);
+	}
+}
+
+/* --- destroy --------------------------------------------------------------------------------- */
+
+static void destroy_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e)
+{
+	struct gd_ctr *ctr = gd_registry_find(&s->reg, w->handle);
+	json_auto_t *body = NULL;
+
+	if (e && e->kind != GDN_ERR_CONTAINER_NOT_FOUND) {
+		/* Kept so that the client can retry (Garden's rule). */
+		if (ctr) {
+			ctr->state = ctr->state_before_destroy;
+			gd_ctr_set_grace(ctr, ctr->grace_ns);
+		}
+		if (w->conn)
+			gd_reply_error(s, w->conn, e);
+		else
+			gdn_log_error(s->log, "destroy.failed", e, "handle", w->handle, NULL);
+		return;
+	}
+	if (ctr)
+		gd_registry_remove(&s->reg, ctr);
+	gdn_log_info(s->log, "destroy.destroyed", "handle", w->handle, NULL);
+	if (!w->conn)
+		return;
+	body = json_object();
+	gd_reply_json(s, w->conn, 200, body);
+}
+
+int gd_destroy_start(struct gd_server *s, struct gd_conn *conn, struct gd_ctr *ctr,
+		     struct gdn_err **err)
+{
+	char *handle = strdup(ctr->handle);
+
+	if (!handle)
+		return gdn_err_set(err, ENOMEM, "destroy");
+	ctr->state_before_destroy = ctr->state;
+	ctr->state = GD_CTR_DESTROYING;
+	if (gd_worker_start(s, conn, ctr->handle, destroy_run, handle, free, destroy_done, err) <
+	    0) {
+		ctr->state = ctr->state_before_destroy;
+		return gdn_err_code(*err);
+	}
+	return 0;
+}
+
+void gd_h_destroy(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+	struct gd_ctr *ctr = p->handle ? gd_registry_find(&s->reg, p->handle) : NULL;
+
+	if (!ctr) {
+		gdn_err_not_found(&e, p->handle ? p->handle : "");
+		gd_reply_error(s, c, e);
+		return;
+	}
+	if (ctr->state == GD_CTR_DESTROYING) {
+		gdn_err_kind(&e, GDN_ERR_GENERIC, EBUSY, "container already being destroyed");
+		gd_reply_error(s, c, e);
+		return;
+	}
+	if (ctr->state == GD_CTR_CREATING) {
+		gdn_err_kind(&e, GDN_ERR_GENERIC, EBUSY,
+			     "container '%s' is still being created; destroy it once create "
+			     "has returned",
+			     ctr->handle);
+		gd_reply_error(s, c, e);
+		return;
+	}
+	if (gd_destroy_start(s, c, ctr, &e) < 0)
+		gd_reply_error(s, c, e);
+}
+
+/* --- stop ------------------------------------------------------------------------------------ */
+
+struct stop_job {
+	char *handle;
+	bool kill;
+};
+
+static void stop_job_free(void *p)
+{
+	struct stop_job *j = p;
+	free(j->handle);
+	free(j);
+}
+
+static int stop_run(const struct gd_config *cfg, void *arg, struct gdn_log *log,
+		    struct gdn_err **err)
+{
+	struct stop_job *j = arg;
+	return gd_container_stop(cfg, j->handle, j->kill, log, err);
+}
+
+static void stop_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e)
+{
+	_cleanup_err_ struct gdn_err *save_err = NULL;
+	struct gd_ctr *ctr = gd_registry_find(&s->reg, w->handle);
+	json_auto_t *body = NULL;
+
+	if (!e && ctr) {
+		json_object_set_new(ctr->props, "rundmc.state", json_string("stopped"));
+		if (gd_ctr_save(s->cfg, ctr, &save_err) < 0)
+			e = save_err;
+	}
+	if (!w->conn)
+		return;
+	if (e) {
+		gd_reply_error(s, w->conn, e);
+		return;
+	}
+	body = json_object();
+	gd_reply_json(s, w->conn, 200, body);
+}
+
+void gd_h_stop(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+	json_auto_t *req = NULL;
+	struct stop_job *j;
+	struct gd_ctr *ctr;
+	json_t *kill;
+
+	if (gd_json_decode(c->body.data, c->body.len, &req, &e) < 0) {
+		gd_reply_error(s, c, e);
+		return;
+	}
+	kill = json_is_object(req) ? gdn_json_get(req, "kill") : req;
+	if (!json_is_object(req) || (kill && !json_is_boolean(kill) && !json_is_null(kill))) {
+		gd_json_type_err(&e, "StopRequest", "kill", kill ? kill : req, "bool");
+		gd_reply_error(s, c, e);
+		return;
+	}
+	ctr = gd_lookup(s, c, p->handle);
+	if (!ctr)
+		return;
+	if (ctr->state != GD_CTR_ACTIVE) {
+		gdn_err_kind(&e, GDN_ERR_GENERIC, EBUSY, "container '%s' is being %s", ctr->handle,
+			     ctr->state == GD_CTR_CREATING ? "created" : "destroyed");
+		gd_reply_error(s, c, e);
+		return;
+	}
+	j = calloc(1, sizeof(*j));
+	if (!j || !(j->handle = strdup(ctr->handle))) {
+		free(j);
+		gdn_err_set(&e, ENOMEM, "stop");
+		gd_reply_error(s, c, e);
+		return;
+	}
+	j->kill = json_is_true(kill);
+	if (gd_worker_start(s, c, ctr->handle, stop_run, j, stop_job_free, stop_done, &e) < 0)
+		gd_reply_error(s, c, e);
+}
+
+/* --- list / info ----------------------------------------------------------------------------- */
+
+struct filter_ctx {
+	json_t *filters;
+};
+
+static int collect_filter(const char *key, const char *value, void *ud)
+{
+	struct filter_ctx *f = ud;
+
+	/* First value per key wins (Go's url.Values.Get). */
+	if (!json_object_get(f->filters, key))
+		json_object_set_new(f->filters, key, json_string(value));
+	return 0;
+}
+
+static bool matches(struct gd_ctr *ctr, json_t *filters)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(filters, k, v)
+	{
+		json_t *have = json_object_get(ctr->props, k);
+		if (!json_is_string(have) || !json_equal(have, v))
+			return false;
+	}
+	return true;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+void gd_h_list(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	json_auto_t *filters = json_object();
+	json_auto_t *body = NULL;
+	struct filter_ctx f = {filters};
+	_cleanup_free_ const char **handles = NULL;
+	json_t *state;
+	size_t n = 0;
+
+	(void)p;
+	(void)gdn_http_query_foreach(c->req.query, collect_filter, &f);
+	state = json_object_get(filters, "garden.state");
+	if (!state)
+		json_object_set_new(filters, "garden.state", json_string("created"));
+	else if (strcmp(json_string_value(state), "all") == 0)
+		json_object_del(filters, "garden.state");
+	handles = calloc(s->reg.count + 1, sizeof(*handles));
+	body = json_pack("{s:[]}", "Handles");
+	if (!handles || !body) {
+		gd_reply_text(s, c, 500, "out of memory\n", NULL);
+		return;
+	}
+	for (struct gd_ctr *ctr = s->reg.head; ctr; ctr = ctr->next)
+		if (matches(ctr, filters))
+			handles[n++] = ctr->handle;
+	qsort(handles, n, sizeof(*handles), cmp_str);
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(json_object_get(body, "Handles"), json_string(handles[i]));
+	gd_reply_json(s, c, 200, body);
+}
+
+static json_t *sorted_props(json_t *props)
+{
+	const char *k;
+	json_t *v;
+	size_t n = json_object_size(props), i = 0;
+	_cleanup_free_ const char **keys = calloc(n + 1, sizeof(*keys));
+	json_t *out = json_object();
+
+	if (!keys || !out) {
+		json_decref(out);
+		return NULL;
+	}
+	json_object_foreach(props, k, v) keys[i++] = k;
+	qsort(keys, n, sizeof(*keys), cmp_str);
+	for (i = 0; i < n; i++)
+		json_object_set(out, keys[i], json_object_get(props, keys[i]));
+	return out;
+}
+
+json_t *gd_props_sorted(json_t *props);
+json_t *gd_props_sorted(json_t *props)
+{
+	return sorted_props(props);
+}
+
+static json_t *mapped_ports(json_t *props)
+{
+	json_t *v = json_object_get(props, "garden.network.mapped-ports");
+	json_t *ports = NULL;
+
+	if (json_is_string(v))
+		ports = json_loads(json_string_value(v), 0, NULL);
+	if (!json_is_array(ports)) {
+		json_decref(ports);
+		ports = json_array();
+	}
+	return ports;
+}
+
+static const char *prop(json_t *props, const char *key)
+{
+	json_t *v = json_object_get(props, key);
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+json_t *gd_info_json(struct gd_server *s, struct gd_ctr *ctr)
+{
+	_cleanup_free_ char *path = gd_container_dir(s->cfg, ctr->handle);
+	const char *state = strcmp(prop(ctr->props, "rundmc.state"), "stopped") == 0 ? "stopped"
+										      : "active";
+	json_t *events = json_null();
+	const char *ev = prop(ctr->props, "rundmc.events");
+
+	if (*ev) {
+		events = json_array();
+		json_array_append_new(events, json_string(ev));
+	}
+	return json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:n, s:o, s:o}", "State", state,
+			 "Events", events, "HostIP", prop(ctr->props, "garden.network.host-ip"),
+			 "ContainerIP", prop(ctr->props, "garden.network.container-ip"),
+			 "ContainerIPv6", prop(ctr->props, "garden.network.container-ipv6"),
+			 "ExternalIP", prop(ctr->props, "garden.network.external-ip"),
+			 "ContainerPath", path ? path : "", "ProcessIDs", "Properties",
+			 sorted_props(ctr->props), "MappedPorts", mapped_ports(ctr->props));
+}
+
+void gd_h_info(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	struct gd_ctr *ctr = gd_lookup(s, c, p->handle);
+	json_auto_t *body = NULL;
+
+	if (!ctr)
+		return;
+	body = gd_info_json(s, ctr);
+	gd_reply_json(s, c, 200, body);
+}
+
+static json_t *empty_info(void)
+{
+	return json_pack("{s:s, s:n, s:s, s:s, s:s, s:s, s:s, s:n, s:n, s:n}", "State", "",
+			 "Events", "HostIP", "", "ContainerIP", "", "ContainerIPv6", "",
+			 "ExternalIP", "", "ContainerPath", "", "ProcessIDs", "Properties",
+			 "MappedPorts");
+}
+
+void gd_h_bulk_info(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	json_auto_t *body = json_object();
+	_cleanup_free_ char *handles = NULL;
+	char *save = NULL;
+
+	(void)p;
+	if (gdn_http_query_get(c->req.query, "handles", &handles) <= 0 || !body) {
+		gd_reply_json(s, c, 200, body);
+		return;
+	}
+	for (char *h = strtok_r(handles, ",", &save); h; h = strtok_r(NULL, ",", &save)) {
+		struct gd_ctr *ctr = gd_registry_find(&s->reg, h);
+		json_t *entry;
+
+		if (ctr) {
+			entry = json_pack("{s:o, s:n}", "Info", gd_info_json(s, ctr), "Err");
+		} else {
+			_cleanup_err_ struct gdn_err *e = NULL;
+			json_t *ej;
+			/* Garden converts per-handle errors to untyped ones. */
+			gdn_err_not_found(&e, h);
+			ej = gd_error_json(e);
+			json_object_set_new(ej, "Type", json_string(""));
+			json_object_set_new(ej, "Handle", json_string(""));
+			entry = json_pack("{s:o, s:o}", "Info", empty_info(), "Err", ej);
+		}
+		json_object_set_new(body, h, entry);
+	}
+	gd_reply_json(s, c, 200, body);
+}

@@ -1,0 +1,229 @@
+/* Small routes answered inline: ping, capacity, properties, grace time, limits getters. */
+#include <arpa/inet.h>
+#include <string.h>
+#include <sys/statvfs.h>
+#include <sys/sysinfo.h>
+
+#include "lib/util.h"
+#include "cmd/guardian/container.h"
+#include "cmd/guardian/routes.h"
+#include "cmd/guardian/spec.h"
+
+json_t *gd_props_sorted(json_t *props);
+
+static void reply_empty(struct gd_server *s, struct gd_conn *c)
+{
+	json_auto_t *body = json_object();
+	gd_reply_json(s, c, 200, body);
+}
+
+void gd_h_ping(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	(void)p;
+	reply_empty(s, c);
+}
+
+/* Number of /30 subnets in the network pool: the container capacity kawasaki will enforce. */
+static uint64_t pool_capacity(const char *cidr)
+{
+	char addr[64];
+	const char *slash = strchr(cidr, '/');
+	uint32_t bits;
+	struct in_addr a;
+
+	if (!slash || (size_t)(slash - cidr) >= sizeof(addr))
+		return 0;
+	memcpy(addr, cidr, (size_t)(slash - cidr));
+	addr[slash - cidr] = '\0';
+	if (inet_pton(AF_INET, addr, &a) != 1 || gdn_parse_u32(slash + 1, &bits) < 0 || bits > 30)
+		return 0;
+	return 1ULL << (30 - bits);
+}
+
+void gd_h_capacity(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	json_auto_t *body = json_object();
+	struct sysinfo si;
+	struct statvfs sv;
+	uint64_t max = pool_capacity(s->cfg->network_pool);
+
+	(void)p;
+	if (s->cfg->max_containers > 0 && (max == 0 || s->cfg->max_containers < max))
+		max = s->cfg->max_containers;
+	/* omitempty: zero values are left out, as Go's encoder does. */
+	if (sysinfo(&si) == 0 && si.totalram > 0)
+		json_object_set_new(body, "memory_in_bytes",
+				    json_integer((json_int_t)((uint64_t)si.totalram * si.mem_unit)));
+	if (statvfs(s->cfg->depot, &sv) == 0 && sv.f_blocks > 0) {
+		json_int_t disk = (json_int_t)((uint64_t)sv.f_blocks * sv.f_frsize);
+		json_object_set_new(body, "disk_in_bytes", json_integer(disk));
+		json_object_set_new(body, "schedulable_disk_in_bytes", json_integer(disk));
+	}
+	if (max > 0)
+		json_object_set_new(body, "max_containers", json_integer((json_int_t)max));
+	gd_reply_json(s, c, 200, body);
+}
+
+void gd_h_properties(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	struct gd_ctr *ctr = gd_lookup(s, c, p->handle);
+	json_auto_t *body = NULL;
+
+	if (!ctr)
+		return;
+	body = gd_props_sorted(ctr->props);
+	gd_reply_json(s, c, 200, body);
+}
+
+void gd_h_property_get(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	struct gd_ctr *ctr = gd_lookup(s, c, p->handle);
+	json_auto_t *body = NULL;
+	json_t *v;
+
+	if (!ctr)
+		return;
+	v = json_object_get(ctr->props, p->second);
+	if (!v) {
+		_cleanup_err_ struct gdn_err *e = NULL;
+		gdn_err_kind(&e, GDN_ERR_GENERIC, ENOENT, "property does not exist: %s", p->second);
+		gd_reply_error(s, c, e);
+		return;
+	}
+	body = json_pack("{s:O}", "value", v);
+	gd_reply_json(s, c, 200, body);
+}
+
+/* Applies a property change durably: the old map comes back if the depot write fails. */
+static void save_or_revert(struct gd_server *s, struct gd_conn *c, struct gd_ctr *ctr, json_t *old)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+
+	if (gd_ctr_save(s->cfg, ctr, &e) < 0) {
+		json_decref(ctr->props);
+		ctr->props = json_incref(old);
+		gd_reply_error(s, c, e);
+		return;
+	}
+	reply_empty(s, c);
+}
+
+void gd_h_property_set(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+	json_auto_t *req = NULL, *old = NULL;
+	struct gd_ctr *ctr;
+	json_t *v;
+
+	if (gd_json_decode(c->body.data, c->body.len, &req, &e) < 0) {
+		gd_reply_error(s, c, e);
+		return;
+	}
+	v = json_is_object(req) ? gdn_json_get(req, "value") : NULL;
+	if (!json_is_object(req) || (v && !json_is_string(v))) {
+		gd_json_type_err(&e, "SetPropertyRequest", "value", v ? v : req, "string");
+		gd_reply_error(s, c, e);
+		return;
+	}
+	ctr = gd_lookup(s, c, p->handle);
+	if (!ctr)
+		return;
+	old = json_deep_copy(ctr->props);
+	json_object_set_new(ctr->props, p->second, json_string(v ? json_string_value(v) : ""));
+	save_or_revert(s, c, ctr, old);
+}
+
+void gd_h_property_remove(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	struct gd_ctr *ctr = gd_lookup(s, c, p->handle);
+	json_auto_t *old = NULL;
+
+	if (!ctr)
+		return;
+	if (!json_object_get(ctr->props, p->second)) {
+		reply_empty(s, c);
+		return;
+	}
+	old = json_deep_copy(ctr->props);
+	json_object_del(ctr->props, p->second);
+	save_or_revert(s, c, ctr, old);
+}
+
+void gd_h_grace_time(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+	json_auto_t *req = NULL, *old = NULL;
+	struct gd_ctr *ctr;
+	char buf[32];
+
+	if (gd_json_decode(c->body.data, c->body.len, &req, &e) < 0) {
+		gd_reply_error(s, c, e);
+		return;
+	}
+	if (!json_is_integer(req) || json_integer_value(req) < 0) {
+		gdn_err_kind(&e, GDN_ERR_GENERIC, EINVAL,
+			     "json: cannot unmarshal %s into Go value of type time.Duration",
+			     json_is_integer(req) ? "negative number" : "non-integer");
+		gd_reply_error(s, c, e);
+		return;
+	}
+	ctr = gd_lookup(s, c, p->handle);
+	if (!ctr)
+		return;
+	old = json_deep_copy(ctr->props);
+	(void)snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(req));
+	json_object_set_new(ctr->props, "garden.grace-time", json_string(buf));
+	ctr->grace_ns = (uint64_t)json_integer_value(req);
+	save_or_revert(s, c, ctr, old);
+}
+
+static void reply_limit(struct gd_server *s, struct gd_conn *c, struct gd_params *p,
+			const char *key, bool memory)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+	struct gd_ctr *ctr = gd_lookup(s, c, p->handle);
+	json_auto_t *body = NULL;
+	struct gd_limits l = {0};
+	uint64_t v;
+
+	if (!ctr)
+		return;
+	if (gd_container_limits(s->cfg, ctr->handle, &l, &e) < 0) {
+		gd_reply_error(s, c, e);
+		return;
+	}
+	v = memory ? l.memory_bytes : l.cpu_shares;
+	body = json_object();
+	if (v > 0)
+		json_object_set_new(body, key, json_integer((json_int_t)v));
+	gd_reply_json(s, c, 200, body);
+}
+
+void gd_h_limits_memory(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	reply_limit(s, c, p, "limit_in_bytes", true);
+}
+
+void gd_h_limits_cpu(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	reply_limit(s, c, p, "limit_in_shares", false);
+}
+
+void gd_h_limits_empty(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	if (gd_lookup(s, c, p->handle))
+		reply_empty(s, c);
+}
+
+void gd_h_not_implemented(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+
+	(void)p;
+	/* The body of such a request was not read as the route expects; don't reuse the stream. */
+	c->keep_alive = false;
+	gdn_err_kind(&e, GDN_ERR_GENERIC, ENOSYS, "%s %s is not implemented by this guardian yet",
+		     c->req.method, c->req.path);
+	e->http_status = 501;
+	gd_reply_error(s, c, e);
+}

@@ -1,0 +1,379 @@
+/* guardian: the Garden API server. `guardian server [flags]`; see guardian(8). */
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <limits.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <bsd/string.h>
+
+#include "lib/duration.h"
+#include "lib/fs.h"
+#include "lib/log.h"
+#include "lib/path.h"
+#include "lib/util.h"
+#include "cmd/guardian/container.h"
+#include "cmd/guardian/server.h"
+
+#define GUARDIAN_VERSION "0.1.0"
+
+enum {
+	OPT_BIND_SOCKET = 256,
+	OPT_SOCKET_MODE,
+	OPT_BIND_IP,
+	OPT_BIND_PORT,
+	OPT_DEPOT,
+	OPT_STORE,
+	OPT_DEFAULT_ROOTFS,
+	OPT_DEFAULT_GRACE,
+	OPT_MAX_CONTAINERS,
+	OPT_DESTROY_ON_STARTUP,
+	OPT_DISABLE_PRIVILEGED,
+	OPT_UID_MAP_START,
+	OPT_UID_MAP_LENGTH,
+	OPT_GID_MAP_START,
+	OPT_GID_MAP_LENGTH,
+	OPT_RUNTIME,
+	OPT_RUNTIME_EXTRA_ARG,
+	OPT_RUNTIME_ROOT,
+	OPT_INIT_BIN,
+	OPT_NETWORK_POOL,
+	OPT_LOG_LEVEL,
+	OPT_VERSION,
+};
+
+static const struct option options[] = {
+	{"bind-socket", required_argument, NULL, OPT_BIND_SOCKET},
+	{"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+	{"bind-ip", required_argument, NULL, OPT_BIND_IP},
+	{"bind-port", required_argument, NULL, OPT_BIND_PORT},
+	{"depot", required_argument, NULL, OPT_DEPOT},
+	{"store", required_argument, NULL, OPT_STORE},
+	{"default-rootfs", required_argument, NULL, OPT_DEFAULT_ROOTFS},
+	{"default-grace-time", required_argument, NULL, OPT_DEFAULT_GRACE},
+	{"max-containers", required_argument, NULL, OPT_MAX_CONTAINERS},
+	{"destroy-containers-on-startup", no_argument, NULL, OPT_DESTROY_ON_STARTUP},
+	{"disable-privileged-containers", no_argument, NULL, OPT_DISABLE_PRIVILEGED},
+	{"uid-map-start", required_argument, NULL, OPT_UID_MAP_START},
+	{"uid-map-length", required_argument, NULL, OPT_UID_MAP_LENGTH},
+	{"gid-map-start", required_argument, NULL, OPT_GID_MAP_START},
+	{"gid-map-length", required_argument, NULL, OPT_GID_MAP_LENGTH},
+	{"runtime-plugin", required_argument, NULL, OPT_RUNTIME},
+	{"runtime-plugin-extra-arg", required_argument, NULL, OPT_RUNTIME_EXTRA_ARG},
+	{"runtime-root", required_argument, NULL, OPT_RUNTIME_ROOT},
+	{"init-bin", required_argument, NULL, OPT_INIT_BIN},
+	{"network-pool", required_argument, NULL, OPT_NETWORK_POOL},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"help", no_argument, NULL, 'h'},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{NULL, 0, NULL, 0},
+};
+
+static void usage(FILE *f)
+{
+	fputs("Usage: guardian server [OPTIONS]\n"
+	      "       guardian --help | --version\n"
+	      "\n"
+	      "Serves the Garden HTTP API and runs OCI containers with a runc-compatible runtime.\n"
+	      "\n"
+	      "Options of 'server':\n"
+	      "  --bind-socket PATH            UNIX socket to listen on (default /tmp/garden.sock;\n"
+	      "                                not used when only --bind-ip is given)\n"
+	      "  --socket-mode OCTAL           mode of the UNIX socket (default 0600)\n"
+	      "  --bind-ip IP                  also listen on TCP IP:PORT\n"
+	      "  --bind-port PORT              TCP port (default 7777)\n"
+	      "  --depot DIR                   container directories (default /var/run/gdn/depot)\n"
+	      "  --store DIR                   volumizer cache (default /var/lib/gdn/store)\n"
+	      "  --default-rootfs PATH         rootfs for creates that name none\n"
+	      "  --default-grace-time DURATION default grace time, Go syntax (default 0: never)\n"
+	      "  --max-containers N            limit on containers (default 0: no limit)\n"
+	      "  --destroy-containers-on-startup  destroy every container found at start-up\n"
+	      "  --disable-privileged-containers  reject privileged creates\n"
+	      "  --uid-map-start N             first host uid for container uids >= 1 (default 1)\n"
+	      "  --uid-map-length N            length of that mapping (default 4294967293)\n"
+	      "  --gid-map-start N             as --uid-map-start, for gids\n"
+	      "  --gid-map-length N            as --uid-map-length, for gids\n"
+	      "  --runtime-plugin PATH         OCI runtime binary (default runc; crun works)\n"
+	      "  --runtime-plugin-extra-arg ARG  global argument for the runtime (repeatable)\n"
+	      "  --runtime-root DIR            the runtime's --root (default: its own default)\n"
+	      "  --init-bin PATH               pid 1 of containers (default: garden-init beside\n"
+	      "                                guardian or in ../libexec/garden-c/)\n"
+	      "  --network-pool CIDR           container subnet pool (default 10.254.0.0/22)\n"
+	      "  --log-level LEVEL             debug, info, error or fatal (default info)\n"
+	      "  --help                        show this help\n"
+	      "  --version                     print the version\n",
+	      f);
+}
+
+static int parse_u32_flag(const char *name, const char *v, uint32_t *ret, struct gdn_err **err)
+{
+	if (gdn_parse_u32(v, ret) < 0)
+		return gdn_err_set(err, EINVAL, "--%s: '%s' is not a number", name, v);
+	return 0;
+}
+
+static const char *find_init_bin(void)
+{
+	static char path[PATH_MAX];
+	char self[PATH_MAX];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	const char *candidates[] = {"garden-init", "../libexec/garden-c/garden-init"};
+
+	if (n <= 0)
+		return NULL;
+	self[n] = '\0';
+	for (size_t i = 0; i < GDN_ARRAY_SIZE(candidates); i++) {
+		char dir[PATH_MAX];
+		strlcpy(dir, self, sizeof(dir));
+		(void)snprintf(path, sizeof(path), "%s/%s", dirname(dir), candidates[i]);
+		if (access(path, X_OK) == 0)
+			return path;
+	}
+	return NULL;
+}
+
+static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char ***extra,
+		       struct gdn_err **err)
+{
+	size_t n_extra = 0;
+	bool socket_given = false;
+	int opt;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		int64_t ns;
+		uint64_t u;
+		uint32_t u32;
+		const char **grown;
+		int r = 0;
+
+		switch (opt) {
+		case OPT_BIND_SOCKET:
+			cfg->bind_socket = optarg;
+			socket_given = true;
+			break;
+		case OPT_SOCKET_MODE: {
+			char *end;
+			unsigned long m = strtoul(optarg, &end, 8);
+			if (!*optarg || *end || m > 07777)
+				return gdn_err_set(err, EINVAL, "--socket-mode: '%s' is not octal",
+						   optarg);
+			cfg->socket_mode = (unsigned)m;
+			break;
+		}
+		case OPT_BIND_IP:
+			cfg->bind_ip = optarg;
+			break;
+		case OPT_BIND_PORT:
+			if (gdn_parse_u32(optarg, &u32) < 0 || u32 > 65535)
+				return gdn_err_set(err, EINVAL, "--bind-port: '%s' is not a port",
+						   optarg);
+			cfg->bind_port = (uint16_t)u32;
+			break;
+		case OPT_DEPOT:
+			cfg->depot = optarg;
+			break;
+		case OPT_STORE:
+			cfg->store = optarg;
+			break;
+		case OPT_DEFAULT_ROOTFS:
+			cfg->default_rootfs = optarg;
+			break;
+		case OPT_DEFAULT_GRACE:
+			if (gdn_parse_duration(optarg, &ns) < 0 || ns < 0)
+				return gdn_err_set(err, EINVAL,
+						   "--default-grace-time: '%s' is not a duration "
+						   "(e.g. 30s, 5m, 1h)",
+						   optarg);
+			cfg->default_grace_ns = (uint64_t)ns;
+			break;
+		case OPT_MAX_CONTAINERS:
+			if (gdn_parse_u64(optarg, &u) < 0)
+				return gdn_err_set(err, EINVAL, "--max-containers: '%s' is not a "
+								"number", optarg);
+			cfg->max_containers = u;
+			break;
+		case OPT_DESTROY_ON_STARTUP:
+			cfg->destroy_on_startup = true;
+			break;
+		case OPT_DISABLE_PRIVILEGED:
+			cfg->disable_privileged = true;
+			break;
+		case OPT_UID_MAP_START:
+			r = parse_u32_flag("uid-map-start", optarg, &cfg->uid_map_start, err);
+			break;
+		case OPT_UID_MAP_LENGTH:
+			r = parse_u32_flag("uid-map-length", optarg, &cfg->uid_map_length, err);
+			break;
+		case OPT_GID_MAP_START:
+			r = parse_u32_flag("gid-map-start", optarg, &cfg->gid_map_start, err);
+			break;
+		case OPT_GID_MAP_LENGTH:
+			r = parse_u32_flag("gid-map-length", optarg, &cfg->gid_map_length, err);
+			break;
+		case OPT_RUNTIME:
+			cfg->runtime = optarg;
+			break;
+		case OPT_RUNTIME_EXTRA_ARG:
+			grown = realloc(*extra, (n_extra + 2) * sizeof(**extra));
+			if (!grown)
+				return gdn_err_set(err, ENOMEM, "flags");
+			*extra = grown;
+			grown[n_extra++] = optarg;
+			grown[n_extra] = NULL;
+			break;
+		case OPT_RUNTIME_ROOT:
+			cfg->runtime_root = optarg;
+			break;
+		case OPT_INIT_BIN:
+			cfg->init_bin = optarg;
+			break;
+		case OPT_NETWORK_POOL:
+			cfg->network_pool = optarg;
+			break;
+		case OPT_LOG_LEVEL:
+			if (gdn_log_parse_level(optarg, &cfg->log_level) < 0)
+				return gdn_err_set(err, EINVAL,
+						   "--log-level: '%s' is not one of debug, info, "
+						   "error, fatal",
+						   optarg);
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		case OPT_VERSION:
+			printf("guardian %s\n", GUARDIAN_VERSION);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+		if (r < 0)
+			return r;
+	}
+	if (optind < argc)
+		return gdn_err_set(err, EINVAL, "unexpected argument '%s'", argv[optind]);
+	if (cfg->bind_ip && !socket_given)
+		cfg->bind_socket = NULL;
+	cfg->runtime_extra_args = *extra;
+	return 0;
+}
+
+static int check_config(struct gd_config *cfg, struct gdn_err **err)
+{
+	static char depot[PATH_MAX], store[PATH_MAX], rootfs[PATH_MAX];
+	int r;
+
+	if (cfg->uid_map_length == 0 || cfg->gid_map_length == 0)
+		return gdn_err_set(err, EINVAL, "uid/gid map lengths must be > 0");
+	if ((uint64_t)cfg->uid_map_start + cfg->uid_map_length > cfg->maxid ||
+	    (uint64_t)cfg->gid_map_start + cfg->gid_map_length > cfg->maxid)
+		return gdn_err_set(err, EINVAL,
+				   "uid/gid maps must end below %u, the host id of container root",
+				   cfg->maxid);
+	if ((r = gdn_fs_mkdir_p(cfg->depot, 0755, err)) < 0 ||
+	    (r = gdn_fs_mkdir_p(cfg->store, 0700, err)) < 0)
+		return r;
+	if (!realpath(cfg->depot, depot) || !realpath(cfg->store, store))
+		return gdn_err_set(err, errno, "resolve depot/store");
+	cfg->depot = depot;
+	cfg->store = store;
+	if (cfg->default_rootfs) {
+		if (!realpath(cfg->default_rootfs, rootfs))
+			return gdn_err_set(err, errno, "--default-rootfs '%s'",
+					   cfg->default_rootfs);
+		cfg->default_rootfs = rootfs;
+	}
+	if (!cfg->init_bin)
+		cfg->init_bin = find_init_bin();
+	if (!cfg->init_bin || access(cfg->init_bin, X_OK) < 0)
+		return gdn_err_set(err, ENOENT, "--init-bin '%s': no executable garden-init",
+				   cfg->init_bin ? cfg->init_bin : "(not found)");
+	return gd_caps_bounding(&cfg->cap_bounding, err);
+}
+
+/* One guardian per depot: two would destroy each other's containers at start-up. */
+static int lock_depot(const char *depot, struct gdn_err **err)
+{
+	int fd = open(depot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0)
+		return gdn_err_set(err, errno, "open depot '%s'", depot);
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int r = gdn_err_set(err, errno == EWOULDBLOCK ? EBUSY : errno,
+				    "depot '%s' is in use by another guardian", depot);
+		(void)close(fd);
+		return r;
+	}
+	return fd;
+}
+
+static int serve(struct gd_config *cfg, struct gdn_err **err)
+{
+	struct gd_server s;
+	_cleanup_close_ int lock = -1;
+	int r;
+
+	if ((r = check_config(cfg, err)) < 0)
+		return r;
+	lock = lock_depot(cfg->depot, err);
+	if (lock < 0)
+		return lock;
+	r = gd_server_init(&s, cfg, err);
+	if (r >= 0)
+		r = gd_server_restore(&s, err);
+	if (r >= 0) {
+		gdn_log_info(gdn_log_root(), "listening", "socket",
+			     cfg->bind_socket ? cfg->bind_socket : "", "ip",
+			     cfg->bind_ip ? cfg->bind_ip : "", "depot", cfg->depot, NULL);
+		r = gd_server_run(&s, err);
+	}
+	gd_server_free(&s);
+	return r;
+}
+
+int main(int argc, char **argv)
+{
+	_cleanup_err_ struct gdn_err *err = NULL;
+	_cleanup_free_ const char **extra = NULL;
+	struct gd_config cfg = {
+		.bind_socket = "/tmp/garden.sock",
+		.socket_mode = 0600,
+		.bind_port = 7777,
+		.depot = "/var/run/gdn/depot",
+		.store = "/var/lib/gdn/store",
+		.uid_map_start = 1,
+		.uid_map_length = 4294967293U,
+		.gid_map_start = 1,
+		.gid_map_length = 4294967293U,
+		.maxid = 4294967294U,
+		.runtime = "runc",
+		.network_pool = "10.254.0.0/22",
+		.log_level = GDN_LOG_INFO,
+	};
+
+	gdn_log_init("guardian", GDN_LOG_INFO, STDERR_FILENO);
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+		usage(stdout);
+		return 0;
+	}
+	if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
+		printf("guardian %s\n", GUARDIAN_VERSION);
+		return 0;
+	}
+	if (argc < 2 || strcmp(argv[1], "server") != 0) {
+		usage(stderr);
+		return 2;
+	}
+	if (parse_flags(argc - 1, argv + 1, &cfg, &extra, &err) < 0) {
+		fprintf(stderr, "guardian: %s\n", gdn_err_str(err));
+		return 2;
+	}
+	gdn_log_init("guardian", cfg.log_level, STDERR_FILENO);
+	if (serve(&cfg, &err) < 0) {
+		gdn_log_fatal(gdn_log_root(), "failed", err, NULL);
+		return 1;
+	}
+	return 0;
+}

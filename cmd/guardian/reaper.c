@@ -1,0 +1,129 @@
+/* Grace-time reaping (protocol §10) and start-up restore from the depot. */
+#include <dirent.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lib/fs.h"
+#include "lib/path.h"
+#include "lib/util.h"
+#include "cmd/guardian/container.h"
+#include "cmd/guardian/server.h"
+
+static bool armed(const struct gd_ctr *c)
+{
+	return c->state == GD_CTR_ACTIVE && c->grace_ns > 0 && c->refs == 0;
+}
+
+int gd_reaper_timeout_ms(struct gd_server *s)
+{
+	uint64_t now = gdn_now_mono_ns(), next = UINT64_MAX;
+
+	for (struct gd_ctr *c = s->reg.head; c; c = c->next)
+		if (armed(c) && c->deadline_ns < next)
+			next = c->deadline_ns;
+	if (next == UINT64_MAX)
+		return -1;
+	if (next <= now)
+		return 0;
+	/* Round up so that we never wake just before the deadline and spin. */
+	next = (next - now + 999999) / 1000000;
+	return next > 60000 ? 60000 : (int)next;
+}
+
+void gd_reaper_fire(struct gd_server *s)
+{
+	uint64_t now = gdn_now_mono_ns();
+
+	for (struct gd_ctr *c = s->reg.head; c; c = c->next) {
+		_cleanup_err_ struct gdn_err *e = NULL;
+
+		if (!armed(c) || c->deadline_ns > now)
+			continue;
+		gdn_log_info(s->log, "reaper.reaping", "handle", c->handle, NULL);
+		if (gd_destroy_start(s, NULL, c, &e) < 0) {
+			gdn_log_error(s->log, "reaper.failed", e, "handle", c->handle, NULL);
+			/* Try again after another grace period rather than spinning. */
+			c->deadline_ns = now + c->grace_ns;
+		}
+	}
+}
+
+static int load_props(const char *dir, json_t **ret)
+{
+	_cleanup_free_ char *path = gdn_path_join(dir, "properties.json");
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+	json_t *v;
+
+	if (!path || gdn_fs_read_file(path, 1 << 20, &text, &len, NULL) < 0)
+		return -ENOENT;
+	v = json_loadb(text, len, 0, NULL);
+	if (!json_is_object(v)) {
+		json_decref(v);
+		return -EBADMSG;
+	}
+	*ret = v;
+	return 0;
+}
+
+static void destroy_now(struct gd_server *s, const char *handle, const char *why)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+	_cleanup_log_ struct gdn_log *log = gdn_log_session(s->log, "restore", "handle", handle,
+							    NULL);
+
+	gdn_log_info(log, "destroying", "reason", why, NULL);
+	if (gd_container_destroy(s->cfg, handle, log, &e) < 0 &&
+	    e->kind != GDN_ERR_CONTAINER_NOT_FOUND)
+		gdn_log_error(log, "destroy-failed", e, NULL);
+}
+
+int gd_server_restore(struct gd_server *s, struct gdn_err **err)
+{
+	_cleanup_closedir_ DIR *d = opendir(s->cfg->depot);
+	struct dirent *de;
+
+	if (!d)
+		return gdn_err_set(err, errno, "open depot '%s'", s->cfg->depot);
+	while ((de = readdir(d))) {
+		_cleanup_free_ char *dir = NULL, *marker = NULL;
+		json_auto_t *props = NULL;
+		struct gd_ctr *c;
+		json_t *state;
+		struct stat st;
+
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		dir = gdn_path_join(s->cfg->depot, de->d_name);
+		marker = dir ? gdn_path_join(dir, "destroying") : NULL;
+		if (!marker)
+			return gdn_err_set(err, ENOMEM, "restore");
+		if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||
+		    gdn_name_validate("handle", de->d_name, NULL) < 0) {
+			gdn_log_info(s->log, "restore.ignoring-stray-entry", "name", de->d_name,
+				     NULL);
+			continue;
+		}
+		if (s->cfg->destroy_on_startup) {
+			destroy_now(s, de->d_name, "--destroy-containers-on-startup");
+			continue;
+		}
+		if (access(marker, F_OK) == 0) {
+			destroy_now(s, de->d_name, "interrupted destroy");
+			continue;
+		}
+		state = load_props(dir, &props) == 0 ? json_object_get(props, "garden.state") : NULL;
+		if (!json_is_string(state) || strcmp(json_string_value(state), "created") != 0) {
+			destroy_now(s, de->d_name, "interrupted create");
+			continue;
+		}
+		c = gd_registry_add(&s->reg, de->d_name, props, gd_props_grace(props));
+		if (!c)
+			return gdn_err_set(err, ENOMEM, "restore");
+		c->state = GD_CTR_ACTIVE;
+		/* After a restart every timer restarts from the full grace time. */
+		gd_ctr_set_grace(c, c->grace_ns);
+		gdn_log_info(s->log, "restore.restored", "handle", c->handle, NULL);
+	}
+	return 0;
+}

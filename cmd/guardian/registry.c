@@ -1,0 +1,113 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "lib/fs.h"
+#include "lib/path.h"
+#include "lib/util.h"
+#include "cmd/guardian/container.h"
+#include "cmd/guardian/registry.h"
+
+struct gd_ctr *gd_registry_find(struct gd_registry *r, const char *handle)
+{
+	for (struct gd_ctr *c = r->head; c; c = c->next)
+		if (strcmp(c->handle, handle) == 0)
+			return c;
+	return NULL;
+}
+
+struct gd_ctr *gd_registry_add(struct gd_registry *r, const char *handle, json_t *props,
+			       uint64_t grace_ns)
+{
+	struct gd_ctr *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return NULL;
+	c->handle = strdup(handle);
+	c->props = props ? json_deep_copy(props) : json_object();
+	if (!c->handle || !c->props) {
+		free(c->handle);
+		json_decref(c->props);
+		free(c);
+		return NULL;
+	}
+	c->state = GD_CTR_CREATING;
+	c->grace_ns = grace_ns;
+	c->next = r->head;
+	r->head = c;
+	r->count++;
+	return c;
+}
+
+static void ctr_free(struct gd_ctr *c)
+{
+	free(c->handle);
+	json_decref(c->props);
+	free(c);
+}
+
+void gd_registry_remove(struct gd_registry *r, struct gd_ctr *c)
+{
+	for (struct gd_ctr **p = &r->head; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			r->count--;
+			ctr_free(c);
+			return;
+		}
+	}
+}
+
+void gd_registry_free(struct gd_registry *r)
+{
+	while (r->head) {
+		struct gd_ctr *c = r->head;
+		r->head = c->next;
+		ctr_free(c);
+	}
+	r->count = 0;
+}
+
+int gd_ctr_save(const struct gd_config *cfg, const struct gd_ctr *c, struct gdn_err **err)
+{
+	_cleanup_free_ char *dir = gd_container_dir(cfg, c->handle);
+	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *text = NULL;
+	size_t len;
+
+	if (!dir)
+		return gdn_err_set(err, ENOMEM, "save properties");
+	path = gdn_path_join(dir, "properties.json");
+	text = gdn_json_line(c->props, &len);
+	if (!path || !text)
+		return gdn_err_set(err, ENOMEM, "save properties");
+	return gdn_fs_write_atomic(path, text, len, 0600, err);
+}
+
+void gd_ctr_pause(struct gd_ctr *c)
+{
+	c->refs++;
+}
+
+void gd_ctr_resume(struct gd_ctr *c)
+{
+	if (c->refs > 0)
+		c->refs--;
+	if (c->refs == 0)
+		c->deadline_ns = gdn_now_mono_ns() + c->grace_ns;
+}
+
+void gd_ctr_set_grace(struct gd_ctr *c, uint64_t grace_ns)
+{
+	c->grace_ns = grace_ns;
+	c->deadline_ns = gdn_now_mono_ns() + grace_ns;
+}
+
+uint64_t gd_props_grace(json_t *props)
+{
+	json_t *v = json_object_get(props, "garden.grace-time");
+	uint64_t ns = 0;
+
+	if (!json_is_string(v) || gdn_parse_u64(json_string_value(v), &ns) < 0)
+		return 0;
+	return ns;
+}

@@ -1,0 +1,50 @@
+/* guardian's in-memory view of its containers. The depot is the source of truth: every change
+ * to a container's properties is written to <depot>/<handle>/properties.json atomically before
+ * the request that made it is answered, and the registry is rebuilt from the depot at start-up. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <jansson.h>
+#include "lib/err.h"
+#include "cmd/guardian/config.h"
+
+enum gd_ctr_state {
+	GD_CTR_CREATING,	/* a create worker is running; hidden from List */
+	GD_CTR_ACTIVE,		/* created (Info State "active" or "stopped") */
+	GD_CTR_DESTROYING,	/* a destroy worker is running */
+};
+
+struct gd_ctr {
+	char *handle;
+	enum gd_ctr_state state;
+	enum gd_ctr_state state_before_destroy;
+	json_t *props;		/* object string -> string */
+	uint64_t grace_ns;	/* 0 = never reap */
+	uint64_t deadline_ns;	/* monotonic; valid when grace_ns > 0 and refs == 0 */
+	unsigned refs;		/* requests in flight that pause the grace timer */
+	struct gd_ctr *next;
+};
+
+struct gd_registry {
+	struct gd_ctr *head;
+	size_t count;
+};
+
+struct gd_ctr *gd_registry_find(struct gd_registry *r, const char *handle);
+/* Adds a container in state CREATING with a copy of props. */
+struct gd_ctr *gd_registry_add(struct gd_registry *r, const char *handle, json_t *props,
+			       uint64_t grace_ns);
+void gd_registry_remove(struct gd_registry *r, struct gd_ctr *c);
+void gd_registry_free(struct gd_registry *r);
+
+/* Writes c->props to <depot>/<handle>/properties.json atomically. */
+int gd_ctr_save(const struct gd_config *cfg, const struct gd_ctr *c, struct gdn_err **err);
+
+/* Grace timer: pause while a request addresses the container; resume restarts the countdown. */
+void gd_ctr_pause(struct gd_ctr *c);
+void gd_ctr_resume(struct gd_ctr *c);
+void gd_ctr_set_grace(struct gd_ctr *c, uint64_t grace_ns);
+
+/* The property garden.grace-time as nanoseconds (0 if absent/invalid). */
+uint64_t gd_props_grace(json_t *props);

@@ -1,0 +1,28 @@
+/* Invocations of the OCI runtime binary (runc or crun; internals §6). */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "lib/err.h"
+#include "cmd/guardian/config.h"
+
+/* `<runtime> [--root R] --log <dir>/create.log --log-format json [extra args] run --detach
+ * --no-new-keyring --bundle <dir> --pid-file <dir>/pidfile <handle>`, with stdio on /dev/null.
+ * On failure the message carries the exit status and the runtime's last error log line. */
+int gd_runtime_run(const struct gd_config *cfg, const char *handle, const char *bundle_dir,
+		   struct gdn_err **err);
+
+/* `<runtime> [--root R] delete [--force] <handle>`. A container the runtime does not know is
+ * success. */
+int gd_runtime_delete(const struct gd_config *cfg, const char *handle, bool force,
+		      struct gdn_err **err);
+
+/* `<runtime> [--root R] state <handle>`: the init pid (host pid namespace) and the status
+ * ("created", "running", "paused", "stopped"; malloc'd, ret_status may be NULL). A container the
+ * runtime does not know is -ENOENT (with *err set); any other failure is -EIO. */
+int gd_runtime_state(const struct gd_config *cfg, const char *handle, pid_t *ret_pid,
+		     char **ret_status, struct gdn_err **err);
+
+/* The message of the last "level":"error" JSON line of a runtime log (runc: {"level","msg",
+ * "time"}; crun: {"msg","level","time"}), else the last non-empty line; NULL if there is none. */
+char *gd_runtime_log_error(const char *log_text);

@@ -1,0 +1,533 @@
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <bsd/string.h>
+
+#include "lib/fs.h"
+#include "lib/util.h"
+#include "cmd/guardian/server.h"
+
+#define MAX_CONNS 4096
+
+static int watch(struct gd_server *s, int fd, uint32_t events, void *ptr)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = ptr};
+	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+}
+
+static void rewatch(struct gd_server *s, int fd, uint32_t events, void *ptr)
+{
+	struct epoll_event ev = {.events = events, .data.ptr = ptr};
+	(void)epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
+}
+
+/* Refuses to replace the socket of a guardian that is still serving on it. */
+static int listen_unix(const char *path, unsigned mode, struct gdn_err **err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+
+	if (strlcpy(sa.sun_path, path, sizeof(sa.sun_path)) >= sizeof(sa.sun_path))
+		return gdn_err_set(err, ENAMETOOLONG, "socket path '%s'", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return gdn_err_set(err, errno, "socket");
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return gdn_err_set(err, EADDRINUSE, "another server is listening on '%s'", path);
+	(void)unlink(path);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return gdn_err_set(err, errno, "bind '%s'", path);
+	if (chmod(path, mode) < 0)
+		return gdn_err_set(err, errno, "chmod '%s'", path);
+	if (listen(fd, 512) < 0)
+		return gdn_err_set(err, errno, "listen '%s'", path);
+	return gdn_steal_fd(&fd);
+}
+
+static int listen_tcp(const char *ip, uint16_t port, struct gdn_err **err)
+{
+	struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+	struct sockaddr_in sa4 = {.sin_family = AF_INET, .sin_port = htons(port)};
+	_cleanup_close_ int fd = -1;
+	struct sockaddr *sa;
+	socklen_t len;
+	int one = 1;
+
+	if (inet_pton(AF_INET, ip, &sa4.sin_addr) == 1) {
+		sa = (struct sockaddr *)&sa4;
+		len = sizeof(sa4);
+	} else if (inet_pton(AF_INET6, ip, &sa6.sin6_addr) == 1) {
+		sa = (struct sockaddr *)&sa6;
+		len = sizeof(sa6);
+	} else {
+		return gdn_err_set(err, EINVAL, "--bind-ip '%s' is not an IP address", ip);
+	}
+	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return gdn_err_set(err, errno, "socket");
+	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(fd, sa, len) < 0)
+		return gdn_err_set(err, errno, "bind %s:%u", ip, port);
+	if (listen(fd, 512) < 0)
+		return gdn_err_set(err, errno, "listen %s:%u", ip, port);
+	return gdn_steal_fd(&fd);
+}
+
+static int add_listener(struct gd_server *s, int fd, const char *what)
+{
+	struct gd_listener *l = &s->listeners[s->n_listeners++];
+
+	l->w.kind = GD_W_LISTENER;
+	l->fd = fd;
+	l->what = what;
+	return watch(s, fd, EPOLLIN, l);
+}
+
+int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_err **err)
+{
+	sigset_t mask;
+	int fd, r;
+
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->epfd = -1;
+	s->sigfd = -1;
+	s->log = gdn_log_root();
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->epfd < 0)
+		return gdn_err_set(err, errno, "epoll_create1");
+
+	/* SIGPIPE: a client that hangs up must cost us a write error, not our life. */
+	(void)signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
+		return gdn_err_set(err, errno, "sigprocmask");
+	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (s->sigfd < 0)
+		return gdn_err_set(err, errno, "signalfd");
+	s->w_signal.kind = GD_W_SIGNAL;
+	if ((r = watch(s, s->sigfd, EPOLLIN, &s->w_signal)) < 0)
+		return gdn_err_set(err, -r, "epoll_ctl");
+
+	if (cfg->bind_socket) {
+		fd = listen_unix(cfg->bind_socket, cfg->socket_mode, err);
+		if (fd < 0)
+			return fd;
+		if ((r = add_listener(s, fd, cfg->bind_socket)) < 0)
+			return gdn_err_set(err, -r, "epoll_ctl");
+	}
+	if (cfg->bind_ip) {
+		fd = listen_tcp(cfg->bind_ip, cfg->bind_port, err);
+		if (fd < 0)
+			return fd;
+		if ((r = add_listener(s, fd, cfg->bind_ip)) < 0)
+			return gdn_err_set(err, -r, "epoll_ctl");
+	}
+	return 0;
+}
+
+static void conn_free(struct gd_server *s, struct gd_conn *c)
+{
+	for (struct gd_conn **p = &s->conns; *p; p = &(*p)->next) {
+		if (*p == c) {
+			*p = c->next;
+			break;
+		}
+	}
+	s->n_conns--;
+	if (c->paused)
+		gd_ctr_resume(c->paused);
+	/* A worker may still point at this connection; it then answers nobody. */
+	for (struct gd_worker *w = s->workers; w; w = w->next)
+		if (w->conn == c)
+			w->conn = NULL;
+	(void)close(c->fd);
+	gdn_buf_free(&c->in);
+	gdn_buf_free(&c->out);
+	gdn_buf_free(&c->body);
+	gdn_http_req_free(&c->req);
+	gdn_log_free(c->log);
+	free(c);
+}
+
+static void accept_conns(struct gd_server *s, struct gd_listener *l)
+{
+	for (;;) {
+		int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		struct gd_conn *c;
+
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
+				struct gdn_err *e = NULL;
+				gdn_err_set(&e, errno, "accept on '%s'", l->what);
+				gdn_log_error(s->log, "accept-failed", e, NULL);
+				gdn_err_free(e);
+			}
+			return;
+		}
+		if (s->n_conns >= MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+			(void)close(fd);
+			continue;
+		}
+		c->w.kind = GD_W_CONN;
+		c->fd = fd;
+		c->state = GD_CONN_READING;
+		if (watch(s, fd, EPOLLIN | EPOLLRDHUP, c) < 0) {
+			(void)close(fd);
+			free(c);
+			continue;
+		}
+		c->next = s->conns;
+		s->conns = c;
+		s->n_conns++;
+	}
+}
+
+/* Resets per-request state, keeping unconsumed input for a pipelined next request. */
+static void conn_reset_request(struct gd_conn *c)
+{
+	gdn_http_req_free(&c->req);
+	memset(&c->req, 0, sizeof(c->req));
+	memset(&c->chunked, 0, sizeof(c->chunked));
+	gdn_buf_reset(&c->body);
+	c->have_head = false;
+	c->log = gdn_log_free(c->log);
+}
+
+static void reply_raw_error(struct gd_server *s, struct gd_conn *c, const struct gdn_err *e)
+{
+	c->keep_alive = false;
+	gd_reply_error(s, c, e);
+}
+
+/* Tries to complete the request from buffered input. true when a request was dispatched or
+ * the connection was answered with an error. */
+static bool conn_parse(struct gd_server *s, struct gd_conn *c)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+
+	if (!c->have_head) {
+		int n = gdn_http_parse_head(c->in.data, c->in.len, &c->req, &e);
+		if (n < 0) {
+			reply_raw_error(s, c, e);
+			return true;
+		}
+		if (n == 0)
+			return false;
+		gdn_buf_consume(&c->in, (size_t)n);
+		c->have_head = true;
+		c->keep_alive = c->req.keep_alive;
+		if (c->req.has_length && !c->req.chunked && c->req.content_length > GD_MAX_BODY) {
+			gdn_err_kind(&e, GDN_ERR_GENERIC, EFBIG,
+				     "request body too large: %llu bytes (max %d)",
+				     (unsigned long long)c->req.content_length, GD_MAX_BODY);
+			e->http_status = 413;
+			reply_raw_error(s, c, e);
+			return true;
+		}
+	}
+	if (c->req.chunked) {
+		ssize_t n = gdn_chunked_feed(&c->chunked, c->in.data, c->in.len, &c->body, &e);
+		if (n < 0) {
+			reply_raw_error(s, c, e);
+			return true;
+		}
+		gdn_buf_consume(&c->in, (size_t)n);
+		if (c->body.len > GD_MAX_BODY) {
+			gdn_err_kind(&e, GDN_ERR_GENERIC, EFBIG, "request body too large (max %d bytes)",
+				     GD_MAX_BODY);
+			e->http_status = 413;
+			reply_raw_error(s, c, e);
+			return true;
+		}
+		if (!c->chunked.done)
+			return false;
+	} else if (c->req.has_length) {
+		size_t want = (size_t)c->req.content_length - c->body.len;
+		size_t take = c->in.len < want ? c->in.len : want;
+		if (gdn_buf_append(&c->body, c->in.data, take) < 0) {
+			gdn_err_set(&e, ENOMEM, "request body");
+			reply_raw_error(s, c, e);
+			return true;
+		}
+		gdn_buf_consume(&c->in, take);
+		if (c->body.len < c->req.content_length)
+			return false;
+	}
+	c->state = GD_CONN_WAITING;
+	/* Only hang-ups matter while the request is handled (level-triggered RDHUP would spin). */
+	rewatch(s, c->fd, 0, c);
+	gd_route(s, c);
+	return true;
+}
+
+static void conn_flush(struct gd_server *s, struct gd_conn *c)
+{
+	while (c->out.len > 0) {
+		ssize_t n = write(c->fd, c->out.data, c->out.len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				rewatch(s, c->fd, EPOLLOUT | EPOLLRDHUP, c);
+				return;
+			}
+			conn_free(s, c);
+			return;
+		}
+		gdn_buf_consume(&c->out, (size_t)n);
+	}
+	if (!c->keep_alive || s->stopping) {
+		conn_free(s, c);
+		return;
+	}
+	conn_reset_request(c);
+	c->state = GD_CONN_READING;
+	rewatch(s, c->fd, EPOLLIN | EPOLLRDHUP, c);
+	if (c->in.len > 0)
+		(void)conn_parse(s, c);
+}
+
+static void conn_on_event(struct gd_server *s, struct gd_conn *c, uint32_t events)
+{
+	if (c->state == GD_CONN_WRITING && (events & EPOLLOUT)) {
+		conn_flush(s, c);
+		return;
+	}
+	if (c->state == GD_CONN_WAITING) {
+		/* The client went away while a worker runs: the work goes on, the answer is dropped. */
+		if (events & (EPOLLHUP | EPOLLERR))
+			conn_free(s, c);
+		return;
+	}
+	if (c->state != GD_CONN_READING)
+		return;
+	for (;;) {
+		char buf[16384];
+		ssize_t n = read(c->fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			conn_free(s, c);
+			return;
+		}
+		if (gdn_buf_append(&c->in, buf, (size_t)n) < 0) {
+			conn_free(s, c);
+			return;
+		}
+		if (conn_parse(s, c))
+			return;
+		if (c->in.len > GDN_HTTP_MAX_HEAD + GD_MAX_BODY + 65536) {
+			conn_free(s, c);
+			return;
+		}
+	}
+}
+
+static void queue_response(struct gd_server *s, struct gd_conn *c)
+{
+	if (c->paused) {
+		gd_ctr_resume(c->paused);
+		c->paused = NULL;
+	}
+	c->state = GD_CONN_WRITING;
+	conn_flush(s, c);
+}
+
+void gd_reply_json(struct gd_server *s, struct gd_conn *c, int status, json_t *body)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+
+	text = gdn_json_line(body, &len);
+	if (!text) {
+		conn_free(s, c);
+		return;
+	}
+	if (gdn_http_write_response(&c->out, status, "application/json", text, len,
+				    c->keep_alive) < 0) {
+		conn_free(s, c);
+		return;
+	}
+	queue_response(s, c);
+}
+
+static const char *kind_type(enum gdn_err_kind k)
+{
+	switch (k) {
+	case GDN_ERR_CONTAINER_NOT_FOUND:
+		return "ContainerNotFoundError";
+	case GDN_ERR_PROCESS_NOT_FOUND:
+		return "ProcessNotFoundError";
+	case GDN_ERR_EXECUTABLE_NOT_FOUND:
+		return "ExecutableNotFoundError";
+	case GDN_ERR_SERVICE_UNAVAILABLE:
+		return "ServiceUnavailableError";
+	case GDN_ERR_UNRECOVERABLE:
+		return "UnrecoverableError";
+	case GDN_ERR_GENERIC:
+	default:
+		return "";
+	}
+}
+
+json_t *gd_error_json(const struct gdn_err *e);
+json_t *gd_error_json(const struct gdn_err *e)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "Type", e ? kind_type(e->kind) : "",
+			 "Message", gdn_err_str(e), "Handle", e && e->handle ? e->handle : "",
+			 "ProcessID", e && e->process_id ? e->process_id : "", "Binary", "");
+}
+
+void gd_reply_error(struct gd_server *s, struct gd_conn *c, const struct gdn_err *e)
+{
+	json_auto_t *body = gd_error_json(e);
+	int status = e && e->http_status ? e->http_status : 500;
+
+	if (e && !e->http_status &&
+	    (e->kind == GDN_ERR_CONTAINER_NOT_FOUND || e->kind == GDN_ERR_PROCESS_NOT_FOUND))
+		status = 404;
+	/* A request we could not parse leaves the stream in an unknown place. */
+	if (!c->have_head || status == 413)
+		c->keep_alive = false;
+	gdn_log_error(c->log ? c->log : s->log, "failed", e, NULL);
+	gd_reply_json(s, c, status, body);
+}
+
+void gd_reply_text(struct gd_server *s, struct gd_conn *c, int status, const char *text,
+		   const char *extra_header)
+{
+	struct gdn_buf head = {0};
+
+	c->keep_alive = false;
+	if (gdn_http_write_response(&head, status, "text/plain; charset=utf-8", text,
+				    strlen(text), false) < 0) {
+		gdn_buf_free(&head);
+		conn_free(s, c);
+		return;
+	}
+	if (extra_header) {
+		/* Insert after the status line. */
+		char *eol = strstr(head.data, "\r\n");
+		size_t at = eol ? (size_t)(eol - head.data) + 2 : 0;
+		(void)gdn_buf_append(&c->out, head.data, at);
+		(void)gdn_buf_puts(&c->out, extra_header);
+		(void)gdn_buf_puts(&c->out, "\r\n");
+		(void)gdn_buf_append(&c->out, head.data + at, head.len - at);
+	} else {
+		(void)gdn_buf_append(&c->out, head.data, head.len);
+	}
+	gdn_buf_free(&head);
+	queue_response(s, c);
+}
+
+static bool on_signal(struct gd_server *s)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
+			gdn_log_info(s->log, "stopping", "signal",
+				     si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
+			return true;
+		}
+	}
+	return false;
+}
+
+static void stop_listening(struct gd_server *s)
+{
+	for (size_t i = 0; i < s->n_listeners; i++) {
+		(void)close(s->listeners[i].fd);
+		s->listeners[i].fd = -1;
+	}
+	if (s->cfg->bind_socket)
+		(void)unlink(s->cfg->bind_socket);
+	s->n_listeners = 0;
+	/* Connections still sending a request are closed; requests already dispatched are
+	 * finished and answered. */
+	for (struct gd_conn *c = s->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->state == GD_CONN_READING)
+			conn_free(s, c);
+	}
+}
+
+int gd_server_run(struct gd_server *s, struct gdn_err **err)
+{
+	gdn_log_info(s->log, "started", NULL);
+	for (;;) {
+		struct epoll_event evs[64];
+		int timeout, n;
+
+		if (s->stopping && !s->workers && !s->conns)
+			break;
+		timeout = gd_reaper_timeout_ms(s);
+		n = epoll_wait(s->epfd, evs, (int)GDN_ARRAY_SIZE(evs), timeout);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return gdn_err_set(err, errno, "epoll_wait");
+		}
+		for (int i = 0; i < n; i++) {
+			struct gd_watch *w = evs[i].data.ptr;
+			switch (w->kind) {
+			case GD_W_LISTENER:
+				accept_conns(s, (struct gd_listener *)w);
+				break;
+			case GD_W_CONN:
+				conn_on_event(s, (struct gd_conn *)w, evs[i].events);
+				break;
+			case GD_W_WORKER_PIDFD:
+				gd_worker_on_pidfd(
+					s, (struct gd_worker *)((char *)w -
+								offsetof(struct gd_worker, w_pidfd)));
+				break;
+			case GD_W_WORKER_PIPE:
+				gd_worker_on_pipe(
+					s, (struct gd_worker *)((char *)w -
+								offsetof(struct gd_worker, w_pipe)));
+				break;
+			case GD_W_SIGNAL:
+				if (on_signal(s) && !s->stopping) {
+					s->stopping = true;
+					stop_listening(s);
+				}
+				break;
+			}
+			/* An event handler may free objects later in evs; restart the batch. */
+			if (w->kind != GD_W_LISTENER && w->kind != GD_W_SIGNAL)
+				break;
+		}
+		if (!s->stopping)
+			gd_reaper_fire(s);
+	}
+	gdn_log_info(s->log, "stopped", NULL);
+	return 0;
+}
+
+void gd_server_free(struct gd_server *s)
+{
+	while (s->conns)
+		conn_free(s, s->conns);
+	for (size_t i = 0; i < s->n_listeners; i++)
+		if (s->listeners[i].fd >= 0)
+			(void)close(s->listeners[i].fd);
+	gd_registry_free(&s->reg);
+	if (s->sigfd >= 0)
+		(void)close(s->sigfd);
+	if (s->epfd >= 0)
+		(void)close(s->epfd);
+}

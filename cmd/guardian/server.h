@@ -1,0 +1,126 @@
+/* guardian's event loop: one epoll over the listeners, client connections, worker pidfds and
+ * result pipes, and a signalfd. No threads: slow work (create, destroy, stop) runs in forked
+ * worker processes (worker.c); everything else is answered inline from the registry. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <jansson.h>
+#include "lib/buf.h"
+#include "lib/err.h"
+#include "lib/http.h"
+#include "lib/ipc.h"
+#include "lib/log.h"
+#include "cmd/guardian/config.h"
+#include "cmd/guardian/registry.h"
+
+#define GD_MAX_BODY (1024 * 1024)
+
+struct gd_server;
+struct gd_conn;
+struct gd_worker;
+
+/* What an epoll event's data.ptr points at: the first member of each watched object. */
+enum gd_watch_kind { GD_W_LISTENER, GD_W_CONN, GD_W_WORKER_PIDFD, GD_W_WORKER_PIPE, GD_W_SIGNAL };
+struct gd_watch {
+	enum gd_watch_kind kind;
+};
+
+enum gd_conn_state { GD_CONN_READING, GD_CONN_WAITING, GD_CONN_WRITING };
+
+struct gd_conn {
+	struct gd_watch w;
+	int fd;
+	enum gd_conn_state state;
+	struct gdn_buf in;		/* bytes read and not yet consumed */
+	struct gdn_buf out;		/* response bytes not yet written */
+	struct gdn_http_req req;
+	bool have_head;
+	struct gdn_chunked chunked;
+	struct gdn_buf body;
+	bool keep_alive;
+	bool close_after_write;
+	struct gd_ctr *paused;		/* container whose grace timer this request paused */
+	struct gdn_log *log;
+	struct gd_conn *next;
+};
+
+typedef void (*gd_worker_done_fn)(struct gd_server *s, struct gd_worker *w, struct gdn_err *err);
+
+struct gd_worker {
+	struct gd_watch w_pidfd;
+	struct gd_watch w_pipe;
+	pid_t pid;
+	int pidfd;
+	int result_fd;
+	struct gdn_lines lines;
+	json_t *result;		/* the worker's result line, once read */
+	bool exited;
+	int status;
+	struct gd_conn *conn;	/* NULL when nobody waits for the answer (reaper, start-up) */
+	char *handle;
+	void *data;		/* handler-specific */
+	void (*free_data)(void *);
+	gd_worker_done_fn done;
+	struct gd_worker *next;
+};
+
+struct gd_listener {
+	struct gd_watch w;
+	int fd;
+	const char *what;
+};
+
+struct gd_server {
+	const struct gd_config *cfg;
+	struct gdn_log *log;
+	int epfd;
+	int sigfd;
+	struct gd_watch w_signal;
+	struct gd_listener listeners[2];
+	size_t n_listeners;
+	struct gd_conn *conns;
+	size_t n_conns;
+	struct gd_worker *workers;
+	struct gd_registry reg;
+	bool stopping;
+};
+
+int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_err **err);
+/* Serves until SIGTERM/SIGINT, then finishes in-flight requests and returns. */
+int gd_server_run(struct gd_server *s, struct gdn_err **err);
+void gd_server_free(struct gd_server *s);
+
+/* Start-up: rebuild the registry from the depot; finish interrupted destroys, undo interrupted
+ * creates, and with --destroy-containers-on-startup destroy everything. */
+int gd_server_restore(struct gd_server *s, struct gdn_err **err);
+
+/* Responses (they switch the connection to writing and resume a paused grace timer). */
+void gd_reply_json(struct gd_server *s, struct gd_conn *c, int status, json_t *body);
+void gd_reply_error(struct gd_server *s, struct gd_conn *c, const struct gdn_err *err);
+void gd_reply_text(struct gd_server *s, struct gd_conn *c, int status, const char *text,
+		   const char *extra_header);
+
+/* Forks a worker that runs fn(s->cfg, arg) and reports its error (or success) as one JSON line;
+ * when it has exited, done() runs in the loop. The conn (may be NULL) waits meanwhile. */
+typedef int (*gd_worker_fn)(const struct gd_config *cfg, void *arg, struct gdn_log *log,
+			    struct gdn_err **err);
+/* arg is kept as w->data for done() and released with free_arg (may be NULL) afterwards;
+ * ownership passes to the worker even when starting it fails. */
+int gd_worker_start(struct gd_server *s, struct gd_conn *conn, const char *handle, gd_worker_fn fn,
+		    void *arg, void (*free_arg)(void *), gd_worker_done_fn done,
+		    struct gdn_err **err);
+/* Called by the loop. */
+void gd_worker_on_pidfd(struct gd_server *s, struct gd_worker *w);
+void gd_worker_on_pipe(struct gd_server *s, struct gd_worker *w);
+
+/* Routing (routes.c): dispatch a complete request. */
+void gd_route(struct gd_server *s, struct gd_conn *c);
+
+/* Grace-time reaper (reaper.c): ms until the next deadline (-1: none) and firing. */
+int gd_reaper_timeout_ms(struct gd_server *s);
+void gd_reaper_fire(struct gd_server *s);
+/* Starts a destroy worker for a registered container (used by the API, reaper and start-up). */
+int gd_destroy_start(struct gd_server *s, struct gd_conn *conn, struct gd_ctr *ctr,
+		     struct gdn_err **err);

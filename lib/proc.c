@@ -1,0 +1,400 @@
+/* The one spawn helper: see proc.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/pidfd.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include "lib/proc.h"
+#include "lib/buf.h"
+#include "lib/path.h"
+
+#define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define RUN_OUTPUT_MAX (64 * 1024)
+
+/* What the child reports over the error pipe when it cannot exec. */
+enum spawn_stage {
+	STAGE_EXEC = 1,
+	STAGE_FDS,
+	STAGE_SETSID,
+	STAGE_CHDIR,
+};
+
+struct spawn_report {
+	int stage;
+	int errnum;
+};
+
+/* Everything the child needs, prepared before fork so the child never allocates. */
+struct child_args {
+	const struct gdn_spawn_opts *o;
+	char **candidates; /* executables to try, in order */
+	char *const *envp;
+	int *src;	   /* source fd for each target fd 0..n_targets-1 */
+	int *tmp;	   /* scratch, n_targets entries */
+	int n_targets;
+	int err_w;
+	pid_t parent;
+};
+
+static _Noreturn void child_fail(int errfd, enum spawn_stage stage, int errnum)
+{
+	struct spawn_report rep = {.stage = stage, .errnum = errnum ? errnum : EIO};
+	ssize_t n;
+
+	if (errfd >= 0) {
+		do
+			n = write(errfd, &rep, sizeof(rep));
+		while (n < 0 && errno == EINTR);
+	}
+	_exit(127);
+}
+
+/* Runs in the forked child: async-signal-safe calls only. */
+static _Noreturn void child(const struct child_args *a)
+{
+	const struct gdn_spawn_opts *o = a->o;
+	struct sigaction sa;
+	sigset_t none;
+	int errfd, saved = 0;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	(void)sigemptyset(&sa.sa_mask);
+	for (int sig = 1; sig < NSIG; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		(void)sigaction(sig, &sa, NULL);
+	}
+	(void)sigemptyset(&none);
+	(void)sigprocmask(SIG_SETMASK, &none, NULL);
+
+	/* Move everything we still need above the target range first, so that no source
+	 * collides with a target number while we dup2 onto the targets. */
+	errfd = fcntl(a->err_w, F_DUPFD_CLOEXEC, a->n_targets);
+	if (errfd < 0)
+		_exit(127);
+	for (int i = 0; i < a->n_targets; i++) {
+		a->tmp[i] = fcntl(a->src[i], F_DUPFD_CLOEXEC, a->n_targets);
+		if (a->tmp[i] < 0)
+			child_fail(errfd, STAGE_FDS, errno);
+	}
+	for (int i = 0; i < a->n_targets; i++) {
+		if (dup2(a->tmp[i], i) < 0) /* the copy is not CLOEXEC, as wanted */
+			child_fail(errfd, STAGE_FDS, errno);
+	}
+	(void)close_range((unsigned)a->n_targets, ~0U, CLOSE_RANGE_CLOEXEC);
+
+	if (o->setsid && setsid() < 0)
+		child_fail(errfd, STAGE_SETSID, errno);
+	if (o->pdeathsig > 0) {
+		(void)prctl(PR_SET_PDEATHSIG, (unsigned long)o->pdeathsig, 0, 0, 0);
+		if (getppid() != a->parent)
+			_exit(127); /* the parent is already gone */
+	}
+	if (o->cwd && chdir(o->cwd) < 0)
+		child_fail(errfd, STAGE_CHDIR, errno);
+
+	for (char **c = a->candidates; *c; c++) {
+		int e;
+
+		(void)execve(*c, o->argv, a->envp);
+		e = errno;
+		switch (e) {
+		case EACCES:
+			saved = e;
+			continue;
+		case ENOENT:
+		case ENOTDIR:
+		case ESTALE:
+		case ENODEV:
+		case ETIMEDOUT:
+			if (!saved)
+				saved = e;
+			continue;
+		default:
+			child_fail(errfd, STAGE_EXEC, e);
+		}
+	}
+	child_fail(errfd, STAGE_EXEC, saved ? saved : ENOENT);
+}
+
+static const char *env_path(char *const *envp)
+{
+	for (char *const *e = envp; e && *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			return *e + 5;
+	return NULL;
+}
+
+/* The executables to try: `file` itself when it contains '/', else each PATH entry. */
+static char **exec_candidates(const char *file, const char *path)
+{
+	_cleanup_strv_ char **v = NULL;
+	size_t n = 0;
+	const char *p;
+
+	if (strchr(file, '/')) {
+		v = calloc(2, sizeof(char *));
+		if (!v || !(v[0] = strdup(file)))
+			return NULL;
+		return gdn_steal_ptr(&v);
+	}
+	if (!path)
+		path = DEFAULT_PATH;
+	for (p = path;; p++) {
+		if (*p == ':' || *p == '\0')
+			n++;
+		if (*p == '\0')
+			break;
+	}
+	v = calloc(n + 1, sizeof(char *));
+	if (!v)
+		return NULL;
+	n = 0;
+	for (p = path;;) {
+		size_t len = strcspn(p, ":");
+		char *s = NULL;
+
+		/* an empty entry means the current directory (POSIX) */
+		if (asprintf(&s, "%.*s/%s", (int)(len ? len : 1), len ? p : ".", file) < 0)
+			return NULL;
+		v[n++] = s;
+		if (p[len] == '\0')
+			break;
+		p += len + 1;
+	}
+	return gdn_steal_ptr(&v);
+}
+
+static void reap(pid_t pid)
+{
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+}
+
+static int report_error(const struct gdn_spawn_opts *o, const struct spawn_report *rep,
+			struct gdn_err **err)
+{
+	switch (rep->stage) {
+	case STAGE_FDS:
+		return gdn_err_set(err, rep->errnum, "spawn '%s': set up fds", o->path);
+	case STAGE_SETSID:
+		return gdn_err_set(err, rep->errnum, "spawn '%s': setsid", o->path);
+	case STAGE_CHDIR:
+		return gdn_err_set(err, rep->errnum, "spawn '%s': chdir '%s'", o->path,
+				   o->cwd ? o->cwd : "");
+	default:
+		return gdn_err_set(err, rep->errnum, "exec '%s'", o->path);
+	}
+}
+
+int gdn_spawn(const struct gdn_spawn_opts *o, pid_t *ret_pid, int *ret_pidfd,
+	      struct gdn_err **err)
+{
+	_cleanup_strv_ char **candidates = NULL;
+	_cleanup_free_ int *src = NULL, *tmp = NULL;
+	_cleanup_close_ int devnull = -1, err_r = -1, err_w = -1, pidfd = -1;
+	struct child_args a;
+	struct spawn_report rep;
+	sigset_t all, old;
+	size_t got = 0;
+	int n_targets, pipefd[2];
+	pid_t pid;
+
+	if (!o || !o->path || !*o->path || !o->argv || !o->argv[0])
+		return gdn_err_set(err, EINVAL, "spawn: no path or argv");
+	if (o->n_extra_fds > 1024 || (o->n_extra_fds && !o->extra_fds))
+		return gdn_err_set(err, EINVAL, "spawn '%s': bad extra fds", o->path);
+	n_targets = 3 + (int)o->n_extra_fds;
+
+	memset(&a, 0, sizeof(a));
+	a.o = o;
+	a.envp = o->envp ? o->envp : environ;
+	candidates = exec_candidates(o->path, o->envp ? env_path(o->envp) : getenv("PATH"));
+	src = calloc((size_t)n_targets, sizeof(int));
+	tmp = calloc((size_t)n_targets, sizeof(int));
+	if (!candidates || !src || !tmp)
+		return gdn_err_set(err, ENOMEM, "spawn '%s'", o->path);
+
+	if (o->stdin_fd < 0 || o->stdout_fd < 0 || o->stderr_fd < 0) {
+		devnull = open("/dev/null", O_RDWR | O_CLOEXEC | O_NOCTTY);
+		if (devnull < 0)
+			return gdn_err_set(err, errno, "spawn '%s': open '/dev/null'", o->path);
+	}
+	src[0] = o->stdin_fd >= 0 ? o->stdin_fd : devnull;
+	src[1] = o->stdout_fd >= 0 ? o->stdout_fd : devnull;
+	src[2] = o->stderr_fd >= 0 ? o->stderr_fd : devnull;
+	for (size_t i = 0; i < o->n_extra_fds; i++) {
+		if (o->extra_fds[i] < 0)
+			return gdn_err_set(err, EBADF, "spawn '%s': extra fd #%zu is %d", o->path,
+					   i, o->extra_fds[i]);
+		src[3 + i] = o->extra_fds[i];
+	}
+
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return gdn_err_set(err, errno, "spawn '%s': pipe", o->path);
+	err_r = pipefd[0];
+	err_w = pipefd[1];
+	a.candidates = candidates;
+	a.src = src;
+	a.tmp = tmp;
+	a.n_targets = n_targets;
+	a.err_w = err_w;
+	a.parent = getpid();
+
+	/* No signal handler of ours may run in the child before it resets them. */
+	(void)sigfillset(&all);
+	(void)sigprocmask(SIG_SETMASK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		child(&a);
+	{
+		int e = errno;
+
+		(void)sigprocmask(SIG_SETMASK, &old, NULL);
+		if (pid < 0)
+			return gdn_err_set(err, e, "spawn '%s': fork", o->path);
+	}
+	(void)close(gdn_steal_fd(&err_w));
+
+	while (got < sizeof(rep)) {
+		ssize_t n = read(err_r, (char *)&rep + got, sizeof(rep) - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+	}
+	if (got > 0) {
+		reap(pid);
+		if (got < sizeof(rep))
+			return gdn_err_set(err, EIO, "spawn '%s': short error report", o->path);
+		return report_error(o, &rep, err);
+	}
+
+	if (ret_pidfd) {
+		pidfd = pidfd_open(pid, 0);
+		if (pidfd < 0) {
+			int e = errno;
+
+			(void)kill(pid, SIGKILL);
+			reap(pid);
+			return gdn_err_set(err, e, "spawn '%s': pidfd_open", o->path);
+		}
+		*ret_pidfd = gdn_steal_fd(&pidfd);
+	}
+	if (ret_pid)
+		*ret_pid = pid;
+	return 0;
+}
+
+int gdn_proc_status_code(int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus);
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	if (WIFSTOPPED(wstatus))
+		return 128 + WSTOPSIG(wstatus);
+	return 255;
+}
+
+int gdn_proc_wait(pid_t pid, int pidfd, int *ret_status, struct gdn_err **err)
+{
+	siginfo_t si;
+	int r;
+
+	for (;;) {
+		memset(&si, 0, sizeof(si));
+		if (pidfd >= 0)
+			r = waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED);
+		else
+			r = waitid(P_PID, (id_t)pid, &si, WEXITED);
+		if (r == 0)
+			break;
+		if (errno != EINTR)
+			return gdn_err_set(err, errno, "wait for process %d", (int)pid);
+	}
+	switch (si.si_code) {
+	case CLD_EXITED:
+		r = si.si_status;
+		break;
+	case CLD_KILLED:
+	case CLD_DUMPED:
+		r = 128 + si.si_status;
+		break;
+	default:
+		return gdn_err_set(err, EIO, "wait for process %d: unexpected code %d", (int)pid,
+				   si.si_code);
+	}
+	if (ret_status)
+		*ret_status = r;
+	return 0;
+}
+
+int gdn_proc_run(const struct gdn_spawn_opts *o, int *ret_status, char **ret_output,
+		 struct gdn_err **err)
+{
+	_cleanup_close_ int rfd = -1, wfd = -1, pidfd = -1;
+	_cleanup_buf_ struct gdn_buf out = {0};
+	struct gdn_spawn_opts so;
+	int pipefd[2], status = 0, read_err = 0, r;
+	pid_t pid = -1;
+
+	if (!o)
+		return gdn_err_set(err, EINVAL, "run: no options");
+	if (pipe2(pipefd, O_CLOEXEC) < 0)
+		return gdn_err_set(err, errno, "run '%s': pipe", o->path ? o->path : "");
+	rfd = pipefd[0];
+	wfd = pipefd[1];
+	so = *o;
+	so.stdout_fd = wfd;
+	so.stderr_fd = wfd;
+	r = gdn_spawn(&so, &pid, &pidfd, err);
+	if (r < 0)
+		return r;
+	(void)close(gdn_steal_fd(&wfd));
+
+	for (;;) {
+		char tmp[4096];
+		ssize_t n = read(rfd, tmp, sizeof(tmp));
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			read_err = errno;
+			break;
+		}
+		if (n == 0)
+			break;
+		if (out.len < RUN_OUTPUT_MAX) {
+			size_t keep = RUN_OUTPUT_MAX - out.len;
+
+			if (gdn_buf_append(&out, tmp, (size_t)n < keep ? (size_t)n : keep) < 0)
+				read_err = ENOMEM;
+		}
+		/* beyond the cap the rest is drained so the child does not block */
+	}
+	(void)close(gdn_steal_fd(&rfd));
+
+	r = gdn_proc_wait(pid, pidfd, &status, err);
+	if (r < 0)
+		return r;
+	if (read_err)
+		return gdn_err_set(err, read_err, "run '%s': read output", o->path);
+	if (ret_status)
+		*ret_status = status;
+	if (ret_output) {
+		if (!out.data && gdn_buf_append(&out, "", 0) < 0)
+			return gdn_err_set(err, ENOMEM, "run '%s'", o->path);
+		*ret_output = gdn_buf_steal(&out, NULL);
+	}
+	return 0;
+}

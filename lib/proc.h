@@ -1,0 +1,39 @@
+/* The one spawn helper: fork, in the child reset signals, map fds, sweep the rest with
+ * close_range(CLOSE_RANGE_CLOEXEC), optionally setsid/pdeathsig/chdir, execve; exec failure is
+ * reported over a CLOEXEC pipe so the parent gets a real error. */
+#pragma once
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "lib/err.h"
+
+struct gdn_spawn_opts {
+	const char *path;		/* executable; if it has no '/', PATH is searched */
+	char *const *argv;		/* argv[0] included; NULL-terminated */
+	char *const *envp;		/* NULL: inherit environ */
+	int stdin_fd;			/* -1: /dev/null */
+	int stdout_fd;			/* -1: /dev/null */
+	int stderr_fd;			/* -1: /dev/null */
+	const int *extra_fds;		/* become fds 3, 4, 5, ... in the child */
+	size_t n_extra_fds;
+	bool setsid;
+	int pdeathsig;			/* 0: none */
+	const char *cwd;		/* NULL: inherit */
+};
+
+/* Starts the child. *ret_pidfd (if ret_pidfd != NULL) gets a CLOEXEC pidfd. */
+int gdn_spawn(const struct gdn_spawn_opts *o, pid_t *ret_pid, int *ret_pidfd,
+	      struct gdn_err **err);
+
+/* Waits for the child (pidfd if >= 0, else pid) and returns its status in shell form: exit code,
+ * or 128+signal. */
+int gdn_proc_wait(pid_t pid, int pidfd, int *ret_status, struct gdn_err **err);
+
+/* Spawns, collects stdout+stderr into *ret_output (NUL-terminated, capped at 64 KiB, may be
+ * NULL if ret_output is NULL; o->stdout_fd/stderr_fd are ignored) and waits.
+ * Returns 0 with *ret_status set; -errno only if it could not be started or waited for. */
+int gdn_proc_run(const struct gdn_spawn_opts *o, int *ret_status, char **ret_output,
+		 struct gdn_err **err);
+
+/* Decodes a waitid/waitpid status into the 128+signal form. */
+int gdn_proc_status_code(int wstatus);

@@ -1,0 +1,24 @@
+/* Numbers, UUIDs, time, and JSON helpers that every binary needs. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stddef.h>
+#include <jansson.h>
+
+/* Whole-string decimal parsers (no sign for unsigned, no whitespace). 0 or -EINVAL/-ERANGE. */
+int gdn_parse_u64(const char *s, uint64_t *ret);
+int gdn_parse_i64(const char *s, int64_t *ret);
+int gdn_parse_u32(const char *s, uint32_t *ret);
+
+/* A random UUIDv4 string (36 chars + NUL) from getrandom(2). */
+void gdn_uuid_v4(char out[37]);
+
+/* CLOCK_MONOTONIC / CLOCK_REALTIME in nanoseconds. */
+uint64_t gdn_now_mono_ns(void);
+uint64_t gdn_now_real_ns(void);
+
+/* Case-insensitive object member lookup, exact match preferred (Go's decoder rule). */
+json_t *gdn_json_get(const json_t *obj, const char *key);
+/* Compact encoding plus '\n', malloc'd; NULL on error. */
+char *gdn_json_line(const json_t *v, size_t *ret_len);
