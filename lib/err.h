@@ -15,12 +15,12 @@ enum gdn_err_kind {
 };
 
 struct gdn_err {
-	int errnum;		/* positive errno, or 0 */
+	int errnum; /* positive errno, or 0 */
 	enum gdn_err_kind kind;
-	char *msg;		/* complete, human-readable; already includes strerror where relevant */
-	char *handle;		/* ContainerNotFoundError: the handle */
-	char *process_id;	/* ProcessNotFoundError: the process id */
-	int http_status;	/* 0 = derive from kind (404 for the NotFound kinds, else 500) */
+	char *msg;	  /* complete, human-readable; already includes strerror where relevant */
+	char *handle;	  /* ContainerNotFoundError: the handle */
+	char *process_id; /* ProcessNotFoundError: the process id */
+	int http_status;  /* 0 = derive from kind (404 for the NotFound kinds, else 500) */
 };
 
 /* Sets *err (if err != NULL and *err == NULL; an existing error is kept) and returns -errnum,
@@ -30,7 +30,7 @@ int gdn_err_set(struct gdn_err **err, int errnum, const char *fmt, ...) GDN_PRIN
 /* Like gdn_err_set, but of a Garden kind and with the message exactly as formatted (no strerror):
  * for messages that reach API clients. Returns -errnum (-EIO when 0). */
 int gdn_err_kind(struct gdn_err **err, enum gdn_err_kind kind, int errnum, const char *fmt, ...)
-	GDN_PRINTF(4, 5);
+    GDN_PRINTF(4, 5);
 
 /* ContainerNotFoundError for `handle` ("unknown handle: <h>"); returns -ENOENT. */
 int gdn_err_not_found(struct gdn_err **err, const char *handle);

@@ -140,7 +140,8 @@ int gdn_fs_read_file(const char *path, size_t max, char **ret_data, size_t *ret_
 			if (max < SIZE_MAX - 1 && ncap > max + 1)
 				ncap = max + 1;
 			if (ncap <= cap)
-				return gdn_err_set(err, EFBIG, "read '%s' (max %zu bytes)", path, max);
+				return gdn_err_set(err, EFBIG, "read '%s' (max %zu bytes)", path,
+						   max);
 			p = realloc(data, ncap + 1);
 			if (!p)
 				return gdn_err_set(err, ENOMEM, "read '%s'", path);

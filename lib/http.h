@@ -12,29 +12,30 @@
 #define GDN_HTTP_MAX_HEADERS 64
 
 struct gdn_http_header {
-	char *name;	/* as sent */
-	char *value;	/* leading/trailing whitespace trimmed */
+	char *name;  /* as sent */
+	char *value; /* leading/trailing whitespace trimmed */
 };
 
 struct gdn_http_req {
 	char *method;
-	char *target;	/* raw request target, e.g. "/containers?app=x" */
-	char *path;	/* raw path part (not decoded) */
-	char *query;	/* raw query part after '?', "" if none */
-	int minor;	/* HTTP/1.<minor> */
+	char *target; /* raw request target, e.g. "/containers?app=x" */
+	char *path;   /* raw path part (not decoded) */
+	char *query;  /* raw query part after '?', "" if none */
+	int minor;    /* HTTP/1.<minor> */
 	struct gdn_http_header headers[GDN_HTTP_MAX_HEADERS];
 	size_t n_headers;
-	bool chunked;		/* Transfer-Encoding: chunked */
-	bool has_length;	/* Content-Length present */
+	bool chunked;	 /* Transfer-Encoding: chunked */
+	bool has_length; /* Content-Length present */
 	uint64_t content_length;
-	bool keep_alive;	/* HTTP/1.1 without "Connection: close" (or 1.0 with keep-alive) */
+	bool keep_alive; /* HTTP/1.1 without "Connection: close" (or 1.0 with keep-alive) */
 };
 
 /* Parses a request head from buf[0..len). Returns 0 if the head is not complete yet, the head's
  * length in bytes (including the blank line) when complete, or a negative errno with *err set
  * (err->http_status = 400 for malformed input, 431 for a head over GDN_HTTP_MAX_HEAD,
  * 501 for an unsupported Transfer-Encoding). Strings in req are owned by req. */
-int gdn_http_parse_head(const char *buf, size_t len, struct gdn_http_req *req, struct gdn_err **err);
+int gdn_http_parse_head(const char *buf, size_t len, struct gdn_http_req *req,
+			struct gdn_err **err);
 void gdn_http_req_free(struct gdn_http_req *req);
 /* Case-insensitive header lookup; NULL if absent. */
 const char *gdn_http_header(const struct gdn_http_req *req, const char *name);
@@ -42,8 +43,8 @@ const char *gdn_http_header(const struct gdn_http_req *req, const char *name);
 /* Incremental decoder for a chunked body. */
 struct gdn_chunked {
 	int state;
-	uint64_t remaining;	/* bytes left in the current chunk */
-	bool done;		/* terminal chunk and trailers consumed */
+	uint64_t remaining; /* bytes left in the current chunk */
+	bool done;	    /* terminal chunk and trailers consumed */
 };
 /* Consumes input from in[0..in_len), appending decoded body bytes to out. Returns the number of
  * input bytes consumed (it stops right after the end of the body, so pipelined bytes are left),
@@ -56,9 +57,10 @@ char *gdn_url_decode(const char *s, size_t len, bool plus_is_space);
 /* First value of `key` in a raw query string, decoded (Go url.Values rules). 1 if found (with
  * *ret_value, caller frees), 0 if absent, negative on a bad escape. */
 int gdn_http_query_get(const char *query, const char *key, char **ret_value);
-/* Calls fn for each key=value pair (decoded), in order. Stops and returns fn's value if non-zero. */
-int gdn_http_query_foreach(const char *query, int (*fn)(const char *key, const char *value, void *ud),
-			   void *ud);
+/* Calls fn for each key=value pair (decoded), in order. Stops and returns fn's value if non-zero.
+ */
+int gdn_http_query_foreach(const char *query,
+			   int (*fn)(const char *key, const char *value, void *ud), void *ud);
 
 const char *gdn_http_status_text(int status);
 

@@ -65,6 +65,7 @@ static int send_packet(int sock, const char *line, size_t len, const int *fds, s
 	union fd_cmsg cbuf;
 	struct iovec iov = {.iov_base = (void *)line, .iov_len = len};
 	struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+	bool retried = false;
 	ssize_t n;
 
 	if (nfds > 0) {
@@ -79,9 +80,23 @@ static int send_packet(int sock, const char *line, size_t len, const int *fds, s
 		c->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
 		memcpy(CMSG_DATA(c), fds, sizeof(int) * nfds);
 	}
-	do
-		n = sendmsg(sock, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+	for (;;) {
+		int sz = (int)(len + 64 * 1024);
+
+		do
+			n = sendmsg(sock, &mh, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+		if (n >= 0 || errno != EMSGSIZE || retried)
+			break;
+		/* a packet must fit the send buffer (about 200 KiB by default): grow it once,
+		 * past net.core.wmem_max when privileged */
+		retried = true;
+		if (setsockopt(sock, SOL_SOCKET, SO_SNDBUFFORCE, &sz, sizeof(sz)) < 0 &&
+		    setsockopt(sock, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)) < 0) {
+			errno = EMSGSIZE;
+			break;
+		}
+	}
 	if (n < 0)
 		return -errno;
 	if ((size_t)n != len)
@@ -160,8 +175,7 @@ static int parse_line(const char *data, size_t len, json_t **ret_msg, struct gdn
 	return 1;
 }
 
-int gdn_ipc_recv(int sock, json_t **ret_msg, int *ret_fds, size_t *ret_nfds,
-		 struct gdn_err **err)
+int gdn_ipc_recv(int sock, json_t **ret_msg, int *ret_fds, size_t *ret_nfds, struct gdn_err **err)
 {
 	_cleanup_free_ char *buf = NULL;
 	union fd_cmsg cbuf;

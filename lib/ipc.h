@@ -24,8 +24,7 @@ int gdn_ipc_send(int sock, json_t *msg, const int *fds, size_t nfds, struct gdn_
  * 0 on EOF (*ret_msg NULL), or -errno. Truncated packets or control data are rejected and any
  * fds that did arrive are closed. ret_fds may be NULL when no fds are expected (then any that
  * arrive are closed and the call fails with -EBADMSG). */
-int gdn_ipc_recv(int sock, json_t **ret_msg, int *ret_fds, size_t *ret_nfds,
-		 struct gdn_err **err);
+int gdn_ipc_recv(int sock, json_t **ret_msg, int *ret_fds, size_t *ret_nfds, struct gdn_err **err);
 
 /* Line reader for pipes and stream sockets. */
 struct gdn_lines {

@@ -27,7 +27,7 @@ struct gdn_log *gdn_log_root(void);
  * a parent with a session), and extra data given as NULL-terminated key/value string pairs which
  * every line of the session carries. Free with gdn_log_free (NULL-safe, returns NULL). */
 struct gdn_log *gdn_log_session(struct gdn_log *parent, const char *task, ...)
-	__attribute__((sentinel));
+    __attribute__((sentinel));
 struct gdn_log *gdn_log_free(struct gdn_log *l);
 static inline void gdn_log_freep(struct gdn_log **l)
 {
@@ -40,6 +40,6 @@ void gdn_log_debug(struct gdn_log *l, const char *action, ...) __attribute__((se
 void gdn_log_info(struct gdn_log *l, const char *action, ...) __attribute__((sentinel));
 /* Puts gdn_err_str(err) into data.error (if err != NULL). */
 void gdn_log_error(struct gdn_log *l, const char *action, const struct gdn_err *err, ...)
-	__attribute__((sentinel));
+    __attribute__((sentinel));
 void gdn_log_fatal(struct gdn_log *l, const char *action, const struct gdn_err *err, ...)
-	__attribute__((sentinel));
+    __attribute__((sentinel));

@@ -49,7 +49,8 @@ int gdn_name_validate(const char *what, const char *name, struct gdn_err **err)
 		}
 	}
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-		r = gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "'%s' is not a valid %s", name, what);
+		r = gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "'%s' is not a valid %s", name,
+				 what);
 		return had ? r : invalid(err, r);
 	}
 	return 0;

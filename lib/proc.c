@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include "lib/proc.h"
 #include "lib/buf.h"
@@ -16,6 +17,7 @@
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define RUN_OUTPUT_MAX (64 * 1024)
+#define SPAWN_MAX_EXTRA 1024
 
 /* What the child reports over the error pipe when it cannot exec. */
 enum spawn_stage {
@@ -35,8 +37,8 @@ struct child_args {
 	const struct gdn_spawn_opts *o;
 	char **candidates; /* executables to try, in order */
 	char *const *envp;
-	int *src;	   /* source fd for each target fd 0..n_targets-1 */
-	int *tmp;	   /* scratch, n_targets entries */
+	int *src; /* source fd for each target fd 0..n_targets-1 */
+	int *tmp; /* scratch, n_targets entries */
 	int n_targets;
 	int err_w;
 	pid_t parent;
@@ -58,6 +60,7 @@ static _Noreturn void child_fail(int errfd, enum spawn_stage stage, int errnum)
 /* Runs in the forked child: async-signal-safe calls only. */
 static _Noreturn void child(const struct child_args *a)
 {
+	static const unsigned long kernel_sa_dfl[8];
 	const struct gdn_spawn_opts *o = a->o;
 	struct sigaction sa;
 	sigset_t none;
@@ -69,7 +72,10 @@ static _Noreturn void child(const struct child_args *a)
 	for (int sig = 1; sig < NSIG; sig++) {
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
-		(void)sigaction(sig, &sa, NULL);
+		/* glibc refuses its reserved signals (32, 33), which can still be inherited as
+		 * ignored; the kernel's struct sigaction for SIG_DFL is all zeroes */
+		if (sigaction(sig, &sa, NULL) < 0)
+			(void)syscall(SYS_rt_sigaction, sig, kernel_sa_dfl, NULL, (NSIG - 1) / 8);
 	}
 	(void)sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
@@ -135,15 +141,17 @@ static const char *env_path(char *const *envp)
 /* The executables to try: `file` itself when it contains '/', else each PATH entry. */
 static char **exec_candidates(const char *file, const char *path)
 {
-	_cleanup_strv_ char **v = NULL;
+	char **v;
 	size_t n = 0;
 	const char *p;
 
 	if (strchr(file, '/')) {
 		v = calloc(2, sizeof(char *));
-		if (!v || !(v[0] = strdup(file)))
-			return NULL;
-		return gdn_steal_ptr(&v);
+		if (v && !(v[0] = strdup(file))) {
+			free(v);
+			v = NULL;
+		}
+		return v;
 	}
 	if (!path)
 		path = DEFAULT_PATH;
@@ -162,14 +170,16 @@ static char **exec_candidates(const char *file, const char *path)
 		char *s = NULL;
 
 		/* an empty entry means the current directory (POSIX) */
-		if (asprintf(&s, "%.*s/%s", (int)(len ? len : 1), len ? p : ".", file) < 0)
+		if (asprintf(&s, "%.*s/%s", (int)(len ? len : 1), len ? p : ".", file) < 0) {
+			gdn_strv_free(v);
 			return NULL;
+		}
 		v[n++] = s;
 		if (p[len] == '\0')
 			break;
 		p += len + 1;
 	}
-	return gdn_steal_ptr(&v);
+	return v;
 }
 
 static void reap(pid_t pid)
@@ -194,12 +204,11 @@ static int report_error(const struct gdn_spawn_opts *o, const struct spawn_repor
 	}
 }
 
-int gdn_spawn(const struct gdn_spawn_opts *o, pid_t *ret_pid, int *ret_pidfd,
-	      struct gdn_err **err)
+int gdn_spawn(const struct gdn_spawn_opts *o, pid_t *ret_pid, int *ret_pidfd, struct gdn_err **err)
 {
 	_cleanup_strv_ char **candidates = NULL;
-	_cleanup_free_ int *src = NULL, *tmp = NULL;
 	_cleanup_close_ int devnull = -1, err_r = -1, err_w = -1, pidfd = -1;
+	int src[3 + SPAWN_MAX_EXTRA], tmp[3 + SPAWN_MAX_EXTRA];
 	struct child_args a;
 	struct spawn_report rep;
 	sigset_t all, old;
@@ -209,7 +218,7 @@ int gdn_spawn(const struct gdn_spawn_opts *o, pid_t *ret_pid, int *ret_pidfd,
 
 	if (!o || !o->path || !*o->path || !o->argv || !o->argv[0])
 		return gdn_err_set(err, EINVAL, "spawn: no path or argv");
-	if (o->n_extra_fds > 1024 || (o->n_extra_fds && !o->extra_fds))
+	if (o->n_extra_fds > SPAWN_MAX_EXTRA || (o->n_extra_fds && !o->extra_fds))
 		return gdn_err_set(err, EINVAL, "spawn '%s': bad extra fds", o->path);
 	n_targets = 3 + (int)o->n_extra_fds;
 
@@ -217,9 +226,7 @@ int gdn_spawn(const struct gdn_spawn_opts *o, pid_t *ret_pid, int *ret_pidfd,
 	a.o = o;
 	a.envp = o->envp ? o->envp : environ;
 	candidates = exec_candidates(o->path, o->envp ? env_path(o->envp) : getenv("PATH"));
-	src = calloc((size_t)n_targets, sizeof(int));
-	tmp = calloc((size_t)n_targets, sizeof(int));
-	if (!candidates || !src || !tmp)
+	if (!candidates)
 		return gdn_err_set(err, ENOMEM, "spawn '%s'", o->path);
 
 	if (o->stdin_fd < 0 || o->stdout_fd < 0 || o->stderr_fd < 0) {
@@ -345,7 +352,7 @@ int gdn_proc_run(const struct gdn_spawn_opts *o, int *ret_status, char **ret_out
 	_cleanup_close_ int rfd = -1, wfd = -1, pidfd = -1;
 	_cleanup_buf_ struct gdn_buf out = {0};
 	struct gdn_spawn_opts so;
-	int pipefd[2], status = 0, read_err = 0, r;
+	int pipefd[2], status = 0, r;
 	pid_t pid = -1;
 
 	if (!o)
@@ -366,19 +373,15 @@ int gdn_proc_run(const struct gdn_spawn_opts *o, int *ret_status, char **ret_out
 		char tmp[4096];
 		ssize_t n = read(rfd, tmp, sizeof(tmp));
 
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			read_err = errno;
-			break;
-		}
-		if (n == 0)
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* a failed read only loses output: the exit status is still the answer */
+		if (n <= 0)
 			break;
 		if (out.len < RUN_OUTPUT_MAX) {
 			size_t keep = RUN_OUTPUT_MAX - out.len;
 
-			if (gdn_buf_append(&out, tmp, (size_t)n < keep ? (size_t)n : keep) < 0)
-				read_err = ENOMEM;
+			(void)gdn_buf_append(&out, tmp, (size_t)n < keep ? (size_t)n : keep);
 		}
 		/* beyond the cap the rest is drained so the child does not block */
 	}
@@ -387,8 +390,6 @@ int gdn_proc_run(const struct gdn_spawn_opts *o, int *ret_status, char **ret_out
 	r = gdn_proc_wait(pid, pidfd, &status, err);
 	if (r < 0)
 		return r;
-	if (read_err)
-		return gdn_err_set(err, read_err, "run '%s': read output", o->path);
 	if (ret_status)
 		*ret_status = status;
 	if (ret_output) {

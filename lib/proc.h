@@ -8,22 +8,21 @@
 #include "lib/err.h"
 
 struct gdn_spawn_opts {
-	const char *path;		/* executable; if it has no '/', PATH is searched */
-	char *const *argv;		/* argv[0] included; NULL-terminated */
-	char *const *envp;		/* NULL: inherit environ */
-	int stdin_fd;			/* -1: /dev/null */
-	int stdout_fd;			/* -1: /dev/null */
-	int stderr_fd;			/* -1: /dev/null */
-	const int *extra_fds;		/* become fds 3, 4, 5, ... in the child */
+	const char *path;     /* executable; if it has no '/', PATH is searched */
+	char *const *argv;    /* argv[0] included; NULL-terminated */
+	char *const *envp;    /* NULL: inherit environ */
+	int stdin_fd;	      /* -1: /dev/null */
+	int stdout_fd;	      /* -1: /dev/null */
+	int stderr_fd;	      /* -1: /dev/null */
+	const int *extra_fds; /* become fds 3, 4, 5, ... in the child */
 	size_t n_extra_fds;
 	bool setsid;
-	int pdeathsig;			/* 0: none */
-	const char *cwd;		/* NULL: inherit */
+	int pdeathsig;	 /* 0: none */
+	const char *cwd; /* NULL: inherit */
 };
 
 /* Starts the child. *ret_pidfd (if ret_pidfd != NULL) gets a CLOEXEC pidfd. */
-int gdn_spawn(const struct gdn_spawn_opts *o, pid_t *ret_pid, int *ret_pidfd,
-	      struct gdn_err **err);
+int gdn_spawn(const struct gdn_spawn_opts *o, pid_t *ret_pid, int *ret_pidfd, struct gdn_err **err);
 
 /* Waits for the child (pidfd if >= 0, else pid) and returns its status in shell form: exit code,
  * or 128+signal. */

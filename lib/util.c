@@ -141,8 +141,7 @@ json_t *gdn_json_get(const json_t *obj, const char *key)
 	v = json_object_get(o, key);
 	if (v)
 		return v;
-	json_object_foreach(o, k, v)
-	{
+	json_object_foreach (o, k, v) {
 		if (strcasecmp(k, key) == 0)
 			return v;
 	}

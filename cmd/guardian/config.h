@@ -7,31 +7,31 @@
 
 struct gd_config {
 	/* listening */
-	const char *bind_socket;	/* NULL: no UNIX socket */
-	unsigned socket_mode;		/* default 0600 */
-	const char *bind_ip;		/* NULL: no TCP */
+	const char *bind_socket; /* NULL: no UNIX socket */
+	unsigned socket_mode;	 /* default 0600 */
+	const char *bind_ip;	 /* NULL: no TCP */
 	uint16_t bind_port;
 	/* lifecycle */
-	const char *depot;		/* absolute; default /var/run/gdn/depot */
-	const char *store;		/* volumizer store (shifted rootfs cache); default /var/lib/gdn/store */
-	const char *default_rootfs;	/* absolute dir or NULL */
+	const char *depot; /* absolute; default /var/run/gdn/depot */
+	const char *store; /* volumizer store (shifted rootfs cache); default /var/lib/gdn/store */
+	const char *default_rootfs; /* absolute dir or NULL */
 	uint64_t default_grace_ns;
-	uint64_t max_containers;	/* 0: unlimited */
+	uint64_t max_containers; /* 0: unlimited */
 	bool destroy_on_startup;
 	bool disable_privileged;
 	/* user namespace mapping of unprivileged containers (internals §4.2) */
 	uint32_t uid_map_start, uid_map_length;
 	uint32_t gid_map_start, gid_map_length;
-	uint32_t maxid;			/* host id of container root: 4294967294 */
+	uint32_t maxid; /* host id of container root: 4294967294 */
 	/* binaries */
-	const char *runtime;		/* --runtime-plugin, default "runc" */
-	const char *runtime_root;	/* --runtime-root, NULL: the runtime's default */
-	const char **runtime_extra_args;	/* --runtime-plugin-extra-arg, NULL-terminated */
-	const char *init_bin;		/* --init-bin, default: garden-init next to guardian */
+	const char *runtime;		 /* --runtime-plugin, default "runc" */
+	const char *runtime_root;	 /* --runtime-root, NULL: the runtime's default */
+	const char **runtime_extra_args; /* --runtime-plugin-extra-arg, NULL-terminated */
+	const char *init_bin;		 /* --init-bin, default: garden-init next to guardian */
 	/* networking (reported by capacity until kawasaki lands) */
-	const char *network_pool;	/* default 10.254.0.0/22 */
+	const char *network_pool; /* default 10.254.0.0/22 */
 	/* logging */
 	enum gdn_log_level log_level;
 	/* host facts read at start-up */
-	uint64_t cap_bounding;		/* CapBnd of guardian: privileged caps = full set & this */
+	uint64_t cap_bounding; /* CapBnd of guardian: privileged caps = full set & this */
 };

@@ -12,10 +12,10 @@
 #include "cmd/guardian/config.h"
 
 struct gd_limits {
-	uint64_t memory_bytes;	/* memory_limits.limit_in_bytes; 0 = none */
-	uint64_t cpu_shares;	/* cpu_limits.weight if > 0 else limit_in_shares; 0 = none */
-	uint64_t pids_max;	/* pid_limits.max; 0 = unlimited */
-	uint64_t disk_byte_hard;	/* recorded, not enforced by the built-in volumizer */
+	uint64_t memory_bytes;	 /* memory_limits.limit_in_bytes; 0 = none */
+	uint64_t cpu_shares;	 /* cpu_limits.weight if > 0 else limit_in_shares; 0 = none */
+	uint64_t pids_max;	 /* pid_limits.max; 0 = unlimited */
+	uint64_t disk_byte_hard; /* recorded, not enforced by the built-in volumizer */
 };
 
 struct gd_bind_mount {
@@ -25,14 +25,14 @@ struct gd_bind_mount {
 };
 
 struct gd_create_spec {
-	char *handle;		/* validated */
-	char *rootfs;		/* absolute host directory of the base rootfs (resolved, exists) */
-	char **env;		/* NULL-terminated "K=V" */
+	char *handle; /* validated */
+	char *rootfs; /* absolute host directory of the base rootfs (resolved, exists) */
+	char **env;   /* NULL-terminated "K=V" */
 	bool privileged;
 	struct gd_limits limits;
 	struct gd_bind_mount *bind_mounts;
 	size_t n_bind_mounts;
-	json_t *properties;	/* initial properties (object), including garden.grace-time */
+	json_t *properties; /* initial properties (object), including garden.grace-time */
 };
 
 /* <depot>/<handle>: the container's directory (malloc'd). */

@@ -317,8 +317,7 @@ static bool matches(struct gd_ctr *ctr, json_t *filters)
 	const char *k;
 	json_t *v;
 
-	json_object_foreach(filters, k, v)
-	{
+	json_object_foreach (filters, k, v) {
 		json_t *have = json_object_get(ctr->props, k);
 		if (!json_is_string(have) || !json_equal(have, v))
 			return false;
@@ -374,7 +373,8 @@ static json_t *sorted_props(json_t *props)
 		json_decref(out);
 		return NULL;
 	}
-	json_object_foreach(props, k, v) keys[i++] = k;
+	json_object_foreach (props, k, v)
+		keys[i++] = k;
 	qsort(keys, n, sizeof(*keys), cmp_str);
 	for (i = 0; i < n; i++)
 		json_object_set(out, keys[i], json_object_get(props, keys[i]));
@@ -410,8 +410,8 @@ static const char *prop(json_t *props, const char *key)
 json_t *gd_info_json(struct gd_server *s, struct gd_ctr *ctr)
 {
 	_cleanup_free_ char *path = gd_container_dir(s->cfg, ctr->handle);
-	const char *state = strcmp(prop(ctr->props, "rundmc.state"), "stopped") == 0 ? "stopped"
-										      : "active";
+	const char *state =
+	    strcmp(prop(ctr->props, "rundmc.state"), "stopped") == 0 ? "stopped" : "active";
 	json_t *events = json_null();
 	const char *ev = prop(ctr->props, "rundmc.events");
 

@@ -52,8 +52,9 @@ void gd_h_capacity(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		max = s->cfg->max_containers;
 	/* omitempty: zero values are left out, as Go's encoder does. */
 	if (sysinfo(&si) == 0 && si.totalram > 0)
-		json_object_set_new(body, "memory_in_bytes",
-				    json_integer((json_int_t)((uint64_t)si.totalram * si.mem_unit)));
+		json_object_set_new(
+		    body, "memory_in_bytes",
+		    json_integer((json_int_t)((uint64_t)si.totalram * si.mem_unit)));
 	if (statvfs(s->cfg->depot, &sv) == 0 && sv.f_blocks > 0) {
 		json_int_t disk = (json_int_t)((uint64_t)sv.f_blocks * sv.f_frsize);
 		json_object_set_new(body, "disk_in_bytes", json_integer(disk));

@@ -44,66 +44,67 @@ enum {
 };
 
 static const struct option options[] = {
-	{"bind-socket", required_argument, NULL, OPT_BIND_SOCKET},
-	{"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
-	{"bind-ip", required_argument, NULL, OPT_BIND_IP},
-	{"bind-port", required_argument, NULL, OPT_BIND_PORT},
-	{"depot", required_argument, NULL, OPT_DEPOT},
-	{"store", required_argument, NULL, OPT_STORE},
-	{"default-rootfs", required_argument, NULL, OPT_DEFAULT_ROOTFS},
-	{"default-grace-time", required_argument, NULL, OPT_DEFAULT_GRACE},
-	{"max-containers", required_argument, NULL, OPT_MAX_CONTAINERS},
-	{"destroy-containers-on-startup", no_argument, NULL, OPT_DESTROY_ON_STARTUP},
-	{"disable-privileged-containers", no_argument, NULL, OPT_DISABLE_PRIVILEGED},
-	{"uid-map-start", required_argument, NULL, OPT_UID_MAP_START},
-	{"uid-map-length", required_argument, NULL, OPT_UID_MAP_LENGTH},
-	{"gid-map-start", required_argument, NULL, OPT_GID_MAP_START},
-	{"gid-map-length", required_argument, NULL, OPT_GID_MAP_LENGTH},
-	{"runtime-plugin", required_argument, NULL, OPT_RUNTIME},
-	{"runtime-plugin-extra-arg", required_argument, NULL, OPT_RUNTIME_EXTRA_ARG},
-	{"runtime-root", required_argument, NULL, OPT_RUNTIME_ROOT},
-	{"init-bin", required_argument, NULL, OPT_INIT_BIN},
-	{"network-pool", required_argument, NULL, OPT_NETWORK_POOL},
-	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-	{"help", no_argument, NULL, 'h'},
-	{"version", no_argument, NULL, OPT_VERSION},
-	{NULL, 0, NULL, 0},
+    {"bind-socket", required_argument, NULL, OPT_BIND_SOCKET},
+    {"socket-mode", required_argument, NULL, OPT_SOCKET_MODE},
+    {"bind-ip", required_argument, NULL, OPT_BIND_IP},
+    {"bind-port", required_argument, NULL, OPT_BIND_PORT},
+    {"depot", required_argument, NULL, OPT_DEPOT},
+    {"store", required_argument, NULL, OPT_STORE},
+    {"default-rootfs", required_argument, NULL, OPT_DEFAULT_ROOTFS},
+    {"default-grace-time", required_argument, NULL, OPT_DEFAULT_GRACE},
+    {"max-containers", required_argument, NULL, OPT_MAX_CONTAINERS},
+    {"destroy-containers-on-startup", no_argument, NULL, OPT_DESTROY_ON_STARTUP},
+    {"disable-privileged-containers", no_argument, NULL, OPT_DISABLE_PRIVILEGED},
+    {"uid-map-start", required_argument, NULL, OPT_UID_MAP_START},
+    {"uid-map-length", required_argument, NULL, OPT_UID_MAP_LENGTH},
+    {"gid-map-start", required_argument, NULL, OPT_GID_MAP_START},
+    {"gid-map-length", required_argument, NULL, OPT_GID_MAP_LENGTH},
+    {"runtime-plugin", required_argument, NULL, OPT_RUNTIME},
+    {"runtime-plugin-extra-arg", required_argument, NULL, OPT_RUNTIME_EXTRA_ARG},
+    {"runtime-root", required_argument, NULL, OPT_RUNTIME_ROOT},
+    {"init-bin", required_argument, NULL, OPT_INIT_BIN},
+    {"network-pool", required_argument, NULL, OPT_NETWORK_POOL},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
 };
 
 static void usage(FILE *f)
 {
-	fputs("Usage: guardian server [OPTIONS]\n"
-	      "       guardian --help | --version\n"
-	      "\n"
-	      "Serves the Garden HTTP API and runs OCI containers with a runc-compatible runtime.\n"
-	      "\n"
-	      "Options of 'server':\n"
-	      "  --bind-socket PATH            UNIX socket to listen on (default /tmp/garden.sock;\n"
-	      "                                not used when only --bind-ip is given)\n"
-	      "  --socket-mode OCTAL           mode of the UNIX socket (default 0600)\n"
-	      "  --bind-ip IP                  also listen on TCP IP:PORT\n"
-	      "  --bind-port PORT              TCP port (default 7777)\n"
-	      "  --depot DIR                   container directories (default /var/run/gdn/depot)\n"
-	      "  --store DIR                   volumizer cache (default /var/lib/gdn/store)\n"
-	      "  --default-rootfs PATH         rootfs for creates that name none\n"
-	      "  --default-grace-time DURATION default grace time, Go syntax (default 0: never)\n"
-	      "  --max-containers N            limit on containers (default 0: no limit)\n"
-	      "  --destroy-containers-on-startup  destroy every container found at start-up\n"
-	      "  --disable-privileged-containers  reject privileged creates\n"
-	      "  --uid-map-start N             first host uid for container uids >= 1 (default 1)\n"
-	      "  --uid-map-length N            length of that mapping (default 4294967293)\n"
-	      "  --gid-map-start N             as --uid-map-start, for gids\n"
-	      "  --gid-map-length N            as --uid-map-length, for gids\n"
-	      "  --runtime-plugin PATH         OCI runtime binary (default runc; crun works)\n"
-	      "  --runtime-plugin-extra-arg ARG  global argument for the runtime (repeatable)\n"
-	      "  --runtime-root DIR            the runtime's --root (default: its own default)\n"
-	      "  --init-bin PATH               pid 1 of containers (default: garden-init beside\n"
-	      "                                guardian or in ../libexec/garden-c/)\n"
-	      "  --network-pool CIDR           container subnet pool (default 10.254.0.0/22)\n"
-	      "  --log-level LEVEL             debug, info, error or fatal (default info)\n"
-	      "  --help                        show this help\n"
-	      "  --version                     print the version\n",
-	      f);
+	fputs(
+	    "Usage: guardian server [OPTIONS]\n"
+	    "       guardian --help | --version\n"
+	    "\n"
+	    "Serves the Garden HTTP API and runs OCI containers with a runc-compatible runtime.\n"
+	    "\n"
+	    "Options of 'server':\n"
+	    "  --bind-socket PATH            UNIX socket to listen on (default /tmp/garden.sock;\n"
+	    "                                not used when only --bind-ip is given)\n"
+	    "  --socket-mode OCTAL           mode of the UNIX socket (default 0600)\n"
+	    "  --bind-ip IP                  also listen on TCP IP:PORT\n"
+	    "  --bind-port PORT              TCP port (default 7777)\n"
+	    "  --depot DIR                   container directories (default /var/run/gdn/depot)\n"
+	    "  --store DIR                   volumizer cache (default /var/lib/gdn/store)\n"
+	    "  --default-rootfs PATH         rootfs for creates that name none\n"
+	    "  --default-grace-time DURATION default grace time, Go syntax (default 0: never)\n"
+	    "  --max-containers N            limit on containers (default 0: no limit)\n"
+	    "  --destroy-containers-on-startup  destroy every container found at start-up\n"
+	    "  --disable-privileged-containers  reject privileged creates\n"
+	    "  --uid-map-start N             first host uid for container uids >= 1 (default 1)\n"
+	    "  --uid-map-length N            length of that mapping (default 4294967293)\n"
+	    "  --gid-map-start N             as --uid-map-start, for gids\n"
+	    "  --gid-map-length N            as --uid-map-length, for gids\n"
+	    "  --runtime-plugin PATH         OCI runtime binary (default runc; crun works)\n"
+	    "  --runtime-plugin-extra-arg ARG  global argument for the runtime (repeatable)\n"
+	    "  --runtime-root DIR            the runtime's --root (default: its own default)\n"
+	    "  --init-bin PATH               pid 1 of containers (default: garden-init beside\n"
+	    "                                guardian or in ../libexec/garden-c/)\n"
+	    "  --network-pool CIDR           container subnet pool (default 10.254.0.0/22)\n"
+	    "  --log-level LEVEL             debug, info, error or fatal (default info)\n"
+	    "  --help                        show this help\n"
+	    "  --version                     print the version\n",
+	    f);
 }
 
 static int parse_u32_flag(const char *name, const char *v, uint32_t *ret, struct gdn_err **err)
@@ -190,8 +191,10 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 			break;
 		case OPT_MAX_CONTAINERS:
 			if (gdn_parse_u64(optarg, &u) < 0)
-				return gdn_err_set(err, EINVAL, "--max-containers: '%s' is not a "
-								"number", optarg);
+				return gdn_err_set(err, EINVAL,
+						   "--max-containers: '%s' is not a "
+						   "number",
+						   optarg);
 			cfg->max_containers = u;
 			break;
 		case OPT_DESTROY_ON_STARTUP:
@@ -262,7 +265,7 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 
 static int check_config(struct gd_config *cfg, struct gdn_err **err)
 {
-	static char depot[PATH_MAX], store[PATH_MAX], rootfs[PATH_MAX];
+	static char depot[PATH_MAX], store[PATH_MAX], rootfs[PATH_MAX], init_bin[PATH_MAX];
 	int r;
 
 	if (cfg->uid_map_length == 0 || cfg->gid_map_length == 0)
@@ -287,9 +290,12 @@ static int check_config(struct gd_config *cfg, struct gdn_err **err)
 	}
 	if (!cfg->init_bin)
 		cfg->init_bin = find_init_bin();
-	if (!cfg->init_bin || access(cfg->init_bin, X_OK) < 0)
+	/* The runtime resolves bind-mount sources from the bundle dir: the path must be absolute.
+	 */
+	if (!cfg->init_bin || !realpath(cfg->init_bin, init_bin) || access(init_bin, X_OK) < 0)
 		return gdn_err_set(err, ENOENT, "--init-bin '%s': no executable garden-init",
 				   cfg->init_bin ? cfg->init_bin : "(not found)");
+	cfg->init_bin = init_bin;
 	return gd_caps_bounding(&cfg->cap_bounding, err);
 }
 
@@ -338,19 +344,19 @@ int main(int argc, char **argv)
 	_cleanup_err_ struct gdn_err *err = NULL;
 	_cleanup_free_ const char **extra = NULL;
 	struct gd_config cfg = {
-		.bind_socket = "/tmp/garden.sock",
-		.socket_mode = 0600,
-		.bind_port = 7777,
-		.depot = "/var/run/gdn/depot",
-		.store = "/var/lib/gdn/store",
-		.uid_map_start = 1,
-		.uid_map_length = 4294967293U,
-		.gid_map_start = 1,
-		.gid_map_length = 4294967293U,
-		.maxid = 4294967294U,
-		.runtime = "runc",
-		.network_pool = "10.254.0.0/22",
-		.log_level = GDN_LOG_INFO,
+	    .bind_socket = "/tmp/garden.sock",
+	    .socket_mode = 0600,
+	    .bind_port = 7777,
+	    .depot = "/var/run/gdn/depot",
+	    .store = "/var/lib/gdn/store",
+	    .uid_map_start = 1,
+	    .uid_map_length = 4294967293U,
+	    .gid_map_start = 1,
+	    .gid_map_length = 4294967293U,
+	    .maxid = 4294967294U,
+	    .runtime = "runc",
+	    .network_pool = "10.254.0.0/22",
+	    .log_level = GDN_LOG_INFO,
 	};
 
 	gdn_log_init("guardian", GDN_LOG_INFO, STDERR_FILENO);

@@ -69,8 +69,8 @@ static int load_props(const char *dir, json_t **ret)
 static void destroy_now(struct gd_server *s, const char *handle, const char *why)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
-	_cleanup_log_ struct gdn_log *log = gdn_log_session(s->log, "restore", "handle", handle,
-							    NULL);
+	_cleanup_log_ struct gdn_log *log =
+	    gdn_log_session(s->log, "restore", "handle", handle, NULL);
 
 	gdn_log_info(log, "destroying", "reason", why, NULL);
 	if (gd_container_destroy(s->cfg, handle, log, &e) < 0 &&
@@ -112,7 +112,8 @@ int gd_server_restore(struct gd_server *s, struct gdn_err **err)
 			destroy_now(s, de->d_name, "interrupted destroy");
 			continue;
 		}
-		state = load_props(dir, &props) == 0 ? json_object_get(props, "garden.state") : NULL;
+		state =
+		    load_props(dir, &props) == 0 ? json_object_get(props, "garden.state") : NULL;
 		if (!json_is_string(state) || strcmp(json_string_value(state), "created") != 0) {
 			destroy_now(s, de->d_name, "interrupted create");
 			continue;

@@ -10,19 +10,19 @@
 #include "cmd/guardian/config.h"
 
 enum gd_ctr_state {
-	GD_CTR_CREATING,	/* a create worker is running; hidden from List */
-	GD_CTR_ACTIVE,		/* created (Info State "active" or "stopped") */
-	GD_CTR_DESTROYING,	/* a destroy worker is running */
+	GD_CTR_CREATING,   /* a create worker is running; hidden from List */
+	GD_CTR_ACTIVE,	   /* created (Info State "active" or "stopped") */
+	GD_CTR_DESTROYING, /* a destroy worker is running */
 };
 
 struct gd_ctr {
 	char *handle;
 	enum gd_ctr_state state;
 	enum gd_ctr_state state_before_destroy;
-	json_t *props;		/* object string -> string */
-	uint64_t grace_ns;	/* 0 = never reap */
-	uint64_t deadline_ns;	/* monotonic; valid when grace_ns > 0 and refs == 0 */
-	unsigned refs;		/* requests in flight that pause the grace timer */
+	json_t *props;	      /* object string -> string */
+	uint64_t grace_ns;    /* 0 = never reap */
+	uint64_t deadline_ns; /* monotonic; valid when grace_ns > 0 and refs == 0 */
+	unsigned refs;	      /* requests in flight that pause the grace timer */
 	struct gd_ctr *next;
 };
 

@@ -4,9 +4,9 @@
 #include "cmd/guardian/server.h"
 
 struct gd_params {
-	char *handle;	/* :handle, query-unescaped */
-	char *second;	/* :key or :pid */
-	char *third;	/* :streamid */
+	char *handle; /* :handle, query-unescaped */
+	char *second; /* :key or :pid */
+	char *third;  /* :streamid */
 };
 
 typedef void (*gd_handler_fn)(struct gd_server *s, struct gd_conn *c, struct gd_params *p);

@@ -244,8 +244,8 @@ static bool conn_parse(struct gd_server *s, struct gd_conn *c)
 		}
 		gdn_buf_consume(&c->in, (size_t)n);
 		if (c->body.len > GD_MAX_BODY) {
-			gdn_err_kind(&e, GDN_ERR_GENERIC, EFBIG, "request body too large (max %d bytes)",
-				     GD_MAX_BODY);
+			gdn_err_kind(&e, GDN_ERR_GENERIC, EFBIG,
+				     "request body too large (max %d bytes)", GD_MAX_BODY);
 			e->http_status = 413;
 			reply_raw_error(s, c, e);
 			return true;
@@ -305,7 +305,8 @@ static void conn_on_event(struct gd_server *s, struct gd_conn *c, uint32_t event
 		return;
 	}
 	if (c->state == GD_CONN_WAITING) {
-		/* The client went away while a worker runs: the work goes on, the answer is dropped. */
+		/* The client went away while a worker runs: the work goes on, the answer is
+		 * dropped. */
 		if (events & (EPOLLHUP | EPOLLERR))
 			conn_free(s, c);
 		return;
@@ -356,8 +357,8 @@ void gd_reply_json(struct gd_server *s, struct gd_conn *c, int status, json_t *b
 		conn_free(s, c);
 		return;
 	}
-	if (gdn_http_write_response(&c->out, status, "application/json", text, len,
-				    c->keep_alive) < 0) {
+	if (gdn_http_write_response(&c->out, status, "application/json", text, len, c->keep_alive) <
+	    0) {
 		conn_free(s, c);
 		return;
 	}
@@ -412,8 +413,8 @@ void gd_reply_text(struct gd_server *s, struct gd_conn *c, int status, const cha
 	struct gdn_buf head = {0};
 
 	c->keep_alive = false;
-	if (gdn_http_write_response(&head, status, "text/plain; charset=utf-8", text,
-				    strlen(text), false) < 0) {
+	if (gdn_http_write_response(&head, status, "text/plain; charset=utf-8", text, strlen(text),
+				    false) < 0) {
 		gdn_buf_free(&head);
 		conn_free(s, c);
 		return;
@@ -492,13 +493,13 @@ int gd_server_run(struct gd_server *s, struct gdn_err **err)
 				break;
 			case GD_W_WORKER_PIDFD:
 				gd_worker_on_pidfd(
-					s, (struct gd_worker *)((char *)w -
-								offsetof(struct gd_worker, w_pidfd)));
+				    s, (struct gd_worker *)((char *)w -
+							    offsetof(struct gd_worker, w_pidfd)));
 				break;
 			case GD_W_WORKER_PIPE:
 				gd_worker_on_pipe(
-					s, (struct gd_worker *)((char *)w -
-								offsetof(struct gd_worker, w_pipe)));
+				    s, (struct gd_worker *)((char *)w -
+							    offsetof(struct gd_worker, w_pipe)));
 				break;
 			case GD_W_SIGNAL:
 				if (on_signal(s) && !s->stopping) {

@@ -33,15 +33,15 @@ struct gd_conn {
 	struct gd_watch w;
 	int fd;
 	enum gd_conn_state state;
-	struct gdn_buf in;		/* bytes read and not yet consumed */
-	struct gdn_buf out;		/* response bytes not yet written */
+	struct gdn_buf in;  /* bytes read and not yet consumed */
+	struct gdn_buf out; /* response bytes not yet written */
 	struct gdn_http_req req;
 	bool have_head;
 	struct gdn_chunked chunked;
 	struct gdn_buf body;
 	bool keep_alive;
 	bool close_after_write;
-	struct gd_ctr *paused;		/* container whose grace timer this request paused */
+	struct gd_ctr *paused; /* container whose grace timer this request paused */
 	struct gdn_log *log;
 	struct gd_conn *next;
 };
@@ -55,12 +55,12 @@ struct gd_worker {
 	int pidfd;
 	int result_fd;
 	struct gdn_lines lines;
-	json_t *result;		/* the worker's result line, once read */
+	json_t *result; /* the worker's result line, once read */
 	bool exited;
 	int status;
-	struct gd_conn *conn;	/* NULL when nobody waits for the answer (reaper, start-up) */
+	struct gd_conn *conn; /* NULL when nobody waits for the answer (reaper, start-up) */
 	char *handle;
-	void *data;		/* handler-specific */
+	void *data; /* handler-specific */
 	void (*free_data)(void *);
 	gd_worker_done_fn done;
 	struct gd_worker *next;

@@ -111,7 +111,8 @@ static int parse_limits(const json_t *spec, struct gd_limits *l, struct gdn_err 
 	r = get_obj(spec, "ContainerSpec", "limits", "garden.Limits", &limits, err);
 	if (r < 0 || !limits)
 		return r;
-	if ((r = get_obj(limits, "Limits", "memory_limits", "garden.MemoryLimits", &mem, err)) < 0 ||
+	if ((r = get_obj(limits, "Limits", "memory_limits", "garden.MemoryLimits", &mem, err)) <
+		0 ||
 	    (r = get_obj(limits, "Limits", "cpu_limits", "garden.CPULimits", &cpu, err)) < 0 ||
 	    (r = get_obj(limits, "Limits", "pid_limits", "garden.PidLimits", &pid, err)) < 0 ||
 	    (r = get_obj(limits, "Limits", "disk_limits", "garden.DiskLimits", &disk, err)) < 0)
@@ -141,8 +142,7 @@ static int parse_env(const json_t *spec, char ***ret, struct gdn_err **err)
 	out = calloc((env ? json_array_size(env) : 0) + 1, sizeof(char *));
 	if (!out)
 		return gdn_err_set(err, ENOMEM, "env");
-	json_array_foreach(env, i, v)
-	{
+	json_array_foreach (env, i, v) {
 		if (!json_is_string(v)) {
 			gdn_strv_free(out);
 			return gd_json_type_err(err, "ContainerSpec", "env", v, "string");
@@ -177,8 +177,7 @@ static int parse_properties(const json_t *spec, json_t **ret, struct gdn_err **e
 	out = json_object();
 	if (!out)
 		return gdn_err_set(err, ENOMEM, "properties");
-	json_object_foreach(props, k, v)
-	{
+	json_object_foreach (props, k, v) {
 		if (!json_is_string(v)) {
 			json_decref(out);
 			return gd_json_type_err(err, "ContainerSpec", "properties", v, "string");
@@ -211,8 +210,7 @@ static int parse_bind_mounts(const json_t *spec, struct gd_create_spec *s, struc
 	s->bind_mounts = calloc(json_array_size(bms) + 1, sizeof(*s->bind_mounts));
 	if (!s->bind_mounts)
 		return gdn_err_set(err, ENOMEM, "bind mounts");
-	json_array_foreach(bms, i, bm)
-	{
+	json_array_foreach (bms, i, bm) {
 		const char *src, *dst;
 		uint64_t mode = 0;
 		int r;
@@ -281,8 +279,8 @@ static int resolve_rootfs(const struct gd_config *cfg, const char *rootfs, const
 		return gdn_err_kind(err, GDN_ERR_GENERIC, ENOENT, "rootfs '%s' does not exist",
 				    want);
 	if (!S_ISDIR(st.st_mode))
-		return gdn_err_kind(err, GDN_ERR_GENERIC, ENOTDIR,
-				    "rootfs '%s' is not a directory", want);
+		return gdn_err_kind(err, GDN_ERR_GENERIC, ENOTDIR, "rootfs '%s' is not a directory",
+				    want);
 	*ret = strdup(real);
 	return *ret ? 0 : gdn_err_set(err, ENOMEM, "rootfs");
 }
@@ -296,9 +294,9 @@ static int reject_network_fields(const json_t *spec, struct gdn_err **err)
 		if (v && !json_is_array(v))
 			return gd_json_type_err(err, "ContainerSpec", fields[i], v, "[]");
 		if (v && json_array_size(v) > 0)
-			return gdn_err_kind(err, GDN_ERR_GENERIC, ENOTSUP,
-					    "%s is not supported: this guardian has no networker yet",
-					    fields[i]);
+			return gdn_err_kind(
+			    err, GDN_ERR_GENERIC, ENOTSUP,
+			    "%s is not supported: this guardian has no networker yet", fields[i]);
 	}
 	return 0;
 }
@@ -329,10 +327,10 @@ static int parse_top(const struct gd_config *cfg, const json_t *spec, struct gd_
 	s->privileged = json_is_true(priv);
 	grace = member(spec, "grace_time");
 	if (grace && !json_is_integer(grace))
-		return gd_json_type_err(err, "ContainerSpec", "grace_time", grace,
-					"time.Duration");
+		return gd_json_type_err(err, "ContainerSpec", "grace_time", grace, "time.Duration");
 	if (grace && json_integer_value(grace) < 0)
-		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "grace_time must not be negative");
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+				    "grace_time must not be negative");
 	*ret_grace = grace ? (uint64_t)json_integer_value(grace) : 0;
 	if (*ret_grace == 0)
 		*ret_grace = cfg->default_grace_ns;
@@ -356,7 +354,8 @@ static int parse_top(const struct gd_config *cfg, const json_t *spec, struct gd_
 	if (s->privileged && cfg->disable_privileged)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EPERM,
 				    "privileged container creation is disabled");
-	if ((r = parse_limits(spec, &s->limits, err)) < 0 || (r = parse_env(spec, &s->env, err)) < 0 ||
+	if ((r = parse_limits(spec, &s->limits, err)) < 0 ||
+	    (r = parse_env(spec, &s->env, err)) < 0 ||
 	    (r = parse_properties(spec, &s->properties, err)) < 0 ||
 	    (r = parse_bind_mounts(spec, s, err)) < 0)
 		return r;

@@ -30,6 +30,7 @@ static struct gdn_err *result_err(json_t *result, int status)
 	json_t *je;
 	int kind = 0, errnum = 0;
 	const char *msg = NULL, *handle = NULL;
+	json_t *jh = NULL;
 
 	if (!result) {
 		gdn_err_set(&e, 0, "worker exited with status %d without a result", status);
@@ -38,12 +39,13 @@ static struct gdn_err *result_err(json_t *result, int status)
 	je = json_object_get(result, "error");
 	if (!je)
 		return NULL;
-	if (json_unpack(je, "{s?i, s?i, s?s, s?s}", "kind", &kind, "errno", &errnum, "message",
-			&msg, "handle", &handle) < 0 ||
+	if (json_unpack(je, "{s?i, s?i, s?s, s?o}", "kind", &kind, "errno", &errnum, "message",
+			&msg, "handle", &jh) < 0 ||
 	    !msg) {
 		gdn_err_set(&e, 0, "worker sent a malformed result");
 		return e;
 	}
+	handle = json_string_value(jh);
 	if (kind == GDN_ERR_CONTAINER_NOT_FOUND && handle) {
 		gdn_err_not_found(&e, handle);
 		return e;
@@ -115,12 +117,14 @@ void gd_worker_on_pipe(struct gd_server *s, struct gd_worker *w)
 }
 
 /* In the child: run the operation and report. Never returns. */
-static void __attribute__((noreturn)) worker_child(struct gd_server *s, int fd, const char *handle,
-						   gd_worker_fn fn, void *arg)
+static void __attribute__((noreturn))
+worker_child(struct gd_server *s, struct gdn_log *parent, int fd, const char *handle,
+	     gd_worker_fn fn, void *arg)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
-	struct gdn_log *log = gdn_log_session(gdn_log_root(), "worker", "handle",
-					      handle ? handle : "", NULL);
+	/* A child of the request's session, so its lines nest under the request's (e.g. "4.1"). */
+	struct gdn_log *log =
+	    gdn_log_session(parent, "worker", "handle", handle ? handle : "", NULL);
 	sigset_t none;
 
 	/* The loop's fds are not ours to use; the signals the loop takes via signalfd must reach
@@ -182,7 +186,7 @@ int gd_worker_start(struct gd_server *s, struct gd_conn *conn, const char *handl
 		(void)close(p[0]);
 		/* The result is small; make the write end blocking so it is never short. */
 		(void)fcntl(p[1], F_SETFL, 0);
-		worker_child(s, p[1], handle, fn, arg);
+		worker_child(s, conn && conn->log ? conn->log : s->log, p[1], handle, fn, arg);
 	}
 	(void)close(p[1]);
 	w->pid = pid;

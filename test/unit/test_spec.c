@@ -30,8 +30,8 @@ static void expect_error(const struct gd_config *cfg, const char *body, const ch
 		tap_fail_(__FILE__, __LINE__, "'%s' parsed, wanted an error with '%s'", body,
 			  needle);
 	if (!strstr(gdn_err_str(err), needle))
-		tap_fail_(__FILE__, __LINE__, "'%s': error '%s' lacks '%s'", body,
-			  gdn_err_str(err), needle);
+		tap_fail_(__FILE__, __LINE__, "'%s': error '%s' lacks '%s'", body, gdn_err_str(err),
+			  needle);
 	CHECK(s.handle == NULL);
 	gdn_err_free(err);
 }
@@ -63,13 +63,14 @@ static void test_go_client_body(void)
 	uint64_t grace = 0;
 	char body[1024];
 
-	snprintf(body, sizeof(body),
-		 "{\"handle\":\"web-1\",\"grace_time\":300000000000,\"image\":{\"uri\":\"raw://%s\"},"
-		 "\"properties\":{\"app\":\"demo\"},\"env\":[\"A=1\",\"B=x=y\"],\"privileged\":true,"
-		 "\"limits\":{\"bandwidth_limits\":{},\"cpu_limits\":{\"weight\":0,"
-		 "\"limit_in_shares\":512},\"disk_limits\":{},\"memory_limits\":{\"limit_in_bytes\":"
-		 "268435456},\"pid_limits\":{\"max\":100}}}\n",
-		 tap_tmp);
+	snprintf(
+	    body, sizeof(body),
+	    "{\"handle\":\"web-1\",\"grace_time\":300000000000,\"image\":{\"uri\":\"raw://%s\"},"
+	    "\"properties\":{\"app\":\"demo\"},\"env\":[\"A=1\",\"B=x=y\"],\"privileged\":true,"
+	    "\"limits\":{\"bandwidth_limits\":{},\"cpu_limits\":{\"weight\":0,"
+	    "\"limit_in_shares\":512},\"disk_limits\":{},\"memory_limits\":{\"limit_in_bytes\":"
+	    "268435456},\"pid_limits\":{\"max\":100}}}\n",
+	    tap_tmp);
 	CHECK_OK(parse(&cfg, body, &s, &grace, &err), err);
 	CHECK_STREQ(s.handle, "web-1");
 	CHECK(s.privileged);
@@ -94,8 +95,9 @@ static void test_keys_are_case_insensitive_and_null_is_absent(void)
 	uint64_t grace = 0;
 
 	cfg.default_grace_ns = 0;
-	CHECK_OK(parse(&cfg, "{\"Handle\":\"h1\",\"Privileged\":true,\"env\":null,\"limits\":"
-			     "{\"cpu_limits\":{\"weight\":9,\"limit_in_shares\":3}},\"extra\":[1]}",
+	CHECK_OK(parse(&cfg,
+		       "{\"Handle\":\"h1\",\"Privileged\":true,\"env\":null,\"limits\":"
+		       "{\"cpu_limits\":{\"weight\":9,\"limit_in_shares\":3}},\"extra\":[1]}",
 		       &s, &grace, &err),
 		 err);
 	CHECK_STREQ(s.handle, "h1");
@@ -112,16 +114,18 @@ static void test_bad_json(void)
 	expect_error(&cfg, "", "EOF");
 	expect_error(&cfg, "  \n", "EOF");
 	expect_error(&cfg, "{\"handle\":", "invalid JSON");
-	expect_error(&cfg, "[1,2]", "cannot unmarshal array into Go value of type garden.ContainerSpec");
+	expect_error(&cfg, "[1,2]",
+		     "cannot unmarshal array into Go value of type garden.ContainerSpec");
 }
 
 static void test_wrong_types(void)
 {
 	struct gd_config cfg = cfg_with_rootfs();
 
-	expect_error(&cfg, "{\"privileged\":\"yes\"}",
-		     "json: cannot unmarshal string into Go struct field ContainerSpec.privileged of "
-		     "type bool");
+	expect_error(
+	    &cfg, "{\"privileged\":\"yes\"}",
+	    "json: cannot unmarshal string into Go struct field ContainerSpec.privileged of "
+	    "type bool");
 	expect_error(&cfg, "{\"env\":\"x\"}", "ContainerSpec.env of type []string");
 	expect_error(&cfg, "{\"env\":[1]}", "cannot unmarshal number");
 	expect_error(&cfg, "{\"handle\":5}", "ContainerSpec.handle of type string");
@@ -138,7 +142,8 @@ static void test_bad_values(void)
 	expect_error(&cfg, "{\"handle\":\"a/b\"}", "a/b");
 	expect_error(&cfg, "{\"handle\":\"..\"}", "..");
 	expect_error(&cfg, "{\"env\":[\"NOEQUALS\"]}", "invalid env entry 'NOEQUALS'");
-	expect_error(&cfg, "{\"rootfs\":\"/does/not/exist\"}", "rootfs '/does/not/exist' does not exist");
+	expect_error(&cfg, "{\"rootfs\":\"/does/not/exist\"}",
+		     "rootfs '/does/not/exist' does not exist");
 	expect_error(&cfg, "{\"rootfs\":\"/etc/hostname\"}", "is not a directory");
 	expect_error(&cfg, "{\"rootfs\":\"relative\"}", "must be an absolute path");
 	expect_error(&cfg, "{\"rootfs\":\"/tmp\",\"image\":{\"uri\":\"/tmp\"}}",
@@ -176,8 +181,9 @@ static void test_bind_mounts(void)
 	struct gd_create_spec s = {0};
 	uint64_t grace = 0;
 
-	CHECK_OK(parse(&cfg, "{\"bind_mounts\":[{\"src_path\":\"/tmp\",\"dst_path\":\"/a\"},"
-			     "{\"src_path\":\"/etc\",\"dst_path\":\"/b\",\"mode\":1}]}",
+	CHECK_OK(parse(&cfg,
+		       "{\"bind_mounts\":[{\"src_path\":\"/tmp\",\"dst_path\":\"/a\"},"
+		       "{\"src_path\":\"/etc\",\"dst_path\":\"/b\",\"mode\":1}]}",
 		       &s, &grace, &err),
 		 err);
 	CHECK_INTEQ(s.n_bind_mounts, 2);
@@ -213,16 +219,16 @@ static void test_durations(void)
 int main(void)
 {
 	static const struct tap_test tests[] = {
-		TEST(test_empty_spec_uses_defaults),
-		TEST(test_go_client_body),
-		TEST(test_keys_are_case_insensitive_and_null_is_absent),
-		TEST(test_bad_json),
-		TEST(test_wrong_types),
-		TEST(test_bad_values),
-		TEST(test_no_default_rootfs),
-		TEST(test_privileged_disabled),
-		TEST(test_bind_mounts),
-		TEST(test_durations),
+	    TEST(test_empty_spec_uses_defaults),
+	    TEST(test_go_client_body),
+	    TEST(test_keys_are_case_insensitive_and_null_is_absent),
+	    TEST(test_bad_json),
+	    TEST(test_wrong_types),
+	    TEST(test_bad_values),
+	    TEST(test_no_default_rootfs),
+	    TEST(test_privileged_disabled),
+	    TEST(test_bind_mounts),
+	    TEST(test_durations),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
 }
