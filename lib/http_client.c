@@ -54,27 +54,30 @@ static int split_host_port(const char *target, char **ret_host, char **ret_port,
 		host = target + 1;
 		host_end = strchr(host, ']');
 		if (!host_end)
-			return gdn_err_set(err, EINVAL, "address '%s': missing ']'", target);
+			return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+					    "address '%s': missing ']'", target);
 		colon = host_end + 1;
 		if (*colon != ':')
-			return gdn_err_set(err, EINVAL, "address '%s': missing port", target);
+			return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+					    "address '%s': missing port", target);
 	} else {
 		host = target;
 		colon = strrchr(target, ':');
 		if (!colon)
-			return gdn_err_set(err, EINVAL,
-					   "address '%s': missing port (use HOST:PORT, or a path "
-					   "containing '/' for a UNIX socket)",
-					   target);
+			return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+					    "address '%s': missing port (use HOST:PORT, or a path "
+					    "containing '/' for a UNIX socket)",
+					    target);
 		if (memchr(target, ':', (size_t)(colon - target)))
-			return gdn_err_set(err, EINVAL,
-					   "address '%s': too many colons (put IPv6 addresses in "
-					   "brackets)",
-					   target);
+			return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+					    "address '%s': too many colons (put IPv6 addresses in "
+					    "brackets)",
+					    target);
 		host_end = colon;
 	}
 	if (colon[1] == '\0')
-		return gdn_err_set(err, EINVAL, "address '%s': missing port", target);
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "address '%s': missing port",
+				    target);
 
 	*ret_host = strndup(host, (size_t)(host_end - host));
 	*ret_port = strdup(colon + 1);
@@ -166,7 +169,7 @@ static int dial_tcp(const char *target, struct gdn_err **err)
 int gdn_http_dial(const char *target, struct gdn_err **err)
 {
 	if (!target || !*target)
-		return gdn_err_set(err, EINVAL, "empty target address");
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "empty target address");
 	if (strchr(target, '/'))
 		return dial_unix(target, err);
 	return dial_tcp(target, err);
@@ -274,17 +277,20 @@ static int parse_status_line(const char *line, int *ret_status, struct gdn_err *
 
 	if (strncmp(line, "HTTP/1.", 7) != 0 || !(line[7] >= '0' && line[7] <= '9') ||
 	    line[8] != ' ')
-		return gdn_err_set(err, EBADMSG, "malformed HTTP status line '%.80s'", line);
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG,
+				    "malformed HTTP status line '%.80s'", line);
 	for (int i = 9; i < 12; i++) {
 		if (line[i] < '0' || line[i] > '9')
-			return gdn_err_set(err, EBADMSG, "malformed HTTP status line '%.80s'",
-					   line);
+			return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG,
+					    "malformed HTTP status line '%.80s'", line);
 		status = status * 10 + (line[i] - '0');
 	}
 	if (line[12] != '\0' && line[12] != ' ')
-		return gdn_err_set(err, EBADMSG, "malformed HTTP status line '%.80s'", line);
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG,
+				    "malformed HTTP status line '%.80s'", line);
 	if (status < 100)
-		return gdn_err_set(err, EBADMSG, "malformed HTTP status line '%.80s'", line);
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG,
+				    "malformed HTTP status line '%.80s'", line);
 	*ret_status = status;
 	return 0;
 }
@@ -298,7 +304,7 @@ static int parse_head(char *text, struct head *h, struct gdn_err **err)
 
 	line = strtok_r(text, "\n", &save);
 	if (!line)
-		return gdn_err_set(err, EBADMSG, "empty HTTP response head");
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG, "empty HTTP response head");
 	line = trim(line);
 	r = parse_status_line(line, &h->status, err);
 	if (r < 0)
@@ -312,8 +318,8 @@ static int parse_head(char *text, struct head *h, struct gdn_err **err)
 			break;
 		colon = strchr(line, ':');
 		if (!colon)
-			return gdn_err_set(err, EBADMSG, "malformed HTTP header line '%.80s'",
-					   line);
+			return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG,
+					    "malformed HTTP header line '%.80s'", line);
 		*colon = '\0';
 		name = trim(line);
 		value = trim(colon + 1);
@@ -322,10 +328,11 @@ static int parse_head(char *text, struct head *h, struct gdn_err **err)
 			uint64_t n;
 
 			if (gdn_parse_u64(value, &n) < 0)
-				return gdn_err_set(err, EBADMSG, "bad Content-Length '%.40s'",
-						   value);
+				return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG,
+						    "bad Content-Length '%.40s'", value);
 			if (h->has_length && n != h->length)
-				return gdn_err_set(err, EBADMSG, "conflicting Content-Length");
+				return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG,
+						    "conflicting Content-Length");
 			h->has_length = true;
 			h->length = n;
 		} else if (strcasecmp(name, "Transfer-Encoding") == 0) {
@@ -335,8 +342,8 @@ static int parse_head(char *text, struct head *h, struct gdn_err **err)
 			if (strcasecmp(last, "chunked") == 0)
 				h->chunked = true;
 			else if (strcasecmp(last, "identity") != 0)
-				return gdn_err_set(err, EBADMSG,
-						   "unsupported Transfer-Encoding '%.40s'", value);
+				return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG,
+						    "unsupported Transfer-Encoding '%.40s'", value);
 		} else if (strcasecmp(name, "Content-Type") == 0) {
 			free(h->content_type);
 			h->content_type = strdup(value);
@@ -358,15 +365,15 @@ static int read_head(struct reader *r, struct head *h, struct gdn_err **err)
 
 		if (end == 0) {
 			if (r->in.len > MAX_RESP_HEAD)
-				return gdn_err_set(err, EBADMSG,
-						   "HTTP response head larger than %d bytes",
-						   MAX_RESP_HEAD);
+				return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG,
+						    "HTTP response head larger than %d bytes",
+						    MAX_RESP_HEAD);
 			n = fill(r);
 			if (n < 0)
 				return gdn_err_set(err, (int)-n, "read response");
 			if (n == 0 && r->in.len == 0)
-				return gdn_err_set(err, 0,
-						   "server closed the connection without a response");
+				return gdn_err_set(
+				    err, 0, "server closed the connection without a response");
 			if (n == 0)
 				return gdn_err_set(err, 0, "unexpected EOF in HTTP response head");
 			continue;
@@ -390,13 +397,14 @@ static int read_head(struct reader *r, struct head *h, struct gdn_err **err)
 
 static int body_too_large(struct gdn_err **err)
 {
-	return gdn_err_set(err, EFBIG, "response body larger than %zu MiB",
-			   MAX_RESP_BODY / (1024 * 1024));
+	return gdn_err_kind(err, GDN_ERR_GENERIC, EFBIG, "response body larger than %zu MiB",
+			    MAX_RESP_BODY / (1024 * 1024));
 }
 
 static int read_chunked(struct reader *r, struct gdn_buf *body, struct gdn_err **err)
 {
 	struct gdn_chunked c = {0};
+	ssize_t n;
 
 	for (;;) {
 		if (r->in.len > 0) {
@@ -410,7 +418,7 @@ static int read_chunked(struct reader *r, struct gdn_buf *body, struct gdn_err *
 			if (c.done)
 				return 0;
 		}
-		ssize_t n = fill(r);
+		n = fill(r);
 		if (n < 0)
 			return gdn_err_set(err, (int)-n, "read response body");
 		if (n == 0)
@@ -470,8 +478,8 @@ static int read_response(int fd, const char *method, struct gdn_http_resp *resp,
 
 	ret = read_head(&r, &h, err);
 	if (ret >= 0) {
-		bool no_body = strcmp(method, "HEAD") == 0 || h.status == 204 ||
-			       h.status == 304 || h.status == 101;
+		bool no_body = strcmp(method, "HEAD") == 0 || h.status == 204 || h.status == 304 ||
+			       h.status == 101;
 
 		if (no_body)
 			ret = 0;

@@ -11,8 +11,8 @@ int gdn_http_dial(const char *target, struct gdn_err **err);
 
 struct gdn_http_resp {
 	int status;
-	char *content_type;	/* may be NULL */
-	char *body;		/* NUL-terminated, may be NULL when empty */
+	char *content_type; /* may be NULL */
+	char *body;	    /* NUL-terminated, may be NULL when empty */
 	size_t body_len;
 };
 void gdn_http_resp_free(struct gdn_http_resp *r);

@@ -8,6 +8,8 @@
 #include "lib/buf.h"
 #include "lib/util.h"
 
+const char *arg_target;
+
 const char *gl_target(void)
 {
 	const char *env;
@@ -25,8 +27,8 @@ static int bad_response(const struct gdn_http_resp *resp, struct gdn_err **err)
 	const char *body = resp->body ? resp->body : "";
 	size_t len = resp->body_len;
 
-	while (len > 0 && (body[len - 1] == '\n' || body[len - 1] == '\r' ||
-			   body[len - 1] == ' ' || body[len - 1] == '\t'))
+	while (len > 0 && (body[len - 1] == '\n' || body[len - 1] == '\r' || body[len - 1] == ' ' ||
+			   body[len - 1] == '\t'))
 		len--;
 	if (len == 0)
 		return gdn_err_set(err, 0, "bad response (HTTP %d): empty body", resp->status);
@@ -155,10 +157,9 @@ static size_t utf8_seq_len(const unsigned char *p)
 			lo = 0x90;
 		if (p[0] == 0xF4)
 			hi = 0x8F;
-		return p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 &&
-			       (p[3] & 0xC0) == 0x80
-			       ? 4
-			       : 0;
+		return p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80
+			   ? 4
+			   : 0;
 	}
 	return 0;
 }

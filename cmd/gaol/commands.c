@@ -133,7 +133,7 @@ int gl_cmd_list(const struct gl_cmd *cmd, int argc, char **argv)
 	for (i = 0; keys[i]; i++) {
 		_cleanup_free_ char *k = gdn_url_query_escape(keys[i]);
 		_cleanup_free_ char *v =
-			gdn_url_query_escape(json_string_value(json_object_get(filter, keys[i])));
+		    gdn_url_query_escape(json_string_value(json_object_get(filter, keys[i])));
 
 		if (!k || !v || gdn_buf_printf(&path, "%c%s=%s", i ? '&' : '?', k, v) < 0)
 			return gl_fail(NULL);
@@ -323,10 +323,10 @@ int gl_cmd_limits(const struct gl_cmd *cmd, int argc, char **argv)
 		const char *key;
 		const char *route;
 	} kinds[] = {
-		{"memory", "/limits/memory"},
-		{"cpu", "/limits/cpu"},
-		{"disk", "/limits/disk"},
-		{"bandwidth", "/limits/bandwidth"},
+	    {"memory", "/limits/memory"},
+	    {"cpu", "/limits/cpu"},
+	    {"disk", "/limits/disk"},
+	    {"bandwidth", "/limits/bandwidth"},
 	};
 	json_auto_t *out = json_object();
 	int r = no_options(cmd, argc, argv, 1, 1);

@@ -4,6 +4,7 @@
 #include <getopt.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <jansson.h>
 
 #include "lib/err.h"
@@ -16,21 +17,22 @@
 #define GL_EXIT_FAIL 1	/* the server answered an error, or could not be reached */
 #define GL_EXIT_USAGE 2 /* bad command line */
 
-/* --target, or NULL (then $GAOL_TARGET, then GL_DEFAULT_TARGET). */
+/* --target, or NULL (then $GAOL_TARGET, then GL_DEFAULT_TARGET). Defined in client.c. */
 extern const char *arg_target;
 
 struct gl_cmd {
 	const char *name;
-	const char *synopsis;		/* after "gaol NAME " */
-	const char *summary;		/* one line, for gaol --help */
-	const char *help;		/* the rest of "gaol NAME --help": description, options */
-	const char *shortopts;		/* for getopt_long, including the common "t:h" */
-	const struct option *longopts;	/* including GL_COMMON_LONGOPTS, {0}-terminated */
+	const char *synopsis;	       /* after "gaol NAME " */
+	const char *summary;	       /* one line, for gaol --help */
+	const char *help;	       /* the rest of "gaol NAME --help": description, options */
+	const char *shortopts;	       /* for getopt_long, including the common "t:h" */
+	const struct option *longopts; /* including GL_COMMON_LONGOPTS, {0}-terminated */
 	int (*run)(const struct gl_cmd *cmd, int argc, char **argv);
 };
 
 #define GL_COMMON_LONGOPTS                                                                         \
-	{"target", required_argument, NULL, 't'}, {                                                \
+	{"target", required_argument, NULL, 't'},                                                  \
+	{                                                                                          \
 		"help", no_argument, NULL, 'h'                                                     \
 	}
 
@@ -76,7 +78,7 @@ json_t *gl_json_string(const char *s);
  * array (the strings belong to obj). NULL on ENOMEM. */
 const char **gl_sorted_keys(const json_t *obj);
 
-/* create.c: the ContainerSpec of `gaol create` (kept apart so that it can be unit-tested). */
+/* spec.c: the ContainerSpec of `gaol create` (apart from create.c so that it can be tested). */
 struct gl_kv {
 	const char *key;
 	const char *value;
@@ -109,7 +111,7 @@ int gl_parse_mount(const char *s, struct gl_mount *m, char **ret_copy);
 /* Parses BYTES with an optional K, M, G or T suffix (powers of 1024). 0, -EINVAL or -ERANGE. */
 int gl_parse_bytes(const char *s, uint64_t *ret);
 
-/* commands.c / create.c: the commands. */
+/* commands.c, create.c: the commands. */
 int gl_cmd_ping(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_capacity(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_create(const struct gl_cmd *cmd, int argc, char **argv);

@@ -9,190 +9,188 @@
 
 #include "cmd/gaol/gaol.h"
 
-const char *arg_target;
-
 #define TARGET_HELP                                                                                \
 	"  -t, --target ADDR   the server: a UNIX socket path (it contains '/') or HOST:PORT\n"    \
-	"                      (IPv6 in brackets); default $GAOL_TARGET, else " GL_DEFAULT_TARGET \
+	"                      (IPv6 in brackets); default $GAOL_TARGET, else " GL_DEFAULT_TARGET  \
 	"\n"                                                                                       \
 	"  -h, --help          show this help\n"
 
 static const struct option common_longopts[] = {GL_COMMON_LONGOPTS, {0}};
 
 static const struct option create_longopts[] = {
-	{"handle", required_argument, NULL, 'n'},
-	{"rootfs", required_argument, NULL, 'r'},
-	{"env", required_argument, NULL, 'e'},
-	{"grace", required_argument, NULL, 'g'},
-	{"privileged", no_argument, NULL, 'p'},
-	{"property", required_argument, NULL, 'P'},
-	{"bind-mount", required_argument, NULL, 'm'},
-	{"memory", required_argument, NULL, GL_OPT_MEMORY},
-	{"cpu-shares", required_argument, NULL, GL_OPT_CPU_SHARES},
-	{"pids", required_argument, NULL, GL_OPT_PIDS},
-	GL_COMMON_LONGOPTS,
-	{0},
+    {"handle", required_argument, NULL, 'n'},
+    {"rootfs", required_argument, NULL, 'r'},
+    {"env", required_argument, NULL, 'e'},
+    {"grace", required_argument, NULL, 'g'},
+    {"privileged", no_argument, NULL, 'p'},
+    {"property", required_argument, NULL, 'P'},
+    {"bind-mount", required_argument, NULL, 'm'},
+    {"memory", required_argument, NULL, GL_OPT_MEMORY},
+    {"cpu-shares", required_argument, NULL, GL_OPT_CPU_SHARES},
+    {"pids", required_argument, NULL, GL_OPT_PIDS},
+    GL_COMMON_LONGOPTS,
+    {0},
 };
 
 static const struct option list_longopts[] = {
-	{"property", required_argument, NULL, 'p'},
-	GL_COMMON_LONGOPTS,
-	{0},
+    {"property", required_argument, NULL, 'p'},
+    GL_COMMON_LONGOPTS,
+    {0},
 };
 
 static const struct option stop_longopts[] = {
-	{"kill", no_argument, NULL, 'k'},
-	GL_COMMON_LONGOPTS,
-	{0},
+    {"kill", no_argument, NULL, 'k'},
+    GL_COMMON_LONGOPTS,
+    {0},
 };
 
 const struct gl_cmd gl_commands[] = {
-	{
-		.name = "ping",
-		.synopsis = "",
-		.summary = "check that the server answers",
-		.help = "Checks that the server answers (GET /ping). Prints nothing; the exit status "
-			"tells.\n",
-		.shortopts = "t:h",
-		.longopts = common_longopts,
-		.run = gl_cmd_ping,
-	},
-	{
-		.name = "capacity",
-		.synopsis = "",
-		.summary = "print the server's capacity as JSON",
-		.help = "Prints the server's capacity (GET /capacity) as the JSON it returned, e.g.\n"
-			"{\"memory_in_bytes\":…,\"disk_in_bytes\":…,\"max_containers\":…}.\n",
-		.shortopts = "t:h",
-		.longopts = common_longopts,
-		.run = gl_cmd_capacity,
-	},
-	{
-		.name = "create",
-		.synopsis = "[OPTIONS]",
-		.summary = "create a container and print its handle",
-		.help = "Creates a container (POST /containers) and prints its handle.\n"
-			"\n"
-			"Options:\n"
-			"  -n, --handle HANDLE        the handle (default: the server makes one up)\n"
-			"  -r, --rootfs ROOTFS        rootfs path or image URI (default: the server's)\n"
-			"  -e, --env KEY=VALUE        an environment variable (repeatable)\n"
-			"  -g, --grace DURATION       destroy the container after DURATION without a\n"
-			"                             request for it, a Go duration such as 30s, 5m,\n"
-			"                             1h30m or 500ms (default: the server's)\n"
-			"  -p, --privileged           a privileged container (no user namespace)\n"
-			"  -P, --property KEY=VALUE   a property (repeatable)\n"
-			"  -m, --bind-mount SRC:DST[:ro|rw]\n"
-			"                             bind-mount host path SRC at DST (default ro;\n"
-			"                             repeatable)\n"
-			"      --memory BYTES         memory limit; K, M, G or T suffix for KiB, MiB...\n"
-			"      --cpu-shares N         CPU shares\n"
-			"      --pids N               maximum number of processes\n",
-		.shortopts = "n:r:e:g:pP:m:t:h",
-		.longopts = create_longopts,
-		.run = gl_cmd_create,
-	},
-	{
-		.name = "destroy",
-		.synopsis = "HANDLE...",
-		.summary = "destroy containers",
-		.help = "Destroys each container (DELETE /containers/HANDLE). Goes on after a failure "
-			"and\nexits 1 if any failed.\n",
-		.shortopts = "t:h",
-		.longopts = common_longopts,
-		.run = gl_cmd_destroy,
-	},
-	{
-		.name = "list",
-		.synopsis = "[-p KEY=VALUE]...",
-		.summary = "print the handles of the containers, one a line",
-		.help = "Prints the handles of the containers (GET /containers), one a line.\n"
-			"\n"
-			"Options:\n"
-			"  -p, --property KEY=VALUE   only containers with this property (repeatable;\n"
-			"                             all must match)\n",
-		.shortopts = "p:t:h",
-		.longopts = list_longopts,
-		.run = gl_cmd_list,
-	},
-	{
-		.name = "info",
-		.synopsis = "HANDLE",
-		.summary = "print a container's info as JSON",
-		.help = "Prints the container's info (GET /containers/HANDLE/info) as indented JSON.\n",
-		.shortopts = "t:h",
-		.longopts = common_longopts,
-		.run = gl_cmd_info,
-	},
-	{
-		.name = "properties",
-		.synopsis = "HANDLE",
-		.summary = "print a container's properties",
-		.help = "Prints the container's properties (GET /containers/HANDLE/properties), one\n"
-			"KEY<TAB>VALUE line each, sorted by key.\n",
-		.shortopts = "t:h",
-		.longopts = common_longopts,
-		.run = gl_cmd_properties,
-	},
-	{
-		.name = "get-property",
-		.synopsis = "HANDLE KEY",
-		.summary = "print the value of a property",
-		.help = "Prints the value of the container's property KEY.\n",
-		.shortopts = "t:h",
-		.longopts = common_longopts,
-		.run = gl_cmd_get_property,
-	},
-	{
-		.name = "set-property",
-		.synopsis = "HANDLE KEY VALUE",
-		.summary = "set a property",
-		.help = "Sets the container's property KEY to VALUE (creating or replacing it).\n",
-		.shortopts = "t:h",
-		.longopts = common_longopts,
-		.run = gl_cmd_set_property,
-	},
-	{
-		.name = "remove-property",
-		.synopsis = "HANDLE KEY",
-		.summary = "remove a property",
-		.help = "Removes the container's property KEY (a missing one is not an error).\n",
-		.shortopts = "t:h",
-		.longopts = common_longopts,
-		.run = gl_cmd_remove_property,
-	},
-	{
-		.name = "set-grace",
-		.synopsis = "HANDLE DURATION",
-		.summary = "set a container's grace time",
-		.help = "Sets the container's grace time to DURATION, a Go duration such as 30s, 5m,\n"
-			"1h30m or 500ms, and restarts its countdown.\n",
-		.shortopts = "t:h",
-		.longopts = common_longopts,
-		.run = gl_cmd_set_grace,
-	},
-	{
-		.name = "stop",
-		.synopsis = "[-k] HANDLE",
-		.summary = "stop a container's processes",
-		.help = "Stops every process of the container: SIGTERM, then SIGKILL after 10 s.\n"
-			"\n"
-			"Options:\n"
-			"  -k, --kill                 SIGKILL at once\n",
-		.shortopts = "kt:h",
-		.longopts = stop_longopts,
-		.run = gl_cmd_stop,
-	},
-	{
-		.name = "limits",
-		.synopsis = "HANDLE",
-		.summary = "print a container's limits as JSON",
-		.help = "Prints the container's current limits as one JSON object\n"
-			"{\"memory\":…,\"cpu\":…,\"disk\":…,\"bandwidth\":…}.\n",
-		.shortopts = "t:h",
-		.longopts = common_longopts,
-		.run = gl_cmd_limits,
-	},
+    {
+	.name = "ping",
+	.synopsis = "",
+	.summary = "check that the server answers",
+	.help = "Checks that the server answers (GET /ping). Prints nothing; the exit status "
+		"tells.\n",
+	.shortopts = "t:h",
+	.longopts = common_longopts,
+	.run = gl_cmd_ping,
+    },
+    {
+	.name = "capacity",
+	.synopsis = "",
+	.summary = "print the server's capacity as JSON",
+	.help = "Prints the server's capacity (GET /capacity) as the JSON it returned, e.g.\n"
+		"{\"memory_in_bytes\":…,\"disk_in_bytes\":…,\"max_containers\":…}.\n",
+	.shortopts = "t:h",
+	.longopts = common_longopts,
+	.run = gl_cmd_capacity,
+    },
+    {
+	.name = "create",
+	.synopsis = "[OPTIONS]",
+	.summary = "create a container and print its handle",
+	.help = "Creates a container (POST /containers) and prints its handle.\n"
+		"\n"
+		"Options:\n"
+		"  -n, --handle HANDLE        the handle (default: the server makes one up)\n"
+		"  -r, --rootfs ROOTFS        rootfs path or image URI (default: the server's)\n"
+		"  -e, --env KEY=VALUE        an environment variable (repeatable)\n"
+		"  -g, --grace DURATION       destroy the container after DURATION without a\n"
+		"                             request for it, a Go duration such as 30s, 5m,\n"
+		"                             1h30m or 500ms (default: the server's)\n"
+		"  -p, --privileged           a privileged container (no user namespace)\n"
+		"  -P, --property KEY=VALUE   a property (repeatable)\n"
+		"  -m, --bind-mount SRC:DST[:ro|rw]\n"
+		"                             bind-mount host path SRC at DST (default ro;\n"
+		"                             repeatable)\n"
+		"      --memory BYTES         memory limit; K, M, G or T suffix for KiB, MiB...\n"
+		"      --cpu-shares N         CPU shares\n"
+		"      --pids N               maximum number of processes\n",
+	.shortopts = "n:r:e:g:pP:m:t:h",
+	.longopts = create_longopts,
+	.run = gl_cmd_create,
+    },
+    {
+	.name = "destroy",
+	.synopsis = "HANDLE...",
+	.summary = "destroy containers",
+	.help = "Destroys each container (DELETE /containers/HANDLE). Goes on after a failure "
+		"and\nexits 1 if any failed.\n",
+	.shortopts = "t:h",
+	.longopts = common_longopts,
+	.run = gl_cmd_destroy,
+    },
+    {
+	.name = "list",
+	.synopsis = "[-p KEY=VALUE]...",
+	.summary = "print the handles of the containers, one a line",
+	.help = "Prints the handles of the containers (GET /containers), one a line.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --property KEY=VALUE   only containers with this property (repeatable;\n"
+		"                             all must match)\n",
+	.shortopts = "p:t:h",
+	.longopts = list_longopts,
+	.run = gl_cmd_list,
+    },
+    {
+	.name = "info",
+	.synopsis = "HANDLE",
+	.summary = "print a container's info as JSON",
+	.help = "Prints the container's info (GET /containers/HANDLE/info) as indented JSON.\n",
+	.shortopts = "t:h",
+	.longopts = common_longopts,
+	.run = gl_cmd_info,
+    },
+    {
+	.name = "properties",
+	.synopsis = "HANDLE",
+	.summary = "print a container's properties",
+	.help = "Prints the container's properties (GET /containers/HANDLE/properties), one\n"
+		"KEY<TAB>VALUE line each, sorted by key.\n",
+	.shortopts = "t:h",
+	.longopts = common_longopts,
+	.run = gl_cmd_properties,
+    },
+    {
+	.name = "get-property",
+	.synopsis = "HANDLE KEY",
+	.summary = "print the value of a property",
+	.help = "Prints the value of the container's property KEY.\n",
+	.shortopts = "t:h",
+	.longopts = common_longopts,
+	.run = gl_cmd_get_property,
+    },
+    {
+	.name = "set-property",
+	.synopsis = "HANDLE KEY VALUE",
+	.summary = "set a property",
+	.help = "Sets the container's property KEY to VALUE (creating or replacing it).\n",
+	.shortopts = "t:h",
+	.longopts = common_longopts,
+	.run = gl_cmd_set_property,
+    },
+    {
+	.name = "remove-property",
+	.synopsis = "HANDLE KEY",
+	.summary = "remove a property",
+	.help = "Removes the container's property KEY (a missing one is not an error).\n",
+	.shortopts = "t:h",
+	.longopts = common_longopts,
+	.run = gl_cmd_remove_property,
+    },
+    {
+	.name = "set-grace",
+	.synopsis = "HANDLE DURATION",
+	.summary = "set a container's grace time",
+	.help = "Sets the container's grace time to DURATION, a Go duration such as 30s, 5m,\n"
+		"1h30m or 500ms, and restarts its countdown.\n",
+	.shortopts = "t:h",
+	.longopts = common_longopts,
+	.run = gl_cmd_set_grace,
+    },
+    {
+	.name = "stop",
+	.synopsis = "[-k] HANDLE",
+	.summary = "stop a container's processes",
+	.help = "Stops every process of the container: SIGTERM, then SIGKILL after 10 s.\n"
+		"\n"
+		"Options:\n"
+		"  -k, --kill                 SIGKILL at once\n",
+	.shortopts = "kt:h",
+	.longopts = stop_longopts,
+	.run = gl_cmd_stop,
+    },
+    {
+	.name = "limits",
+	.synopsis = "HANDLE",
+	.summary = "print a container's limits as JSON",
+	.help = "Prints the container's current limits as one JSON object\n"
+		"{\"memory\":…,\"cpu\":…,\"disk\":…,\"bandwidth\":…}.\n",
+	.shortopts = "t:h",
+	.longopts = common_longopts,
+	.run = gl_cmd_limits,
+    },
 };
 const size_t gl_n_commands = GDN_ARRAY_SIZE(gl_commands);
 
