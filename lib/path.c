@@ -9,7 +9,7 @@
 static bool name_char_ok(unsigned char c)
 {
 	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-	       (c != 0 && strchr("._:@+-", c) != NULL);
+	       (c != 0 && strchr("._+-", c) != NULL);
 }
 
 static int invalid(struct gdn_err **err, int r)
@@ -43,7 +43,7 @@ int gdn_name_validate(const char *what, const char *name, struct gdn_err **err)
 		if (!name_char_ok((unsigned char)name[i])) {
 			r = gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
 					 "invalid %s '%s': may contain only letters, digits and "
-					 ". _ : @ + -",
+					 ". _ + -",
 					 what, name);
 			return had ? r : invalid(err, r);
 		}

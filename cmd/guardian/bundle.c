@@ -24,13 +24,13 @@
 #define CONFIG_MAX (16 << 20)
 
 static const char *const masked_paths[] = {
-	"/proc/acpi",	     "/proc/asound",	  "/proc/kcore",       "/proc/keys",
-	"/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
-	"/proc/scsi",	     "/sys/firmware",
+    "/proc/acpi",	   "/proc/asound",     "/proc/kcore",	    "/proc/keys",
+    "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+    "/proc/scsi",	   "/sys/firmware",
 };
 
 static const char *const readonly_paths[] = {
-	"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
+    "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger",
 };
 
 void gd_bundle_host_probe(struct gd_bundle_host *ret)
@@ -38,8 +38,8 @@ void gd_bundle_host_probe(struct gd_bundle_host *ret)
 	struct statfs sfs;
 	ret->cgroup_v1 = !(statfs("/sys/fs/cgroup", &sfs) == 0 &&
 			   (unsigned long)sfs.f_type == (unsigned long)CGROUP2_SUPER_MAGIC);
-	ret->swap_limit =
-		ret->cgroup_v1 && access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0;
+	ret->swap_limit = ret->cgroup_v1 &&
+			  access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0;
 }
 
 /* json_array_append_new that reports failure as -ENOMEM (it always consumes `v`). */
@@ -122,8 +122,8 @@ static int add_standard_mounts(json_t *mounts, const struct gd_config *cfg,
 {
 	static const char *const proc_o[] = {"nosuid", "noexec", "nodev"};
 	static const char *const dev_o[] = {"nosuid", "strictatime", "mode=755", "size=65536k"};
-	static const char *const pts_o[] = {"nosuid", "noexec", "newinstance", "ptmxmode=0666",
-					    "mode=0620", "gid=5"};
+	static const char *const pts_o[] = {"nosuid",	     "noexec",	  "newinstance",
+					    "ptmxmode=0666", "mode=0620", "gid=5"};
 	static const char *const shm_o[] = {"nosuid", "noexec", "nodev", "mode=1777",
 					    "size=65536k"};
 	static const char *const mq_o[] = {"nosuid", "noexec", "nodev"};
@@ -187,9 +187,9 @@ static json_t *id_mappings(uint32_t maxid, uint32_t start, uint32_t length)
 				   (json_int_t)maxid, "size", (json_int_t)1);
 	if (!m)
 		return NULL;
-	if (length > 0 && append(m, json_pack("{s:I, s:I, s:I}", "containerID", (json_int_t)1,
-					      "hostID", (json_int_t)start, "size",
-					      (json_int_t)length)) < 0)
+	if (length > 0 &&
+	    append(m, json_pack("{s:I, s:I, s:I}", "containerID", (json_int_t)1, "hostID",
+				(json_int_t)start, "size", (json_int_t)length)) < 0)
 		return NULL;
 	return json_incref(m);
 }
@@ -216,16 +216,16 @@ static json_t *devices_json(void)
 		int64_t major, minor;
 		const char *access;
 	} allowed[] = {
-		{"c", -1, -1, "m"},  /* mknod of any char device */
-		{"b", -1, -1, "m"},  /* mknod of any block device */
-		{"c", 1, 3, "rwm"},  /* null */
-		{"c", 1, 5, "rwm"},  /* zero */
-		{"c", 1, 7, "rwm"},  /* full */
-		{"c", 1, 8, "rwm"},  /* random */
-		{"c", 1, 9, "rwm"},  /* urandom */
-		{"c", 5, 0, "rwm"},  /* tty */
-		{"c", 5, 2, "rwm"},  /* ptmx */
-		{"c", 136, -1, "rwm"}, /* pts */
+	    {"c", -1, -1, "m"},	   /* mknod of any char device */
+	    {"b", -1, -1, "m"},	   /* mknod of any block device */
+	    {"c", 1, 3, "rwm"},	   /* null */
+	    {"c", 1, 5, "rwm"},	   /* zero */
+	    {"c", 1, 7, "rwm"},	   /* full */
+	    {"c", 1, 8, "rwm"},	   /* random */
+	    {"c", 1, 9, "rwm"},	   /* urandom */
+	    {"c", 5, 0, "rwm"},	   /* tty */
+	    {"c", 5, 2, "rwm"},	   /* ptmx */
+	    {"c", 136, -1, "rwm"}, /* pts */
 	};
 	json_auto_t *d = json_array();
 	if (!d || append(d, device_rule(false, NULL, -1, -1, "rwm")) < 0)
@@ -243,8 +243,8 @@ static json_t *resources_json(const struct gd_limits *l, const struct gd_bundle_
 	if (!res || set(res, "devices", devices_json()) < 0)
 		return NULL;
 	if (l->memory_bytes > 0) {
-		json_int_t mem =
-			l->memory_bytes > INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)l->memory_bytes;
+		json_int_t mem = l->memory_bytes > INT64_MAX ? (json_int_t)INT64_MAX
+							     : (json_int_t)l->memory_bytes;
 		json_auto_t *m = json_pack("{s:I}", "limit", mem);
 		/* memory+swap = limit: no swap beyond the memory limit (Garden's default). */
 		if (!m || (host->swap_limit && set(m, "swap", json_integer(mem)) < 0))
@@ -254,12 +254,13 @@ static json_t *resources_json(const struct gd_limits *l, const struct gd_bundle_
 	}
 	if (l->cpu_shares > 0) {
 		json_int_t s =
-			l->cpu_shares > INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)l->cpu_shares;
+		    l->cpu_shares > INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)l->cpu_shares;
 		if (set(res, "cpu", json_pack("{s:I}", "shares", s)) < 0)
 			return NULL;
 	}
 	if (l->pids_max > 0) {
-		json_int_t p = l->pids_max > INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)l->pids_max;
+		json_int_t p =
+		    l->pids_max > INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)l->pids_max;
 		if (set(res, "pids", json_pack("{s:I}", "limit", p)) < 0)
 			return NULL;
 	}
@@ -344,10 +345,10 @@ json_t *gd_bundle_config(const struct gd_config *cfg, const struct gd_create_spe
 	json_auto_t *lx = linux_json(cfg, spec, host);
 	json_auto_t *annotations = annotations_json(spec);
 	if (process && lx && annotations)
-		config = json_pack("{s:s, s:O, s:{s:s, s:b}, s:s, s:O, s:O, s:O}", "ociVersion",
-				   "1.0.2", "process", process, "root", "path", rootfs, "readonly",
-				   0, "hostname", hostname, "mounts", mounts, "linux", lx,
-				   "annotations", annotations);
+		config =
+		    json_pack("{s:s, s:O, s:{s:s, s:b}, s:s, s:O, s:O, s:O}", "ociVersion", "1.0.2",
+			      "process", process, "root", "path", rootfs, "readonly", 0, "hostname",
+			      hostname, "mounts", mounts, "linux", lx, "annotations", annotations);
 	if (!config) {
 		gdn_err_set(err, ENOMEM, "cannot build the OCI config");
 		return NULL;
@@ -398,7 +399,7 @@ void gd_bundle_limits(const json_t *config, struct gd_limits *ret)
 	ret->cpu_shares = get_u64(json_object_get(res, "cpu"), "shares");
 	ret->pids_max = get_u64(json_object_get(res, "pids"), "limit");
 	const char *disk = json_string_value(
-		json_object_get(json_object_get(config, "annotations"), GD_ANNOTATION_DISK_BYTE_HARD));
+	    json_object_get(json_object_get(config, "annotations"), GD_ANNOTATION_DISK_BYTE_HARD));
 	uint64_t v = 0;
 	if (disk && gdn_parse_u64(disk, &v) == 0)
 		ret->disk_byte_hard = v;
@@ -407,6 +408,6 @@ void gd_bundle_limits(const json_t *config, struct gd_limits *ret)
 bool gd_bundle_privileged(const json_t *config)
 {
 	const char *p = json_string_value(
-		json_object_get(json_object_get(config, "annotations"), GD_ANNOTATION_PRIVILEGED));
+	    json_object_get(json_object_get(config, "annotations"), GD_ANNOTATION_PRIVILEGED));
 	return p && strcmp(p, "true") == 0;
 }

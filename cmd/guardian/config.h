@@ -19,6 +19,7 @@ struct gd_config {
 	uint64_t max_containers; /* 0: unlimited */
 	bool destroy_on_startup;
 	bool disable_privileged;
+	bool skip_setup; /* --skip-setup: leave the host's cgroup mounts alone */
 	/* user namespace mapping of unprivileged containers (internals §4.2) */
 	uint32_t uid_map_start, uid_map_length;
 	uint32_t gid_map_start, gid_map_length;

@@ -13,6 +13,7 @@
 #include "lib/log.h"
 #include "lib/path.h"
 #include "lib/util.h"
+#include "cmd/guardian/cgroup_setup.h"
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/server.h"
 
@@ -40,6 +41,7 @@ enum {
 	OPT_INIT_BIN,
 	OPT_NETWORK_POOL,
 	OPT_LOG_LEVEL,
+	OPT_SKIP_SETUP,
 	OPT_VERSION,
 };
 
@@ -65,6 +67,7 @@ static const struct option options[] = {
     {"init-bin", required_argument, NULL, OPT_INIT_BIN},
     {"network-pool", required_argument, NULL, OPT_NETWORK_POOL},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"skip-setup", no_argument, NULL, OPT_SKIP_SETUP},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -102,6 +105,7 @@ static void usage(FILE *f)
 	    "                                guardian or in ../libexec/garden-c/)\n"
 	    "  --network-pool CIDR           container subnet pool (default 10.254.0.0/22)\n"
 	    "  --log-level LEVEL             debug, info, error or fatal (default info)\n"
+	    "  --skip-setup                  leave the host's cgroup hierarchies as they are\n"
 	    "  --help                        show this help\n"
 	    "  --version                     print the version\n",
 	    f);
@@ -242,6 +246,9 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 						   "error, fatal",
 						   optarg);
 			break;
+		case OPT_SKIP_SETUP:
+			cfg->skip_setup = true;
+			break;
 		case 'h':
 			usage(stdout);
 			exit(0);
@@ -326,6 +333,8 @@ static int serve(struct gd_config *cfg, struct gdn_err **err)
 	lock = lock_depot(cfg->depot, err);
 	if (lock < 0)
 		return lock;
+	if (!cfg->skip_setup)
+		gd_cgroup_setup(gdn_log_root());
 	r = gd_server_init(&s, cfg, err);
 	if (r >= 0)
 		r = gd_server_restore(&s, err);

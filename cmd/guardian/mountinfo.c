@@ -108,15 +108,15 @@ int gd_mountinfo_read(const char *path, struct gd_mounts *ret, struct gdn_err **
 	return 0;
 }
 
-int gd_opts_has(const char *opts, const char *opt)
+bool gd_opts_has(const char *opts, const char *opt)
 {
 	size_t n = strlen(opt);
 	for (const char *p = opts; p && *p;) {
 		const char *comma = strchr(p, ',');
 		size_t len = comma ? (size_t)(comma - p) : strlen(p);
 		if (len == n && strncmp(p, opt, n) == 0)
-			return 1;
+			return true;
 		p = comma ? comma + 1 : NULL;
 	}
-	return 0;
+	return false;
 }

@@ -1,12 +1,13 @@
 /* /proc/self/mountinfo, parsed. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "lib/err.h"
 
 struct gd_mount {
-	char *root;	  /* root of the mount within its filesystem */
-	char *target;	  /* mount point (unescaped) */
+	char *root;   /* root of the mount within its filesystem */
+	char *target; /* mount point (unescaped) */
 	char *fstype;
 	char *source;	  /* unescaped */
 	char *super_opts; /* per-superblock options, as the kernel shows them (escaped) */
@@ -27,4 +28,4 @@ static inline void gd_mounts_freep(struct gd_mounts *m)
 #define _cleanup_mounts_ _cleanup_(gd_mounts_freep)
 
 /* Whether a comma-separated option list contains `opt` exactly. */
-int gd_opts_has(const char *opts, const char *opt);
+bool gd_opts_has(const char *opts, const char *opt);

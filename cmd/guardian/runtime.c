@@ -1,7 +1,8 @@
 /* The OCI runtime binary, run as a child through gdn_spawn. One-shot commands (state, delete)
  * get memfds for stdout and stderr so that stdout stays clean JSON and nothing can block on a
- * full pipe; `run --detach` gets /dev/null only, because the container's init inherits the
- * runtime's stdio and would hold a pipe open forever. */
+ * full pipe. `run --detach` never gets a pipe, because the container's init inherits the
+ * runtime's stdio and would hold it open forever: stdin and stdout are /dev/null, stderr a
+ * memfd (read only when the runtime fails). */
 #include <errno.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -79,11 +80,11 @@ static int run_capture(const struct argv *a, int *ret_status, char **ret_out, ch
 		return gdn_err_set(err, errno, "memfd_create");
 
 	struct gdn_spawn_opts o = {
-		.path = a->v[0],
-		.argv = (char *const *)a->v,
-		.stdin_fd = -1,
-		.stdout_fd = out,
-		.stderr_fd = errout,
+	    .path = a->v[0],
+	    .argv = (char *const *)a->v,
+	    .stdin_fd = -1,
+	    .stdout_fd = out,
+	    .stderr_fd = errout,
 	};
 	pid_t pid = 0;
 	int pidfd = -1;
@@ -119,7 +120,8 @@ static char *last_line(const char *text)
 
 char *gd_runtime_log_error(const char *text)
 {
-	char *found = NULL;
+	_cleanup_free_ char *error = NULL;
+	_cleanup_free_ char *fatal = NULL;
 	const char *p = text;
 	while (p && *p) {
 		const char *nl = strchr(p, '\n');
@@ -128,12 +130,21 @@ char *gd_runtime_log_error(const char *text)
 		const char *level = json_string_value(json_object_get(line, "level"));
 		const char *msg = json_string_value(json_object_get(line, "msg"));
 		if (level && msg && strcmp(level, "error") == 0) {
-			free(found);
-			found = strdup(msg);
+			free(error);
+			error = strdup(msg);
+		} else if (level && msg && strcmp(level, "fatal") == 0 && !fatal) {
+			fatal = strdup(msg);
 		}
 		p = nl ? nl + 1 : NULL;
 	}
-	return found ? found : last_line(text);
+	if (!error && !fatal)
+		return last_line(text);
+	if (!error || !fatal)
+		return gdn_steal_ptr(error ? &error : &fatal);
+	/* runc reports the cause of a failed container init (e.g. a missing bind-mount source)
+	 * as a "fatal" line of nsexec, and then a generic error: keep both. */
+	char *both = NULL;
+	return asprintf(&both, "%s (%s)", error, fatal) < 0 ? NULL : both;
 }
 
 static bool is_not_found(const char *text)
@@ -152,24 +163,34 @@ int gd_runtime_run(const struct gd_config *cfg, const char *handle, const char *
 
 	struct argv a;
 	int r = argv_start(&a, cfg);
-	const char *const tail[] = {"--log",   log_path,	 "--log-format", "json"};
+	/* --log is relative to the runtime's cwd (the bundle dir): crun reads "<driver>:<path>"
+	 * and would take a ':' in the depot path or handle for a log driver name. */
+	const char *const tail[] = {"--log", "create.log", "--log-format", "json"};
 	for (size_t i = 0; r >= 0 && i < GDN_ARRAY_SIZE(tail); i++)
 		r = argv_add(&a, tail[i]);
 	for (const char **x = cfg->runtime_extra_args; r >= 0 && x && *x; x++)
 		r = argv_add(&a, *x);
-	const char *const run[] = {"run",    "--detach", "--no-new-keyring", "--bundle", bundle_dir,
-				   "--pid-file", pidfile,	  handle};
+	const char *const run[] = {"run",      "--detach", "--no-new-keyring",
+				   "--bundle", bundle_dir, "--pid-file",
+				   pidfile,    handle};
 	for (size_t i = 0; r >= 0 && i < GDN_ARRAY_SIZE(run); i++)
 		r = argv_add(&a, run[i]);
 	if (r < 0)
 		return gdn_err_set(err, -r, "too many runtime arguments");
 
+	/* stderr goes to a memfd, not a pipe: the container's init inherits it (garden-init
+	 * points its stdio at /dev/null at once) and nothing can block on it. crun reports early
+	 * failures only there, before its log file is set up. */
+	_cleanup_close_ int errout = memfd_create("runtime-run-stderr", MFD_CLOEXEC);
+	if (errout < 0)
+		return gdn_err_set(err, errno, "memfd_create");
 	struct gdn_spawn_opts o = {
-		.path = a.v[0],
-		.argv = (char *const *)a.v,
-		.stdin_fd = -1,
-		.stdout_fd = -1,
-		.stderr_fd = -1,
+	    .path = a.v[0],
+	    .argv = (char *const *)a.v,
+	    .stdin_fd = -1,
+	    .stdout_fd = -1,
+	    .stderr_fd = errout,
+	    .cwd = bundle_dir,
 	};
 	pid_t pid = 0;
 	int pidfd = -1;
@@ -186,10 +207,13 @@ int gd_runtime_run(const struct gd_config *cfg, const char *handle, const char *
 
 	_cleanup_free_ char *log_text = NULL;
 	_cleanup_free_ char *msg = NULL;
+	_cleanup_free_ char *stderr_text = memfd_slurp(errout);
 	_cleanup_err_ struct gdn_err *log_err = NULL;
 	size_t len = 0;
 	if (gdn_fs_read_file(log_path, 4 << 20, &log_text, &len, &log_err) >= 0)
 		msg = gd_runtime_log_error(log_text);
+	if (!msg && stderr_text)
+		msg = gd_runtime_log_error(stderr_text);
 	if (msg)
 		return gdn_err_set(err, 0, "%s run: exit status %d: %s", runtime_name(cfg), status,
 				   msg);
@@ -254,7 +278,8 @@ int gd_runtime_state(const struct gd_config *cfg, const char *handle, pid_t *ret
 	json_int_t pid = json_integer_value(json_object_get(st, "pid"));
 	const char *s = json_string_value(json_object_get(st, "status"));
 	if (!st || !s)
-		return gdn_err_set(err, EIO, "%s state: cannot parse the output", runtime_name(cfg));
+		return gdn_err_set(err, EIO, "%s state: cannot parse the output",
+				   runtime_name(cfg));
 	if (ret_pid)
 		*ret_pid = (pid_t)pid;
 	if (ret_status) {

@@ -6,9 +6,10 @@
 #include "lib/err.h"
 #include "cmd/guardian/config.h"
 
-/* `<runtime> [--root R] --log <dir>/create.log --log-format json [extra args] run --detach
- * --no-new-keyring --bundle <dir> --pid-file <dir>/pidfile <handle>`, with stdio on /dev/null.
- * On failure the message carries the exit status and the runtime's last error log line. */
+/* `<runtime> [--root R] --log create.log --log-format json [extra args] run --detach
+ * --no-new-keyring --bundle <dir> --pid-file <dir>/pidfile <handle>` in cwd <dir> (so the log
+ * is <dir>/create.log), stdin/stdout on /dev/null, stderr on a memfd. On failure the message
+ * carries the exit status and the runtime's last error log line (or its stderr). */
 int gd_runtime_run(const struct gd_config *cfg, const char *handle, const char *bundle_dir,
 		   struct gdn_err **err);
 
@@ -24,5 +25,6 @@ int gd_runtime_state(const struct gd_config *cfg, const char *handle, pid_t *ret
 		     char **ret_status, struct gdn_err **err);
 
 /* The message of the last "level":"error" JSON line of a runtime log (runc: {"level","msg",
- * "time"}; crun: {"msg","level","time"}), else the last non-empty line; NULL if there is none. */
+ * "time"}; crun: {"msg","level","time"}), followed by the first "level":"fatal" message in
+ * parentheses if there is one; else the last non-empty line; NULL if there is none. */
 char *gd_runtime_log_error(const char *log_text);

@@ -16,7 +16,7 @@ static void check_invalid(const char *what, const char *name, const char *msg)
 
 static void test_valid_names(void)
 {
-	static const char *const ok[] = {"a", "web-1", "A.b_c:d@e+f-g", "...", "x..", "0"};
+	static const char *const ok[] = {"a", "web-1", "A.b_c+f-g", "...", "x..", "0"};
 	char max[GDN_HANDLE_MAX + 1];
 	struct gdn_err *err = NULL;
 
@@ -33,15 +33,15 @@ static void test_invalid_names(void)
 	char longname[GDN_HANDLE_MAX + 2], msg[512];
 
 	check_invalid("handle", "a/b",
-		      "invalid handle 'a/b': may contain only letters, digits and . _ : @ + -");
+		      "invalid handle 'a/b': may contain only letters, digits and . _ + -");
 	check_invalid("process ID", "a b",
-		      "invalid process ID 'a b': may contain only letters, digits and . _ : @ + -");
+		      "invalid process ID 'a b': may contain only letters, digits and . _ + -");
 	check_invalid("handle", "", "invalid handle '': must not be empty");
 	check_invalid("handle", NULL, "invalid handle '': must not be empty");
 	check_invalid("handle", "..", "'..' is not a valid handle");
 	check_invalid("process ID", ".", "'.' is not a valid process ID");
 	check_invalid("handle", "x\ny",
-		      "invalid handle 'x\ny': may contain only letters, digits and . _ : @ + -");
+		      "invalid handle 'x\ny': may contain only letters, digits and . _ + -");
 	memset(longname, 'h', GDN_HANDLE_MAX + 1);
 	longname[GDN_HANDLE_MAX + 1] = '\0';
 	snprintf(msg, sizeof(msg), "invalid handle '%.*s...': too long (max %d)", GDN_HANDLE_MAX,

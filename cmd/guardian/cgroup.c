@@ -1,0 +1,222 @@
+/* Container cgroups through cgroupfs. Hierarchies are found in /proc/self/mountinfo; this
+ * process's own cgroup in each comes from /proc/self/cgroup. */
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include "lib/fs.h"
+#include "lib/path.h"
+#include "lib/util.h"
+#include "cmd/guardian/cgroup.h"
+#include "cmd/guardian/mountinfo.h"
+
+#define RMDIR_TRIES 50
+#define RMDIR_DELAY_NS (100 * 1000 * 1000L)
+#define PROCS_MAX (16 << 20)
+
+/* Whether a /proc/<pid>/cgroup controller list ("cpu,cpuacct", "name=systemd", "") belongs to
+ * mount `m`. */
+static bool hierarchy_matches(const struct gd_mount *m, const char *controllers)
+{
+	if (controllers[0] == '\0')
+		return strcmp(m->fstype, "cgroup2") == 0;
+	if (strcmp(m->fstype, "cgroup") != 0)
+		return false;
+	_cleanup_free_ char *list = strdup(controllers);
+	if (!list)
+		return false;
+	char *save = NULL;
+	for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save))
+		if (!gd_opts_has(m->super_opts, c))
+			return false;
+	return true;
+}
+
+/* The path of cgroup `cg` (as /proc/<pid>/cgroup shows it) under mount `m`, malloc'd. */
+static char *cgroup_dir(const struct gd_mount *m, const char *cg)
+{
+	size_t rlen = strlen(m->root);
+	if (strcmp(m->root, "/") != 0) {
+		if (strncmp(cg, m->root, rlen) != 0 || (cg[rlen] != '/' && cg[rlen] != '\0'))
+			return NULL;
+		cg += rlen;
+	}
+	char *p = NULL;
+	return asprintf(&p, "%s%s%s", m->target, cg[0] == '/' || cg[0] == '\0' ? "" : "/", cg) < 0
+		   ? NULL
+		   : p;
+}
+
+/* The cgroup of `pid` in the hierarchy of mount `m`, from /proc/<pid>/cgroup (malloc'd), or
+ * NULL if it is not listed. */
+static char *own_cgroup(const char *proc_cgroup, const struct gd_mount *m)
+{
+	_cleanup_free_ char *text = strdup(proc_cgroup);
+	if (!text)
+		return NULL;
+	char *save = NULL;
+	for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *c1 = strchr(line, ':');
+		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		if (hierarchy_matches(m, c1 + 1))
+			return strdup(c2 + 1);
+	}
+	return NULL;
+}
+
+/* rmdir of a cgroup and its sub-cgroups, deepest first. Returns 1 if it removed `path`, 0 if
+ * it did not exist, or -errno. */
+static int rmdir_tree(const char *path)
+{
+	_cleanup_closedir_ DIR *d = opendir(path);
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_type != DT_DIR || strcmp(e->d_name, ".") == 0 ||
+		    strcmp(e->d_name, "..") == 0)
+			continue;
+		_cleanup_free_ char *sub = gdn_path_join(path, e->d_name);
+		if (!sub)
+			return -ENOMEM;
+		int r = rmdir_tree(sub);
+		if (r < 0)
+			return r;
+	}
+	if (rmdir(path) < 0)
+		return errno == ENOENT ? 0 : -errno;
+	return 1;
+}
+
+static int remove_one(const char *path, struct gdn_log *log, struct gdn_err **err)
+{
+	int r = 0;
+	for (int i = 0; i < RMDIR_TRIES; i++) {
+		r = rmdir_tree(path);
+		if (r != -EBUSY)
+			break;
+		struct timespec ts = {0, RMDIR_DELAY_NS};
+		(void)nanosleep(&ts, NULL);
+	}
+	if (r == -EBUSY)
+		return gdn_err_set(err, EBUSY, "cannot remove cgroup '%s': processes remain", path);
+	if (r < 0)
+		return gdn_err_set(err, -r, "cannot remove cgroup '%s'", path);
+	if (r > 0)
+		gdn_log_debug(log, "removed-cgroup", "path", path, NULL);
+	return 0;
+}
+
+int gd_cgroup_remove(const char *rel, struct gdn_log *log, struct gdn_err **err)
+{
+	_cleanup_mounts_ struct gd_mounts mounts = {0};
+	_cleanup_free_ char *self = NULL;
+	size_t len = 0;
+	int r = gd_mountinfo_read(NULL, &mounts, err);
+	if (r < 0)
+		return r;
+	r = gdn_fs_read_file("/proc/self/cgroup", 1 << 20, &self, &len, err);
+	if (r < 0)
+		return r;
+
+	int ret = 0;
+	for (size_t i = 0; i < mounts.n; i++) {
+		const struct gd_mount *m = &mounts.v[i];
+		if (strcmp(m->fstype, "cgroup") != 0 && strcmp(m->fstype, "cgroup2") != 0)
+			continue;
+		_cleanup_free_ char *at_root = gdn_path_join(m->target, rel);
+		_cleanup_free_ char *own = own_cgroup(self, m);
+		_cleanup_free_ char *own_dir = own ? cgroup_dir(m, own) : NULL;
+		_cleanup_free_ char *at_own = own_dir ? gdn_path_join(own_dir, rel) : NULL;
+		if (!at_root)
+			return gdn_err_set(err, ENOMEM, "cannot remove cgroups");
+		r = remove_one(at_root, log, err);
+		if (r < 0 && ret == 0)
+			ret = r;
+		if (at_own && strcmp(at_own, at_root) != 0) {
+			r = remove_one(at_own, log, err);
+			if (r < 0 && ret == 0)
+				ret = r;
+		}
+	}
+	return ret;
+}
+
+static int parse_procs(const char *text, pid_t **ret, size_t *ret_n)
+{
+	size_t n = 0, cap = 0;
+	pid_t *v = NULL;
+	const char *p = text;
+	while (*p) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		char num[16];
+		uint32_t pid = 0;
+		if (len > 0 && len < sizeof(num)) {
+			memcpy(num, p, len);
+			num[len] = '\0';
+			if (gdn_parse_u32(num, &pid) == 0 && pid > 0) {
+				if (n == cap) {
+					cap = cap ? cap * 2 : 32;
+					pid_t *nv = reallocarray(v, cap, sizeof(*nv));
+					if (!nv) {
+						free(v);
+						return -ENOMEM;
+					}
+					v = nv;
+				}
+				v[n++] = (pid_t)pid;
+			}
+		}
+		p = nl ? nl + 1 : p + len;
+	}
+	*ret = v;
+	*ret_n = n;
+	return 0;
+}
+
+int gd_cgroup_procs_of(pid_t pid, pid_t **ret, size_t *ret_n, struct gdn_err **err)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	_cleanup_free_ char *cg = NULL;
+	_cleanup_mounts_ struct gd_mounts mounts = {0};
+	size_t len = 0;
+	int r = gdn_fs_read_file(path, 1 << 20, &cg, &len, err);
+	if (r < 0)
+		return r;
+	r = gd_mountinfo_read(NULL, &mounts, err);
+	if (r < 0)
+		return r;
+
+	/* Prefer the v1 devices hierarchy (Garden's choice), then pids, then the unified one. */
+	const char *const wanted[] = {"devices", "pids", ""};
+	_cleanup_free_ char *dir = NULL;
+	for (size_t w = 0; w < GDN_ARRAY_SIZE(wanted) && !dir; w++) {
+		for (size_t i = 0; i < mounts.n && !dir; i++) {
+			const struct gd_mount *m = &mounts.v[i];
+			if (!hierarchy_matches(m, wanted[w]))
+				continue;
+			_cleanup_free_ char *mine = own_cgroup(cg, m);
+			if (mine)
+				dir = cgroup_dir(m, mine);
+		}
+	}
+	if (!dir)
+		return gdn_err_set(err, ENOENT, "cannot find the cgroup of process %d", (int)pid);
+
+	_cleanup_free_ char *procs_path = gdn_path_join(dir, "cgroup.procs");
+	_cleanup_free_ char *procs = NULL;
+	if (!procs_path)
+		return gdn_err_set(err, ENOMEM, "cannot list cgroup processes");
+	r = gdn_fs_read_file(procs_path, PROCS_MAX, &procs, &len, err);
+	if (r < 0)
+		return r;
+	if (parse_procs(procs, ret, ret_n) < 0)
+		return gdn_err_set(err, ENOMEM, "cannot list cgroup processes");
+	return 0;
+}

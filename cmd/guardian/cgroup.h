@@ -1,0 +1,16 @@
+/* The container's cgroups, read and removed through cgroupfs (v1, hybrid or v2). */
+#pragma once
+
+#include <sys/types.h>
+#include "lib/err.h"
+#include "lib/log.h"
+
+/* Removes the cgroup `rel` (e.g. "garden/<handle>", relative, as in config.json) and its
+ * sub-cgroups in every mounted hierarchy, both at the hierarchy root and under this process's
+ * own cgroup (runc and crun resolve a relative cgroupsPath differently). Missing is fine; a
+ * cgroup that still has processes after ~5 s of retries fails with -EBUSY. */
+int gd_cgroup_remove(const char *rel, struct gdn_log *log, struct gdn_err **err);
+
+/* The pids (host pid namespace) in the cgroup of process `pid` (the devices hierarchy on v1,
+ * like Garden's stopper; the unified one on v2). malloc'd array. */
+int gd_cgroup_procs_of(pid_t pid, pid_t **ret, size_t *ret_n, struct gdn_err **err);

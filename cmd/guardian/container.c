@@ -1,0 +1,399 @@
+/* The container backend: create, destroy, stop and limits on top of the depot, the built-in
+ * volumizer and the OCI runtime binary (runc or crun).
+ *
+ * Depot layout (the list of containers is the list of entries in <depot>; nothing but container
+ * dirs is ever created there):
+ *
+ *   <depot>/<handle>/          0755; created with mkdir (EEXIST: "Handle '<h>' already in use")
+ *     properties.json          0600; JSON object string -> string. create writes the spec's
+ *                              properties (without garden.state); guardian rewrites it atomically
+ *     config.json              0600; the OCI runtime config (the bundle); annotations record
+ *                              org.cloudfoundry.garden.{privileged,disk-byte-hard}
+ *     pidfile                  init pid, written by the runtime
+ *     create.log               the runtime's JSON log of `run` (--log ... --log-format json)
+ *     hosts                    0644; "127.0.0.1 localhost\n::1 localhost\n127.0.0.1 <hostname>\n",
+ *                              bind-mounted rw at /etc/hosts
+ *     resolv.conf              0644; empty for now, bind-mounted rw at /etc/resolv.conf
+ *                              (both owned by the container root's host uid/gid when
+ *                              unprivileged)
+ *     rootfs/                  overlay mount point: the container's root filesystem
+ *     volume/upper/            overlay upperdir (the container's writes)
+ *     volume/work/             overlay workdir
+ *     destroying               empty marker written when destroy starts, so that a crash
+ *                              mid-destroy can be finished at the next start-up
+ *   <store>/shifted/...        shifted rootfs cache of unprivileged containers (volumizer.c)
+ *
+ * Runtime state lives in the runtime's root (runc: /run/runc/<handle>, crun: /run/crun/<handle>,
+ * or --runtime-root). Cgroups are at garden/<handle> (relative cgroupsPath) in every hierarchy.
+ *
+ * Every path given to the runtime must be traversable by the container's root (host uid maxid)
+ * for unprivileged containers: the depot, the init binary and bind-mount sources need o+x on
+ * each parent directory. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <sys/stat.h>
+#include "lib/fs.h"
+#include "lib/path.h"
+#include "lib/util.h"
+#include "cmd/guardian/bundle.h"
+#include "cmd/guardian/cgroup.h"
+#include "cmd/guardian/container.h"
+#include "cmd/guardian/runtime.h"
+#include "cmd/guardian/volumizer.h"
+
+#define STOP_TRIES 10
+#define STOP_POLL_NS (50 * 1000 * 1000L)
+#define STOP_POLLS_PER_TRY 20 /* 20 x 50 ms = the 1 s between re-checks */
+
+char *gd_container_dir(const struct gd_config *cfg, const char *handle)
+{
+	return gdn_path_join(cfg->depot, handle);
+}
+
+/* ---- create -------------------------------------------------------------------------------- */
+
+static int write_properties(const char *dir, const json_t *props, struct gdn_err **err)
+{
+	json_auto_t *p = props ? json_deep_copy(props) : json_object();
+	_cleanup_free_ char *path = gdn_path_join(dir, "properties.json");
+	if (!p || !json_is_object(p) || !path)
+		return gdn_err_set(err, ENOMEM, "cannot write the properties");
+	(void)json_object_del(p, "garden.state");
+	_cleanup_free_ char *text = json_dumps(p, JSON_COMPACT);
+	if (!text)
+		return gdn_err_set(err, ENOMEM, "cannot write the properties");
+	return gdn_fs_write_atomic(path, text, strlen(text), 0600, err);
+}
+
+static int write_owned(const char *dir, const char *name, const char *text, bool chown_root,
+		       uid_t uid, gid_t gid, struct gdn_err **err)
+{
+	_cleanup_free_ char *path = gdn_path_join(dir, name);
+	if (!path)
+		return gdn_err_set(err, ENOMEM, "cannot write '%s'", name);
+	int r = gdn_fs_write_atomic(path, text, strlen(text), 0644, err);
+	if (r < 0)
+		return r;
+	if (chown_root && chown(path, uid, gid) < 0)
+		return gdn_err_set(err, errno, "chown '%s'", path);
+	return 0;
+}
+
+static int write_network_files(const struct gd_config *cfg, const struct gd_create_spec *spec,
+			       const char *dir, struct gdn_err **err)
+{
+	const char *hostname = spec->handle;
+	size_t len = strlen(hostname);
+	if (len > GD_HOSTNAME_MAX)
+		hostname += len - GD_HOSTNAME_MAX;
+	_cleanup_free_ char *hosts = NULL;
+	if (asprintf(&hosts, "127.0.0.1 localhost\n::1 localhost\n127.0.0.1 %s\n", hostname) < 0) {
+		hosts = NULL;
+		return gdn_err_set(err, ENOMEM, "cannot write the hosts file");
+	}
+	uid_t uid = gd_idmap_host(cfg->maxid, cfg->uid_map_start, cfg->uid_map_length, 0);
+	gid_t gid = gd_idmap_host(cfg->maxid, cfg->gid_map_start, cfg->gid_map_length, 0);
+	int r = write_owned(dir, "hosts", hosts, !spec->privileged, uid, gid, err);
+	if (r >= 0)
+		r = write_owned(dir, "resolv.conf", "", !spec->privileged, uid, gid, err);
+	return r;
+}
+
+/* Everything create does after the depot dir exists. */
+static int create_in_dir(const struct gd_config *cfg_in, const struct gd_create_spec *spec,
+			 const char *dir, struct gdn_log *log, struct gdn_err **err)
+{
+	struct gd_config cfg = *cfg_in;
+	struct gd_bundle_host host;
+	json_auto_t *config = NULL;
+	_cleanup_free_ char *status = NULL;
+
+	if (cfg.cap_bounding == 0) {
+		int r = gd_caps_bounding(&cfg.cap_bounding, err);
+		if (r < 0)
+			return r;
+	}
+	gd_bundle_host_probe(&host);
+
+	int r = write_properties(dir, spec->properties, err);
+	if (r >= 0)
+		r = write_network_files(&cfg, spec, dir, err);
+	if (r >= 0)
+		r = gd_volume_create(&cfg, dir, spec->rootfs, spec->privileged, log, err);
+	if (r < 0)
+		return r;
+	config = gd_bundle_config(&cfg, spec, dir, &host, err);
+	if (!config)
+		return err && *err ? gdn_err_code(*err) : -ENOMEM;
+	r = gd_bundle_write(dir, config, err);
+	if (r < 0)
+		return r;
+
+	gdn_log_info(log, "starting-container", NULL);
+	r = gd_runtime_run(&cfg, spec->handle, dir, err);
+	if (r < 0)
+		return r;
+	pid_t pid = 0;
+	r = gd_runtime_state(&cfg, spec->handle, &pid, &status, err);
+	if (r < 0)
+		return r;
+	if (pid <= 0)
+		return gdn_err_set(err, 0, "container init pid is %d (status %s)", (int)pid,
+				   status);
+	char spid[16];
+	snprintf(spid, sizeof(spid), "%d", (int)pid);
+	gdn_log_info(log, "started-container", "pid", spid, NULL);
+	return 0;
+}
+
+static int destroy_dir(const struct gd_config *cfg, const char *handle, const char *dir,
+		       struct gdn_log *log, struct gdn_err **err);
+
+int gd_container_create(const struct gd_config *cfg, const struct gd_create_spec *spec,
+			struct gdn_log *log, struct gdn_err **err)
+{
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_free_ char *real = NULL;
+	_cleanup_err_ struct gdn_err *undo_err = NULL;
+
+	int r = gdn_name_validate("handle", spec->handle, err);
+	if (r < 0)
+		return r;
+	if (!spec->rootfs)
+		return gdn_err_set(err, EINVAL, "no rootfs given");
+	r = gdn_fs_mkdir_p(cfg->depot, 0755, err);
+	if (r < 0)
+		return r;
+	dir = gd_container_dir(cfg, spec->handle);
+	if (!dir)
+		return gdn_err_set(err, ENOMEM, "cannot create container '%s'", spec->handle);
+	if (mkdir(dir, 0755) < 0) {
+		if (errno == EEXIST)
+			return gdn_err_kind(err, GDN_ERR_GENERIC, EEXIST,
+					    "Handle '%s' already in use", spec->handle);
+		return gdn_err_set(err, errno, "mkdir '%s'", dir);
+	}
+
+	/* The runtime rejects a root path through a symlink (Garden's default depot is under
+	 * /var/run -> /run), so the bundle uses the resolved path. */
+	real = realpath(dir, NULL);
+	if (!real)
+		r = gdn_err_set(err, errno, "realpath '%s'", dir);
+	else if (chmod(real, 0755) < 0)
+		r = gdn_err_set(err, errno, "chmod '%s'", real);
+	if (r >= 0)
+		r = create_in_dir(cfg, spec, real, log, err);
+	if (r >= 0)
+		return 0;
+
+	gdn_log_error(log, "create-failed-cleaning-up", err ? *err : NULL, NULL);
+	if (destroy_dir(cfg, spec->handle, dir, log, &undo_err) < 0)
+		gdn_log_error(log, "cleanup-failed", undo_err, NULL);
+	return r;
+}
+
+/* ---- destroy ------------------------------------------------------------------------------- */
+
+/* Hands `from` over to the caller's error slot (unless it already holds one). */
+static int pass_err(struct gdn_err **err, struct gdn_err **from)
+{
+	int code = gdn_err_code(*from);
+	if (err && !*err)
+		*err = gdn_steal_ptr(from);
+	return code;
+}
+
+/* Deletes the container from the runtime. Fails if the runtime still knows it afterwards. */
+static int delete_from_runtime(const struct gd_config *cfg, const char *handle, struct gdn_log *log,
+			       struct gdn_err **err)
+{
+	_cleanup_err_ struct gdn_err *del_err = NULL;
+	_cleanup_err_ struct gdn_err *state_err = NULL;
+	_cleanup_free_ char *status = NULL;
+	pid_t pid = 0;
+
+	int del = gd_runtime_delete(cfg, handle, true, &del_err);
+	int st = gd_runtime_state(cfg, handle, &pid, &status, &state_err);
+	if (st >= 0) {
+		if (del < 0)
+			return pass_err(err, &del_err);
+		return gdn_err_set(err, 0, "container '%s' is still %s after %s delete", handle,
+				   status, cfg->runtime ? cfg->runtime : "runc");
+	}
+	if (del < 0)
+		gdn_log_error(log, "runtime-delete-failed-but-container-gone", del_err, NULL);
+	if (st != -ENOENT)
+		gdn_log_debug(log, "runtime-state-failed", "error", gdn_err_str(state_err), NULL);
+	return 0;
+}
+
+static int destroy_dir(const struct gd_config *cfg, const char *handle, const char *dir,
+		       struct gdn_log *log, struct gdn_err **err)
+{
+	_cleanup_free_ char *marker = gdn_path_join(dir, "destroying");
+	char cgroup[GDN_HANDLE_MAX + 16];
+	if (!marker)
+		return gdn_err_set(err, ENOMEM, "cannot destroy '%s'", handle);
+	snprintf(cgroup, sizeof(cgroup), "garden/%s", handle);
+
+	int r = gdn_fs_write_atomic(marker, "", 0, 0644, err);
+	if (r >= 0)
+		r = delete_from_runtime(cfg, handle, log, err);
+	/* Processes left in the cgroup make rmdir fail: a safety net against a runtime that lost
+	 * track of a running container (whose files must then not be removed). */
+	if (r >= 0)
+		r = gd_cgroup_remove(cgroup, log, err);
+	if (r >= 0)
+		r = gd_volume_unmount_all(dir, log, err);
+	if (r >= 0)
+		r = gdn_fs_rm_rf(dir, err);
+	if (r < 0)
+		return gdn_err_wrap(err, "destroy '%s'", handle);
+	return 0;
+}
+
+int gd_container_destroy(const struct gd_config *cfg, const char *handle, struct gdn_log *log,
+			 struct gdn_err **err)
+{
+	_cleanup_err_ struct gdn_err *invalid = NULL;
+	_cleanup_free_ char *dir = NULL;
+	struct stat st;
+
+	if (gdn_name_validate("handle", handle, &invalid) < 0)
+		return gdn_err_not_found(err, handle);
+	dir = gd_container_dir(cfg, handle);
+	if (!dir)
+		return gdn_err_set(err, ENOMEM, "cannot destroy '%s'", handle);
+	if (lstat(dir, &st) < 0) {
+		if (errno == ENOENT)
+			return gdn_err_not_found(err, handle);
+		return gdn_err_set(err, errno, "stat '%s'", dir);
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		/* A stray entry in the depot lists as a handle; destroying it removes it. */
+		if (unlink(dir) < 0 && errno != ENOENT)
+			return gdn_err_set(err, errno, "unlink '%s'", dir);
+		return 0;
+	}
+	gdn_log_info(log, "destroying", NULL);
+	int r = destroy_dir(cfg, handle, dir, log, err);
+	if (r >= 0)
+		gdn_log_info(log, "destroyed", NULL);
+	return r;
+}
+
+/* ---- stop ---------------------------------------------------------------------------------- */
+
+static bool is_zombie(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	_cleanup_free_ char *stat = NULL;
+	_cleanup_err_ struct gdn_err *e = NULL;
+	size_t len = 0;
+	if (gdn_fs_read_file(path, 4096, &stat, &len, &e) < 0)
+		return true; /* gone */
+	const char *p = strrchr(stat, ')');
+	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
+}
+
+/* Signals every live process of the container except init; returns how many there were. */
+static int signal_others(pid_t init, int sig, bool send, struct gdn_err **err)
+{
+	_cleanup_free_ pid_t *pids = NULL;
+	size_t n = 0;
+	int r = gd_cgroup_procs_of(init, &pids, &n, err);
+	if (r < 0)
+		return r;
+	int alive = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (pids[i] == init || is_zombie(pids[i]))
+			continue;
+		alive++;
+		if (send)
+			(void)kill(pids[i], sig);
+	}
+	return alive;
+}
+
+/* Sends `sig` and re-checks every 50 ms; re-sends each second, STOP_TRIES times. Returns the
+ * number of processes still alive at the end (0: done). */
+static int signal_loop(pid_t init, int sig, struct gdn_err **err)
+{
+	for (int t = 0; t < STOP_TRIES; t++) {
+		int r = signal_others(init, sig, true, err);
+		if (r <= 0)
+			return r;
+		for (int p = 0; p < STOP_POLLS_PER_TRY; p++) {
+			struct timespec ts = {0, STOP_POLL_NS};
+			(void)nanosleep(&ts, NULL);
+			r = signal_others(init, sig, false, err);
+			if (r <= 0)
+				return r;
+		}
+	}
+	return signal_others(init, sig, false, err);
+}
+
+int gd_container_stop(const struct gd_config *cfg, const char *handle, bool kill_now,
+		      struct gdn_log *log, struct gdn_err **err)
+{
+	_cleanup_err_ struct gdn_err *invalid = NULL;
+	_cleanup_free_ char *dir = NULL;
+
+	if (gdn_name_validate("handle", handle, &invalid) < 0)
+		return gdn_err_not_found(err, handle);
+	dir = gd_container_dir(cfg, handle);
+	if (!dir)
+		return gdn_err_set(err, ENOMEM, "cannot stop '%s'", handle);
+	if (access(dir, F_OK) < 0)
+		return errno == ENOENT ? gdn_err_not_found(err, handle)
+				       : gdn_err_set(err, errno, "stat '%s'", dir);
+
+	pid_t init = 0;
+	int r = gd_runtime_state(cfg, handle, &init, NULL, err);
+	if (r < 0)
+		return gdn_err_wrap(err, "stop '%s'", handle);
+	if (init <= 0)
+		return gdn_err_set(err, 0, "stop '%s': container has no init process", handle);
+
+	if (!kill_now) {
+		r = signal_loop(init, SIGTERM, err);
+		if (r < 0)
+			return gdn_err_wrap(err, "stop '%s'", handle);
+		if (r == 0)
+			return 0;
+		gdn_log_info(log, "processes-survived-sigterm", NULL);
+	}
+	r = signal_loop(init, SIGKILL, err);
+	if (r < 0)
+		return gdn_err_wrap(err, "stop '%s'", handle);
+	if (r > 0)
+		return gdn_err_set(err, 0, "stop '%s': %d processes survived SIGKILL", handle, r);
+	return 0;
+}
+
+/* ---- limits -------------------------------------------------------------------------------- */
+
+int gd_container_limits(const struct gd_config *cfg, const char *handle, struct gd_limits *ret,
+			struct gdn_err **err)
+{
+	_cleanup_err_ struct gdn_err *invalid = NULL;
+	_cleanup_free_ char *dir = NULL;
+	json_auto_t *config = NULL;
+
+	if (gdn_name_validate("handle", handle, &invalid) < 0)
+		return gdn_err_not_found(err, handle);
+	dir = gd_container_dir(cfg, handle);
+	if (!dir)
+		return gdn_err_set(err, ENOMEM, "cannot read limits of '%s'", handle);
+	if (access(dir, F_OK) < 0 && errno == ENOENT)
+		return gdn_err_not_found(err, handle);
+	int r = gd_bundle_read(dir, &config, err);
+	if (r < 0)
+		return r;
+	gd_bundle_limits(config, ret);
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* garden-init: pid 1 of every container, bind-mounted read-only at /tmp/garden-init.
+ *
+ * It only reaps: every signal is blocked and taken synchronously with sigwaitinfo. SIGCHLD
+ * drains waitpid(-1, WNOHANG); every other signal (SIGTERM and SIGINT included) is ignored,
+ * because Stop must leave init running so that the container stays usable. SIGKILL from
+ * outside the pid namespace (the runtime's delete) still ends it.
+ *
+ * Its stdin, stdout and stderr are pointed at /dev/null first, so that it does not keep the
+ * runtime's stdio (guardian reads `run` failures from it) alive for the container's lifetime.
+ *
+ * Built static and without libgdn: it runs on any rootfs. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/wait.h>
+
+/* The runtime's stdio was inherited: let go of it (nothing here ever writes). */
+static void detach_stdio(void)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	for (int i = 0; i < 3; i++)
+		(void)dup2(fd, i);
+	if (fd > 2)
+		(void)close(fd);
+}
+
+static void reap(void)
+{
+	for (;;) {
+		pid_t pid = waitpid(-1, NULL, WNOHANG);
+		if (pid > 0)
+			continue;
+		if (pid < 0 && errno == EINTR)
+			continue;
+		return;
+	}
+}
+
+int main(void)
+{
+	sigset_t all;
+	detach_stdio();
+	if (sigfillset(&all) < 0 || sigprocmask(SIG_BLOCK, &all, NULL) < 0)
+		return 1;
+	reap(); /* children that exited before the mask was set */
+	for (;;) {
+		siginfo_t info;
+		int sig = sigwaitinfo(&all, &info);
+		if (sig == SIGCHLD)
+			reap();
+	}
+}
