@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include "lib/ipc.h"
+#include "lib/util.h"
 #include "lib/fs.h"
 
 /* Reads happen in slices this big, which bounds the memmove per consumed line. */
@@ -19,25 +20,10 @@ union fd_cmsg {
 
 char *gdn_ipc_encode(json_t *msg, size_t *ret_len)
 {
-	char *s, *line;
-	size_t n;
-
-	if (!msg)
+	/* The framing carries objects; gdn_json_line would also encode bare values. */
+	if (!json_is_object(msg))
 		return NULL;
-	s = json_dumps(msg, JSON_COMPACT);
-	if (!s)
-		return NULL;
-	n = strlen(s);
-	line = realloc(s, n + 2);
-	if (!line) {
-		free(s);
-		return NULL;
-	}
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	if (ret_len)
-		*ret_len = n + 1;
-	return line;
+	return gdn_json_line(msg, ret_len);
 }
 
 /* SOCK_* of fd, or -1 when fd is not a socket; -errno on other failures. */

@@ -30,6 +30,9 @@
  * for unprivileged containers: the depot, the init binary and bind-mount sources need o+x on
  * each parent directory. */
 #include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <sys/syscall.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -205,16 +208,60 @@ static int pass_err(struct gdn_err **err, struct gdn_err **from)
 	return code;
 }
 
+/* A pidfd for the container's init (from the depot's pidfile), or -1. The pid is trusted only
+ * if, once pinned by the pidfd, it is in the container's cgroup: a stale pidfile (after a host
+ * reboot) must never get an unrelated process killed. */
+static int open_init_pidfd(const char *dir, const char *handle)
+{
+	_cleanup_free_ char *pidfile = gdn_path_join(dir, "pidfile");
+	_cleanup_free_ char *text = NULL, *cgroups = NULL;
+	_cleanup_close_ int pidfd = -1;
+	char path[64], needle[GDN_HANDLE_MAX + 16];
+	uint32_t pid;
+	size_t len;
+
+	if (!pidfile || gdn_fs_read_file(pidfile, 64, &text, &len, NULL) < 0 ||
+	    gdn_parse_u32(text, &pid) < 0 || pid == 0)
+		return -1;
+	pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	if (pidfd < 0)
+		return -1;
+	(void)snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
+	(void)snprintf(needle, sizeof(needle), "/garden/%s\n", handle);
+	if (gdn_fs_read_file(path, 65536, &cgroups, &len, NULL) < 0 || !strstr(cgroups, needle))
+		return -1;
+	return gdn_steal_fd(&pidfd);
+}
+
+/* Kills the init if the runtime's delete left it running (crun 1.8 does after an exec on a
+ * cgroup v1 host), and waits up to 5 s for it to go: killing pid 1 of the container's pid
+ * namespace kills every process in it. */
+static int reap_init(int pidfd, const char *handle, struct gdn_log *log, struct gdn_err **err)
+{
+	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+
+	if (pidfd < 0 || poll(&pfd, 1, 0) == 1)
+		return 0;
+	gdn_log_info(log, "killing-init-left-by-runtime", NULL);
+	(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	if (poll(&pfd, 1, 5000) != 1)
+		return gdn_err_set(err, ETIMEDOUT, "init of '%s' survived SIGKILL", handle);
+	return 0;
+}
+
 /* Deletes the container from the runtime. Fails if the runtime still knows it afterwards. */
-static int delete_from_runtime(const struct gd_config *cfg, const char *handle, struct gdn_log *log,
-			       struct gdn_err **err)
+static int delete_from_runtime(const struct gd_config *cfg, const char *handle, const char *dir,
+			       struct gdn_log *log, struct gdn_err **err)
 {
 	_cleanup_err_ struct gdn_err *del_err = NULL;
 	_cleanup_err_ struct gdn_err *state_err = NULL;
 	_cleanup_free_ char *status = NULL;
+	_cleanup_close_ int init = open_init_pidfd(dir, handle);
 	pid_t pid = 0;
 
 	int del = gd_runtime_delete(cfg, handle, true, &del_err);
+	if (reap_init(init, handle, log, err) < 0)
+		return gdn_err_code(*err);
 	int st = gd_runtime_state(cfg, handle, &pid, &status, &state_err);
 	if (st >= 0) {
 		if (del < 0)
@@ -240,7 +287,7 @@ static int destroy_dir(const struct gd_config *cfg, const char *handle, const ch
 
 	int r = gdn_fs_write_atomic(marker, "", 0, 0644, err);
 	if (r >= 0)
-		r = delete_from_runtime(cfg, handle, log, err);
+		r = delete_from_runtime(cfg, handle, dir, log, err);
 	/* Processes left in the cgroup make rmdir fail: a safety net against a runtime that lost
 	 * track of a running container (whose files must then not be removed). */
 	if (r >= 0)

@@ -1,4 +1,5 @@
 /* guardian: the Garden API server. `guardian server [flags]`; see guardian(8). */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -114,7 +115,8 @@ static void usage(FILE *f)
 static int parse_u32_flag(const char *name, const char *v, uint32_t *ret, struct gdn_err **err)
 {
 	if (gdn_parse_u32(v, ret) < 0)
-		return gdn_err_set(err, EINVAL, "--%s: '%s' is not a number", name, v);
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "--%s: '%s' is not a number",
+				    name, v);
 	return 0;
 }
 
@@ -162,18 +164,24 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 			char *end;
 			unsigned long m = strtoul(optarg, &end, 8);
 			if (!*optarg || *end || m > 07777)
-				return gdn_err_set(err, EINVAL, "--socket-mode: '%s' is not octal",
-						   optarg);
+				return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+						    "--socket-mode: '%s' is not octal", optarg);
 			cfg->socket_mode = (unsigned)m;
 			break;
 		}
-		case OPT_BIND_IP:
+		case OPT_BIND_IP: {
+			unsigned char addr[sizeof(struct in6_addr)];
+			if (inet_pton(AF_INET, optarg, addr) != 1 &&
+			    inet_pton(AF_INET6, optarg, addr) != 1)
+				return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+						    "--bind-ip: '%s' is not an IP address", optarg);
 			cfg->bind_ip = optarg;
 			break;
+		}
 		case OPT_BIND_PORT:
 			if (gdn_parse_u32(optarg, &u32) < 0 || u32 > 65535)
-				return gdn_err_set(err, EINVAL, "--bind-port: '%s' is not a port",
-						   optarg);
+				return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+						    "--bind-port: '%s' is not a port", optarg);
 			cfg->bind_port = (uint16_t)u32;
 			break;
 		case OPT_DEPOT:
@@ -187,18 +195,18 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 			break;
 		case OPT_DEFAULT_GRACE:
 			if (gdn_parse_duration(optarg, &ns) < 0 || ns < 0)
-				return gdn_err_set(err, EINVAL,
-						   "--default-grace-time: '%s' is not a duration "
-						   "(e.g. 30s, 5m, 1h)",
-						   optarg);
+				return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+						    "--default-grace-time: '%s' is not a duration "
+						    "(e.g. 30s, 5m, 1h)",
+						    optarg);
 			cfg->default_grace_ns = (uint64_t)ns;
 			break;
 		case OPT_MAX_CONTAINERS:
 			if (gdn_parse_u64(optarg, &u) < 0)
-				return gdn_err_set(err, EINVAL,
-						   "--max-containers: '%s' is not a "
-						   "number",
-						   optarg);
+				return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+						    "--max-containers: '%s' is not a "
+						    "number",
+						    optarg);
 			cfg->max_containers = u;
 			break;
 		case OPT_DESTROY_ON_STARTUP:
@@ -241,10 +249,10 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 			break;
 		case OPT_LOG_LEVEL:
 			if (gdn_log_parse_level(optarg, &cfg->log_level) < 0)
-				return gdn_err_set(err, EINVAL,
-						   "--log-level: '%s' is not one of debug, info, "
-						   "error, fatal",
-						   optarg);
+				return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+						    "--log-level: '%s' is not one of debug, info, "
+						    "error, fatal",
+						    optarg);
 			break;
 		case OPT_SKIP_SETUP:
 			cfg->skip_setup = true;
@@ -263,7 +271,8 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 			return r;
 	}
 	if (optind < argc)
-		return gdn_err_set(err, EINVAL, "unexpected argument '%s'", argv[optind]);
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "unexpected argument '%s'",
+				    argv[optind]);
 	if (cfg->bind_ip && !socket_given)
 		cfg->bind_socket = NULL;
 	cfg->runtime_extra_args = *extra;

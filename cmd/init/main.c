@@ -11,6 +11,7 @@
  * Built static and without libgdn: it runs on any rootfs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -40,9 +41,18 @@ static void reap(void)
 	}
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	static const char help[] =
+	    "Usage: garden-init\n"
+	    "pid 1 of a garden-c container: reaps zombies and waits; see garden-init(8).\n";
 	sigset_t all;
+
+	if (argc > 1) {
+		int help_asked = strcmp(argv[1], "--help") == 0;
+		(void)!write(help_asked ? 1 : 2, help, sizeof(help) - 1);
+		return help_asked ? 0 : 2;
+	}
 	detach_stdio();
 	if (sigfillset(&all) < 0 || sigprocmask(SIG_BLOCK, &all, NULL) < 0)
 		return 1;

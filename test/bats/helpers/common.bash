@@ -36,13 +36,14 @@ GDN_MAXID=4294967294
 # gdn_setup_tmp: creates $GDN_TMP and the paths inside it (exported for the tests).
 gdn_setup_tmp() {
 	GDN_TMP=$(mktemp -d /tmp/gdn.XXXX)
+	# Unprivileged container roots (host uid 4294967294) must be able to reach their rootfs.
+	chmod 0755 "$GDN_TMP"
 	export GDN_TMP
 	export GDN_DEPOT=$GDN_TMP/depot
 	export GDN_STORE=$GDN_TMP/store
 	export GDN_RUNTIME_ROOT=$GDN_TMP/runtime-root
 	export GDN_SOCK=$GDN_TMP/gdn.sock
 	export GDN_LOG=$GDN_TMP/guardian.log
-	mkdir -p "$GDN_DEPOT" "$GDN_STORE"
 }
 
 # The flags every test guardian gets; tests add more with start_guardian ARGS...
@@ -53,7 +54,7 @@ gdn_default_args() {
 }
 
 guardian_pid() {
-	cat "$GDN_TMP/guardian.pid" 2>/dev/null
+	cat "$GDN_TMP/guardian.pid" 2>/dev/null || true
 }
 
 # pid_alive PID: true while PID exists and is not a zombie.
@@ -74,11 +75,22 @@ guardian_alive() {
 start_guardian() {
 	local -a args
 	mapfile -t args < <(gdn_default_args)
-	args+=("$@")
-	guardian_alive && stop_guardian
+	printf '%s' "$*" >"$GDN_TMP/guardian.extra-args.new"
+	start_guardian_args "${args[@]}" "$@"
+}
+
+# start_guardian_args ARGS...: starts `guardian ARGS...` (no default flags added) the same way.
+start_guardian_args() {
+	if guardian_alive; then
+		stop_guardian
+	fi
+	if [[ -e $GDN_TMP/guardian.extra-args.new ]]; then
+		mv "$GDN_TMP/guardian.extra-args.new" "$GDN_TMP/guardian.extra-args"
+	else
+		echo "(custom)" >"$GDN_TMP/guardian.extra-args"
+	fi
 	rm -f "$GDN_TMP/guardian.pid" "$GDN_TMP/guardian.exit" "$GDN_TMP/guardian.pid.new"
-	printf '%s\n' "$*" >"$GDN_TMP/guardian.extra-args"
-	printf -- '--- start: guardian %s\n' "${args[*]}" >>"$GDN_LOG"
+	printf -- '--- start: guardian %s\n' "$*" >>"$GDN_LOG"
 	(
 		exec setsid bash -c '
 			tmp=$1; shift
@@ -87,7 +99,7 @@ start_guardian() {
 			echo "$pid" >"$tmp/guardian.pid.new" && mv "$tmp/guardian.pid.new" "$tmp/guardian.pid"
 			wait "$pid"
 			echo $? >"$tmp/guardian.exit"
-		' guardian-wrapper "$GDN_TMP" "$GUARDIAN_BIN" "${args[@]}"
+		' guardian-wrapper "$GDN_TMP" "$GUARDIAN_BIN" "$@"
 	) 3>&- 4>&- </dev/null >/dev/null 2>&1 &
 	wait_for_guardian
 }
@@ -165,7 +177,7 @@ wait_for_exit_file() {
 
 # guardian_exit_status: exit status of the last guardian (empty if unknown).
 guardian_exit_status() {
-	cat "$GDN_TMP/guardian.exit" 2>/dev/null
+	cat "$GDN_TMP/guardian.exit" 2>/dev/null || true
 }
 
 # restart_default_guardian: (re)start the guardian with the default flags only if it is not
@@ -258,8 +270,9 @@ assert_api() {
 	assert_json "$API_BODY" "$2"
 }
 
-# assert_garden_error STATUS-REGEX TYPE MESSAGE-REGEX: API_BODY is a Garden error with exactly the
-# five keys, the given Type, and a Message matching the regex; API_STATUS matches STATUS-REGEX.
+# assert_garden_error STATUS-REGEX TYPE-REGEX MESSAGE-REGEX: API_BODY is a Garden error with exactly
+# the five keys, a Type matching ^(TYPE-REGEX)$ and a Message matching MESSAGE-REGEX; API_STATUS
+# matches ^(STATUS-REGEX)$.
 assert_garden_error() {
 	local want_status=$1 want_type=$2 want_msg=$3 keys
 	if [[ ! $API_STATUS =~ ^($want_status)$ ]]; then
@@ -281,7 +294,7 @@ assert_garden_error() {
 	local t m
 	t=$(jq -r '.Type' <<<"$API_BODY")
 	m=$(jq -r '.Message' <<<"$API_BODY")
-	if [[ $t != "$want_type" ]]; then
+	if [[ ! $t =~ ^($want_type)$ ]]; then
 		batslib_print_kv_single_or_multi 8 expected "$want_type" actual "$t" body "$API_BODY" |
 			batslib_decorate 'error Type differs' | fail
 		return 1
@@ -401,7 +414,10 @@ assert_no_leaks() {
 	fi
 	while read -r m; do
 		[[ -n $m ]] && problems+=("mount left: $m")
-	done < <(mounts_under "$GDN_DEPOT/$h"; mounts_under "$GDN_TMP" | grep -F -- "/$h" || true)
+	done < <({
+		mounts_under "$GDN_DEPOT/$h"
+		mounts_under "$GDN_TMP" | grep -F -- "/$h" || true
+	} | sort -u)
 	if [[ -e $GDN_DEPOT/$h || -L $GDN_DEPOT/$h ]]; then
 		problems+=("depot entry left: $GDN_DEPOT/$h ($(ls -A "$GDN_DEPOT/$h" 2>&1 | tr '\n' ' '))")
 	fi
@@ -409,7 +425,7 @@ assert_no_leaks() {
 		[[ -n $c ]] && problems+=("cgroup left: $c")
 	done < <(cgroup_dirs_of "$h")
 	if [[ -n $pid ]] && pid_alive "$pid"; then
-		problems+=("init process $pid still running: $(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null)")
+		problems+=("init process $pid still running: $(grep -E '^(Name|State|PPid):' "/proc/$pid/status" 2>/dev/null | tr '\n\t' '  ')")
 	fi
 	if ((${#problems[@]})); then
 		printf '%s\n' "${problems[@]}" | batslib_decorate "leaks of container '$h'" | fail
@@ -487,12 +503,19 @@ gdn_cleanup_runtime_and_mounts() {
 	return 0
 }
 
-# Per-test teardown: on failure show the end of the guardian log; then make sure the next test
-# gets a guardian with the default flags.
+# show_log_tail: the last 25 non-debug lines of the guardian log.
+show_log_tail() {
+	echo "# --- $GDN_LOG (last 25 lines above debug level) ---"
+	grep -v '"level":"debug"' "$GDN_LOG" 2>/dev/null | tail -n 25 | sed 's/^/# /'
+}
+
+# Per-test teardown: on failure show the end of the guardian log and destroy every container;
+# then make sure the next test gets a guardian with the default flags.
 gdn_teardown() {
 	if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
-		echo "# --- $GDN_LOG (last 40 lines) ---"
-		tail -n 40 "$GDN_LOG" 2>/dev/null | sed 's/^/# /'
+		show_log_tail
+		# Later tests should not trip over what a failed one left.
+		destroy_all
 	fi
 	ensure_default_guardian >/dev/null 2>&1 || true
 }
@@ -529,6 +552,22 @@ wait_until() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# bg_start CMD...: runs CMD in the background and remembers its pid; bg_wait waits for exactly
+# those (a bare `wait` would also wait for bats' timeout watchdog).
+BG_PIDS=()
+bg_start() {
+	"$@" &
+	BG_PIDS+=($!)
+}
+
+bg_wait() {
+	local p
+	for p in "${BG_PIDS[@]}"; do
+		wait "$p" || true
+	done
+	BG_PIDS=()
 }
 
 now_ms() {

@@ -1,0 +1,246 @@
+#!/usr/bin/env bats
+# The guardian binary itself: command line, listening sockets, logs, shutdown, man page.
+# Each test starts the guardian it needs.
+
+load helpers/common
+
+CONTRACT_FLAGS=(--bind-socket --socket-mode --bind-ip --bind-port --depot --store --default-rootfs
+	--default-grace-time --max-containers --destroy-containers-on-startup
+	--disable-privileged-containers --runtime-plugin --runtime-root --init-bin --log-level --help)
+
+setup_file() {
+	gdn_setup_tmp
+}
+
+teardown_file() {
+	gdn_teardown_file
+}
+
+teardown() {
+	if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
+		show_log_tail
+	fi
+	destroy_all
+	stop_guardian >/dev/null 2>&1 || true
+}
+
+# help_text: everything guardian prints for --help (top level and for the server subcommand).
+help_text() {
+	"$GUARDIAN_BIN" --help 2>&1
+	"$GUARDIAN_BIN" server --help 2>&1
+}
+
+# free_port: a TCP port nobody listens on.
+free_port() {
+	local p i
+	for ((i = 0; i < 50; i++)); do
+		p=$((20000 + RANDOM % 30000))
+		if [[ -z $(ss -Htln "sport = :$p") ]]; then
+			echo "$p"
+			return 0
+		fi
+	done
+	return 1
+}
+
+@test "guardian --help exits 0 and documents every server flag" {
+	run --separate-stderr "$GUARDIAN_BIN" --help
+	assert_success
+	run --separate-stderr "$GUARDIAN_BIN" server --help
+	assert_success
+	local text f
+	text=$(help_text)
+	for f in "${CONTRACT_FLAGS[@]}"; do
+		[[ $text == *"$f"* ]] || fail "--help does not mention $f"
+	done
+}
+
+@test "every --long-option of guardian --help is in guardian(8)" {
+	local page=$GDN_MAN_DIR/guardian.8 f missing=()
+	assert [ -f "$page" ]
+	# Roff escapes '-' as '\-'; undo that before searching.
+	local text
+	text=$(sed -e 's/\\-/-/g' -e 's/\\(hy/-/g' -e 's/\\f[BIRP]//g' "$page")
+	for f in $(help_text | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u); do
+		grep -qF -- "$f" <<<"$text" || missing+=("$f")
+	done
+	((${#missing[@]} == 0)) || fail "not in guardian.8: ${missing[*]}"
+	# The page renders without warnings.
+	run bash -c "LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z '$page' 2>&1 >/dev/null"
+	assert_output ''
+}
+
+@test "bad command lines are rejected with a non-zero exit and a message" {
+	local -a bad=(
+		"--no-such-flag"
+		"--log-level loud"
+		"--default-grace-time soon"
+		"--max-containers many"
+		"--max-containers -1"
+		"--socket-mode 999"
+		"--bind-ip 127.0.0.1 --bind-port 70000"
+		"--bind-ip not-an-ip --bind-port 7777"
+		"--bind-socket"
+	)
+	local b
+	for b in "${bad[@]}"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr timeout 5 "$GUARDIAN_BIN" server --depot "$GDN_TMP/bad-depot" \
+			--runtime-root "$GDN_TMP/bad-rr" --bind-socket "$GDN_TMP/bad.sock" $b
+		if ((status == 0 || status == 124)); then
+			fail "guardian server $b: exit status $status (expected a usage error)"
+		fi
+		[[ -n $stderr ]] || fail "guardian server $b: nothing on stderr"
+		[[ ! -e $GDN_TMP/bad.sock ]] ||
+			fail "guardian server $b (exit $status) left its socket $GDN_TMP/bad.sock behind"
+	done
+	run --separate-stderr timeout 5 "$GUARDIAN_BIN" no-such-subcommand
+	assert_failure
+	refute_equal "$status" 124
+	[[ -n $stderr ]] || fail "guardian no-such-subcommand: nothing on stderr"
+	rm -rf "$GDN_TMP/bad-depot" "$GDN_TMP/bad-rr" "$GDN_TMP/bad.sock"
+}
+
+@test "the UNIX socket is mode 0600 by default and --socket-mode changes it" {
+	start_guardian
+	run stat -c %a "$GDN_SOCK"
+	assert_output 600
+	stop_guardian
+	start_guardian --socket-mode 0660
+	run stat -c %a "$GDN_SOCK"
+	assert_output 660
+	stop_guardian
+	start_guardian --socket-mode 777
+	run stat -c %a "$GDN_SOCK"
+	assert_output 777
+}
+
+@test "--bind-ip/--bind-port also listen on TCP" {
+	local port
+	port=$(free_port)
+	start_guardian --bind-ip 127.0.0.1 --bind-port "$port"
+	run curl -s --max-time 5 "http://127.0.0.1:$port/ping"
+	assert_success
+	assert_output '{}'
+	run curl -s --max-time 5 "http://127.0.0.1:$port/containers"
+	assert_output '{"Handles":[]}'
+	# The UNIX socket still works too.
+	api_req GET /ping
+	assert_api 200 '{}'
+	stop_guardian
+	run curl -s --max-time 2 "http://127.0.0.1:$port/ping"
+	assert_failure
+}
+
+@test "a container created over TCP is visible over the UNIX socket" {
+	local port
+	port=$(free_port)
+	start_guardian --bind-ip 127.0.0.1 --bind-port "$port"
+	note_handle srv-tcp
+	run curl -s --max-time 30 -H 'Content-Type: application/json' -d '{"handle":"srv-tcp"}' "http://127.0.0.1:$port/containers"
+	assert_output '{"Handle":"srv-tcp"}'
+	run list_handles
+	assert_output srv-tcp
+	destroy_container srv-tcp
+	assert_no_leaks srv-tcp
+}
+
+@test "logs are lager JSON lines on stderr" {
+	: >"$GDN_LOG"
+	start_guardian --log-level debug
+	create_container srv-log
+	destroy_container srv-log
+	api_req GET /containers/srv-log/info
+	stop_guardian
+	local n=0 line
+	while IFS= read -r line; do
+		[[ $line == '--- start: '* ]] && continue
+		n=$((n + 1))
+		run jq -e 'type == "object" and (keys | sort) == ["data","level","message","source","timestamp"]
+			and (.level | IN("debug","info","error","fatal"))
+			and (.timestamp | test("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{9}Z$"))
+			and (.source | type == "string" and length > 0)
+			and (.source as $s | .message | startswith($s + "."))
+			and (.data | type == "object")' <<<"$line"
+		((status == 0)) || fail "not a lager line: $line"
+	done <"$GDN_LOG"
+	((n > 0)) || fail "no log lines"
+	run jq -r 'select(.message == "guardian.create.started") | .message' <(grep -v '^--- ' "$GDN_LOG")
+	assert_output --partial guardian.create.started
+	run jq -r 'select(.message | startswith("guardian.create.")) | .data.handle' <(grep -v '^--- ' "$GDN_LOG")
+	assert_output --partial srv-log
+	run jq -r 'select(.message | test("destroy")) | .data.handle' <(grep -v '^--- ' "$GDN_LOG")
+	assert_output --partial srv-log
+	# Nothing on stdout.
+	run cat "$GDN_TMP/guardian.out"
+	assert_output ''
+}
+
+@test "--log-level error suppresses info and debug lines" {
+	: >"$GDN_LOG"
+	start_guardian --log-level error
+	create_container srv-quiet
+	destroy_container srv-quiet
+	run jq -r '.level' <(grep -v '^--- ' "$GDN_LOG")
+	refute_output --regexp '(^|'$'\n'')(info|debug)($|'$'\n'')'
+}
+
+@test "SIGTERM: exits 0 within seconds, removes nothing, and containers keep running" {
+	start_guardian
+	create_container srv-term
+	local pid
+	pid=$(init_pid srv-term)
+	run stop_guardian
+	assert_success
+	assert_equal "$(guardian_exit_status)" 0
+	assert pid_alive "$pid"
+	assert [ -d "$GDN_DEPOT/srv-term" ]
+	run runtime_containers
+	assert_output srv-term
+	start_guardian
+	run list_handles
+	assert_output srv-term
+	destroy_container srv-term
+	assert_no_leaks srv-term "$pid"
+}
+
+@test "SIGTERM while a request is in flight lets it finish" {
+	start_guardian
+	note_handle srv-inflight
+	bg_start api POST /containers '{"handle":"srv-inflight"}' >"$BATS_TEST_TMPDIR/create"
+	sleep 0.05
+	kill -TERM "$(guardian_pid)"
+	bg_wait
+	local out
+	out=$(<"$BATS_TEST_TMPDIR/create")
+	# Either the create finished ({"Handle"}) before the exit, or it was never accepted.
+	if [[ ${out##*$'\n'} == 200 ]]; then
+		wait_pid_gone "$(guardian_pid)"
+		start_guardian
+		run list_handles
+		assert_output srv-inflight
+		destroy_container srv-inflight
+	else
+		wait_pid_gone "$(guardian_pid)"
+		start_guardian
+	fi
+	assert_no_leaks srv-inflight
+}
+
+@test "the default rootfs is required to create without a rootfs" {
+	local -a args
+	mapfile -t args < <(gdn_default_args | grep -v -e '^--default-rootfs$' -e "^$GDN_ROOTFS\$")
+	start_guardian_args "${args[@]}"
+	api_req POST /containers '{"handle":"srv-norootfs"}'
+	assert_garden_error 500 '' '.+'
+	assert_no_leaks srv-norootfs
+	create_container srv-withrootfs "$(jq -cn --arg r "$GDN_ROOTFS" '{rootfs: $r}')"
+	destroy_container srv-withrootfs
+	assert_no_leaks srv-withrootfs
+}
+
+@test "nothing is left behind" {
+	start_guardian
+	destroy_all
+	assert_all_clean
+}
