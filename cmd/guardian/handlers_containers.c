@@ -450,6 +450,7 @@ static json_t *empty_info(void)
 void gd_h_bulk_info(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 {
 	json_auto_t *body = json_object();
+	json_auto_t *sorted = NULL;
 	_cleanup_free_ char *handles = NULL;
 	char *save = NULL;
 
@@ -476,5 +477,7 @@ void gd_h_bulk_info(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		}
 		json_object_set_new(body, h, entry);
 	}
-	gd_reply_json(s, c, 200, body);
+	/* Go encodes maps with sorted keys. */
+	sorted = sorted_props(body);
+	gd_reply_json(s, c, 200, sorted ? sorted : body);
 }
