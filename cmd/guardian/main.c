@@ -16,6 +16,7 @@
 #include "lib/util.h"
 #include "cmd/guardian/cgroup_setup.h"
 #include "cmd/guardian/container.h"
+#include "cmd/guardian/prepare.h"
 #include "cmd/guardian/server.h"
 
 #define GUARDIAN_VERSION "0.1.0"
@@ -281,37 +282,20 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 
 static int check_config(struct gd_config *cfg, struct gdn_err **err)
 {
-	static char depot[PATH_MAX], store[PATH_MAX], rootfs[PATH_MAX], init_bin[PATH_MAX];
 	int r;
 
 	if (cfg->uid_map_length == 0 || cfg->gid_map_length == 0)
-		return gdn_err_set(err, EINVAL, "uid/gid map lengths must be > 0");
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+				    "uid/gid map lengths must be > 0");
 	if ((uint64_t)cfg->uid_map_start + cfg->uid_map_length > cfg->maxid ||
 	    (uint64_t)cfg->gid_map_start + cfg->gid_map_length > cfg->maxid)
-		return gdn_err_set(err, EINVAL,
-				   "uid/gid maps must end below %u, the host id of container root",
-				   cfg->maxid);
-	if ((r = gdn_fs_mkdir_p(cfg->depot, 0755, err)) < 0 ||
-	    (r = gdn_fs_mkdir_p(cfg->store, 0700, err)) < 0)
-		return r;
-	if (!realpath(cfg->depot, depot) || !realpath(cfg->store, store))
-		return gdn_err_set(err, errno, "resolve depot/store");
-	cfg->depot = depot;
-	cfg->store = store;
-	if (cfg->default_rootfs) {
-		if (!realpath(cfg->default_rootfs, rootfs))
-			return gdn_err_set(err, errno, "--default-rootfs '%s'",
-					   cfg->default_rootfs);
-		cfg->default_rootfs = rootfs;
-	}
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+				    "uid/gid maps must end below %u, the host id of container root",
+				    cfg->maxid);
 	if (!cfg->init_bin)
 		cfg->init_bin = find_init_bin();
-	/* The runtime resolves bind-mount sources from the bundle dir: the path must be absolute.
-	 */
-	if (!cfg->init_bin || !realpath(cfg->init_bin, init_bin) || access(init_bin, X_OK) < 0)
-		return gdn_err_set(err, ENOENT, "--init-bin '%s': no executable garden-init",
-				   cfg->init_bin ? cfg->init_bin : "(not found)");
-	cfg->init_bin = init_bin;
+	if ((r = gd_prepare_paths(cfg, err)) < 0)
+		return r;
 	return gd_caps_bounding(&cfg->cap_bounding, err);
 }
 
