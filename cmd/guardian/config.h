@@ -29,6 +29,7 @@ struct gd_config {
 	const char *runtime_root;	 /* --runtime-root, NULL: the runtime's default */
 	const char **runtime_extra_args; /* --runtime-plugin-extra-arg, NULL-terminated */
 	const char *init_bin;		 /* --init-bin, default: garden-init next to guardian */
+	const char *dadoo_bin;		 /* --dadoo-bin, default: dadoo next to guardian */
 	/* networking (reported by capacity until kawasaki lands) */
 	const char *network_pool; /* default 10.254.0.0/22 */
 	/* logging */

@@ -43,6 +43,7 @@
 #include "cmd/guardian/bundle.h"
 #include "cmd/guardian/cgroup.h"
 #include "cmd/guardian/container.h"
+#include "cmd/guardian/dadoo_client.h"
 #include "cmd/guardian/runtime.h"
 #include "cmd/guardian/volumizer.h"
 
@@ -289,6 +290,9 @@ static int destroy_dir(const struct gd_config *cfg, const char *handle, const ch
 	int r = gdn_fs_write_atomic(marker, "", 0, 0644, err);
 	if (r >= 0)
 		r = delete_from_runtime(cfg, handle, dir, log, err);
+	/* The processes are dead now; their shims may linger to deliver exit statuses. */
+	if (r >= 0)
+		gd_dadoo_kill_all(dir, log);
 	/* Processes left in the cgroup make rmdir fail: a safety net against a runtime that lost
 	 * track of a running container (whose files must then not be removed). */
 	if (r >= 0)

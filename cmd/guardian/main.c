@@ -41,6 +41,7 @@ enum {
 	OPT_RUNTIME_EXTRA_ARG,
 	OPT_RUNTIME_ROOT,
 	OPT_INIT_BIN,
+	OPT_DADOO_BIN,
 	OPT_NETWORK_POOL,
 	OPT_LOG_LEVEL,
 	OPT_SKIP_SETUP,
@@ -67,6 +68,7 @@ static const struct option options[] = {
     {"runtime-plugin-extra-arg", required_argument, NULL, OPT_RUNTIME_EXTRA_ARG},
     {"runtime-root", required_argument, NULL, OPT_RUNTIME_ROOT},
     {"init-bin", required_argument, NULL, OPT_INIT_BIN},
+    {"dadoo-bin", required_argument, NULL, OPT_DADOO_BIN},
     {"network-pool", required_argument, NULL, OPT_NETWORK_POOL},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"skip-setup", no_argument, NULL, OPT_SKIP_SETUP},
@@ -105,6 +107,8 @@ static void usage(FILE *f)
 	    "  --runtime-root DIR            the runtime's --root (default: its own default)\n"
 	    "  --init-bin PATH               pid 1 of containers (default: garden-init beside\n"
 	    "                                guardian or in ../libexec/garden-c/)\n"
+	    "  --dadoo-bin PATH              the per-process shim (default: dadoo beside "
+	    "guardian)\n"
 	    "  --network-pool CIDR           container subnet pool (default 10.254.0.0/22)\n"
 	    "  --log-level LEVEL             debug, info, error or fatal (default info)\n"
 	    "  --skip-setup                  leave the host's cgroup hierarchies as they are\n"
@@ -121,22 +125,23 @@ static int parse_u32_flag(const char *name, const char *v, uint32_t *ret, struct
 	return 0;
 }
 
-static const char *find_init_bin(void)
+/* `name` beside the guardian binary, else in ../libexec/garden-c/ (where make install puts
+ * garden-init). Returns a static buffer per call site's `buf`. */
+static const char *find_beside(const char *name, char *buf, size_t size)
 {
-	static char path[PATH_MAX];
+	const char *subdirs[] = {"", "../libexec/garden-c/"};
 	char self[PATH_MAX];
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	const char *candidates[] = {"garden-init", "../libexec/garden-c/garden-init"};
 
 	if (n <= 0)
 		return NULL;
 	self[n] = '\0';
-	for (size_t i = 0; i < GDN_ARRAY_SIZE(candidates); i++) {
+	for (size_t i = 0; i < GDN_ARRAY_SIZE(subdirs); i++) {
 		char dir[PATH_MAX];
 		strlcpy(dir, self, sizeof(dir));
-		(void)snprintf(path, sizeof(path), "%s/%s", dirname(dir), candidates[i]);
-		if (access(path, X_OK) == 0)
-			return path;
+		(void)snprintf(buf, size, "%s/%s%s", dirname(dir), subdirs[i], name);
+		if (access(buf, X_OK) == 0)
+			return buf;
 	}
 	return NULL;
 }
@@ -245,6 +250,9 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 		case OPT_INIT_BIN:
 			cfg->init_bin = optarg;
 			break;
+		case OPT_DADOO_BIN:
+			cfg->dadoo_bin = optarg;
+			break;
 		case OPT_NETWORK_POOL:
 			cfg->network_pool = optarg;
 			break;
@@ -292,8 +300,14 @@ static int check_config(struct gd_config *cfg, struct gdn_err **err)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
 				    "uid/gid maps must end below %u, the host id of container root",
 				    cfg->maxid);
+	static char init_bin[PATH_MAX], dadoo_bin[PATH_MAX];
+
 	if (!cfg->init_bin)
-		cfg->init_bin = find_init_bin();
+		cfg->init_bin = find_beside("garden-init", init_bin, sizeof(init_bin));
+	if (!cfg->dadoo_bin)
+		cfg->dadoo_bin = find_beside("dadoo", dadoo_bin, sizeof(dadoo_bin));
+	else if (realpath(cfg->dadoo_bin, dadoo_bin))
+		cfg->dadoo_bin = dadoo_bin;
 	if ((r = gd_prepare_paths(cfg, err)) < 0)
 		return r;
 	return gd_caps_bounding(&cfg->cap_bounding, err);

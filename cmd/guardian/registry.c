@@ -18,6 +18,7 @@ struct gd_ctr *gd_registry_find(struct gd_registry *r, const char *handle)
 struct gd_ctr *gd_registry_add(struct gd_registry *r, const char *handle, json_t *props,
 			       uint64_t grace_ns)
 {
+	static uint64_t serial;
 	struct gd_ctr *c = calloc(1, sizeof(*c));
 
 	if (!c)
@@ -32,6 +33,7 @@ struct gd_ctr *gd_registry_add(struct gd_registry *r, const char *handle, json_t
 	}
 	c->state = GD_CTR_CREATING;
 	c->grace_ns = grace_ns;
+	c->serial = ++serial;
 	c->next = r->head;
 	r->head = c;
 	r->count++;

@@ -23,6 +23,7 @@ struct gd_ctr {
 	uint64_t grace_ns;    /* 0 = never reap */
 	uint64_t deadline_ns; /* monotonic; valid when grace_ns > 0 and refs == 0 */
 	unsigned refs;	      /* requests in flight that pause the grace timer */
+	uint64_t serial;      /* unique per registration, never reused */
 	struct gd_ctr *next;
 };
 

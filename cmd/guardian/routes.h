@@ -19,6 +19,12 @@ void gd_h_list(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 void gd_h_info(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 void gd_h_bulk_info(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 
+/* handlers_processes.c */
+void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
+void gd_h_attach(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
+void gd_h_stdout(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
+void gd_h_stderr(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
+
 /* handlers_misc.c */
 void gd_h_ping(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 void gd_h_capacity(struct gd_server *s, struct gd_conn *c, struct gd_params *p);

@@ -360,6 +360,65 @@ static void queue_response(struct gd_server *s, struct gd_conn *c)
 	conn_flush(s, c);
 }
 
+void gd_reply_raw(struct gd_server *s, struct gd_conn *c, const void *data, size_t len)
+{
+	c->keep_alive = false;
+	if (gdn_buf_append(&c->out, data, len) < 0) {
+		conn_free(s, c);
+		return;
+	}
+	queue_response(s, c);
+}
+
+void gd_conn_close(struct gd_server *s, struct gd_conn *c)
+{
+	conn_free(s, c);
+}
+
+int gd_lease_new(struct gd_server *s, struct gd_ctr *ctr, struct gdn_err **err)
+{
+	struct gd_lease *l = calloc(1, sizeof(*l));
+	struct epoll_event ev = {.events = EPOLLRDHUP};
+	int sv[2];
+
+	if (!l || !(l->handle = strdup(ctr->handle))) {
+		free(l);
+		return gdn_err_set(err, ENOMEM, "lease");
+	}
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		int r = gdn_err_set(err, errno, "socketpair");
+		free(l->handle);
+		free(l);
+		return r;
+	}
+	l->w.kind = GD_W_LEASE;
+	l->fd = sv[0];
+	l->serial = ctr->serial;
+	ev.data.ptr = l;
+	(void)epoll_ctl(s->epfd, EPOLL_CTL_ADD, l->fd, &ev);
+	l->next = s->leases;
+	s->leases = l;
+	gd_ctr_pause(ctr);
+	return sv[1];
+}
+
+static void lease_end(struct gd_server *s, struct gd_lease *l)
+{
+	struct gd_ctr *ctr = gd_registry_find(&s->reg, l->handle);
+
+	if (ctr && ctr->serial == l->serial)
+		gd_ctr_resume(ctr);
+	for (struct gd_lease **p = &s->leases; *p; p = &(*p)->next) {
+		if (*p == l) {
+			*p = l->next;
+			break;
+		}
+	}
+	(void)close(l->fd);
+	free(l->handle);
+	free(l);
+}
+
 void gd_reply_json(struct gd_server *s, struct gd_conn *c, int status, json_t *body)
 {
 	_cleanup_free_ char *text = NULL;
@@ -514,6 +573,9 @@ int gd_server_run(struct gd_server *s, struct gdn_err **err)
 				    s, (struct gd_worker *)((char *)w -
 							    offsetof(struct gd_worker, w_pipe)));
 				break;
+			case GD_W_LEASE:
+				lease_end(s, (struct gd_lease *)w);
+				break;
 			case GD_W_SIGNAL:
 				if (on_signal(s) && !s->stopping) {
 					s->stopping = true;
@@ -534,6 +596,8 @@ int gd_server_run(struct gd_server *s, struct gdn_err **err)
 
 void gd_server_free(struct gd_server *s)
 {
+	while (s->leases)
+		lease_end(s, s->leases);
 	while (s->conns)
 		conn_free(s, s->conns);
 	for (size_t i = 0; i < s->n_listeners; i++)

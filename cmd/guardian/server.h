@@ -22,7 +22,14 @@ struct gd_conn;
 struct gd_worker;
 
 /* What an epoll event's data.ptr points at: the first member of each watched object. */
-enum gd_watch_kind { GD_W_LISTENER, GD_W_CONN, GD_W_WORKER_PIDFD, GD_W_WORKER_PIPE, GD_W_SIGNAL };
+enum gd_watch_kind {
+	GD_W_LISTENER,
+	GD_W_CONN,
+	GD_W_WORKER_PIDFD,
+	GD_W_WORKER_PIPE,
+	GD_W_SIGNAL,
+	GD_W_LEASE,
+};
 struct gd_watch {
 	enum gd_watch_kind kind;
 };
@@ -66,6 +73,16 @@ struct gd_worker {
 	struct gd_worker *next;
 };
 
+/* Our end of a socketpair whose other end a dadoo holds while a client is attached to one of the
+ * container's processes: the container's grace timer stays paused until it hangs up. */
+struct gd_lease {
+	struct gd_watch w;
+	int fd;
+	char *handle;
+	uint64_t serial; /* of the gd_ctr it paused, so a re-created handle is not resumed */
+	struct gd_lease *next;
+};
+
 struct gd_listener {
 	struct gd_watch w;
 	int fd;
@@ -84,6 +101,8 @@ struct gd_server {
 	size_t n_conns;
 	struct gd_worker *workers;
 	struct gd_registry reg;
+	struct gd_lease *leases;
+	uint64_t next_stream_id;
 	bool stopping;
 };
 
@@ -101,6 +120,13 @@ void gd_reply_json(struct gd_server *s, struct gd_conn *c, int status, json_t *b
 void gd_reply_error(struct gd_server *s, struct gd_conn *c, const struct gdn_err *err);
 void gd_reply_text(struct gd_server *s, struct gd_conn *c, int status, const char *text,
 		   const char *extra_header);
+
+/* Queues raw bytes (e.g. a hijacked stream's head and payloads) and closes after writing. */
+void gd_reply_raw(struct gd_server *s, struct gd_conn *c, const void *data, size_t len);
+/* Closes a connection whose fd was handed to another process, without answering. */
+void gd_conn_close(struct gd_server *s, struct gd_conn *c);
+/* Pauses ctr's grace timer until the other end of the returned lease fd is closed; -errno. */
+int gd_lease_new(struct gd_server *s, struct gd_ctr *ctr, struct gdn_err **err);
 
 /* Forks a worker that runs fn(s->cfg, arg) and reports its error (or success) as one JSON line;
  * when it has exited, done() runs in the loop. The conn (may be NULL) waits meanwhile. */

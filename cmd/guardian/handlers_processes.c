@@ -1,0 +1,399 @@
+/* Process routes (protocol §5): Run, Attach and the stdout/stderr stream connections. guardian
+ * only brokers: Run starts a dadoo in a worker; then every hijacked connection is handed to the
+ * process's dadoo over its socket (docs/PROCESSES.md), which streams to the client directly and
+ * outlives guardian. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "lib/fs.h"
+#include "lib/http.h"
+#include "lib/path.h"
+#include "lib/proc.h"
+#include "lib/util.h"
+#include "cmd/guardian/bundle.h"
+#include "cmd/guardian/container.h"
+#include "cmd/guardian/dadoo_client.h"
+#include "cmd/guardian/process_spec.h"
+#include "cmd/guardian/routes.h"
+#include "cmd/guardian/volumizer.h"
+
+/* --- starting a process (in a worker) --------------------------------------------------------- */
+
+struct run_job {
+	char *handle;
+	struct gd_process_spec spec;
+};
+
+static void run_job_free(void *p)
+{
+	struct run_job *j = p;
+	free(j->handle);
+	gd_process_spec_free(&j->spec);
+	free(j);
+}
+
+static int read_init_pid(const char *dir, pid_t *ret, struct gdn_err **err)
+{
+	_cleanup_free_ char *path = gdn_path_join(dir, "pidfile");
+	_cleanup_free_ char *text = NULL;
+	uint32_t pid;
+	size_t len;
+	int r;
+
+	if (!path)
+		return gdn_err_set(err, ENOMEM, "pidfile");
+	if ((r = gdn_fs_read_file(path, 64, &text, &len, err)) < 0)
+		return r;
+	if (gdn_parse_u32(text, &pid) < 0 || pid == 0)
+		return gdn_err_set(err, EINVAL, "pidfile '%s' holds no pid", path);
+	*ret = (pid_t)pid;
+	return 0;
+}
+
+/* The OCI process for the spec, resolving the user and creating the working directory. */
+static int build_process(const struct gd_config *cfg, const char *dir,
+			 const struct gd_process_spec *spec, json_t **ret, struct gdn_err **err)
+{
+	_cleanup_free_ char *passwd = NULL, *group = NULL;
+	json_auto_t *config = NULL;
+	struct gd_user user;
+	const char *cwd;
+	pid_t init = 0;
+	uid_t huid;
+	gid_t hgid;
+	int r;
+
+	if ((r = read_init_pid(dir, &init, err)) < 0 || (r = gd_bundle_read(dir, &config, err)) < 0)
+		return r;
+	(void)gd_container_read_file(init, "/etc/passwd", &passwd, NULL);
+	(void)gd_container_read_file(init, "/etc/group", &group, NULL);
+	if ((r = gd_user_lookup(passwd, group, spec->user, &user, err)) < 0)
+		return r;
+	cwd = *spec->dir ? spec->dir : user.home;
+	huid = user.uid;
+	hgid = user.gid;
+	if (!gd_bundle_privileged(config)) {
+		huid = gd_idmap_host(cfg->maxid, cfg->uid_map_start, cfg->uid_map_length, user.uid);
+		hgid = gd_idmap_host(cfg->maxid, cfg->gid_map_start, cfg->gid_map_length, user.gid);
+	}
+	/* Garden creates the working directory, owned by the user; if that fails, "/". */
+	if (gd_container_mkdir_p(init, cwd, huid, hgid, NULL) < 0)
+		cwd = "/";
+	*ret = gd_process_oci(config, spec, &user, cwd);
+	return *ret ? 0 : gdn_err_set(err, ENOMEM, "process config");
+}
+
+/* Starts dadoo and waits for its start result line (fd 3). */
+static int start_dadoo(const struct gd_config *cfg, const char *handle, const char *procdir,
+		       bool tty, struct gdn_err **err)
+{
+	_cleanup_free_ char *logpath = gdn_path_join(procdir, "dadoo.log");
+	_cleanup_close_ int logfd = -1, rd = -1, wr = -1;
+	json_auto_t *result = NULL;
+	const char *argv[12];
+	size_t n = 0;
+	int p[2], r;
+
+	if (!cfg->dadoo_bin)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, ENOENT,
+				    "no dadoo binary: install it beside guardian or pass --dadoo-bin");
+	if (!logpath)
+		return gdn_err_set(err, ENOMEM, "dadoo");
+	logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (logfd < 0)
+		return gdn_err_set(err, errno, "open '%s'", logpath);
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return gdn_err_set(err, errno, "pipe2");
+	rd = p[0];
+	wr = p[1];
+	argv[n++] = cfg->dadoo_bin;
+	argv[n++] = "--runtime";
+	argv[n++] = cfg->runtime;
+	if (cfg->runtime_root) {
+		argv[n++] = "--runtime-root";
+		argv[n++] = cfg->runtime_root;
+	}
+	if (tty)
+		argv[n++] = "--tty";
+	argv[n++] = procdir;
+	argv[n++] = handle;
+	argv[n] = NULL;
+	{
+		struct gdn_spawn_opts o = {
+		    .path = cfg->dadoo_bin,
+		    .argv = (char *const *)argv,
+		    .stdin_fd = -1,
+		    .stdout_fd = -1,
+		    .stderr_fd = logfd,
+		    .extra_fds = &wr,
+		    .n_extra_fds = 1,
+		    .setsid = true,
+		};
+		pid_t pid;
+		if ((r = gdn_spawn(&o, &pid, NULL, err)) < 0)
+			return r;
+	}
+	(void)close(gdn_steal_fd(&wr));
+	r = gdn_ipc_read_line(rd, &result, err);
+	if (r < 0)
+		return gdn_err_wrap(err, "read dadoo's start result");
+	if (r == 0 || !json_is_object(result))
+		return gdn_err_set(err, 0, "dadoo exited without starting the process (see '%s')",
+				   logpath);
+	if (json_object_get(result, "error")) {
+		json_t *e = json_object_get(result, "error");
+		const char *type = json_string_value(json_object_get(e, "type"));
+		const char *msg = json_string_value(json_object_get(e, "message"));
+		return gdn_err_kind(err,
+				    type && strcmp(type, "ExecutableNotFoundError") == 0
+					? GDN_ERR_EXECUTABLE_NOT_FOUND
+					: GDN_ERR_GENERIC,
+				    EIO, "%s", msg ? msg : "dadoo failed to start the process");
+	}
+	return 0;
+}
+
+static int run_start(const struct gd_config *cfg, void *arg, struct gdn_log *log,
+		     struct gdn_err **err)
+{
+	struct run_job *j = arg;
+	_cleanup_free_ char *dir = gd_container_dir(cfg, j->handle);
+	_cleanup_free_ char *procs = NULL, *procdir = NULL, *pjson = NULL, *text = NULL;
+	json_auto_t *process = NULL;
+	size_t len;
+	int r;
+
+	procs = dir ? gdn_path_join(dir, "processes") : NULL;
+	procdir = dir ? gd_process_dir(dir, j->spec.id) : NULL;
+	pjson = procdir ? gdn_path_join(procdir, "process.json") : NULL;
+	if (!pjson)
+		return gdn_err_set(err, ENOMEM, "run");
+	if ((r = build_process(cfg, dir, &j->spec, &process, err)) < 0)
+		return r;
+	if (mkdir(procs, 0700) < 0 && errno != EEXIST)
+		return gdn_err_set(err, errno, "mkdir '%s'", procs);
+	if (mkdir(procdir, 0700) < 0) {
+		if (errno == EEXIST)
+			return gdn_err_kind(err, GDN_ERR_GENERIC, EEXIST,
+					    "process ID '%s' already in use", j->spec.id);
+		return gdn_err_set(err, errno, "mkdir '%s'", procdir);
+	}
+	text = gdn_json_line(process, &len);
+	r = text ? gdn_fs_write_atomic(pjson, text, len, 0600, err)
+		 : gdn_err_set(err, ENOMEM, "process.json");
+	if (r >= 0)
+		r = start_dadoo(cfg, j->handle, procdir, j->spec.tty, err);
+	if (r < 0) {
+		/* Nothing of a process that never started stays behind. */
+		if (gdn_fs_rm_rf(procdir, NULL) < 0)
+			gdn_log_info(log, "cleanup-failed", "dir", procdir, NULL);
+		return r;
+	}
+	gdn_log_info(log, "started", "process", j->spec.id, NULL);
+	return 0;
+}
+
+/* --- handing connections to dadoo ---------------------------------------------------------------
+ */
+
+static char *next_stream_id(struct gd_server *s)
+{
+	char buf[24];
+	(void)snprintf(buf, sizeof(buf), "%llu", (unsigned long long)++s->next_stream_id);
+	return strdup(buf);
+}
+
+static char *procdir_of(struct gd_server *s, const char *handle, const char *id)
+{
+	_cleanup_free_ char *dir = gd_container_dir(s->cfg, handle);
+	return dir ? gd_process_dir(dir, id) : NULL;
+}
+
+/* Hands a Run/Attach control connection to the process's dadoo. */
+static int hand_attach(struct gd_server *s, struct gd_conn *c, struct gd_ctr *ctr, const char *id,
+		       int status, struct gdn_err **err)
+{
+	_cleanup_free_ char *procdir = procdir_of(s, ctr->handle, id);
+	_cleanup_free_ char *stream = next_stream_id(s);
+	_cleanup_close_ int sock = -1, lease = -1;
+	json_auto_t *req = NULL;
+	int fds[2];
+	int r;
+
+	if (!procdir || !stream)
+		return gdn_err_set(err, ENOMEM, "attach");
+	sock = gd_dadoo_connect(procdir, err);
+	if (sock < 0)
+		return sock;
+	req =
+	    json_pack("{s:s, s:i, s:s, s:s, s:s%}", "op", "attach", "status", status, "process_id",
+		      id, "stream_id", stream, "pending", c->in.data ? c->in.data : "", c->in.len);
+	if (!req)
+		return gdn_err_set(err, EINVAL, "the client sent invalid UTF-8 after its request");
+	lease = gd_lease_new(s, ctr, err);
+	if (lease < 0)
+		return lease;
+	fds[0] = c->fd;
+	fds[1] = lease;
+	r = gd_dadoo_request(sock, req, fds, 2, NULL, err);
+	return r;
+}
+
+static bool shim_gone(const struct gdn_err *e)
+{
+	return e && (e->errnum == ECONNREFUSED || e->errnum == ENOENT);
+}
+
+/* The process has exited and its dadoo is gone: answer from the exitcode file. */
+static void attach_finished(struct gd_server *s, struct gd_conn *c, const char *procdir,
+			    const char *id)
+{
+	_cleanup_free_ char *path = gdn_path_join(procdir, "exitcode");
+	_cleanup_free_ char *text = NULL, *stream = next_stream_id(s);
+	_cleanup_free_ char *first = NULL, *last = NULL;
+	struct gdn_buf out = {0};
+	json_auto_t *fp = NULL, *lp = NULL;
+	uint32_t code;
+	size_t len;
+
+	fp = json_pack("{s:s, s:s}", "process_id", id, "stream_id", stream ? stream : "0");
+	if (path && gdn_fs_read_file(path, 64, &text, &len, NULL) >= 0 &&
+	    gdn_parse_u32(text, &code) == 0)
+		lp = json_pack("{s:s, s:i}", "process_id", id, "exit_status", (int)code);
+	else
+		lp = json_pack("{s:s, s:s}", "process_id", id, "error",
+			       text ? "the exitcode file is invalid"
+				    : "could not find the exitcode file for the process");
+	first = gdn_json_line(fp, NULL);
+	last = gdn_json_line(lp, NULL);
+	(void)gdn_http_write_hijack_head(&out, 200, "application/json");
+	(void)gdn_buf_puts(&out, first ? first : "");
+	(void)gdn_buf_puts(&out, last ? last : "");
+	gd_reply_raw(s, c, out.data, out.len);
+	gdn_buf_free(&out);
+}
+
+static void run_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e)
+{
+	struct run_job *j = w->data;
+	_cleanup_err_ struct gdn_err *he = NULL;
+	struct gd_ctr *ctr = gd_registry_find(&s->reg, w->handle);
+
+	if (!w->conn)
+		return; /* the client left; the process runs on and can be attached to */
+	if (e) {
+		gd_reply_error(s, w->conn, e);
+		return;
+	}
+	if (!ctr) {
+		gdn_err_not_found(&he, w->handle);
+		gd_reply_error(s, w->conn, he);
+		return;
+	}
+	if (hand_attach(s, w->conn, ctr, j->spec.id, 201, &he) < 0) {
+		gdn_err_wrap(&he, "process '%s' started, but", j->spec.id);
+		gd_reply_error(s, w->conn, he);
+		return;
+	}
+	gd_conn_close(s, w->conn);
+}
+
+void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+	struct run_job *j = calloc(1, sizeof(*j));
+	struct gd_ctr *ctr;
+
+	if (!j) {
+		gdn_err_set(&e, ENOMEM, "run");
+		gd_reply_error(s, c, e);
+		return;
+	}
+	if (gd_process_spec_parse(c->body.data, c->body.len, &j->spec, &e) < 0) {
+		run_job_free(j);
+		gd_reply_error(s, c, e);
+		return;
+	}
+	ctr = gd_lookup(s, c, p->handle);
+	if (!ctr || ctr->state != GD_CTR_ACTIVE) {
+		if (ctr) {
+			gdn_err_kind(&e, GDN_ERR_GENERIC, EBUSY, "container '%s' is being %s",
+				     ctr->handle,
+				     ctr->state == GD_CTR_CREATING ? "created" : "destroyed");
+			gd_reply_error(s, c, e);
+		}
+		run_job_free(j);
+		return;
+	}
+	j->handle = strdup(ctr->handle);
+	if (!j->handle) {
+		run_job_free(j);
+		gdn_err_set(&e, ENOMEM, "run");
+		gd_reply_error(s, c, e);
+		return;
+	}
+	if (gd_worker_start(s, c, ctr->handle, run_start, j, run_job_free, run_done, &e) < 0)
+		gd_reply_error(s, c, e);
+}
+
+void gd_h_attach(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+	_cleanup_free_ char *procdir = NULL;
+	struct gd_ctr *ctr = gd_lookup(s, c, p->handle);
+	struct stat st;
+
+	if (!ctr)
+		return;
+	if (gdn_name_validate("process ID", p->second, NULL) < 0 ||
+	    !(procdir = procdir_of(s, ctr->handle, p->second)) || stat(procdir, &st) < 0) {
+		gdn_err_process_not_found(&e, p->second ? p->second : "");
+		gd_reply_error(s, c, e);
+		return;
+	}
+	if (hand_attach(s, c, ctr, p->second, 200, &e) < 0) {
+		if (shim_gone(e))
+			attach_finished(s, c, procdir, p->second);
+		else
+			gd_reply_error(s, c, e);
+		return;
+	}
+	gd_conn_close(s, c);
+}
+
+static void stream(struct gd_server *s, struct gd_conn *c, struct gd_params *p, int source)
+{
+	_cleanup_free_ char *procdir = NULL;
+	_cleanup_close_ int sock = -1;
+	json_auto_t *req = NULL;
+	struct gdn_buf head = {0};
+
+	/* Streams do not touch grace timers (protocol §10), so no gd_lookup here. */
+	if (p->handle && p->second && gdn_name_validate("handle", p->handle, NULL) == 0 &&
+	    gdn_name_validate("process ID", p->second, NULL) == 0)
+		procdir = procdir_of(s, p->handle, p->second);
+	if (procdir)
+		sock = gd_dadoo_connect(procdir, NULL);
+	req = json_pack("{s:s, s:s, s:i}", "op", "stream", "stream_id", p->third ? p->third : "",
+			"source", source);
+	if (sock >= 0 && req && gd_dadoo_request(sock, req, &c->fd, 1, NULL, NULL) == 0) {
+		gd_conn_close(s, c);
+		return;
+	}
+	/* Unknown stream or finished process: the head and an immediate end (protocol §5.4). */
+	(void)gdn_http_write_hijack_head(&head, 200, "text/plain; charset=utf-8");
+	gd_reply_raw(s, c, head.data, head.len);
+	gdn_buf_free(&head);
+}
+
+void gd_h_stdout(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	stream(s, c, p, 1);
+}
+
+void gd_h_stderr(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
+{
+	stream(s, c, p, 2);
+}

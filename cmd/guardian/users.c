@@ -1,0 +1,190 @@
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
+#include <bsd/string.h>
+
+#include "lib/fs.h"
+#include "lib/util.h"
+#include "cmd/guardian/users.h"
+
+#define MAX_FILE (4 * 1024 * 1024)
+
+/* Splits a colon-separated line into at most n fields (in place). Returns the count. */
+static size_t split(char *line, char **f, size_t n)
+{
+	size_t i = 0;
+
+	f[i++] = line;
+	for (char *p = line; *p && i < n; p++) {
+		if (*p == ':') {
+			*p = '\0';
+			f[i++] = p + 1;
+		}
+	}
+	return i;
+}
+
+/* Finds the passwd entry whose name (by_name) or uid matches. */
+static bool find_passwd(const char *passwd, const char *name, uint32_t uid, bool by_name,
+			struct gd_user *u)
+{
+	_cleanup_free_ char *copy = passwd ? strdup(passwd) : NULL;
+	char *save = NULL;
+
+	if (!copy)
+		return false;
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[7];
+		uint32_t fuid, fgid;
+
+		if (split(line, f, 7) < 7 || gdn_parse_u32(f[2], &fuid) < 0 ||
+		    gdn_parse_u32(f[3], &fgid) < 0)
+			continue;
+		if (by_name ? strcmp(f[0], name) != 0 : fuid != uid)
+			continue;
+		u->uid = fuid;
+		u->gid = fgid;
+		strlcpy(u->name, f[0], sizeof(u->name));
+		strlcpy(u->home, *f[5] ? f[5] : "/", sizeof(u->home));
+		return true;
+	}
+	return false;
+}
+
+static void find_groups(const char *group, struct gd_user *u)
+{
+	_cleanup_free_ char *copy = group ? strdup(group) : NULL;
+	char *save = NULL;
+
+	if (!copy || !*u->name)
+		return;
+	for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[4], *msave = NULL;
+		uint32_t gid;
+
+		if (split(line, f, 4) < 4 || gdn_parse_u32(f[2], &gid) < 0)
+			continue;
+		for (char *m = strtok_r(f[3], ",", &msave); m; m = strtok_r(NULL, ",", &msave))
+			if (strcmp(m, u->name) == 0 && gid != u->gid && u->n_groups < GD_MAX_GROUPS)
+				u->groups[u->n_groups++] = gid;
+	}
+}
+
+int gd_user_lookup(const char *passwd, const char *group, const char *user, struct gd_user *ret,
+		   struct gdn_err **err)
+{
+	struct gd_user u = {0};
+	char name[256];
+	const char *colon;
+	uint32_t uid, gid;
+
+	if (!user || !*user)
+		user = "root";
+	strlcpy(name, user, sizeof(name));
+	colon = strchr(user, ':');
+	if (colon)
+		name[colon - user] = '\0';
+	if (gdn_parse_u32(name, &uid) == 0) {
+		/* Numeric: the passwd entry only lends a home and a name, if there is one. */
+		if (!find_passwd(passwd, NULL, uid, false, &u)) {
+			u.uid = uid;
+			u.gid = uid;
+			strlcpy(u.home, "/", sizeof(u.home));
+		}
+	} else if (!find_passwd(passwd, name, 0, true, &u)) {
+		if (strcmp(name, "root") != 0 || (passwd && strstr(passwd, "root:")))
+			return gdn_err_kind(err, GDN_ERR_GENERIC, ENOENT,
+					    "unable to find user %s: no matching entries in passwd "
+					    "file",
+					    name);
+		/* A rootfs without /etc/passwd still runs as root. */
+		u.uid = 0;
+		u.gid = 0;
+		strlcpy(u.name, "root", sizeof(u.name));
+		strlcpy(u.home, "/", sizeof(u.home));
+	}
+	if (colon) {
+		if (gdn_parse_u32(colon + 1, &gid) < 0)
+			return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+					    "invalid user '%s': the group must be numeric", user);
+		u.gid = gid;
+	}
+	find_groups(group, &u);
+	*ret = u;
+	return 0;
+}
+
+static int open_root(pid_t init, struct gdn_err **err)
+{
+	char path[64];
+	int fd;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/root", (int)init);
+	fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return gdn_err_set(err, errno, "open the container's root ('%s')", path);
+	return fd;
+}
+
+static int openat_in_root(int root, const char *path, int flags)
+{
+	struct open_how how = {
+	    .flags = (uint64_t)(flags | O_CLOEXEC),
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+	return fd < 0 ? -errno : fd;
+}
+
+int gd_container_read_file(pid_t init, const char *path, char **ret, struct gdn_err **err)
+{
+	_cleanup_close_ int root = open_root(init, err);
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *self = NULL;
+	char link[64];
+	size_t len;
+
+	if (root < 0)
+		return root;
+	fd = openat_in_root(root, path, O_RDONLY);
+	if (fd < 0)
+		return gdn_err_set(err, -fd, "open '%s' in the container", path);
+	(void)snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	return gdn_fs_read_file(link, MAX_FILE, ret, &len, err);
+}
+
+int gd_container_mkdir_p(pid_t init, const char *path, uid_t uid, gid_t gid, struct gdn_err **err)
+{
+	_cleanup_close_ int root = open_root(init, err);
+	char buf[4096], done[4096] = "/";
+	char *save = NULL;
+
+	if (root < 0)
+		return root;
+	if (strlcpy(buf, path, sizeof(buf)) >= sizeof(buf))
+		return gdn_err_set(err, ENAMETOOLONG, "dir '%s'", path);
+	for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+		/* Every step is resolved from the container's root, so that a symlink met on the
+		 * way is followed as the container would follow it, never out of it. */
+		_cleanup_close_ int parent = openat_in_root(root, done, O_PATH | O_DIRECTORY);
+
+		if (strcmp(c, "..") == 0)
+			return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+					    "dir '%s' must not contain '..'", path);
+		if (parent < 0)
+			return gdn_err_set(err, -parent, "open '%s' in the container", done);
+		if (mkdirat(parent, c, 0755) == 0) {
+			if (fchownat(parent, c, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+				return gdn_err_set(err, errno, "chown '%s' in '%s'", c, done);
+		} else if (errno != EEXIST) {
+			return gdn_err_set(err, errno, "mkdir '%s' in '%s'", c, done);
+		}
+		if (strcmp(done, "/") != 0)
+			strlcat(done, "/", sizeof(done));
+		strlcat(done, c, sizeof(done));
+	}
+	return 0;
+}
