@@ -97,8 +97,9 @@ static int start_dadoo(const struct gd_config *cfg, const char *handle, const ch
 	int p[2], r;
 
 	if (!cfg->dadoo_bin)
-		return gdn_err_kind(err, GDN_ERR_GENERIC, ENOENT,
-				    "no dadoo binary: install it beside guardian or pass --dadoo-bin");
+		return gdn_err_kind(
+		    err, GDN_ERR_GENERIC, ENOENT,
+		    "no dadoo binary: install it beside guardian or pass --dadoo-bin");
 	if (!logpath)
 		return gdn_err_set(err, ENOMEM, "dadoo");
 	logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);

@@ -253,8 +253,9 @@ json_t *gd_process_oci(const json_t *config, const struct gd_process_spec *spec,
 	char buf[4200];
 	size_t i;
 
-	json_array_foreach (json_object_get(cproc, "env"), i, v)
+	json_array_foreach (json_object_get(cproc, "env"), i, v) {
 		env_set(env, json_string_value(v));
+	}
 	for (char **e = spec->env; *e; e++)
 		env_set(env, *e);
 	if (!has_key(env, "PATH"))

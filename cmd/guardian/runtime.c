@@ -11,6 +11,7 @@
 #include "lib/fs.h"
 #include "lib/path.h"
 #include "lib/proc.h"
+#include "lib/runtime_log.h"
 #include "cmd/guardian/runtime.h"
 
 #define OUTPUT_MAX (256 << 10)
@@ -106,47 +107,6 @@ static int run_capture(const struct argv *a, int *ret_status, char **ret_out, ch
 	return 0;
 }
 
-/* The last non-empty line of `text` (malloc'd), NULL if none. */
-static char *last_line(const char *text)
-{
-	const char *end = text + strlen(text);
-	while (end > text && (end[-1] == '\n' || end[-1] == '\r' || end[-1] == ' '))
-		end--;
-	const char *start = end;
-	while (start > text && start[-1] != '\n')
-		start--;
-	return end > start ? strndup(start, (size_t)(end - start)) : NULL;
-}
-
-char *gd_runtime_log_error(const char *text)
-{
-	_cleanup_free_ char *error = NULL;
-	_cleanup_free_ char *fatal = NULL;
-	const char *p = text;
-	while (p && *p) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) : strlen(p);
-		json_auto_t *line = json_loadb(p, len, 0, NULL);
-		const char *level = json_string_value(json_object_get(line, "level"));
-		const char *msg = json_string_value(json_object_get(line, "msg"));
-		if (level && msg && strcmp(level, "error") == 0) {
-			free(error);
-			error = strdup(msg);
-		} else if (level && msg && strcmp(level, "fatal") == 0 && !fatal) {
-			fatal = strdup(msg);
-		}
-		p = nl ? nl + 1 : NULL;
-	}
-	if (!error && !fatal)
-		return last_line(text);
-	if (!error || !fatal)
-		return gdn_steal_ptr(error ? &error : &fatal);
-	/* runc reports the cause of a failed container init (e.g. a missing bind-mount source)
-	 * as a "fatal" line of nsexec, and then a generic error: keep both. */
-	char *both = NULL;
-	return asprintf(&both, "%s (%s)", error, fatal) < 0 ? NULL : both;
-}
-
 static bool is_not_found(const char *text)
 {
 	return strstr(text, "does not exist") || strstr(text, "not found") ||
@@ -211,9 +171,9 @@ int gd_runtime_run(const struct gd_config *cfg, const char *handle, const char *
 	_cleanup_err_ struct gdn_err *log_err = NULL;
 	size_t len = 0;
 	if (gdn_fs_read_file(log_path, 4 << 20, &log_text, &len, &log_err) >= 0)
-		msg = gd_runtime_log_error(log_text);
+		msg = gdn_runtime_log_error(log_text);
 	if (!msg && stderr_text)
-		msg = gd_runtime_log_error(stderr_text);
+		msg = gdn_runtime_log_error(stderr_text);
 	if (msg)
 		return gdn_err_set(err, 0, "%s run: exit status %d: %s", runtime_name(cfg), status,
 				   msg);
@@ -242,7 +202,7 @@ int gd_runtime_delete(const struct gd_config *cfg, const char *handle, bool forc
 		return gdn_err_wrap(err, "%s delete", runtime_name(cfg));
 	if (status == 0 || is_not_found(errout) || is_not_found(out))
 		return 0;
-	_cleanup_free_ char *msg = gd_runtime_log_error(errout);
+	_cleanup_free_ char *msg = gdn_runtime_log_error(errout);
 	return gdn_err_set(err, 0, "%s delete: exit status %d%s%s", runtime_name(cfg), status,
 			   msg ? ": " : "", msg ? msg : "");
 }
@@ -266,7 +226,7 @@ int gd_runtime_state(const struct gd_config *cfg, const char *handle, pid_t *ret
 	if (r < 0)
 		return gdn_err_wrap(err, "%s state", runtime_name(cfg));
 	if (status != 0) {
-		_cleanup_free_ char *msg = gd_runtime_log_error(errout);
+		_cleanup_free_ char *msg = gdn_runtime_log_error(errout);
 		int errnum = is_not_found(errout) || is_not_found(out) ? ENOENT : EIO;
 		gdn_err_kind(err, GDN_ERR_GENERIC, errnum, "%s state: exit status %d%s%s",
 			     runtime_name(cfg), status, msg ? ": " : "", msg ? msg : "");

@@ -23,8 +23,3 @@ int gd_runtime_delete(const struct gd_config *cfg, const char *handle, bool forc
  * runtime does not know is -ENOENT (with *err set); any other failure is -EIO. */
 int gd_runtime_state(const struct gd_config *cfg, const char *handle, pid_t *ret_pid,
 		     char **ret_status, struct gdn_err **err);
-
-/* The message of the last "level":"error" JSON line of a runtime log (runc: {"level","msg",
- * "time"}; crun: {"msg","level","time"}), followed by the first "level":"fatal" message in
- * parentheses if there is one; else the last non-empty line; NULL if there is none. */
-char *gd_runtime_log_error(const char *log_text);

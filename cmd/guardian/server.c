@@ -102,6 +102,9 @@ int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_
 	s->epfd = -1;
 	s->sigfd = -1;
 	s->log = gdn_log_root();
+	/* Stream ids must not repeat across restarts: dadoos outlive guardian and still hold
+	 * attachments under the ids of the previous run. */
+	s->next_stream_id = gdn_now_real_ns() / 1000;
 	s->epfd = epoll_create1(EPOLL_CLOEXEC);
 	if (s->epfd < 0)
 		return gdn_err_set(err, errno, "epoll_create1");

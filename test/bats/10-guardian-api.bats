@@ -338,10 +338,6 @@ user_props() {
 @test "routes of later issues answer a Garden error, not a hang or a crash" {
 	create_container api-later
 	local -a reqs=(
-		'POST /containers/api-later/processes {"path":"true","rlimits":{},"image":{}}'
-		'GET /containers/api-later/processes/p1'
-		'GET /containers/api-later/processes/p1/attaches/1/stdout'
-		'GET /containers/api-later/processes/p1/attaches/1/stderr'
 		'PUT /containers/api-later/files?destination=/tmp -'
 		'GET /containers/api-later/files?source=/etc/passwd'
 		'POST /containers/api-later/net/in {"container_port":8080}'

@@ -60,49 +60,6 @@ static char *read_args(void)
 	return data;
 }
 
-static void test_log_error_runc_and_crun_formats(void)
-{
-	char *m = gd_runtime_log_error(
-	    "{\"level\":\"info\",\"msg\":\"x\",\"time\":\"t\"}\n"
-	    "{\"level\":\"error\",\"msg\":\"runc run failed: bad\",\"time\":\"t\"}\n");
-	CHECK_STREQ(m, "runc run failed: bad");
-	free(m);
-
-	m = gd_runtime_log_error(
-	    "{\"msg\": \"cannot mount\", \"level\": \"error\", \"time\": \"t\"}");
-	CHECK_STREQ(m, "cannot mount");
-	free(m);
-
-	m = gd_runtime_log_error("{\"level\":\"error\",\"msg\":\"one\"}\n"
-				 "{\"level\":\"error\",\"msg\":\"two\"}\n");
-	CHECK_STREQ(m, "two");
-	free(m);
-}
-
-static void test_log_error_keeps_the_nsexec_fatal_cause(void)
-{
-	char *m = gd_runtime_log_error(
-	    "{\"level\":\"fatal\",\"msg\":\"nsexec-0[1]: failed to open mount source /x\"}\n"
-	    "{\"level\":\"fatal\",\"msg\":\"nsexec-1[2]: later\"}\n"
-	    "{\"level\":\"error\",\"msg\":\"can't get final child's PID from pipe: EOF\"}\n");
-	CHECK_STREQ(m, "can't get final child's PID from pipe: EOF (nsexec-0[1]: failed to open "
-		       "mount source /x)");
-	free(m);
-
-	m = gd_runtime_log_error("{\"level\":\"fatal\",\"msg\":\"only fatal\"}\n");
-	CHECK_STREQ(m, "only fatal");
-	free(m);
-}
-
-static void test_log_error_falls_back_to_last_line(void)
-{
-	char *m = gd_runtime_log_error("something\nplain text failure\n\n");
-	CHECK_STREQ(m, "plain text failure");
-	free(m);
-	CHECK(gd_runtime_log_error("") == NULL);
-	CHECK(gd_runtime_log_error("\n\n") == NULL);
-}
-
 static void test_run_passes_gardens_arguments(void)
 {
 	char rt[128];
@@ -200,9 +157,6 @@ static void test_missing_runtime_binary(void)
 int main(void)
 {
 	static const struct tap_test tests[] = {
-	    TEST(test_log_error_runc_and_crun_formats),
-	    TEST(test_log_error_keeps_the_nsexec_fatal_cause),
-	    TEST(test_log_error_falls_back_to_last_line),
 	    TEST(test_run_passes_gardens_arguments),
 	    TEST(test_run_failure_reports_status_and_log),
 	    TEST(test_run_failure_message_from_stderr),

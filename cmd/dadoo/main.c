@@ -1,0 +1,328 @@
+/* dadoo: runs one process of a container and stays with it (docs/PROCESSES.md, dadoo(8)).
+ * `dadoo --runtime PATH [--runtime-root DIR] [--tty] [--log-level L] <process-dir> <handle>` */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include "lib/fs.h"
+#include "lib/path.h"
+#include "lib/util.h"
+#include "cmd/dadoo/dadoo.h"
+
+#define DADOO_VERSION "0.1.0"
+#define RESULT_FD 3
+
+enum {
+	OPT_RUNTIME = 256,
+	OPT_RUNTIME_ROOT,
+	OPT_TTY,
+	OPT_LOG_LEVEL,
+	OPT_VERSION,
+};
+
+static const struct option options[] = {
+    {"runtime", required_argument, NULL, OPT_RUNTIME},
+    {"runtime-root", required_argument, NULL, OPT_RUNTIME_ROOT},
+    {"tty", no_argument, NULL, OPT_TTY},
+    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, 'h'},
+    {"version", no_argument, NULL, OPT_VERSION},
+    {NULL, 0, NULL, 0},
+};
+
+static const char *arg_runtime;
+static const char *arg_runtime_root;
+static bool arg_tty;
+static enum gdn_log_level arg_log_level = GDN_LOG_INFO;
+
+static void usage(FILE *f)
+{
+	fputs("Usage: dadoo --runtime PATH [OPTIONS] PROCESS-DIR HANDLE\n"
+	      "       dadoo --help | --version\n"
+	      "\n"
+	      "Runs the process described by PROCESS-DIR/process.json in the container HANDLE\n"
+	      "with '<runtime> exec', and serves its stdio and exit status on\n"
+	      "PROCESS-DIR/dadoo.sock. Started by guardian; see dadoo(8).\n"
+	      "\n"
+	      "Options:\n"
+	      "  --runtime PATH       the OCI runtime (runc or crun)\n"
+	      "  --runtime-root DIR   the runtime's --root\n"
+	      "  --tty                give the process a pseudo-terminal\n"
+	      "  --log-level LEVEL    debug, info, error or fatal (default info)\n"
+	      "  --help               show this help\n"
+	      "  --version            print the version\n",
+	      f);
+}
+
+/* 0 to go on, 1 to exit successfully, -1 on a usage error. */
+static int parse_args(int argc, char **argv)
+{
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
+		switch (c) {
+		case OPT_RUNTIME:
+			arg_runtime = optarg;
+			break;
+		case OPT_RUNTIME_ROOT:
+			arg_runtime_root = optarg;
+			break;
+		case OPT_TTY:
+			arg_tty = true;
+			break;
+		case OPT_LOG_LEVEL:
+			if (gdn_log_parse_level(optarg, &arg_log_level) < 0) {
+				fprintf(stderr, "dadoo: --log-level: '%s' is not a level\n",
+					optarg);
+				return -1;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 1;
+		case OPT_VERSION:
+			puts("dadoo " DADOO_VERSION);
+			return 1;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (!arg_runtime || argc - optind != 2) {
+		usage(stderr);
+		return -1;
+	}
+	return 0;
+}
+
+/* The pid file, dadoo.sock, and the event loop's signalfd. */
+static int setup(struct dd_state *s, struct gdn_err **err)
+{
+	_cleanup_free_ char *pid_path = gdn_path_join(s->dir, "dadoo.pid");
+	char pid[16];
+	int n, r;
+
+	if (!pid_path)
+		return gdn_err_set(err, ENOMEM, "setup");
+	s->dirfd = open(s->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (s->dirfd < 0)
+		return gdn_err_set(err, errno, "open '%s'", s->dir);
+	n = snprintf(pid, sizeof(pid), "%d", (int)getpid());
+	r = gdn_fs_write_atomic(pid_path, pid, (size_t)n, 0600, err);
+	if (r < 0)
+		return r;
+	r = dd_loop_init(s, err);
+	if (r < 0)
+		return r;
+	return dd_server_listen(s, err);
+}
+
+static int open_pipe(int *ret_read, int *ret_write, struct gdn_err **err)
+{
+	int p[2];
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return gdn_err_set(err, errno, "pipe2");
+	*ret_read = p[0];
+	*ret_write = p[1];
+	return 0;
+}
+
+/* Pipes for the process's stdio; ours are the non-blocking ends. */
+static int launch_pipes(struct dd_state *s, struct dd_exec *x, struct gdn_err **err)
+{
+	int r = open_pipe(&x->stdio[0], &s->in.fd, err);
+
+	if (r >= 0)
+		r = open_pipe(&s->src[DD_SRC_STDOUT].w.fd, &x->stdio[1], err);
+	if (r >= 0)
+		r = open_pipe(&s->src[DD_SRC_STDERR].w.fd, &x->stdio[2], err);
+	if (r < 0)
+		return r;
+	if (gdn_fd_set_nonblock(s->in.fd, true) < 0 ||
+	    gdn_fd_set_nonblock(s->src[DD_SRC_STDOUT].w.fd, true) < 0 ||
+	    gdn_fd_set_nonblock(s->src[DD_SRC_STDERR].w.fd, true) < 0)
+		return gdn_err_set(err, errno, "set O_NONBLOCK");
+	x->stderr_peek = s->src[DD_SRC_STDERR].w.fd;
+	return 0;
+}
+
+static int adopt_master(struct dd_state *s, int master, unsigned char veof, struct gdn_err **err)
+{
+	s->master = s->src[DD_SRC_STDOUT].w.fd = master;
+	s->src[DD_SRC_STDERR].eof = true; /* a terminal merges stderr into stdout */
+	s->veof = veof;
+	if (gdn_fd_set_nonblock(master, true) < 0)
+		return gdn_err_set(err, errno, "set O_NONBLOCK on the pty master");
+	s->in.fd = fcntl(master, F_DUPFD_CLOEXEC, 3);
+	if (s->in.fd < 0)
+		return gdn_err_set(err, errno, "copy the pty master");
+	return 0;
+}
+
+static void close_stdio(struct dd_exec *x)
+{
+	for (int i = 0; i < 3; i++)
+		if (x->stdio[i] >= 0)
+			(void)close(gdn_steal_fd(&x->stdio[i]));
+}
+
+/* Starts the process. */
+static int launch(struct dd_state *s, struct gdn_err **err)
+{
+	_cleanup_free_ char *console_dir = NULL;
+	_cleanup_free_ char *console_path = NULL;
+	_cleanup_free_ char *process_json = gdn_path_join(s->dir, "process.json");
+	_cleanup_close_ int console = -1;
+	struct dd_exec x = {
+	    .runtime = arg_runtime,
+	    .runtime_root = arg_runtime_root,
+	    .dir = s->dir,
+	    .handle = s->handle,
+	    .stdio = {-1, -1, -1},
+	    .console_fd = -1,
+	    .stderr_peek = -1,
+	};
+	int master = -1, r;
+
+	if (!process_json)
+		return gdn_err_set(err, ENOMEM, "launch");
+	if (s->tty) {
+		dd_console_size(process_json, &x.columns, &x.rows);
+		console = dd_console_listen(&console_dir, &console_path, err);
+		if (console < 0)
+			return console;
+		x.console_fd = console;
+		x.console_socket = console_path;
+		r = 0;
+	} else {
+		r = launch_pipes(s, &x, err);
+	}
+	if (r >= 0)
+		r = dd_runtime_exec(&x, &s->pid, &master, err);
+	close_stdio(&x); /* the process has its copies */
+	dd_console_remove(console_dir);
+	if (r < 0)
+		return r;
+	if (s->tty) {
+		r = adopt_master(s, master, x.veof, err);
+		if (r < 0) {
+			(void)kill(s->pid, SIGKILL); /* nobody could talk to it */
+			return r;
+		}
+	}
+	return 0;
+}
+
+static void start_result(int fd, const struct dd_state *s, const struct gdn_err *e)
+{
+	json_auto_t *msg = NULL;
+	_cleanup_free_ char *line = NULL;
+	size_t len = 0;
+
+	if (fd < 0)
+		return;
+	if (e)
+		msg = json_pack("{s:{s:s, s:s}}", "error", "type",
+				e->kind == GDN_ERR_EXECUTABLE_NOT_FOUND ? "ExecutableNotFoundError"
+									: "",
+				"message", gdn_err_str(e));
+	else
+		msg = json_pack("{s:i}", "pid", (json_int_t)s->pid);
+	line = gdn_json_line(msg, &len);
+	if (line)
+		(void)gdn_fd_write_all(fd, line, len);
+}
+
+static void teardown(struct dd_state *s)
+{
+	dd_attach_free_all(s);
+	dd_server_close(s);
+	for (int i = 0; i < DD_NSRC; i++) {
+		dd_watch_close(s, &s->src[i].w);
+		gdn_buf_free(&s->src[i].unattached);
+	}
+	dd_watch_close(s, &s->in);
+	dd_watch_close(s, &s->sig);
+	if (s->epfd >= 0)
+		(void)close(s->epfd);
+	if (s->dirfd >= 0)
+		(void)close(s->dirfd);
+	gdn_log_free(s->log);
+}
+
+static void state_init(struct dd_state *s, const char *dir, const char *handle)
+{
+	const char *slash;
+
+	memset(s, 0, sizeof(*s));
+	s->dir = dir;
+	s->handle = handle;
+	slash = strrchr(dir, '/');
+	s->process_id = slash && slash[1] ? slash + 1 : dir;
+	s->tty = arg_tty;
+	s->dirfd = s->epfd = s->master = -1;
+	s->sig = (struct dd_watch){.fd = -1, .kind = DD_W_SIGNAL};
+	s->listen = (struct dd_watch){.fd = -1, .kind = DD_W_LISTEN};
+	s->in = (struct dd_watch){.fd = -1, .kind = DD_W_STDIN};
+	for (int i = 0; i < DD_NSRC; i++)
+		s->src[i].w = (struct dd_watch){.fd = -1, .kind = DD_W_SOURCE, .index = i};
+}
+
+int main(int argc, char **argv)
+{
+	_cleanup_err_ struct gdn_err *err = NULL;
+	_cleanup_free_ char *dir = NULL;
+	struct dd_state s;
+	int result_fd = -1, r;
+
+	r = parse_args(argc, argv);
+	if (r != 0)
+		return r > 0 ? 0 : 2;
+	gdn_log_init("dadoo", arg_log_level, STDERR_FILENO);
+	if (fcntl(RESULT_FD, F_GETFD) >= 0 && gdn_fd_set_cloexec(RESULT_FD) >= 0)
+		result_fd = RESULT_FD;
+	(void)signal(SIGPIPE, SIG_IGN);
+	(void)setsid(); /* fails harmlessly when guardian's spawn already did it */
+	dir = realpath(argv[optind], NULL);
+	state_init(&s, dir ? dir : argv[optind], argv[optind + 1]);
+	s.log = gdn_log_session(gdn_log_root(), "run", "handle", s.handle, "process_id",
+				s.process_id, NULL);
+
+	if (!dir)
+		r = gdn_err_set(&err, errno, "process dir '%s'", argv[optind]);
+	/* dadoo outlives guardian: it must not keep guardian's working directory busy */
+	if (r >= 0 && chdir("/") < 0)
+		r = gdn_err_set(&err, errno, "chdir '/'");
+	if (r >= 0 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
+		r = gdn_err_set(&err, errno, "PR_SET_CHILD_SUBREAPER");
+	if (r >= 0)
+		r = setup(&s, &err);
+	if (r >= 0)
+		r = launch(&s, &err);
+	if (r < 0) {
+		gdn_log_error(s.log, "start-failed", err, NULL);
+		start_result(result_fd, &s, err);
+		dd_exit_remove_files(&s);
+		teardown(&s);
+		return 3;
+	}
+	{
+		char pid[16];
+
+		(void)snprintf(pid, sizeof(pid), "%d", (int)s.pid);
+		gdn_log_info(s.log, "started", "pid", pid, NULL);
+	}
+	start_result(result_fd, &s, NULL);
+	if (result_fd >= 0)
+		(void)close(result_fd);
+
+	r = dd_loop_run(&s, &err);
+	if (r < 0)
+		gdn_log_error(s.log, "failed", err, NULL);
+	dd_exit_remove_files(&s);
+	teardown(&s);
+	return r < 0 ? 1 : 0;
+}

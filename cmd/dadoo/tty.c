@@ -1,0 +1,172 @@
+/* The TTY side: a console socket in a short temporary directory (sun_path is 108 bytes), over
+ * which the runtime sends the pty master, and the master's settings. */
+#include <errno.h>
+#include <string.h>
+#include <termios.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <bsd/string.h>
+#include "lib/fs.h"
+#include "lib/path.h"
+#include "lib/util.h"
+#include "cmd/dadoo/dadoo.h"
+
+#define CONSOLE_DIR_TEMPLATE "/tmp/dadoo-XXXXXX"
+#define CONSOLE_MAX_FDS 4
+#define PROCESS_JSON_MAX (4 << 20)
+#define DEFAULT_COLUMNS 80
+#define DEFAULT_ROWS 24
+
+union fd_cmsg {
+	struct cmsghdr h;
+	char b[CMSG_SPACE(sizeof(int) * CONSOLE_MAX_FDS)];
+};
+
+void dd_console_remove(const char *dir)
+{
+	_cleanup_free_ char *path = NULL;
+
+	if (!dir)
+		return;
+	path = gdn_path_join(dir, "tty.sock");
+	if (path)
+		(void)unlink(path);
+	(void)rmdir(dir);
+}
+
+static int listen_at(const char *path, struct gdn_err **err)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_close_ int fd = -1;
+
+	if (strlcpy(sa.sun_path, path, sizeof(sa.sun_path)) >= sizeof(sa.sun_path))
+		return gdn_err_set(err, ENAMETOOLONG, "console socket '%s'", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd < 0)
+		return gdn_err_set(err, errno, "socket");
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+		return gdn_err_set(err, errno, "bind '%s'", path);
+	if (listen(fd, 1) < 0)
+		return gdn_err_set(err, errno, "listen '%s'", path);
+	return gdn_steal_fd(&fd);
+}
+
+int dd_console_listen(char **ret_dir, char **ret_path, struct gdn_err **err)
+{
+	_cleanup_free_ char *dir = strdup(CONSOLE_DIR_TEMPLATE);
+	_cleanup_free_ char *path = NULL;
+	int fd;
+
+	if (!dir)
+		return gdn_err_set(err, ENOMEM, "console socket");
+	if (!mkdtemp(dir))
+		return gdn_err_set(err, errno, "mkdtemp '%s'", CONSOLE_DIR_TEMPLATE);
+	path = gdn_path_join(dir, "tty.sock");
+	fd = path ? listen_at(path, err) : gdn_err_set(err, ENOMEM, "console socket");
+	if (fd < 0) {
+		dd_console_remove(dir);
+		return fd;
+	}
+	*ret_dir = gdn_steal_ptr(&dir);
+	*ret_path = gdn_steal_ptr(&path);
+	return fd;
+}
+
+int dd_console_receive(int lfd, struct gdn_err **err)
+{
+	_cleanup_close_ int conn = -1;
+	union fd_cmsg cbuf;
+	char name[4096];
+	struct iovec iov = {.iov_base = name, .iov_len = sizeof(name)};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf.b,
+			    .msg_controllen = sizeof(cbuf.b)};
+	int master = -1;
+	ssize_t n;
+
+	conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	if (conn < 0)
+		return errno == EAGAIN ? -EAGAIN
+				       : gdn_err_set(err, errno, "accept on the console socket");
+	memset(&cbuf, 0, sizeof(cbuf));
+	do
+		n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return gdn_err_set(err, errno, "receive from the console socket");
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+		size_t cnt;
+
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
+		    c->cmsg_len < CMSG_LEN(0))
+			continue;
+		cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < cnt; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
+			if (master < 0)
+				master = fd;
+			else
+				(void)close(fd);
+		}
+	}
+	if (master >= 0 && (mh.msg_flags & MSG_CTRUNC)) {
+		(void)close(master);
+		master = -1;
+	}
+	if (master < 0)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EPROTO, "the runtime sent no pty master");
+	return master;
+}
+
+int dd_tty_resize(int master, unsigned columns, unsigned rows)
+{
+	struct winsize ws = {.ws_row = (unsigned short)(rows ? rows : DEFAULT_ROWS),
+			     .ws_col = (unsigned short)(columns ? columns : DEFAULT_COLUMNS)};
+
+	return ioctl(master, TIOCSWINSZ, &ws) < 0 ? -errno : 0;
+}
+
+int dd_tty_setup(int master, unsigned columns, unsigned rows, unsigned char *ret_veof,
+		 struct gdn_err **err)
+{
+	struct termios t;
+	int r;
+
+	if (tcgetattr(master, &t) < 0)
+		return gdn_err_set(err, errno, "tcgetattr on the pty master");
+	t.c_oflag |= OPOST | ONLCR;
+	if (tcsetattr(master, TCSANOW, &t) < 0)
+		return gdn_err_set(err, errno, "tcsetattr on the pty master");
+	*ret_veof = t.c_cc[VEOF] ? t.c_cc[VEOF] : 4; /* ^D */
+	r = dd_tty_resize(master, columns, rows);
+	if (r < 0)
+		return gdn_err_set(err, -r, "set the window size");
+	return 0;
+}
+
+void dd_console_size(const char *process_json, unsigned *ret_columns, unsigned *ret_rows)
+{
+	_cleanup_err_ struct gdn_err *err = NULL;
+	_cleanup_free_ char *text = NULL;
+	json_auto_t *spec = NULL;
+	const json_t *size;
+	json_int_t w, h;
+	size_t len = 0;
+
+	*ret_columns = DEFAULT_COLUMNS;
+	*ret_rows = DEFAULT_ROWS;
+	if (gdn_fs_read_file(process_json, PROCESS_JSON_MAX, &text, &len, &err) < 0)
+		return;
+	spec = json_loadb(text, len, 0, NULL);
+	size = json_object_get(spec, "consoleSize");
+	w = json_integer_value(json_object_get(size, "width"));
+	h = json_integer_value(json_object_get(size, "height"));
+	if (w > 0 && w <= 65535)
+		*ret_columns = (unsigned)w;
+	if (h > 0 && h <= 65535)
+		*ret_rows = (unsigned)h;
+}

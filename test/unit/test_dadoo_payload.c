@@ -1,0 +1,201 @@
+/* link: cmd/dadoo/payload.c */
+#include <signal.h>
+#include <string.h>
+
+#include "test/unit/tap.h"
+#include "cmd/dadoo/dadoo.h"
+
+static void feed(struct gdn_lines *r, const char *s, size_t len)
+{
+	CHECK_INTEQ(gdn_buf_append(&r->buf, s, len), 0);
+}
+
+static void test_next_splits_lines_and_keeps_nul(void)
+{
+	static const char in[] =
+	    "{\"source\":0,\"data\":\"a\\u0000b\"}\n\n  \r\n{\"signal\":1}\n{\"sig";
+	struct gdn_lines r = {0};
+	struct gdn_err *err = NULL;
+	json_t *m = NULL;
+
+	feed(&r, in, sizeof(in) - 1);
+	CHECK_INTEQ(dd_payload_next(&r, &m, &err), 1);
+	CHECK_INTEQ(json_string_length(json_object_get(m, "data")), 3);
+	CHECK(memcmp(json_string_value(json_object_get(m, "data")), "a\0b", 3) == 0);
+	json_decref(m);
+	CHECK_INTEQ(dd_payload_next(&r, &m, &err), 1);
+	CHECK_INTEQ(json_integer_value(json_object_get(m, "signal")), 1);
+	json_decref(m);
+	/* an incomplete line waits for more */
+	CHECK_INTEQ(dd_payload_next(&r, &m, &err), 0);
+	CHECK(m == NULL);
+	feed(&r, "nal\":0}", 7);
+	CHECK_INTEQ(dd_payload_next(&r, &m, &err), 0);
+	/* ... or for EOF */
+	r.eof = true;
+	CHECK_INTEQ(dd_payload_next(&r, &m, &err), 1);
+	CHECK_INTEQ(json_integer_value(json_object_get(m, "signal")), 0);
+	json_decref(m);
+	CHECK_INTEQ(dd_payload_next(&r, &m, &err), 0);
+	gdn_lines_free(&r);
+}
+
+static void test_next_rejects_garbage(void)
+{
+	struct gdn_lines r = {0};
+	struct gdn_err *err = NULL;
+	json_t *m = NULL;
+
+	feed(&r, "not json\n[1]\n{\"a\":1,\"a\":2}\n", 28);
+	CHECK(dd_payload_next(&r, &m, &err) < 0);
+	CHECK(strstr(gdn_err_str(err), "invalid payload") != NULL);
+	err = gdn_err_free(err);
+	CHECK(dd_payload_next(&r, &m, &err) < 0);
+	err = gdn_err_free(err);
+	/* duplicate keys: the last wins, as with Go */
+	CHECK_INTEQ(dd_payload_next(&r, &m, &err), 1);
+	CHECK_INTEQ(json_integer_value(json_object_get(m, "a")), 2);
+	json_decref(m);
+	gdn_lines_free(&r);
+}
+
+/* Parsed values stay alive until release() (a payload's data borrows from its value). */
+static json_t *kept[32];
+static size_t n_kept;
+
+static void release(void)
+{
+	while (n_kept > 0)
+		json_decref(kept[--n_kept]);
+}
+
+static json_t *keep(const char *text)
+{
+	json_t *v = json_loads(text, JSON_ALLOW_NUL, NULL);
+
+	CHECK(v != NULL && n_kept < GDN_ARRAY_SIZE(kept));
+	kept[n_kept++] = v;
+	return v;
+}
+
+static struct dd_payload parse(const char *text)
+{
+	struct dd_payload p;
+
+	dd_payload_parse(keep(text), &p);
+	return p;
+}
+
+static void test_parse_kinds(void)
+{
+	struct dd_payload p = parse("{\"process_id\":\"p\",\"source\":0,\"data\":\"hi\\n\"}");
+
+	CHECK_INTEQ(p.kind, DD_P_STDIN);
+	CHECK_INTEQ(p.len, 3);
+	CHECK(memcmp(p.data, "hi\n", 3) == 0);
+	CHECK_INTEQ(parse("{\"source\":0}").kind, DD_P_STDIN_EOF);
+	CHECK_INTEQ(parse("{\"source\":0,\"data\":null}").kind, DD_P_STDIN_EOF);
+	CHECK_INTEQ(parse("{\"Source\":0}").kind, DD_P_STDIN_EOF); /* Go matches keys loosely */
+	CHECK_INTEQ(parse("{\"source\":0,\"data\":\"\"}").kind, DD_P_STDIN);
+	p = parse("{\"signal\":0}");
+	CHECK_INTEQ(p.kind, DD_P_SIGNAL);
+	CHECK_INTEQ(p.signal, SIGTERM);
+	CHECK_INTEQ(parse("{\"signal\":1}").signal, SIGKILL);
+	p = parse("{\"signal\":7}");
+	CHECK_INTEQ(p.kind, DD_P_SIGNAL);
+	CHECK_INTEQ(p.signal, 0);
+	CHECK_INTEQ(parse("{\"process_id\":\"p\"}").kind, DD_P_OTHER);
+	CHECK_INTEQ(parse("{\"source\":null,\"signal\":null}").kind, DD_P_OTHER);
+	release();
+}
+
+static void test_parse_tty(void)
+{
+	struct dd_payload p = parse("{\"tty\":{\"window_size\":{\"columns\":120,\"rows\":40}}}");
+
+	CHECK_INTEQ(p.kind, DD_P_RESIZE);
+	CHECK_INTEQ(p.columns, 120);
+	CHECK_INTEQ(p.rows, 40);
+	p = parse("{\"tty\":{\"window_size\":{\"columns\":0}}}");
+	CHECK_INTEQ(p.columns, 80);
+	CHECK_INTEQ(p.rows, 24);
+	/* a tty without a window size changes nothing, and wins over source (guardian's order) */
+	CHECK_INTEQ(parse("{\"tty\":{},\"source\":0}").kind, DD_P_OTHER);
+	CHECK_INTEQ(parse("{\"tty\":{\"window_size\":{}},\"signal\":1}").kind, DD_P_RESIZE);
+	CHECK_INTEQ(parse("{\"source\":0,\"signal\":1}").kind, DD_P_STDIN_EOF);
+	release();
+}
+
+static void test_encode(void)
+{
+	_cleanup_buf_ struct gdn_buf b = {0};
+
+	CHECK_INTEQ(dd_payload_first(&b, "p1", "7"), 0);
+	CHECK_INTEQ(dd_payload_exit(&b, "p1", 137), 0);
+	CHECK_STREQ(b.data, "{\"process_id\":\"p1\",\"stream_id\":\"7\"}\n"
+			    "{\"process_id\":\"p1\",\"exit_status\":137}\n");
+}
+
+static int request(const char *text, struct dd_request *r, struct gdn_err **err)
+{
+	return dd_request_parse(keep(text), r, err);
+}
+
+static void test_requests(void)
+{
+	struct dd_request r;
+	struct gdn_err *err = NULL;
+
+	CHECK_OK(request("{\"op\":\"attach\",\"stream_id\":\"3\",\"pending\":\"ab\"}", &r, &err),
+		 err);
+	CHECK_INTEQ(r.op, DD_OP_ATTACH);
+	CHECK_INTEQ(r.status, 200);
+	CHECK_STREQ(r.stream_id, "3");
+	CHECK(r.process_id == NULL);
+	CHECK_INTEQ(r.pending_len, 2);
+	CHECK_OK(
+	    request("{\"op\":\"attach\",\"status\":201,\"process_id\":\"p\",\"stream_id\":\"4\"}",
+		    &r, &err),
+	    err);
+	CHECK_INTEQ(r.status, 201);
+	CHECK_STREQ(r.process_id, "p");
+	CHECK_OK(request("{\"op\":\"stream\",\"stream_id\":\"4\",\"source\":2}", &r, &err), err);
+	CHECK_INTEQ(r.op, DD_OP_STREAM);
+	CHECK_INTEQ(r.source, 2);
+	CHECK_OK(request("{\"op\":\"signal\",\"signal\":15}", &r, &err), err);
+	CHECK_INTEQ(r.signal, 15);
+	CHECK_OK(request("{\"op\":\"state\"}", &r, &err), err);
+	CHECK_INTEQ(r.op, DD_OP_STATE);
+
+	static const char *const bad[] = {
+	    "{}",
+	    "{\"op\":\"dance\"}",
+	    "{\"op\":\"attach\"}",
+	    "{\"op\":\"attach\",\"stream_id\":\"1\",\"status\":500}",
+	    "{\"op\":\"stream\",\"stream_id\":\"1\",\"source\":0}",
+	    "{\"op\":\"stream\",\"source\":1}",
+	    "{\"op\":\"signal\",\"signal\":0}",
+	    "{\"op\":\"signal\",\"signal\":\"TERM\"}",
+	};
+	for (size_t i = 0; i < GDN_ARRAY_SIZE(bad); i++) {
+		CHECK(request(bad[i], &r, &err) < 0);
+		err = gdn_err_free(err);
+	}
+	CHECK(request("{\"op\":\"dance\"}", &r, &err) < 0);
+	CHECK_STREQ(gdn_err_str(err), "unknown op 'dance'");
+	gdn_err_free(err);
+	release();
+}
+
+int main(void)
+{
+	static const struct tap_test tests[] = {
+	    TEST(test_next_splits_lines_and_keeps_nul),
+	    TEST(test_next_rejects_garbage),
+	    TEST(test_parse_kinds),
+	    TEST(test_parse_tty),
+	    TEST(test_encode),
+	    TEST(test_requests),
+	};
+	return tap_run(tests, GDN_ARRAY_SIZE(tests));
+}
