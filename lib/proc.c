@@ -14,6 +14,8 @@
 #include "lib/proc.h"
 #include "lib/buf.h"
 #include "lib/path.h"
+#include "lib/fs.h"
+#include "lib/util.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define RUN_OUTPUT_MAX (64 * 1024)
@@ -398,4 +400,37 @@ int gdn_proc_run(const struct gdn_spawn_opts *o, int *ret_status, char **ret_out
 		*ret_output = gdn_buf_steal(&out, NULL);
 	}
 	return 0;
+}
+
+int gdn_pidfile_read(const char *path, pid_t *ret_pid, struct gdn_err **err)
+{
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+	uint32_t pid = 0;
+	int r = gdn_fs_read_file(path, 64, &text, &len, err);
+
+	if (r < 0)
+		return r;
+	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
+		text[--len] = '\0';
+	if (gdn_parse_u32(text, &pid) < 0 || pid == 0 || pid > INT32_MAX)
+		return gdn_err_set(err, EINVAL, "pidfile '%s' holds '%s'", path, text);
+	*ret_pid = (pid_t)pid;
+	return 0;
+}
+
+int gdn_pidfd_from_pidfile(const char *path, pid_t *ret_pid)
+{
+	pid_t pid = 0;
+	int r = gdn_pidfile_read(path, &pid, NULL);
+	int fd;
+
+	if (r < 0)
+		return r;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0)
+		return -errno;
+	if (ret_pid)
+		*ret_pid = pid;
+	return fd;
 }

@@ -36,3 +36,12 @@ int gdn_proc_run(const struct gdn_spawn_opts *o, int *ret_status, char **ret_out
 
 /* Decodes a waitid/waitpid status into the 128+signal form. */
 int gdn_proc_status_code(int wstatus);
+
+/* Reads a pidfile written by a runtime or a shim: a decimal pid (trailing whitespace allowed).
+ * -ENOENT if missing, -EINVAL (with *err) if it holds no pid. */
+int gdn_pidfile_read(const char *path, pid_t *ret_pid, struct gdn_err **err);
+
+/* A CLOEXEC pidfd for the pid in `path`, pinning that process (it cannot be recycled while the
+ * fd is open), or -errno. *ret_pid (may be NULL) gets the pid. Callers must still check that
+ * the pinned process is the one they expect before signalling it. */
+int gdn_pidfd_from_pidfile(const char *path, pid_t *ret_pid);

@@ -116,22 +116,10 @@ static int failure(const struct dd_exec *x, int status, int errout, struct gdn_e
 static int read_pid(const char *dir, pid_t *ret_pid, struct gdn_err **err)
 {
 	_cleanup_free_ char *path = gdn_path_join(dir, "pidfile");
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	uint32_t pid = 0;
-	int r;
 
 	if (!path)
 		return gdn_err_set(err, ENOMEM, "read pidfile");
-	r = gdn_fs_read_file(path, 64, &text, &len, err);
-	if (r < 0)
-		return r;
-	while (len > 0 && (text[len - 1] == '\n' || text[len - 1] == ' '))
-		text[--len] = '\0';
-	if (gdn_parse_u32(text, &pid) < 0 || pid == 0 || pid > INT32_MAX)
-		return gdn_err_set(err, EINVAL, "pidfile '%s' holds '%s'", path, text);
-	*ret_pid = (pid_t)pid;
-	return 0;
+	return gdn_pidfile_read(path, ret_pid, err);
 }
 
 /* The runtime started the process but it cannot be served: better gone than unreachable. */

@@ -39,6 +39,7 @@
 #include <sys/stat.h>
 #include "lib/fs.h"
 #include "lib/path.h"
+#include "lib/proc.h"
 #include "lib/util.h"
 #include "cmd/guardian/bundle.h"
 #include "cmd/guardian/cgroup.h"
@@ -141,14 +142,14 @@ static int create_in_dir(const struct gd_config *cfg_in, const struct gd_create_
 	/* The runtime wrote the pidfile before `run --detach` returned; reading it saves a
 	 * `state` exec (a Go binary's start-up: ~10 ms) on every create. */
 	_cleanup_free_ char *pidfile = gdn_path_join(dir, "pidfile");
-	_cleanup_free_ char *text = NULL;
-	size_t len = 0;
-	uint32_t pid = 0;
-	r = pidfile ? gdn_fs_read_file(pidfile, 64, &text, &len, err) : -ENOMEM;
+	char text[16];
+	pid_t pid = 0;
+	r = pidfile ? gdn_pidfile_read(pidfile, &pid, err) : -ENOMEM;
 	if (r < 0)
 		return gdn_err_wrap(err, "read the container's pidfile");
-	if (gdn_parse_u32(text, &pid) < 0 || pid == 0 || kill((pid_t)pid, 0) < 0)
-		return gdn_err_set(err, 0, "container init pid '%s' is not running", text);
+	if (kill(pid, 0) < 0)
+		return gdn_err_set(err, 0, "container init pid %d is not running", (int)pid);
+	(void)snprintf(text, sizeof(text), "%d", (int)pid);
 	gdn_log_info(log, "started-container", "pid", text, NULL);
 	return 0;
 }
@@ -216,19 +217,16 @@ static int pass_err(struct gdn_err **err, struct gdn_err **from)
 static int open_init_pidfd(const char *dir, const char *handle)
 {
 	_cleanup_free_ char *pidfile = gdn_path_join(dir, "pidfile");
-	_cleanup_free_ char *text = NULL, *cgroups = NULL;
+	_cleanup_free_ char *cgroups = NULL;
 	_cleanup_close_ int pidfd = -1;
 	char path[64], needle[GDN_HANDLE_MAX + 16];
-	uint32_t pid;
+	pid_t pid = 0;
 	size_t len;
 
-	if (!pidfile || gdn_fs_read_file(pidfile, 64, &text, &len, NULL) < 0 ||
-	    gdn_parse_u32(text, &pid) < 0 || pid == 0)
-		return -1;
-	pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	pidfd = pidfile ? gdn_pidfd_from_pidfile(pidfile, &pid) : -1;
 	if (pidfd < 0)
 		return -1;
-	(void)snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
+	(void)snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	(void)snprintf(needle, sizeof(needle), "/garden/%s\n", handle);
 	if (gdn_fs_read_file(path, 65536, &cgroups, &len, NULL) < 0 || !strstr(cgroups, needle))
 		return -1;

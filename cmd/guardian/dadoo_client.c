@@ -11,6 +11,7 @@
 #include "lib/fs.h"
 #include "lib/ipc.h"
 #include "lib/path.h"
+#include "lib/proc.h"
 #include "lib/util.h"
 #include "cmd/guardian/dadoo_client.h"
 
@@ -70,20 +71,17 @@ int gd_dadoo_request(int sock, json_t *req, const int *fds, size_t nfds, json_t 
 static int dadoo_pidfd(const char *procdir)
 {
 	_cleanup_free_ char *pidfile = gdn_path_join(procdir, "dadoo.pid");
-	_cleanup_free_ char *text = NULL, *cmdline = NULL;
+	_cleanup_free_ char *cmdline = NULL;
 	_cleanup_close_ int pidfd = -1;
 	char path[64];
-	uint32_t pid;
+	pid_t pid = 0;
 	size_t len;
 	bool is_dadoo = false, serves = false;
 
-	if (!pidfile || gdn_fs_read_file(pidfile, 64, &text, &len, NULL) < 0 ||
-	    gdn_parse_u32(text, &pid) < 0 || pid == 0)
-		return -1;
-	pidfd = (int)syscall(SYS_pidfd_open, (pid_t)pid, 0);
+	pidfd = pidfile ? gdn_pidfd_from_pidfile(pidfile, &pid) : -1;
 	if (pidfd < 0)
 		return -1;
-	(void)snprintf(path, sizeof(path), "/proc/%u/cmdline", pid);
+	(void)snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	if (gdn_fs_read_file(path, 65536, &cmdline, &len, NULL) < 0)
 		return -1;
 	/* argv is NUL-separated: argv[0] ends in "dadoo" and one argument is the process dir. */

@@ -37,19 +37,10 @@ static void run_job_free(void *p)
 static int read_init_pid(const char *dir, pid_t *ret, struct gdn_err **err)
 {
 	_cleanup_free_ char *path = gdn_path_join(dir, "pidfile");
-	_cleanup_free_ char *text = NULL;
-	uint32_t pid;
-	size_t len;
-	int r;
 
 	if (!path)
 		return gdn_err_set(err, ENOMEM, "pidfile");
-	if ((r = gdn_fs_read_file(path, 64, &text, &len, err)) < 0)
-		return r;
-	if (gdn_parse_u32(text, &pid) < 0 || pid == 0)
-		return gdn_err_set(err, EINVAL, "pidfile '%s' holds no pid", path);
-	*ret = (pid_t)pid;
-	return 0;
+	return gdn_pidfile_read(path, ret, err);
 }
 
 /* The OCI process for the spec, resolving the user and creating the working directory. */
