@@ -71,12 +71,33 @@ static void ctl_close(struct dd_state *s, struct dd_attach *a)
 	gdn_lines_free(&a->ctl_in);
 }
 
+/* Output this attachment kept for a stream that never connected (e.g. `gaol run` without -a,
+ * which only wanted the process id) goes back to the pool for the next attachment when no other
+ * attachment is there to have seen it: output nobody read is not lost. */
+static void hand_back_unread(struct dd_state *s, struct dd_attach *a)
+{
+	for (const struct dd_attach *o = s->attaches; o; o = o->next)
+		if (o != a && o->active)
+			return;
+	for (int i = 0; i < DD_NSRC; i++) {
+		struct dd_stream *st = &a->out[i];
+		struct gdn_buf *u = &s->src[i].unattached;
+
+		if (st->state != DD_STREAM_WAITING || st->pend.len == 0)
+			continue;
+		if (gdn_buf_append(u, st->pend.data, st->pend.len) < 0)
+			continue;
+		gdn_buf_free(&st->pend);
+	}
+}
+
 static void attach_end(struct dd_state *s, struct dd_attach *a, const char *why)
 {
 	if (!a->active)
 		return;
 	a->active = false;
 	a->ended_at = gdn_now_mono_ns();
+	hand_back_unread(s, a);
 	gdn_buf_free(&a->stdin_pend);
 	gdn_log_info(a->log, "detached", "reason", why, NULL);
 	if (!a->closing)
