@@ -91,13 +91,17 @@ static void hand_back_unread(struct dd_state *s, struct dd_attach *a)
 	}
 }
 
-static void attach_end(struct dd_state *s, struct dd_attach *a, const char *why)
+/* client_gone: the control connection ended before the process did, so a stream that has not
+ * connected by now will not (the Go client keeps control open until the exit payload). When
+ * the process finished instead, its streams may still be on their way and keep their output. */
+static void attach_end(struct dd_state *s, struct dd_attach *a, const char *why, bool client_gone)
 {
 	if (!a->active)
 		return;
 	a->active = false;
 	a->ended_at = gdn_now_mono_ns();
-	hand_back_unread(s, a);
+	if (client_gone)
+		hand_back_unread(s, a);
 	gdn_buf_free(&a->stdin_pend);
 	gdn_log_info(a->log, "detached", "reason", why, NULL);
 	if (!a->closing)
@@ -127,7 +131,7 @@ static void ctl_flush(struct dd_state *s, struct dd_attach *a)
 			return;
 		if (n < 0) {
 			if (a->active)
-				attach_end(s, a, "control connection failed");
+				attach_end(s, a, "control connection failed", true);
 			ctl_close(s, a);
 			return;
 		}
@@ -188,7 +192,7 @@ static void ctl_process(struct dd_state *s, struct dd_attach *a)
 
 		if (r < 0) {
 			gdn_log_error(a->log, "bad-payload", err, NULL);
-			attach_end(s, a, "bad payload");
+			attach_end(s, a, "bad payload", true);
 			return;
 		}
 		if (r == 0)
@@ -197,7 +201,7 @@ static void ctl_process(struct dd_state *s, struct dd_attach *a)
 		json_decref(msg);
 	}
 	if (a->active && a->stdin_pend.len == 0 && a->ctl_in.eof)
-		attach_end(s, a, "control connection closed");
+		attach_end(s, a, "control connection closed", true);
 }
 
 static void ctl_read(struct dd_state *s, struct dd_attach *a)
@@ -211,7 +215,7 @@ static void ctl_read(struct dd_state *s, struct dd_attach *a)
 
 		(void)gdn_err_set(&err, (int)-n, "read the control connection");
 		gdn_log_info(a->log, "control-failed", "error", gdn_err_str(err), NULL);
-		attach_end(s, a, "control connection failed");
+		attach_end(s, a, "control connection failed", true);
 		return;
 	}
 	ctl_process(s, a);
@@ -401,7 +405,7 @@ void dd_attach_finish_all(struct dd_state *s)
 			continue;
 		a->closing = true;
 		a->exit_queued = dd_payload_exit(&a->ctl_out, a->process_id, s->status) >= 0;
-		attach_end(s, a, "process exited");
+		attach_end(s, a, "process exited", false);
 		ctl_flush(s, a);
 	}
 }

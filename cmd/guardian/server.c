@@ -155,6 +155,9 @@ static void conn_free(struct gd_server *s, struct gd_conn *c)
 	for (struct gd_worker *w = s->workers; w; w = w->next)
 		if (w->conn == c)
 			w->conn = NULL;
+	/* Explicitly: epoll keys on the open file, which lives on where the fd was handed over
+	 * (to a dadoo), and would keep reporting events for this freed connection. */
+	(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 	(void)close(c->fd);
 	gdn_buf_free(&c->in);
 	gdn_buf_free(&c->out);
@@ -417,6 +420,7 @@ static void lease_end(struct gd_server *s, struct gd_lease *l)
 			break;
 		}
 	}
+	(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, l->fd, NULL);
 	(void)close(l->fd);
 	free(l->handle);
 	free(l);
@@ -559,7 +563,9 @@ int gd_server_run(struct gd_server *s, struct gdn_err **err)
 		}
 		for (int i = 0; i < n; i++) {
 			struct gd_watch *w = evs[i].data.ptr;
-			switch (w->kind) {
+			enum gd_watch_kind kind = w->kind; /* w may be freed by its handler */
+
+			switch (kind) {
 			case GD_W_LISTENER:
 				accept_conns(s, (struct gd_listener *)w);
 				break;
@@ -586,8 +592,10 @@ int gd_server_run(struct gd_server *s, struct gdn_err **err)
 				}
 				break;
 			}
-			/* An event handler may free objects later in evs; restart the batch. */
-			if (w->kind != GD_W_LISTENER && w->kind != GD_W_SIGNAL)
+			/* Any handler but accept may free objects that later entries of evs point
+			 * at; the rest of the batch is re-reported by the next (level-triggered)
+			 * epoll_wait. */
+			if (kind != GD_W_LISTENER)
 				break;
 		}
 		if (!s->stopping)

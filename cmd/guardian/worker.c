@@ -62,10 +62,14 @@ static void worker_free(struct gd_server *s, struct gd_worker *w)
 			break;
 		}
 	}
-	if (w->pidfd >= 0)
+	if (w->pidfd >= 0) {
+		(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
 		(void)close(w->pidfd);
-	if (w->result_fd >= 0)
+	}
+	if (w->result_fd >= 0) {
+		(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->result_fd, NULL);
 		(void)close(w->result_fd);
+	}
 	gdn_lines_free(&w->lines);
 	json_decref(w->result);
 	if (w->free_data)
