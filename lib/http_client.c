@@ -265,13 +265,40 @@ static char *trim(char *s)
 
 struct head {
 	int status;
+	int minor; /* HTTP/1.<minor> */
 	char *content_type;
 	bool chunked;
 	bool has_length;
 	uint64_t length;
+	bool conn_close;      /* "Connection: close" */
+	bool conn_keep_alive; /* "Connection: keep-alive" */
 };
 
-static int parse_status_line(const char *line, int *ret_status, struct gdn_err **err)
+/* Whether the comma-separated header value contains `token` (case-insensitive). */
+static bool has_token(const char *value, const char *token)
+{
+	size_t n = strlen(token);
+
+	for (const char *p = value; *p;) {
+		const char *end = strchr(p, ',');
+		size_t len;
+
+		if (!end)
+			end = p + strlen(p);
+		while (p < end && (*p == ' ' || *p == '\t'))
+			p++;
+		len = (size_t)(end - p);
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		if (len == n && strncasecmp(p, token, n) == 0)
+			return true;
+		p = *end ? end + 1 : end;
+	}
+	return false;
+}
+
+static int parse_status_line(const char *line, int *ret_status, int *ret_minor,
+			     struct gdn_err **err)
 {
 	int status = 0;
 
@@ -292,6 +319,7 @@ static int parse_status_line(const char *line, int *ret_status, struct gdn_err *
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG,
 				    "malformed HTTP status line '%.80s'", line);
 	*ret_status = status;
+	*ret_minor = line[7] - '0';
 	return 0;
 }
 
@@ -306,7 +334,7 @@ static int parse_head(char *text, struct head *h, struct gdn_err **err)
 	if (!line)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG, "empty HTTP response head");
 	line = trim(line);
-	r = parse_status_line(line, &h->status, err);
+	r = parse_status_line(line, &h->status, &h->minor, err);
 	if (r < 0)
 		return r;
 
@@ -344,6 +372,9 @@ static int parse_head(char *text, struct head *h, struct gdn_err **err)
 			else if (strcasecmp(last, "identity") != 0)
 				return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG,
 						    "unsupported Transfer-Encoding '%.40s'", value);
+		} else if (strcasecmp(name, "Connection") == 0) {
+			h->conn_close |= has_token(value, "close");
+			h->conn_keep_alive |= has_token(value, "keep-alive");
 		} else if (strcasecmp(name, "Content-Type") == 0) {
 			free(h->content_type);
 			h->content_type = strdup(value);
@@ -537,6 +568,93 @@ int gdn_http_request(int fd, const char *method, const char *path, const char *c
 		return gdn_err_set(err, -wr, "send %s %s", method, path);
 	}
 	return r;
+}
+
+/* --- hijacked requests ---------------------------------------------------------------------- */
+
+/* Go's net/http marks such a response "Close" and httputil.ClientConn then fails the request with
+ * ErrPersistEOF (garden-protocol.md §1.3); the Garden client cannot use it. */
+static int check_hijackable(const struct head *h, const char *method, const char *path,
+			    struct gdn_err **err)
+{
+	const char *why = NULL;
+
+	if (h->conn_close)
+		why = "it says Connection: close";
+	else if (h->minor == 0 && !h->conn_keep_alive)
+		why = "it is HTTP/1.0";
+	else if (!h->chunked && !h->has_length)
+		why = "it has neither Content-Length nor Transfer-Encoding: chunked";
+	if (!why)
+		return 0;
+	return gdn_err_kind(err, GDN_ERR_GENERIC, EPROTO,
+			    "%s %s: the server's %d response cannot be hijacked: %s", method, path,
+			    h->status, why);
+}
+
+int gdn_http_hijack(int fd, const char *method, const char *path, const char *content_type,
+		    const void *body, size_t len, int *ret_status, struct gdn_buf *ret_leftover,
+		    char **ret_error_body, struct gdn_err **err)
+{
+	_cleanup_buf_ struct gdn_buf req = {0};
+	_cleanup_buf_ struct gdn_buf err_body = {0};
+	struct reader r = {.fd = fd};
+	struct head h = {0};
+	int ret, wr;
+
+	ret = gdn_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: api\r\nUser-Agent: gaol\r\n", method,
+			     path);
+	if (ret >= 0 && body)
+		ret = gdn_buf_printf(&req, "Content-Length: %zu\r\n", len);
+	if (ret >= 0 && content_type)
+		ret = gdn_buf_printf(&req, "Content-Type: %s\r\n", content_type);
+	if (ret >= 0)
+		ret = gdn_buf_puts(&req, "\r\n");
+	if (ret >= 0 && body && len > 0)
+		ret = gdn_buf_append(&req, body, len);
+	if (ret < 0)
+		return gdn_err_set(err, ENOMEM, "%s %s", method, path);
+
+	wr = send_all(fd, req.data, req.len);
+	ret = read_head(&r, &h, err);
+	if (ret < 0 && wr < 0) {
+		/* The write failure is the real story (the read error only follows from it). */
+		if (err)
+			*err = gdn_err_free(*err);
+		ret = gdn_err_set(err, -wr, "send %s %s", method, path);
+	} else if (ret < 0) {
+		(void)gdn_err_wrap(err, "%s %s", method, path);
+	} else if (h.status >= 200 && h.status <= 299) {
+		ret = check_hijackable(&h, method, path, err);
+	} else if (h.status == 304 || h.status == 101) {
+		ret = 0;
+	} else if (h.chunked) {
+		ret = read_chunked(&r, &err_body, err);
+	} else if (h.has_length) {
+		ret = read_length(&r, h.length, &err_body, err);
+	} else {
+		ret = read_to_eof(&r, &err_body, err);
+	}
+	free(h.content_type);
+	if (ret < 0) {
+		gdn_buf_free(&r.in);
+		return ret;
+	}
+
+	*ret_status = h.status;
+	gdn_buf_free(ret_leftover);
+	if (h.status >= 200 && h.status <= 299) {
+		*ret_leftover = r.in;
+		*ret_error_body = NULL;
+		return 0;
+	}
+	gdn_buf_free(&r.in);
+	*ret_error_body = gdn_buf_steal(&err_body, NULL);
+	if (!*ret_error_body)
+		*ret_error_body = strdup("");
+	if (!*ret_error_body)
+		return gdn_err_set(err, ENOMEM, "%s %s", method, path);
+	return 0;
 }
 
 /* --- escaping ------------------------------------------------------------------------------- */

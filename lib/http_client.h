@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include "lib/err.h"
+#include "lib/buf.h"
 
 /* target: a path containing '/' is a UNIX socket; otherwise "host:port" (IPv4, IPv6 in
  * brackets, or a name) over TCP. Returns a CLOEXEC fd. */
@@ -22,6 +23,23 @@ void gdn_http_resp_free(struct gdn_http_resp *r);
 int gdn_http_request(int fd, const char *method, const char *path, const char *content_type,
 		     const void *body, size_t body_len, struct gdn_http_resp *ret_resp,
 		     struct gdn_err **err);
+
+/* A hijacked request (garden-protocol.md §1.2, §1.3), as Go's httputil.ClientConn sends it for
+ * Run, Attach and the stdout/stderr stream attachments: method/path with "Host: api", no
+ * "Connection: close", a Content-Type when content_type != NULL and a Content-Length when
+ * body != NULL. Reads only the status line and headers (1xx interim heads are skipped).
+ * - 2xx: the head must keep the connection open the way Go's client requires (no
+ *   "Connection: close", not HTTP/1.0, and Content-Length or Transfer-Encoding: chunked), else
+ *   the call fails with -EPROTO as Go's would. *ret_status is the status; *ret_leftover is
+ *   replaced by the bytes already read past the head (the start of the raw stream);
+ *   *ret_error_body is set to NULL.
+ * - otherwise: the whole body is read (Content-Length, chunked, or to EOF) and returned in
+ *   *ret_error_body (malloc'd, NUL-terminated, "" when empty) for Garden error decoding;
+ *   *ret_leftover is emptied.
+ * The out-params are only written on success (return 0). */
+int gdn_http_hijack(int fd, const char *method, const char *path, const char *content_type,
+		    const void *body, size_t len, int *ret_status, struct gdn_buf *ret_leftover,
+		    char **ret_error_body, struct gdn_err **err);
 
 /* Percent-encodes for a path segment or query value (Go url.QueryEscape rules: space -> '+'). */
 char *gdn_url_query_escape(const char *s);

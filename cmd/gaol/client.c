@@ -91,6 +91,80 @@ int gl_request(const char *method, const char *path, const char *body, size_t bo
 	return 0;
 }
 
+int gl_hijack(const char *method, const char *path, const char *content_type, const void *body,
+	      size_t len, struct gdn_buf *ret_leftover, struct gdn_err **err)
+{
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *error_body = NULL;
+	int status = 0, r;
+
+	fd = gdn_http_dial(gl_target(), err);
+	if (fd < 0)
+		return fd;
+	r = gdn_http_hijack(fd, method, path, content_type, body, len, &status, ret_leftover,
+			    &error_body, err);
+	if (r < 0)
+		return r;
+	if (error_body) {
+		const struct gdn_http_resp resp = {
+		    .status = status, .body = error_body, .body_len = strlen(error_body)};
+
+		return decode_error(&resp, err);
+	}
+	return gdn_steal_fd(&fd);
+}
+
+char *gl_json_line(const json_t *v, size_t *ret_len)
+{
+	_cleanup_free_ char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+	_cleanup_buf_ struct gdn_buf b = {0};
+	bool in_str = false;
+
+	if (!text)
+		return NULL;
+	/* jansson's compact output differs from Go's only inside strings, so one pass suffices. */
+	for (const char *p = text; *p; p++) {
+		const char *esc = NULL;
+		int r;
+
+		if (!in_str) {
+			in_str = *p == '"';
+			r = gdn_buf_append(&b, p, 1);
+		} else if (*p == '\\' && p[1] == 'u') {
+			char u[6] = {'\\', 'u'};
+
+			for (int i = 2; i < 6; i++)
+				u[i] = (char)(p[i] >= 'A' && p[i] <= 'F' ? p[i] - 'A' + 'a' : p[i]);
+			r = gdn_buf_append(&b, u, sizeof(u));
+			p += 5;
+		} else if (*p == '\\') {
+			r = gdn_buf_append(&b, p, 2);
+			p++;
+		} else {
+			if (*p == '"')
+				in_str = false;
+			else if (*p == '<')
+				esc = "\\u003c";
+			else if (*p == '>')
+				esc = "\\u003e";
+			else if (*p == '&')
+				esc = "\\u0026";
+			else if (strncmp(p, "\xE2\x80\xA8", 3) == 0)
+				esc = "\\u2028";
+			else if (strncmp(p, "\xE2\x80\xA9", 3) == 0)
+				esc = "\\u2029";
+			r = esc ? gdn_buf_puts(&b, esc) : gdn_buf_append(&b, p, 1);
+			if (esc && esc[2] == '2')
+				p += 2;
+		}
+		if (r < 0)
+			return NULL;
+	}
+	if (gdn_buf_puts(&b, "\n") < 0)
+		return NULL;
+	return gdn_buf_steal(&b, ret_len);
+}
+
 int gl_call(const char *method, const char *path, const json_t *body, json_t **ret,
 	    struct gdn_err **err)
 {
@@ -103,8 +177,8 @@ int gl_call(const char *method, const char *path, const json_t *body, json_t **r
 		*ret = NULL;
 	if (body) {
 		/* Go's json.Encoder: compact, then "\n". */
-		text = json_dumps(body, JSON_COMPACT | JSON_ENCODE_ANY);
-		if (!text || gdn_buf_puts(&line, text) < 0 || gdn_buf_puts(&line, "\n") < 0)
+		text = gl_json_line(body, NULL);
+		if (!text || gdn_buf_puts(&line, text) < 0)
 			return gdn_err_set(err, ENOMEM, "encode request");
 	}
 	r = gl_request(method, path, line.data, line.len, &resp, err);
@@ -136,48 +210,91 @@ char *gl_container_path(const char *handle, const char *suffix)
 	return path;
 }
 
-/* Length of the valid UTF-8 sequence at p, or 0 if it is not one (RFC 3629). */
-static size_t utf8_seq_len(const unsigned char *p)
+/* The length a UTF-8 sequence starting with lead byte c has (0: not a lead byte), and the range
+ * its second byte must be in (RFC 3629: no overlongs, surrogates or code points > U+10FFFF). */
+static size_t utf8_lead(unsigned char c, unsigned char *ret_lo, unsigned char *ret_hi)
 {
-	unsigned char lo = 0x80, hi = 0xBF;
-
-	if (p[0] < 0x80)
+	*ret_lo = 0x80;
+	*ret_hi = 0xBF;
+	if (c < 0x80)
 		return 1;
-	if (p[0] >= 0xC2 && p[0] <= 0xDF)
-		return (p[1] & 0xC0) == 0x80 ? 2 : 0;
-	if (p[0] >= 0xE0 && p[0] <= 0xEF) {
-		if (p[0] == 0xE0)
-			lo = 0xA0;
-		if (p[0] == 0xED)
-			hi = 0x9F;
-		return p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 ? 3 : 0;
+	if (c >= 0xC2 && c <= 0xDF)
+		return 2;
+	if (c >= 0xE0 && c <= 0xEF) {
+		if (c == 0xE0)
+			*ret_lo = 0xA0;
+		if (c == 0xED)
+			*ret_hi = 0x9F;
+		return 3;
 	}
-	if (p[0] >= 0xF0 && p[0] <= 0xF4) {
-		if (p[0] == 0xF0)
-			lo = 0x90;
-		if (p[0] == 0xF4)
-			hi = 0x8F;
-		return p[1] >= lo && p[1] <= hi && (p[2] & 0xC0) == 0x80 && (p[3] & 0xC0) == 0x80
-			   ? 4
-			   : 0;
+	if (c >= 0xF0 && c <= 0xF4) {
+		if (c == 0xF0)
+			*ret_lo = 0x90;
+		if (c == 0xF4)
+			*ret_hi = 0x8F;
+		return 4;
 	}
 	return 0;
 }
 
-json_t *gl_json_string(const char *s)
+/* How many of the n bytes at p (n >= 1) are a valid prefix of one UTF-8 sequence: the whole
+ * sequence's length when it is complete, 0 when p does not start a valid sequence, and n (less
+ * than the full length) when it is valid so far but cut off. */
+static size_t utf8_prefix(const unsigned char *p, size_t n, size_t *ret_full)
+{
+	unsigned char lo, hi;
+	size_t full = utf8_lead(p[0], &lo, &hi);
+
+	*ret_full = full;
+	if (full == 0)
+		return 0;
+	for (size_t i = 1; i < full; i++) {
+		if (i == n)
+			return n;
+		if (i == 1 ? (p[1] < lo || p[1] > hi) : (p[i] & 0xC0) != 0x80)
+			return 0;
+	}
+	return full;
+}
+
+json_t *gl_json_stringn(const char *s, size_t len)
 {
 	_cleanup_buf_ struct gdn_buf b = {0};
 	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *end = p + len;
 
-	while (*p) {
-		size_t n = utf8_seq_len(p);
-		int r = n ? gdn_buf_append(&b, p, n) : gdn_buf_puts(&b, "\xEF\xBF\xBD");
+	while (p < end) {
+		size_t full, n = utf8_prefix(p, (size_t)(end - p), &full);
+		int r =
+		    n && n == full ? gdn_buf_append(&b, p, n) : gdn_buf_puts(&b, "\xEF\xBF\xBD");
 
 		if (r < 0)
 			return NULL;
-		p += n ? n : 1;
+		p += n && n == full ? n : 1;
 	}
 	return json_stringn(b.data ? b.data : "", b.len);
+}
+
+json_t *gl_json_string(const char *s)
+{
+	return gl_json_stringn(s, strlen(s));
+}
+
+size_t gl_utf8_complete_len(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	/* Only the start of the last sequence can be cut off: look at most 3 bytes back. */
+	for (size_t back = 1; back <= 3 && back <= len; back++) {
+		size_t full, i = len - back;
+
+		if ((p[i] & 0xC0) == 0x80)
+			continue; /* a continuation byte: its lead is further back */
+		if (utf8_prefix(p + i, back, &full) == back && back < full)
+			return i;
+		break;
+	}
+	return len;
 }
 
 static int compare_str(const void *a, const void *b)

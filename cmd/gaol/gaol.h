@@ -5,10 +5,12 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <termios.h>
 #include <jansson.h>
 
 #include "lib/err.h"
 #include "lib/http_client.h"
+#include "lib/ipc.h"
 
 #define GL_DEFAULT_TARGET "127.0.0.1:7777"
 
@@ -41,6 +43,7 @@ enum {
 	GL_OPT_MEMORY = 0x100,
 	GL_OPT_CPU_SHARES,
 	GL_OPT_PIDS,
+	GL_OPT_TTY,
 };
 
 extern const struct gl_cmd gl_commands[];
@@ -69,10 +72,25 @@ int gl_call(const char *method, const char *path, const json_t *body, json_t **r
 /* Prints "gaol: <message>" to stderr; returns GL_EXIT_FAIL. */
 int gl_fail(const struct gdn_err *err);
 
+/* Dials and sends a hijacked request (Run, Attach, a stream attachment). A non-2xx answer becomes
+ * *err as in gl_request. Returns the connection, the raw stream from now on; *ret_leftover is
+ * replaced by the stream bytes already read with the response head. */
+int gl_hijack(const char *method, const char *path, const char *content_type, const void *body,
+	      size_t len, struct gdn_buf *ret_leftover, struct gdn_err **err);
+
 /* "/containers/<escaped handle><suffix>", malloc'd (NULL on ENOMEM). */
 char *gl_container_path(const char *handle, const char *suffix);
 /* A JSON string from arbitrary bytes: invalid UTF-8 becomes U+FFFD, as Go's encoder does. */
 json_t *gl_json_string(const char *s);
+/* Encodes v as Go's json.Encoder does: compact, '<' '>' '&' U+2028 U+2029 escaped as \u003c
+ * and so on, lower-case hex in \u escapes, then "\n". malloc'd; NULL on error. */
+char *gl_json_line(const json_t *v, size_t *ret_len);
+/* The same for s[0..len), which may contain NUL bytes. */
+json_t *gl_json_stringn(const char *s, size_t len);
+/* The length of the longest prefix of s[0..len) that does not end inside a multi-byte UTF-8
+ * sequence that more input could still complete: stdin is sent in chunks, and a character split
+ * between two reads must not turn into two U+FFFDs. */
+size_t gl_utf8_complete_len(const char *s, size_t len);
 
 /* The keys of a JSON object sorted bytewise (Go's map order), NULL-terminated; free() the
  * array (the strings belong to obj). NULL on ENOMEM. */
@@ -111,7 +129,67 @@ int gl_parse_mount(const char *s, struct gl_mount *m, char **ret_copy);
 /* Parses BYTES with an optional K, M, G or T suffix (powers of 1024). 0, -EINVAL or -ERANGE. */
 int gl_parse_bytes(const char *s, uint64_t *ret);
 
-/* commands.c, create.c: the commands. */
+/* The ProcessSpec of `gaol run` and `gaol shell` (protocol §9.2). */
+struct gl_process_opts {
+	const char *id; /* "" or NULL: the server makes one up */
+	const char *path;
+	const char *const *args;
+	size_t n_args;
+	const char *const *env;
+	size_t n_env;
+	const char *dir;
+	const char *user;
+	bool tty; /* then "tty":{"window_size":{"columns":…,"rows":…}} */
+	unsigned columns, rows;
+};
+/* Builds the ProcessSpec JSON exactly as Go's client encodes it: members in declaration order,
+ * empty strings and arrays left out, "rlimits" and "image" always present. NULL on ENOMEM. */
+json_t *gl_process_spec(const struct gl_process_opts *o);
+
+/* process.c: gaol's side of the process protocol (protocol §5). */
+struct gl_process {
+	int control;		/* the hijacked Run/Attach connection, -1 when closed */
+	struct gdn_lines lines; /* payloads from the server not yet handled */
+	char *id;		/* process_id of the first payload */
+	char *stream_id;	/* stream_id of the first payload */
+};
+/* Sends a Run (POST …/processes with a ProcessSpec) or Attach (GET …/processes/ID) and reads the
+ * first payload {"process_id":…,"stream_id":…}. A Garden error answer becomes *err. */
+int gl_process_open(struct gl_process *p, const char *method, const char *path, const json_t *spec,
+		    struct gdn_err **err);
+void gl_process_close(struct gl_process *p);
+
+/* Where a process's I/O goes while gaol waits for it. */
+struct gl_io {
+	int in;	    /* read and sent as stdin payloads (EOF payload at its end), or -1: none */
+	int out;    /* receives the stdout stream */
+	int err;    /* receives the stderr stream */
+	int sigfd;  /* signalfd: SIGINT/SIGTERM send {"signal":0}; SIGWINCH a resize; or -1 */
+	int tty_fd; /* the terminal whose size a SIGWINCH sends, or -1 */
+};
+/* Opens the stdout and stderr stream attachments of `handle`'s process, then copies (in one
+ * poll loop) io->in into stdin payloads and the streams into io->out/io->err until the exit
+ * payload has arrived and both streams have ended. Returns the exit status (>= 0), or -errno
+ * with *err: an {"error":…} payload (its message), a control connection that ended before the
+ * exit payload, a failed stream attachment or a failed local write. */
+int gl_process_wait(struct gl_process *p, const char *handle, const struct gl_io *io,
+		    struct gdn_err **err);
+
+/* tty.c: the local terminal of `gaol shell` and `run --tty`. */
+struct gl_tty {
+	int fd; /* -1: nothing to restore */
+	struct termios saved;
+};
+/* The first of fds 0, 1, 2 that is a terminal, or -1. */
+int gl_tty_find(void);
+/* Its window size; 80x24 when fd < 0 or the size is unknown or zero. */
+void gl_tty_size(int fd, unsigned *ret_columns, unsigned *ret_rows);
+/* Raw mode on the terminal fd (saving the old settings in t); 0 or -errno. */
+int gl_tty_raw(struct gl_tty *t, int fd);
+/* Restores what gl_tty_raw saved; safe to call twice or without gl_tty_raw. */
+void gl_tty_restore(struct gl_tty *t);
+
+/* commands.c, create.c, run.c: the commands. */
 int gl_cmd_ping(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_capacity(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_create(const struct gl_cmd *cmd, int argc, char **argv);
@@ -125,3 +203,6 @@ int gl_cmd_remove_property(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_set_grace(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_stop(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_limits(const struct gl_cmd *cmd, int argc, char **argv);
+int gl_cmd_run(const struct gl_cmd *cmd, int argc, char **argv);
+int gl_cmd_attach(const struct gl_cmd *cmd, int argc, char **argv);
+int gl_cmd_shell(const struct gl_cmd *cmd, int argc, char **argv);

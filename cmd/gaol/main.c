@@ -38,6 +38,30 @@ static const struct option list_longopts[] = {
     {0},
 };
 
+static const struct option run_longopts[] = {
+    {"attach", no_argument, NULL, 'a'},
+    {"command", required_argument, NULL, 'c'},
+    {"dir", required_argument, NULL, 'd'},
+    {"user", required_argument, NULL, 'u'},
+    {"env", required_argument, NULL, 'e'},
+    {"tty", no_argument, NULL, GL_OPT_TTY},
+    {"process-id", required_argument, NULL, 'p'},
+    GL_COMMON_LONGOPTS,
+    {0},
+};
+
+static const struct option attach_longopts[] = {
+    {"process-id", required_argument, NULL, 'p'},
+    GL_COMMON_LONGOPTS,
+    {0},
+};
+
+static const struct option shell_longopts[] = {
+    {"user", required_argument, NULL, 'u'},
+    GL_COMMON_LONGOPTS,
+    {0},
+};
+
 static const struct option stop_longopts[] = {
     {"kill", no_argument, NULL, 'k'},
     GL_COMMON_LONGOPTS,
@@ -180,6 +204,64 @@ const struct gl_cmd gl_commands[] = {
 	.shortopts = "kt:h",
 	.longopts = stop_longopts,
 	.run = gl_cmd_stop,
+    },
+    {
+	.name = "run",
+	.synopsis = "[OPTIONS] HANDLE {-c COMMAND | -- PATH [ARG]...}",
+	.summary = "run a process in a container",
+	.help = "Runs a process in the container (POST /containers/HANDLE/processes): the shell\n"
+		"command line COMMAND (as sh -c COMMAND), or PATH with the ARGs (looked up in\n"
+		"the container's PATH). Without -a, prints the process id and exits at once; the\n"
+		"process goes on (gaol attach -p ID joins it). With -a, gaol passes its standard\n"
+		"input to the process, copies the process's standard output and error to its\n"
+		"own, sends SIGTERM to the process on SIGINT or SIGTERM, and exits with the\n"
+		"process's exit status (128+N after signal N).\n"
+		"\n"
+		"Options:\n"
+		"  -a, --attach               stay attached until the process exits\n"
+		"  -c, --command COMMAND      run sh -c COMMAND\n"
+		"  -d, --dir DIR              the working directory (created if missing;\n"
+		"                             default: the user's home, else /)\n"
+		"  -u, --user USER            a user name or UID:GID (default: root)\n"
+		"  -e, --env KEY=VALUE        an environment variable on top of the\n"
+		"                             container's (repeatable)\n"
+		"      --tty                  a terminal for the process, as big as gaol's (80x24\n"
+		"                             if it has none); with -a, gaol's terminal is in raw\n"
+		"                             mode and window size changes are passed on\n"
+		"  -p, --process-id ID        the process id (default: the server makes one up)\n",
+	.shortopts = "ac:d:u:e:p:t:h",
+	.longopts = run_longopts,
+	.run = gl_cmd_run,
+    },
+    {
+	.name = "attach",
+	.synopsis = "-p ID HANDLE",
+	.summary = "attach to a running or finished process",
+	.help =
+	    "Attaches to the process ID of the container (GET /containers/HANDLE/processes/ID)\n"
+	    "as run -a does: output from now on (and what the server kept while nobody was\n"
+	    "attached), standard input passed on, exit status of the process. A process\n"
+	    "that has already exited gives its exit status at once.\n"
+	    "\n"
+	    "Options:\n"
+	    "  -p, --process-id ID        the process (required)\n",
+	.shortopts = "p:t:h",
+	.longopts = attach_longopts,
+	.run = gl_cmd_attach,
+    },
+    {
+	.name = "shell",
+	.synopsis = "[-u USER] HANDLE",
+	.summary = "an interactive shell in a container",
+	.help = "Runs /bin/sh in the container with a terminal as big as gaol's (80x24 if it has\n"
+		"none) and $TERM passed on, with gaol's terminal in raw mode until the shell\n"
+		"exits; window size changes are passed on. Exits with the shell's status.\n"
+		"\n"
+		"Options:\n"
+		"  -u, --user USER            a user name or UID:GID (default: root)\n",
+	.shortopts = "u:t:h",
+	.longopts = shell_longopts,
+	.run = gl_cmd_shell,
     },
     {
 	.name = "limits",

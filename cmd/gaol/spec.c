@@ -1,5 +1,6 @@
-/* gaol create's ContainerSpec, built as Go's client encodes it (protocol §9.1), and the parsers
- * of its option values. No I/O here, so that it can be unit-tested. */
+/* gaol create's ContainerSpec and gaol run's ProcessSpec, built as Go's client encodes them
+ * (protocol §9.1, §9.2), and the parsers of option values. No I/O here, so that it can be
+ * unit-tested. */
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -117,6 +118,54 @@ json_t *gl_create_spec(const struct gl_create_opts *o)
 	if (o->privileged && set(spec, "privileged", json_true()) < 0)
 		return NULL;
 	if (set(spec, "limits", limits(o)) < 0)
+		return NULL;
+	return gdn_steal_ptr(&spec);
+}
+
+static json_t *string_array(const char *const *v, size_t n)
+{
+	json_auto_t *a = json_array();
+
+	if (!a)
+		return NULL;
+	for (size_t i = 0; i < n; i++)
+		if (json_array_append_new(a, gl_json_string(v[i])) < 0)
+			return NULL;
+	return gdn_steal_ptr(&a);
+}
+
+static bool nonempty(const char *s)
+{
+	return s && *s;
+}
+
+json_t *gl_process_spec(const struct gl_process_opts *o)
+{
+	json_auto_t *spec = json_object();
+
+	/* ProcessSpec's declaration order: id, path, args, env, dir, user, rlimits, limits, tty,
+	 * image, bind_mounts. */
+	if (!spec)
+		return NULL;
+	if (nonempty(o->id) && set(spec, "id", gl_json_string(o->id)) < 0)
+		return NULL;
+	if (nonempty(o->path) && set(spec, "path", gl_json_string(o->path)) < 0)
+		return NULL;
+	if (o->n_args && set(spec, "args", string_array(o->args, o->n_args)) < 0)
+		return NULL;
+	if (o->n_env && set(spec, "env", string_array(o->env, o->n_env)) < 0)
+		return NULL;
+	if (nonempty(o->dir) && set(spec, "dir", gl_json_string(o->dir)) < 0)
+		return NULL;
+	if (nonempty(o->user) && set(spec, "user", gl_json_string(o->user)) < 0)
+		return NULL;
+	if (set(spec, "rlimits", json_object()) < 0)
+		return NULL;
+	if (o->tty && set(spec, "tty",
+			  json_pack("{s:{s:I,s:I}}", "window_size", "columns",
+				    (json_int_t)o->columns, "rows", (json_int_t)o->rows)) < 0)
+		return NULL;
+	if (set(spec, "image", json_object()) < 0)
 		return NULL;
 	return gdn_steal_ptr(&spec);
 }

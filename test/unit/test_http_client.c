@@ -374,6 +374,244 @@ static void test_peer_gone(void)
 	close(sv[0]);
 }
 
+/* --- hijacked requests ---------------------------------------------------------------------- */
+
+/* A hijack against canned pieces over a socketpair (request read by the child). */
+static int hijack_pieces(const char *const *pieces, int *status, struct gdn_buf *leftover,
+			 char **error_body, struct gdn_err **err)
+{
+	int sv[2];
+	pid_t pid;
+	int r;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	pid = serve_pieces(sv[1], pieces);
+	close(sv[1]);
+	r = gdn_http_hijack(sv[0], "GET", "/containers/h/processes/p", NULL, NULL, 0, status,
+			    leftover, error_body, err);
+	close(sv[0]);
+	reap(pid);
+	return r;
+}
+
+static void test_hijack_run(void)
+{
+	static const char spec[] = "{\"path\":\"sh\",\"args\":[\"-c\",\"echo hi\"],\"rlimits\":{},"
+				   "\"image\":{}}\n";
+	static const char answer[] = "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+				     "Date: Fri, 28 Nov 2025 10:00:00 GMT\r\n"
+				     "Transfer-Encoding: chunked\r\n\r\n"
+				     "{\"process_id\":\"p1\",\"stream_id\":\"4\"}\n";
+	_cleanup_err_ struct gdn_err *err = NULL;
+	_cleanup_buf_ struct gdn_buf left = {0};
+	_cleanup_free_ char *req = NULL;
+	_cleanup_free_ char *want = NULL;
+	char *error_body = (char *)"untouched";
+	char more[64];
+	int sv[2], status = 0;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	CHECK(write(sv[1], answer, strlen(answer)) == (ssize_t)strlen(answer));
+	CHECK_OK(gdn_http_hijack(sv[0], "POST", "/containers/web-1/processes", "application/json",
+				 spec, strlen(spec), &status, &left, &error_body, &err),
+		 err);
+	CHECK_INTEQ(status, 201);
+	CHECK(error_body == NULL);
+	/* The first payload was read along with the head: it is the leftover, byte for byte. */
+	CHECK_STREQ(left.data, "{\"process_id\":\"p1\",\"stream_id\":\"4\"}\n");
+
+	/* Exactly what Go's httputil.ClientConn sends: no Connection: close. */
+	req = read_request(sv[1]);
+	CHECK(asprintf(
+		  &want,
+		  "POST /containers/web-1/processes HTTP/1.1\r\nHost: api\r\nUser-Agent: gaol\r\n"
+		  "Content-Length: %zu\r\nContent-Type: application/json\r\n\r\n%s",
+		  strlen(spec), spec) > 0);
+	CHECK_STREQ(req, want);
+
+	/* The connection is raw from now on, both ways. */
+	CHECK(write(sv[1], "{\"exit_status\":3}\n", 18) == 18);
+	CHECK(read(sv[0], more, sizeof(more)) == 18);
+	CHECK(memcmp(more, "{\"exit_status\":3}\n", 18) == 0);
+	CHECK(write(sv[0], "{\"source\":0}\n", 13) == 13);
+	CHECK(read(sv[1], more, sizeof(more)) == 13);
+	close(sv[0]);
+	close(sv[1]);
+}
+
+static void test_hijack_stream_request(void)
+{
+	static const char answer[] =
+	    "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n"
+	    "Content-Length: 0\r\n\r\n";
+	_cleanup_err_ struct gdn_err *err = NULL;
+	_cleanup_buf_ struct gdn_buf left = {0};
+	_cleanup_free_ char *req = NULL;
+	char *error_body = NULL;
+	int sv[2], status = 0;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	CHECK(write(sv[1], answer, strlen(answer)) == (ssize_t)strlen(answer));
+	/* A stale leftover is replaced, not appended to. */
+	CHECK(gdn_buf_puts(&left, "stale") == 0);
+	CHECK_OK(gdn_http_hijack(sv[0], "GET", "/containers/w/processes/p1/attaches/4/stdout",
+				 "application/json", NULL, 0, &status, &left, &error_body, &err),
+		 err);
+	CHECK_INTEQ(status, 200);
+	CHECK_INTEQ(left.len, 0);
+	CHECK(error_body == NULL);
+	close(sv[0]);
+	/* Go sets Content-Type on the stream requests although they have no body. */
+	req = read_request(sv[1]);
+	CHECK_STREQ(req,
+		    "GET /containers/w/processes/p1/attaches/4/stdout HTTP/1.1\r\nHost: api\r\n"
+		    "User-Agent: gaol\r\nContent-Type: application/json\r\n\r\n");
+	close(sv[1]);
+}
+
+static void test_hijack_split_head(void)
+{
+	static const char *const pieces[] = {
+	    "HTTP/1.1 100 Continue\r\n\r\n",
+	    "HTTP/1.1 200 O",
+	    "K\r\nTransfer-Encoding: chunked\r",
+	    "\n\r\nraw \x01\xff",
+	    " bytes",
+	    NULL,
+	};
+	_cleanup_err_ struct gdn_err *err = NULL;
+	_cleanup_buf_ struct gdn_buf left = {0};
+	char *error_body = NULL;
+	int status = 0;
+
+	CHECK_OK(hijack_pieces(pieces, &status, &left, &error_body, &err), err);
+	CHECK_INTEQ(status, 200);
+	/* Only what one read(2) returned with the head: the rest is the caller's. */
+	CHECK_INTEQ(left.len, 6);
+	CHECK(memcmp(left.data, "raw \x01\xff", 6) == 0);
+}
+
+static void test_hijack_error_bodies(void)
+{
+	static const char garden_err[] =
+	    "{\"Type\":\"ProcessNotFoundError\",\"Message\":\"unknown process: p9\",\"Handle\":"
+	    "\"\",\"ProcessID\":\"p9\",\"Binary\":\"\"}\n";
+	char head[256];
+	const char *const with_length[] = {head, garden_err, "TRAILING", NULL};
+	static const char *const chunked[] = {
+	    "HTTP/1.1 500 Internal Server Error\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"",
+	    "\r\n4\r\n:1}\n\r\n0\r\n\r\n", NULL};
+	static const char *const to_eof[] = {"HTTP/1.1 500 Internal Server Error\r\n\r\n",
+					     "no framing", " at all", NULL};
+	static const char *const empty[] = {
+	    "HTTP/1.1 501 Not Implemented\r\nContent-Length: 0\r\n\r\n", NULL};
+	struct {
+		const char *const *pieces;
+		int status;
+		const char *body;
+	} cases[] = {
+	    {with_length, 404, garden_err},
+	    {chunked, 500, "{\"a\":1}\n"},
+	    {to_eof, 500, "no framing at all"},
+	    {empty, 501, ""},
+	};
+
+	snprintf(head, sizeof(head),
+		 "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\n"
+		 "Content-Length: %zu\r\nConnection: close\r\n\r\n",
+		 strlen(garden_err));
+	for (size_t i = 0; i < GDN_ARRAY_SIZE(cases); i++) {
+		_cleanup_err_ struct gdn_err *err = NULL;
+		_cleanup_buf_ struct gdn_buf left = {0};
+		_cleanup_free_ char *error_body = NULL;
+		int status = 0;
+
+		CHECK(gdn_buf_puts(&left, "stale") == 0);
+		CHECK_OK(hijack_pieces(cases[i].pieces, &status, &left, &error_body, &err), err);
+		CHECK_INTEQ(status, cases[i].status);
+		CHECK_STREQ(error_body, cases[i].body);
+		CHECK_INTEQ(left.len, 0);
+	}
+}
+
+static void test_hijack_not_hijackable(void)
+{
+	static const char *const conn_close[] = {"HTTP/1.1 200 OK\r\nTransfer-Encoding: "
+						 "chunked\r\nConnection: keep-alive, Close\r\n\r\n",
+						 NULL};
+	static const char *const http10[] = {"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n", NULL};
+	static const char *const unframed[] = {
+	    "HTTP/1.1 201 Created\r\n\r\n{\"process_id\":\"x\"}\n", NULL};
+	static const char *const http10_ka[] = {
+	    "HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 0\r\n\r\n", NULL};
+	struct {
+		const char *const *pieces;
+		const char *msg;
+	} cases[] = {
+	    {conn_close, "the server's 200 response cannot be hijacked: it says Connection: close"},
+	    {http10, "it is HTTP/1.0"},
+	    {unframed, "it has neither Content-Length nor Transfer-Encoding: chunked"},
+	};
+	_cleanup_err_ struct gdn_err *err = NULL;
+	_cleanup_buf_ struct gdn_buf left = {0};
+	char *error_body = NULL;
+	int status = -1;
+
+	for (size_t i = 0; i < GDN_ARRAY_SIZE(cases); i++) {
+		_cleanup_err_ struct gdn_err *e = NULL;
+
+		CHECK_INTEQ(hijack_pieces(cases[i].pieces, &status, &left, &error_body, &e),
+			    -EPROTO);
+		if (!strstr(gdn_err_str(e), cases[i].msg))
+			CHECK_STREQ(gdn_err_str(e), cases[i].msg);
+		CHECK(strstr(gdn_err_str(e), "GET /containers/h/processes/p") != NULL);
+		/* Nothing written on failure. */
+		CHECK_INTEQ(status, -1);
+		CHECK(left.data == NULL);
+	}
+	/* HTTP/1.0 with keep-alive is fine for Go. */
+	CHECK_OK(hijack_pieces(http10_ka, &status, &left, &error_body, &err), err);
+	CHECK_INTEQ(status, 200);
+}
+
+static void test_hijack_failures(void)
+{
+	static const char *const nothing[] = {NULL};
+	static const char *const half_head[] = {"HTTP/1.1 201 Created\r\nTransfer-", NULL};
+	static const char *const short_body[] = {
+	    "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 10\r\n\r\n", "{}", NULL};
+	struct {
+		const char *const *pieces;
+		const char *msg;
+	} cases[] = {
+	    {nothing, "server closed the connection without a response"},
+	    {half_head, "unexpected EOF in HTTP response head"},
+	    {short_body, "unexpected EOF in response body (got 2 of 10 bytes)"},
+	};
+	_cleanup_err_ struct gdn_err *err = NULL;
+	_cleanup_buf_ struct gdn_buf left = {0};
+	char *error_body = NULL;
+	int sv[2], status = -1;
+
+	for (size_t i = 0; i < GDN_ARRAY_SIZE(cases); i++) {
+		_cleanup_err_ struct gdn_err *e = NULL;
+
+		CHECK(hijack_pieces(cases[i].pieces, &status, &left, &error_body, &e) < 0);
+		if (!strstr(gdn_err_str(e), cases[i].msg))
+			CHECK_STREQ(gdn_err_str(e), cases[i].msg);
+		CHECK_INTEQ(status, -1);
+		CHECK(error_body == NULL);
+	}
+
+	/* A peer that is gone: EPIPE (not SIGPIPE), reported as the send failure. */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	close(sv[1]);
+	CHECK(gdn_http_hijack(sv[0], "POST", "/containers/h/processes", "application/json", "{}\n",
+			      3, &status, &left, &error_body, &err) < 0);
+	CHECK(strstr(gdn_err_str(err), "send POST /containers/h/processes") != NULL);
+	close(sv[0]);
+}
+
 /* --- dialing -------------------------------------------------------------------------------- */
 
 /* Accepts one connection on lfd in a child and answers it with pieces. */
@@ -552,6 +790,12 @@ int main(void)
 	    TEST(test_truncated_and_malformed),
 	    TEST(test_body_cap),
 	    TEST(test_peer_gone),
+	    TEST(test_hijack_run),
+	    TEST(test_hijack_stream_request),
+	    TEST(test_hijack_split_head),
+	    TEST(test_hijack_error_bodies),
+	    TEST(test_hijack_not_hijackable),
+	    TEST(test_hijack_failures),
 	    TEST(test_dial_unix),
 	    TEST(test_dial_tcp),
 	    TEST(test_dial_tcp6),

@@ -475,10 +475,15 @@ gdn_setup_file() {
 # gdn_teardown_file: never fails; removes everything this file created.
 gdn_teardown_file() {
 	[[ -n ${GDN_TMP:-} && -d $GDN_TMP ]] || return 0
+	local dadoos
+	kill_bg_clients
+	dadoos=$(all_dadoo_pids)
 	destroy_all || true
 	stop_guardian >/dev/null 2>&1 || true
 	kill9_guardian >/dev/null 2>&1 || true
 	gdn_cleanup_runtime_and_mounts
+	# Safety net: shims that destroy should have killed (only ours, by the pids they wrote).
+	kill_dadoos $dadoos
 	rm -rf --one-file-system "$GDN_TMP" 2>/dev/null || rm -rf "$GDN_TMP" 2>/dev/null || true
 	return 0
 }
@@ -512,6 +517,7 @@ show_log_tail() {
 # Per-test teardown: on failure show the end of the guardian log and destroy every container;
 # then make sure the next test gets a guardian with the default flags.
 gdn_teardown() {
+	kill_bg_clients
 	if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
 		show_log_tail
 		# Later tests should not trip over what a failed one left.
@@ -579,3 +585,147 @@ gaol() {
 }
 
 uuid_v4_regex='^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$'
+
+# --- processes ---------------------------------------------------------------------------------
+
+GARDEN_CLIENT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/garden_client.py
+
+# gc ARGS...: the byte-level Garden process client (helpers/garden_client.py) on this file's
+# socket; prints its JSON summary. See the script for the arguments.
+gc() {
+	timeout "${GC_TIMEOUT:-90}" python3 "$GARDEN_CLIENT" "$GDN_SOCK" "$@"
+}
+
+# process_spec ARGV0 ARGS...: a ProcessSpec JSON for path ARGV0 with ARGS, as Go's client sends it;
+# SPEC_EXTRA (a JSON object) is merged in (e.g. '{"user":"vcap"}').
+process_spec() {
+	local -a named=()
+	local i
+	# (Not jq --args: jq 1.6 takes a "-c" among them for its own option.)
+	for ((i = 2; i <= $#; i++)); do
+		named+=(--arg "a$((i - 2))" "${!i}")
+	done
+	jq -cn --arg p "$1" "${named[@]}" --argjson extra "${SPEC_EXTRA:-{\}}" '
+		[$ARGS.named | to_entries[] | select(.key | test("^a[0-9]+$")) |
+			{n: (.key[1:] | tonumber), v: .value}] | sort_by(.n) | map(.v) as $a |
+		{path: $p} + (if ($a | length) > 0 then {args: $a} else {} end) +
+		{rlimits: {}, image: {}} + $extra'
+}
+
+# sh_spec COMMAND: process_spec sh -c COMMAND.
+sh_spec() {
+	process_spec sh -c "$1"
+}
+
+# proc_dir HANDLE PROCESS-ID: the process's directory in the depot.
+proc_dir() {
+	printf '%s\n' "$GDN_DEPOT/$1/processes/$2"
+}
+
+# process_host_pid HANDLE PROCESS-ID: the host pid of the process (its pidfile).
+process_host_pid() {
+	local p
+	p=$(cat "$(proc_dir "$1" "$2")/pidfile" 2>/dev/null) || return 1
+	[[ $p =~ ^[0-9]+$ ]] || return 1
+	printf '%s\n' "$p"
+}
+
+# wait_process_running HANDLE PROCESS-ID: waits (10 s) until its pidfile names a live process.
+wait_process_running() {
+	local i p
+	for ((i = 0; i < 100; i++)); do
+		p=$(process_host_pid "$1" "$2") && pid_alive "$p" && return 0
+		sleep 0.1
+	done
+	echo "process $2 of $1 did not start (dir: $(ls -A "$(proc_dir "$1" "$2")" 2>&1 | tr '\n' ' '))" >&2
+	return 1
+}
+
+# wait_process_exited HANDLE PROCESS-ID: waits (30 s) until dadoo wrote its exitcode file.
+wait_process_exited() {
+	wait_until 300 test -s "$(proc_dir "$1" "$2")/exitcode"
+}
+
+# dadoo_pid HANDLE PROCESS-ID: the pid in its dadoo.pid file.
+dadoo_pid() {
+	local p
+	p=$(cat "$(proc_dir "$1" "$2")/dadoo.pid" 2>/dev/null) || return 1
+	[[ $p =~ ^[0-9]+$ ]] || return 1
+	printf '%s\n' "$p"
+}
+
+# is_dadoo PID: PID is alive and is a dadoo.
+is_dadoo() {
+	pid_alive "$1" && [[ $(cat "/proc/$1/comm" 2>/dev/null) == dadoo ]]
+}
+
+# all_dadoo_pids: the pids in every dadoo.pid file of this file's depot that are dadoos.
+all_dadoo_pids() {
+	local f p
+	for f in "$GDN_DEPOT"/*/processes/*/dadoo.pid; do
+		[[ -f $f ]] || continue
+		p=$(cat "$f" 2>/dev/null) || continue
+		[[ $p =~ ^[0-9]+$ ]] && is_dadoo "$p" && printf '%s\n' "$p"
+	done
+	return 0
+}
+
+# kill_dadoos PID...: SIGKILLs each PID that is still a dadoo (never anything else).
+kill_dadoos() {
+	local p
+	for p in "$@"; do
+		is_dadoo "$p" && kill -KILL "$p" 2>/dev/null
+	done
+	return 0
+}
+
+# bg_client CMD...: runs CMD (an executable, not a function) in the background as the leader of a
+# session of its own; its pid is in $! and recorded in $GDN_TMP/bg.pids, so that the test's
+# teardown kills its whole process group if the test did not wait for it.
+bg_client() {
+	setsid "$@" &
+	echo "$!" >>"$GDN_TMP/bg.pids"
+}
+
+# bg_gaol ARGS... / bg_gc ARGS...: gaol / garden_client.py on this file's socket, in the background.
+bg_gaol() {
+	bg_client "$GAOL_BIN" -t "$GDN_SOCK" "$@"
+}
+
+bg_gc() {
+	bg_client timeout "${GC_TIMEOUT:-90}" python3 "$GARDEN_CLIENT" "$GDN_SOCK" "$@"
+}
+
+# wait_client PID: waits for a bg_client and returns its exit status (and forgets it).
+wait_client() {
+	local rc=0
+	wait "$1" || rc=$?
+	sed -i "/^$1\$/d" "$GDN_TMP/bg.pids" 2>/dev/null
+	return $rc
+}
+
+kill_bg_clients() {
+	local p
+	[[ -s ${GDN_TMP:-}/bg.pids ]] || return 0
+	while read -r p; do
+		[[ -n $p ]] && kill -KILL -- "-$p" 2>/dev/null
+	done <"$GDN_TMP/bg.pids"
+	rm -f "$GDN_TMP/bg.pids"
+	return 0
+}
+
+# json_field JSON FILTER: jq -r FILTER of JSON.
+json_field() {
+	jq -r "$2" <<<"$1"
+}
+
+# tty_settle: a command prefix for TTY tests that read the terminal size at once. crun 1.8 does
+# not apply process.consoleSize on exec: dadoo sizes the pty the moment crun hands the master
+# over, which a process asking for its size at its first instruction can beat (about 1 run in
+# 60 here). runc applies consoleSize itself, so there is no delay with runc. A known limitation
+# with crun, documented in docs/PROCESSES.md.
+tty_settle() {
+	if [[ ${GDN_RUNTIME:-runc} == crun ]]; then
+		printf 'sleep 0.2; '
+	fi
+}
