@@ -9,7 +9,7 @@ CC      ?= gcc
 # Debian 12 packages this project needs to build, test and run (make deps installs them).
 DEB_PKGS := build-essential pkg-config libnl-3-dev libnl-route-3-dev libiptc-dev libjansson-dev \
 	libbsd-dev runc crun iptables bats bats-assert bats-support busybox-static scdoc jq curl \
-	iproute2 util-linux procps man-db cppcheck clang-format
+	iproute2 util-linux bsdutils procps man-db cppcheck clang-format python3
 
 PKGS     := libnl-route-3.0 libiptc jansson libbsd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

@@ -13,7 +13,7 @@ setup_suite() {
 	esac
 
 	for t in "${GDN_RUNTIME:-runc}" curl jq nsenter ip ss setsid stat find md5sum awk mktemp \
-		umount timeout perl pgrep dd man; do
+		umount timeout perl pgrep dd man python3 script; do
 		command -v "$t" >/dev/null || missing+=("command not found: $t")
 	done
 	for t in guardian gaol garden-init; do
