@@ -73,9 +73,10 @@ endef
 $(foreach b,$(BINS),$(eval $(call bin_rule,$(b))))
 
 # dadoo: one per container process, so its idle RSS matters: linked statically it stays under
-# 1 MiB (dynamic: ~2 MiB, mostly libc and jansson pages). The ASan variant stays dynamic.
+# 1 MiB (dynamic: ~2 MiB, mostly libc and jansson pages; static-pie: ~1.02 MiB). The ASan variant
+# stays dynamic.
 ifneq ($(VARIANT),asan)
-$(BUILD)/bin/dadoo: LDFLAGS := $(filter-out -pie,$(LDFLAGS)) -static-pie
+$(BUILD)/bin/dadoo: LDFLAGS := $(filter-out -pie,$(LDFLAGS)) -static
 $(BUILD)/bin/dadoo: LDLIBS := $(shell pkg-config --static --libs jansson libbsd 2>/dev/null)
 endif
 
