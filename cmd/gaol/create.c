@@ -36,8 +36,7 @@ static int parse_create(const struct gl_cmd *cmd, int argc, char **argv, struct 
 			o->rootfs = optarg;
 			break;
 		case 'e':
-			eq = strchr(optarg, '=');
-			if (!eq || eq == optarg)
+			if (!gl_is_key_value(optarg))
 				return gl_usage_error(
 				    cmd, "invalid environment variable '%s': expected KEY=VALUE",
 				    optarg);
@@ -57,15 +56,14 @@ static int parse_create(const struct gl_cmd *cmd, int argc, char **argv, struct 
 			o->privileged = true;
 			break;
 		case 'P':
-			eq = strchr(optarg, '=');
-			if (!eq || eq == optarg)
+			if (!gl_is_key_value(optarg))
 				return gl_usage_error(
 				    cmd, "invalid property '%s': expected KEY=VALUE", optarg);
 			/* Split in a copy: argv stays intact for getopt. */
 			copies[n_copies] = strdup(optarg);
 			if (!copies[n_copies])
 				return gl_fail(NULL);
-			eq = copies[n_copies] + (eq - optarg);
+			eq = copies[n_copies] + strcspn(optarg, "=");
 			*eq = '\0';
 			o->props[o->n_props++] = (struct gl_kv){copies[n_copies++], eq + 1};
 			break;

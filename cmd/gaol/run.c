@@ -106,7 +106,6 @@ int gl_cmd_run(const struct gl_cmd *cmd, int argc, char **argv)
 		return gl_fail(NULL);
 	o.env = a.env;
 	while ((c = gl_getopt(cmd, argc, argv)) != -1) {
-		const char *eq;
 
 		switch (c) {
 		case 'a':
@@ -122,8 +121,7 @@ int gl_cmd_run(const struct gl_cmd *cmd, int argc, char **argv)
 			o.user = optarg;
 			break;
 		case 'e':
-			eq = strchr(optarg, '=');
-			if (!eq || eq == optarg)
+			if (!gl_is_key_value(optarg))
 				return gl_usage_error(
 				    cmd, "invalid environment variable '%s': expected KEY=VALUE",
 				    optarg);

@@ -59,17 +59,27 @@ char *gd_container_dir(const struct gd_config *cfg, const char *handle)
 
 /* ---- create -------------------------------------------------------------------------------- */
 
+int gd_props_write(const char *dir, const json_t *props, struct gdn_err **err)
+{
+	_cleanup_free_ char *path = gdn_path_join(dir, "properties.json");
+	_cleanup_free_ char *text = NULL;
+	size_t len = 0;
+
+	text = path ? gdn_json_line(props, &len) : NULL;
+	if (!text || !json_is_object(props))
+		return gdn_err_set(err, ENOMEM, "cannot write the properties");
+	return gdn_fs_write_atomic(path, text, len, 0600, err);
+}
+
+/* The spec's properties, without garden.state: guardian adds it as create's very last step. */
 static int write_properties(const char *dir, const json_t *props, struct gdn_err **err)
 {
 	json_auto_t *p = props ? json_deep_copy(props) : json_object();
-	_cleanup_free_ char *path = gdn_path_join(dir, "properties.json");
-	if (!p || !json_is_object(p) || !path)
+
+	if (!p)
 		return gdn_err_set(err, ENOMEM, "cannot write the properties");
 	(void)json_object_del(p, "garden.state");
-	_cleanup_free_ char *text = json_dumps(p, JSON_COMPACT);
-	if (!text)
-		return gdn_err_set(err, ENOMEM, "cannot write the properties");
-	return gdn_fs_write_atomic(path, text, strlen(text), 0600, err);
+	return gd_props_write(dir, p, err);
 }
 
 static int write_owned(const char *dir, const char *name, const char *text, bool chown_root,
@@ -107,28 +117,22 @@ static int write_network_files(const struct gd_config *cfg, const struct gd_crea
 }
 
 /* Everything create does after the depot dir exists. */
-static int create_in_dir(const struct gd_config *cfg_in, const struct gd_create_spec *spec,
+static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spec *spec,
 			 const char *dir, struct gdn_log *log, struct gdn_err **err)
 {
-	struct gd_config cfg = *cfg_in;
 	struct gd_bundle_host host;
 	json_auto_t *config = NULL;
 
-	if (cfg.cap_bounding == 0) {
-		int r = gd_caps_bounding(&cfg.cap_bounding, err);
-		if (r < 0)
-			return r;
-	}
 	gd_bundle_host_probe(&host);
 
 	int r = write_properties(dir, spec->properties, err);
 	if (r >= 0)
-		r = write_network_files(&cfg, spec, dir, err);
+		r = write_network_files(cfg, spec, dir, err);
 	if (r >= 0)
-		r = gd_volume_create(&cfg, dir, spec->rootfs, spec->privileged, log, err);
+		r = gd_volume_create(cfg, dir, spec->rootfs, spec->privileged, log, err);
 	if (r < 0)
 		return r;
-	config = gd_bundle_config(&cfg, spec, dir, &host, err);
+	config = gd_bundle_config(cfg, spec, dir, &host, err);
 	if (!config)
 		return err && *err ? gdn_err_code(*err) : -ENOMEM;
 	r = gd_bundle_write(dir, config, err);
@@ -136,7 +140,7 @@ static int create_in_dir(const struct gd_config *cfg_in, const struct gd_create_
 		return r;
 
 	gdn_log_info(log, "starting-container", NULL);
-	r = gd_runtime_run(&cfg, spec->handle, dir, err);
+	r = gd_runtime_run(cfg, spec->handle, dir, err);
 	if (r < 0)
 		return r;
 	/* The runtime wrote the pidfile before `run --detach` returned; reading it saves a

@@ -56,6 +56,9 @@ int gd_container_destroy(const struct gd_config *cfg, const char *handle, struct
 int gd_container_stop(const struct gd_config *cfg, const char *handle, bool kill,
 		      struct gdn_log *log, struct gdn_err **err);
 
+/* Writes <dir>/properties.json (the container's properties, an object) atomically. */
+int gd_props_write(const char *dir, const json_t *props, struct gdn_err **err);
+
 /* Reads limits back from <depot>/<handle>/config.json (for the limits getters). */
 int gd_container_limits(const struct gd_config *cfg, const char *handle, struct gd_limits *ret,
 			struct gdn_err **err);

@@ -1,8 +1,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/fs.h"
-#include "lib/path.h"
 #include "lib/util.h"
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/registry.h"
@@ -72,17 +70,10 @@ void gd_registry_free(struct gd_registry *r)
 int gd_ctr_save(const struct gd_config *cfg, const struct gd_ctr *c, struct gdn_err **err)
 {
 	_cleanup_free_ char *dir = gd_container_dir(cfg, c->handle);
-	_cleanup_free_ char *path = NULL;
-	_cleanup_free_ char *text = NULL;
-	size_t len;
 
 	if (!dir)
 		return gdn_err_set(err, ENOMEM, "save properties");
-	path = gdn_path_join(dir, "properties.json");
-	text = gdn_json_line(c->props, &len);
-	if (!path || !text)
-		return gdn_err_set(err, ENOMEM, "save properties");
-	return gdn_fs_write_atomic(path, text, len, 0600, err);
+	return gd_props_write(dir, c->props, err);
 }
 
 void gd_ctr_pause(struct gd_ctr *c)
