@@ -126,8 +126,8 @@ unit: $(UNIT_BINS)
 	prove -f $(UNIT_BINS)
 
 bats: all rootfs
-	GDN_BUILD=$(CURDIR)/$(BUILD) GDN_ROOTFS=$(ROOTFS) GDN_RUNTIME=runc prove -f --exec 'bats --tap' test/bats/*.bats
-	GDN_BUILD=$(CURDIR)/$(BUILD) GDN_ROOTFS=$(ROOTFS) GDN_RUNTIME=crun prove -f --exec 'bats --tap' test/bats/*.bats
+	GDN_BUILD=$(CURDIR)/$(BUILD) GDN_ROOTFS=$(ROOTFS) GDN_RUNTIME=runc prove -f --comments --exec 'bats --tap' test/bats/*.bats
+	GDN_BUILD=$(CURDIR)/$(BUILD) GDN_ROOTFS=$(ROOTFS) GDN_RUNTIME=crun prove -f --comments --exec 'bats --tap' test/bats/*.bats
 
 check: all check-man
 	$(MAKE) VARIANT=asan unit
