@@ -9,6 +9,7 @@
 #include <unistd.h>
 #include <sys/pidfd.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include "lib/proc.h"
@@ -27,6 +28,7 @@ enum spawn_stage {
 	STAGE_FDS,
 	STAGE_SETSID,
 	STAGE_CHDIR,
+	STAGE_DETACH,
 };
 
 struct spawn_report {
@@ -107,6 +109,16 @@ static _Noreturn void child(const struct child_args *a)
 	}
 	if (o->cwd && chdir(o->cwd) < 0)
 		child_fail(errfd, STAGE_CHDIR, errno);
+	if (o->detach) {
+		/* the grandchild keeps errfd until its exec, so the report still reaches gdn_spawn
+		 */
+		pid_t g = fork();
+
+		if (g < 0)
+			child_fail(errfd, STAGE_DETACH, errno);
+		if (g > 0)
+			_exit(0);
+	}
 
 	for (char **c = a->candidates; *c; c++) {
 		int e;
@@ -184,6 +196,28 @@ static char **exec_candidates(const char *file, const char *path)
 	return v;
 }
 
+int gdn_which(const char *file, char **ret, struct gdn_err **err)
+{
+	_cleanup_strv_ char **candidates = NULL;
+
+	if (!file || !*file)
+		return gdn_err_set(err, EINVAL, "no executable name");
+	candidates = exec_candidates(file, getenv("PATH"));
+	if (!candidates)
+		return gdn_err_set(err, ENOMEM, "look up '%s'", file);
+	for (char **c = candidates; *c; c++) {
+		struct stat st;
+
+		if (stat(*c, &st) == 0 && S_ISREG(st.st_mode) && access(*c, X_OK) == 0) {
+			*ret = strdup(*c);
+			return *ret ? 0 : gdn_err_set(err, ENOMEM, "look up '%s'", file);
+		}
+	}
+	if (strchr(file, '/'))
+		return gdn_err_set(err, ENOENT, "'%s' is not an executable file", file);
+	return gdn_err_set(err, ENOENT, "'%s' not found in PATH", file);
+}
+
 static void reap(pid_t pid)
 {
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
@@ -201,6 +235,8 @@ static int report_error(const struct gdn_spawn_opts *o, const struct spawn_repor
 	case STAGE_CHDIR:
 		return gdn_err_set(err, rep->errnum, "spawn '%s': chdir '%s'", o->path,
 				   o->cwd ? o->cwd : "");
+	case STAGE_DETACH:
+		return gdn_err_set(err, rep->errnum, "spawn '%s': fork", o->path);
 	default:
 		return gdn_err_set(err, rep->errnum, "exec '%s'", o->path);
 	}
@@ -222,6 +258,8 @@ int gdn_spawn(const struct gdn_spawn_opts *o, pid_t *ret_pid, int *ret_pidfd, st
 		return gdn_err_set(err, EINVAL, "spawn: no path or argv");
 	if (o->n_extra_fds > SPAWN_MAX_EXTRA || (o->n_extra_fds && !o->extra_fds))
 		return gdn_err_set(err, EINVAL, "spawn '%s': bad extra fds", o->path);
+	if (o->detach && (ret_pid || ret_pidfd))
+		return gdn_err_set(err, EINVAL, "spawn '%s': a detached child has no pid", o->path);
 	n_targets = 3 + (int)o->n_extra_fds;
 
 	memset(&a, 0, sizeof(a));
@@ -281,8 +319,11 @@ int gdn_spawn(const struct gdn_spawn_opts *o, pid_t *ret_pid, int *ret_pidfd, st
 			break;
 		got += (size_t)n;
 	}
+	if (o->detach)
+		reap(pid); /* the intermediate, gone already or about to be */
 	if (got > 0) {
-		reap(pid);
+		if (!o->detach)
+			reap(pid);
 		if (got < sizeof(rep))
 			return gdn_err_set(err, EIO, "spawn '%s': short error report", o->path);
 		return report_error(o, &rep, err);

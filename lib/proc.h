@@ -17,12 +17,21 @@ struct gdn_spawn_opts {
 	const int *extra_fds; /* become fds 3, 4, 5, ... in the child */
 	size_t n_extra_fds;
 	bool setsid;
+	/* Not our child: it is exec'd by a grandchild whose parent exits at once, so init (or the
+	 * nearest subreaper) reaps it. gdn_spawn then gives no pid or pidfd. */
+	bool detach;
 	int pdeathsig;	 /* 0: none */
 	const char *cwd; /* NULL: inherit */
 };
 
-/* Starts the child. *ret_pidfd (if ret_pidfd != NULL) gets a CLOEXEC pidfd. */
+/* Starts the child; returns once it has exec'd (or failed to, with the reason in *err).
+ * *ret_pidfd (if ret_pidfd != NULL) gets a CLOEXEC pidfd. */
 int gdn_spawn(const struct gdn_spawn_opts *o, pid_t *ret_pid, int *ret_pidfd, struct gdn_err **err);
+
+/* The executable gdn_spawn would run for `file` with the current PATH: `file` itself when it
+ * contains '/', else the first PATH entry holding an executable regular file of that name.
+ * *ret is malloc'd; -ENOENT (with *err) when there is none. */
+int gdn_which(const char *file, char **ret, struct gdn_err **err);
 
 /* Waits for the child (pidfd if >= 0, else pid) and returns its status in shell form: exit code,
  * or 128+signal. */

@@ -339,6 +339,64 @@ static void test_bad_options(void)
 	CHECK_INTEQ(gdn_spawn(&o, NULL, NULL, &e2), -EBADF);
 }
 
+static void test_detach(void)
+{
+	_cleanup_err_ struct gdn_err *err = NULL;
+	_cleanup_err_ struct gdn_err *e2 = NULL;
+	_cleanup_err_ struct gdn_err *e3 = NULL;
+	char dir[] = "/tmp/gdn-test-detach.XXXXXX";
+	char file[64], script[256];
+	_cleanup_free_ char *got = NULL;
+	size_t len = 0;
+	pid_t pid;
+
+	CHECK(mkdtemp(dir) != NULL);
+	(void)snprintf(file, sizeof(file), "%s/out", dir);
+	(void)snprintf(script, sizeof(script), "printf ok >%s.tmp && mv %s.tmp %s", file, file,
+		       file);
+	struct gdn_spawn_opts o = {.path = "/bin/sh",
+				   .argv = SH(script),
+				   .stdin_fd = -1,
+				   .stdout_fd = -1,
+				   .stderr_fd = -1,
+				   .detach = true};
+	CHECK_OK(gdn_spawn(&o, NULL, NULL, &err), err);
+	/* nothing of ours to wait for: the intermediate is reaped, the child is not ours */
+	CHECK_INTEQ(waitpid(-1, NULL, WNOHANG), -1);
+	CHECK_INTEQ(errno, ECHILD);
+	for (int i = 0; i < 500 && access(file, F_OK) < 0; i++)
+		(void)usleep(10000);
+	CHECK_OK(gdn_fs_read_file(file, 64, &got, &len, &err), err);
+	CHECK_STREQ(got, "ok");
+	(void)unlink(file);
+	(void)rmdir(dir);
+	/* a failed exec is still reported */
+	o.path = "/nonexistent/gdn-test";
+	CHECK_INTEQ(gdn_spawn(&o, NULL, NULL, &e2), -ENOENT);
+	/* and there is no pid to give */
+	o.path = "/bin/sh";
+	CHECK_INTEQ(gdn_spawn(&o, &pid, NULL, &e3), -EINVAL);
+}
+
+static void test_which(void)
+{
+	_cleanup_err_ struct gdn_err *e1 = NULL;
+	_cleanup_err_ struct gdn_err *e2 = NULL;
+	_cleanup_err_ struct gdn_err *e3 = NULL;
+	_cleanup_free_ char *sh = NULL, *abs = NULL;
+	char *none = NULL;
+
+	CHECK_OK(gdn_which("sh", &sh, &e1), e1);
+	CHECK(sh && sh[0] == '/' && access(sh, X_OK) == 0);
+	CHECK_OK(gdn_which("/bin/sh", &abs, &e1), e1);
+	CHECK_STREQ(abs, "/bin/sh");
+	CHECK_INTEQ(gdn_which("gdn-no-such-program", &none, &e2), -ENOENT);
+	CHECK(strstr(gdn_err_str(e2), "not found in PATH") != NULL);
+	/* a directory is not an executable */
+	CHECK_INTEQ(gdn_which("/tmp", &none, &e3), -ENOENT);
+	CHECK(none == NULL);
+}
+
 int main(void)
 {
 	static const struct tap_test tests[] = {
@@ -353,6 +411,8 @@ int main(void)
 	    TEST(test_cwd),
 	    TEST(test_signals_reset),
 	    TEST(test_pdeathsig),
+	    TEST(test_detach),
+	    TEST(test_which),
 	    TEST(test_bad_options),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
