@@ -592,15 +592,11 @@ static int check_hijackable(const struct head *h, const char *method, const char
 			    h->status, why);
 }
 
-int gdn_http_hijack(int fd, const char *method, const char *path, const char *content_type,
-		    const void *body, size_t len, int *ret_status, struct gdn_buf *ret_leftover,
-		    char **ret_error_body, struct gdn_err **err)
+int gdn_http_hijack_send(int fd, const char *method, const char *path, const char *content_type,
+			 const void *body, size_t len)
 {
 	_cleanup_buf_ struct gdn_buf req = {0};
-	_cleanup_buf_ struct gdn_buf err_body = {0};
-	struct reader r = {.fd = fd};
-	struct head h = {0};
-	int ret, wr;
+	int ret;
 
 	ret = gdn_buf_printf(&req, "%s %s HTTP/1.1\r\nHost: api\r\nUser-Agent: gaol\r\n", method,
 			     path);
@@ -613,9 +609,31 @@ int gdn_http_hijack(int fd, const char *method, const char *path, const char *co
 	if (ret >= 0 && body && len > 0)
 		ret = gdn_buf_append(&req, body, len);
 	if (ret < 0)
-		return gdn_err_set(err, ENOMEM, "%s %s", method, path);
+		return -ENOMEM;
+	return send_all(fd, req.data, req.len);
+}
 
-	wr = send_all(fd, req.data, req.len);
+int gdn_http_hijack(int fd, const char *method, const char *path, const char *content_type,
+		    const void *body, size_t len, int *ret_status, struct gdn_buf *ret_leftover,
+		    char **ret_error_body, struct gdn_err **err)
+{
+	int wr = gdn_http_hijack_send(fd, method, path, content_type, body, len);
+
+	if (wr == -ENOMEM)
+		return gdn_err_set(err, ENOMEM, "%s %s", method, path);
+	return gdn_http_hijack_recv(fd, wr, method, path, ret_status, ret_leftover, ret_error_body,
+				    err);
+}
+
+int gdn_http_hijack_recv(int fd, int send_result, const char *method, const char *path,
+			 int *ret_status, struct gdn_buf *ret_leftover, char **ret_error_body,
+			 struct gdn_err **err)
+{
+	_cleanup_buf_ struct gdn_buf err_body = {0};
+	struct reader r = {.fd = fd};
+	struct head h = {0};
+	int ret, wr = send_result;
+
 	ret = read_head(&r, &h, err);
 	if (ret < 0 && wr < 0) {
 		/* The write failure is the real story (the read error only follows from it). */

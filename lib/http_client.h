@@ -41,6 +41,15 @@ int gdn_http_hijack(int fd, const char *method, const char *path, const char *co
 		    const void *body, size_t len, int *ret_status, struct gdn_buf *ret_leftover,
 		    char **ret_error_body, struct gdn_err **err);
 
+/* gdn_http_hijack in two halves, so that a client can send several requests before it reads
+ * any answer. _send returns 0 or -errno and reports nothing (the answer may explain a failed
+ * write better); _recv takes that result and does the rest. */
+int gdn_http_hijack_send(int fd, const char *method, const char *path, const char *content_type,
+			 const void *body, size_t len);
+int gdn_http_hijack_recv(int fd, int send_result, const char *method, const char *path,
+			 int *ret_status, struct gdn_buf *ret_leftover, char **ret_error_body,
+			 struct gdn_err **err);
+
 /* Percent-encodes for a path segment or query value (Go url.QueryEscape rules: space -> '+'). */
 char *gdn_url_query_escape(const char *s);
 /* Like gdn_url_query_escape, but a space becomes "%20" (unambiguous in a path segment).

@@ -91,18 +91,25 @@ int gl_request(const char *method, const char *path, const char *body, size_t bo
 	return 0;
 }
 
-int gl_hijack(const char *method, const char *path, const char *content_type, const void *body,
-	      size_t len, struct gdn_buf *ret_leftover, struct gdn_err **err)
+int gl_hijack_begin(const char *method, const char *path, const char *content_type,
+		    const void *body, size_t len, int *ret_sent, struct gdn_err **err)
 {
-	_cleanup_close_ int fd = -1;
+	int fd = gdn_http_dial(gl_target(), err);
+
+	if (fd >= 0)
+		*ret_sent = gdn_http_hijack_send(fd, method, path, content_type, body, len);
+	return fd;
+}
+
+int gl_hijack_end(int fd, int sent, const char *method, const char *path,
+		  struct gdn_buf *ret_leftover, struct gdn_err **err)
+{
+	_cleanup_close_ int owned = fd;
 	_cleanup_free_ char *error_body = NULL;
 	int status = 0, r;
 
-	fd = gdn_http_dial(gl_target(), err);
-	if (fd < 0)
-		return fd;
-	r = gdn_http_hijack(fd, method, path, content_type, body, len, &status, ret_leftover,
-			    &error_body, err);
+	r = gdn_http_hijack_recv(owned, sent, method, path, &status, ret_leftover, &error_body,
+				 err);
 	if (r < 0)
 		return r;
 	if (error_body) {
@@ -111,7 +118,18 @@ int gl_hijack(const char *method, const char *path, const char *content_type, co
 
 		return decode_error(&resp, err);
 	}
-	return gdn_steal_fd(&fd);
+	return gdn_steal_fd(&owned);
+}
+
+int gl_hijack(const char *method, const char *path, const char *content_type, const void *body,
+	      size_t len, struct gdn_buf *ret_leftover, struct gdn_err **err)
+{
+	int sent = 0;
+	int fd = gl_hijack_begin(method, path, content_type, body, len, &sent, err);
+
+	if (fd < 0)
+		return fd;
+	return gl_hijack_end(fd, sent, method, path, ret_leftover, err);
 }
 
 char *gl_json_line(const json_t *v, size_t *ret_len)

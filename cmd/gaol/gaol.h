@@ -79,6 +79,13 @@ int gl_fail(const struct gdn_err *err);
  * replaced by the stream bytes already read with the response head. */
 int gl_hijack(const char *method, const char *path, const char *content_type, const void *body,
 	      size_t len, struct gdn_buf *ret_leftover, struct gdn_err **err);
+/* gl_hijack in two halves, to send several requests before reading their answers: _begin
+ * dials and sends (returning the fd, with the send's result in *ret_sent), _end reads the head
+ * and takes the fd (closing it on failure). */
+int gl_hijack_begin(const char *method, const char *path, const char *content_type,
+		    const void *body, size_t len, int *ret_sent, struct gdn_err **err);
+int gl_hijack_end(int fd, int sent, const char *method, const char *path,
+		  struct gdn_buf *ret_leftover, struct gdn_err **err);
 
 /* "/containers/<escaped handle><suffix>", malloc'd (NULL on ENOMEM). */
 char *gl_container_path(const char *handle, const char *suffix);

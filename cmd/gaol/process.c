@@ -303,28 +303,63 @@ static int read_stream(struct pump *s, int i, struct gdn_err **err)
 	return write_local(s, i, buf, (size_t)n, err);
 }
 
-/* Hijacks GET …/processes/<id>/attaches/<stream id>/<name> and writes what came with the head. */
-static int open_stream(struct pump *s, const char *handle, int i, struct gdn_err **err)
+/* Hijacks GET …/processes/<id>/attaches/<stream id>/stdout and …/stderr (both requests go out
+ * before either answer is read: one round trip, not two) and writes what came with the heads. */
+static int open_streams(struct pump *s, const char *handle, struct gdn_err **err)
 {
 	_cleanup_free_ char *pid = gdn_url_path_escape(s->p->id);
 	_cleanup_free_ char *sid = gdn_url_path_escape(s->p->stream_id);
-	_cleanup_free_ char *suffix = NULL;
-	_cleanup_free_ char *path = NULL;
-	_cleanup_buf_ struct gdn_buf left = {0};
-	const char *name = i == STDOUT_SOURCE ? "stdout" : "stderr";
-	int fd;
+	static const char *const names[2] = {"stdout", "stderr"};
+	struct gdn_err *errs[2] = {NULL, NULL};
+	_cleanup_err_ struct gdn_err *local_err = NULL;
+	char *paths[2] = {NULL, NULL};
+	int fds[2] = {-1, -1}, sent[2] = {0, 0};
+	int r = 0;
 
-	if (!pid || !sid || asprintf(&suffix, "/processes/%s/attaches/%s/%s", pid, sid, name) < 0)
-		return gdn_err_set(err, ENOMEM, "attach to %s", name);
-	path = gl_container_path(handle, suffix);
-	if (!path)
-		return gdn_err_set(err, ENOMEM, "attach to %s", name);
-	/* Go sets this Content-Type although the request has no body. */
-	fd = gl_hijack("GET", path, "application/json", NULL, 0, &left, err);
-	if (fd < 0)
-		return gdn_err_wrap(err, "failed to hijack the %s stream", name);
-	s->stream[i] = fd;
-	return left.len > 0 ? write_local(s, i, left.data, left.len, err) : 0;
+	for (int i = 0; i < 2; i++) {
+		_cleanup_free_ char *suffix = NULL;
+
+		if (!pid || !sid ||
+		    asprintf(&suffix, "/processes/%s/attaches/%s/%s", pid, sid, names[i]) < 0 ||
+		    !(paths[i] = gl_container_path(handle, suffix))) {
+			(void)gdn_err_set(&errs[i], ENOMEM, "attach to %s", names[i]);
+			break;
+		}
+		/* Go sets this Content-Type although the request has no body. */
+		fds[i] = gl_hijack_begin("GET", paths[i], "application/json", NULL, 0, &sent[i],
+					 &errs[i]);
+		if (fds[i] < 0)
+			break;
+	}
+	for (int i = 0; i < 2; i++) {
+		_cleanup_buf_ struct gdn_buf left = {0};
+		int fd;
+
+		if (fds[i] < 0)
+			continue;
+		fd = gl_hijack_end(fds[i], sent[i], "GET", paths[i], &left, &errs[i]);
+		if (fd < 0)
+			continue;
+		s->stream[i] = fd;
+		if (left.len > 0 && !local_err)
+			(void)write_local(s, i, left.data, left.len, &local_err);
+	}
+	/* the first stream's failure is the one to tell, whichever step it failed at */
+	for (int i = 0; i < 2; i++) {
+		if (errs[i] && r == 0) {
+			r = gdn_err_wrap(&errs[i], "failed to hijack the %s stream", names[i]);
+			if (err)
+				*err = gdn_steal_ptr(&errs[i]);
+		}
+		errs[i] = gdn_err_free(errs[i]);
+		free(paths[i]);
+	}
+	if (local_err && r == 0) {
+		r = gdn_err_code(local_err);
+		if (err)
+			*err = gdn_steal_ptr(&local_err);
+	}
+	return r;
 }
 
 enum { P_SIG, P_CONTROL, P_STDOUT, P_STDERR, P_STDIN, P_MAX };
@@ -388,11 +423,9 @@ int gl_process_wait(struct gl_process *p, const char *handle, const struct gl_io
 	r = gdn_fd_set_nonblock(p->control, true);
 	if (r < 0)
 		return gdn_err_set(err, -r, "control connection");
-	for (int i = 0; i < 2; i++) {
-		r = open_stream(&s, handle, i, err);
-		if (r < 0)
-			return r;
-	}
+	r = open_streams(&s, handle, err);
+	if (r < 0)
+		return r;
 	/* The exit payload may have come with the first one. */
 	r = handle_payloads(&s, err);
 	if (r < 0)
