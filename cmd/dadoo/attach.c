@@ -259,7 +259,7 @@ static struct dd_attach *attach_alloc(struct dd_state *s, const struct dd_reques
 }
 
 int dd_attach_new(struct dd_state *s, const struct dd_request *req, int *fds, size_t nfds,
-		  struct gdn_err **err)
+		  struct dd_attach **ret, struct gdn_err **err)
 {
 	struct dd_attach *a = NULL;
 	int r;
@@ -296,10 +296,15 @@ int dd_attach_new(struct dd_state *s, const struct dd_request *req, int *fds, si
 	} else {
 		a->active = true;
 	}
+	*ret = a;
+	return 0;
+}
+
+void dd_attach_begin(struct dd_state *s, struct dd_attach *a)
+{
 	ctl_flush(s, a);
 	if (a->active)
 		ctl_process(s, a); /* what guardian read past the request */
-	return 0;
 }
 
 static void stream_flush(struct dd_state *s, struct dd_attach *a, int i)

@@ -112,6 +112,7 @@ struct dd_state {
 	bool tty;
 
 	int dirfd;
+	int exitcode_fd; /* dd_exit_prepare's unnamed file, or -1 */
 	int epfd;
 	struct dd_watch sig;
 	struct dd_watch listen;
@@ -201,7 +202,8 @@ int dd_request_parse(const json_t *msg, struct dd_request *ret, struct gdn_err *
 /* --- runtime.c: `<runtime> exec` -------------------------------------------------------------- */
 struct dd_exec {
 	const char *runtime;
-	const char *runtime_root; /* may be NULL */
+	const char *runtime_root;	 /* may be NULL */
+	const char *const *runtime_args; /* global arguments, NULL-terminated; may be NULL */
 	const char *dir;
 	const char *handle;
 	int stdio[3];		    /* the process's stdin/stdout/stderr; -1: /dev/null */
@@ -210,6 +212,10 @@ struct dd_exec {
 	int stderr_peek;	    /* non-TTY: our (non-blocking) end of the stderr pipe */
 	unsigned columns, rows;	    /* TTY: the initial window size */
 	unsigned char veof;	    /* TTY, out: the terminal's end-of-file character */
+	/* dadoo's own set-up, done while the runtime works (after it, with a TTY: the pty must be
+	 * sized the moment it arrives); if it fails, the started process is killed. */
+	int (*meanwhile)(void *arg, struct gdn_err **err);
+	void *meanwhile_arg;
 };
 
 /* Runs the runtime to completion. Returns the process's pid (from the pidfile); with a console
@@ -255,7 +261,10 @@ bool dd_stdin_pending(const struct dd_state *s);
 /* --- attach.c: attachments, their control and stream connections --------------------------- */
 /* Takes over the fds (control, lease) whatever the result. */
 int dd_attach_new(struct dd_state *s, const struct dd_request *req, int *fds, size_t nfds,
-		  struct gdn_err **err);
+		  struct dd_attach **ret, struct gdn_err **err);
+/* Starts the attachment dd_attach_new made: writes its head and first payload, and handles
+ * what guardian read past the request. */
+void dd_attach_begin(struct dd_state *s, struct dd_attach *a);
 /* Hands a stream connection to its attachment, or answers it with the head and EOF. */
 void dd_attach_stream(struct dd_state *s, const struct dd_request *req, int conn);
 void dd_attach_on_control(struct dd_state *s, struct dd_attach *a, uint32_t events);
@@ -275,6 +284,9 @@ void dd_attach_free_all(struct dd_state *s);
 /* --- server.c: dadoo.sock ------------------------------------------------------------------- */
 int dd_server_listen(struct dd_state *s, struct gdn_err **err);
 void dd_server_on_listen(struct dd_state *s);
+/* Serves fd (a connected SEQPACKET socket, e.g. the --standby job socket) like an accepted one;
+ * closes it on failure. */
+void dd_server_adopt(struct dd_state *s, int fd);
 void dd_server_on_client(struct dd_state *s, struct dd_client *c, uint32_t events);
 void dd_server_gc(struct dd_state *s);
 void dd_server_close(struct dd_state *s);
@@ -282,6 +294,8 @@ void dd_server_close(struct dd_state *s);
 /* --- exit.c: the end of the process and of dadoo -------------------------------------------- */
 /* Records the exit status (exitcode) and tells the attachments, once the process has exited and
  * its output is drained. */
+/* Makes the exitcode file unnamed ahead of time (s->exitcode_fd; -1 if that fails). */
+void dd_exit_prepare(struct dd_state *s);
 void dd_exit_check(struct dd_state *s, uint64_t now);
 bool dd_exit_should_quit(const struct dd_state *s, uint64_t now);
 uint64_t dd_exit_deadline(const struct dd_state *s);

@@ -4,9 +4,34 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <unistd.h>
 #include "lib/fs.h"
 #include "lib/path.h"
 #include "cmd/dadoo/dadoo.h"
+
+void dd_exit_prepare(struct dd_state *s)
+{
+	/* An unnamed file now, linked as "exitcode" once written: the status still appears
+	 * whole or not at all, and making the inode is not on the way from exit to status. */
+	s->exitcode_fd = openat(s->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+}
+
+/* Writes and links the file dd_exit_prepare made; -1 if there is none or that fails. */
+static int publish_prepared(struct dd_state *s, const char *code, size_t len)
+{
+	char self[32];
+	int r;
+
+	if (s->exitcode_fd < 0)
+		return -1;
+	(void)snprintf(self, sizeof(self), "/proc/self/fd/%d", s->exitcode_fd);
+	r = gdn_fd_write_all(s->exitcode_fd, code, len) < 0 ||
+		    linkat(AT_FDCWD, self, s->dirfd, "exitcode", AT_SYMLINK_FOLLOW) < 0
+		? -1
+		: 0;
+	(void)close(gdn_steal_fd(&s->exitcode_fd));
+	return r;
+}
 
 void dd_exit_check(struct dd_state *s, uint64_t now)
 {
@@ -21,11 +46,13 @@ void dd_exit_check(struct dd_state *s, uint64_t now)
 		if (!s->src[i].eof)
 			return;
 	n = snprintf(code, sizeof(code), "%d", s->status);
-	path = gdn_path_join(s->dir, "exitcode");
-	if (!path)
-		(void)gdn_err_set(&err, ENOMEM, "write exitcode");
-	else
-		(void)gdn_fs_write_atomic(path, code, (size_t)n, 0600, &err);
+	if (publish_prepared(s, code, (size_t)n) < 0) {
+		path = gdn_path_join(s->dir, "exitcode");
+		if (!path)
+			(void)gdn_err_set(&err, ENOMEM, "write exitcode");
+		else
+			(void)gdn_fs_write_atomic(path, code, (size_t)n, 0600, &err);
+	}
 	if (err)
 		gdn_log_error(s->log, "exitcode-failed", err, NULL);
 	s->finished = true;

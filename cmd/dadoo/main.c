@@ -1,5 +1,7 @@
 /* dadoo: runs one process of a container and stays with it (docs/PROCESSES.md, dadoo(8)).
- * `dadoo --runtime PATH [--runtime-root DIR] [--tty] [--log-level L] <process-dir> <handle>` */
+ * `dadoo --runtime PATH [--runtime-root DIR] [--runtime-arg A]... [--tty] [--log-level L]
+ *  <process-dir> <handle>`, or with --standby instead of the last three: started ahead of time,
+ * it is told them over fd 3. */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -13,10 +15,13 @@
 
 #define DADOO_VERSION "0.1.0"
 #define RESULT_FD 3
+#define RUNTIME_ARGS_MAX 16
 
 enum {
 	OPT_RUNTIME = 256,
 	OPT_RUNTIME_ROOT,
+	OPT_RUNTIME_ARG,
+	OPT_STANDBY,
 	OPT_TTY,
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
@@ -25,6 +30,8 @@ enum {
 static const struct option options[] = {
     {"runtime", required_argument, NULL, OPT_RUNTIME},
     {"runtime-root", required_argument, NULL, OPT_RUNTIME_ROOT},
+    {"runtime-arg", required_argument, NULL, OPT_RUNTIME_ARG},
+    {"standby", no_argument, NULL, OPT_STANDBY},
     {"tty", no_argument, NULL, OPT_TTY},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"help", no_argument, NULL, 'h'},
@@ -34,12 +41,16 @@ static const struct option options[] = {
 
 static const char *arg_runtime;
 static const char *arg_runtime_root;
+static const char *arg_runtime_args[RUNTIME_ARGS_MAX + 1];
+static size_t n_runtime_args;
+static bool arg_standby;
 static bool arg_tty;
 static enum gdn_log_level arg_log_level = GDN_LOG_INFO;
 
 static void usage(FILE *f)
 {
 	fputs("Usage: dadoo --runtime PATH [OPTIONS] PROCESS-DIR HANDLE\n"
+	      "       dadoo --runtime PATH [OPTIONS] --standby\n"
 	      "       dadoo --help | --version\n"
 	      "\n"
 	      "Runs the process described by PROCESS-DIR/process.json in the container HANDLE\n"
@@ -49,6 +60,8 @@ static void usage(FILE *f)
 	      "Options:\n"
 	      "  --runtime PATH       the OCI runtime (runc or crun)\n"
 	      "  --runtime-root DIR   the runtime's --root\n"
+	      "  --runtime-arg ARG    a global argument for the runtime (repeatable)\n"
+	      "  --standby            wait for PROCESS-DIR, HANDLE and --tty on fd 3\n"
 	      "  --tty                give the process a pseudo-terminal\n"
 	      "  --log-level LEVEL    debug, info, error or fatal (default info)\n"
 	      "  --help               show this help\n"
@@ -68,6 +81,17 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_RUNTIME_ROOT:
 			arg_runtime_root = optarg;
+			break;
+		case OPT_RUNTIME_ARG:
+			if (n_runtime_args == RUNTIME_ARGS_MAX) {
+				fprintf(stderr, "dadoo: at most %d --runtime-arg\n",
+					RUNTIME_ARGS_MAX);
+				return -1;
+			}
+			arg_runtime_args[n_runtime_args++] = optarg;
+			break;
+		case OPT_STANDBY:
+			arg_standby = true;
 			break;
 		case OPT_TTY:
 			arg_tty = true;
@@ -90,16 +114,18 @@ static int parse_args(int argc, char **argv)
 			return -1;
 		}
 	}
-	if (!arg_runtime || argc - optind != 2) {
+	if (!arg_runtime || argc - optind != (arg_standby ? 0 : 2)) {
 		usage(stderr);
 		return -1;
 	}
 	return 0;
 }
 
-/* The pid file, dadoo.sock, and the event loop's signalfd. */
-static int setup(struct dd_state *s, struct gdn_err **err)
+/* The pid file, dadoo.sock, the event loop's signalfd and the exitcode's file-to-be: done while
+ * the runtime starts the process. */
+static int setup(void *arg, struct gdn_err **err)
 {
+	struct dd_state *s = arg;
 	_cleanup_free_ char *pid_path = gdn_path_join(s->dir, "dadoo.pid");
 	char pid[16];
 	int n, r;
@@ -116,7 +142,11 @@ static int setup(struct dd_state *s, struct gdn_err **err)
 	r = dd_loop_init(s, err);
 	if (r < 0)
 		return r;
-	return dd_server_listen(s, err);
+	r = dd_server_listen(s, err);
+	if (r < 0)
+		return r;
+	dd_exit_prepare(s);
+	return 0;
 }
 
 static int open_pipe(int *ret_read, int *ret_write, struct gdn_err **err)
@@ -179,11 +209,14 @@ static int launch(struct dd_state *s, struct gdn_err **err)
 	struct dd_exec x = {
 	    .runtime = arg_runtime,
 	    .runtime_root = arg_runtime_root,
+	    .runtime_args = arg_runtime_args,
 	    .dir = s->dir,
 	    .handle = s->handle,
 	    .stdio = {-1, -1, -1},
 	    .console_fd = -1,
 	    .stderr_peek = -1,
+	    .meanwhile = setup,
+	    .meanwhile_arg = s,
 	};
 	int master = -1, r;
 
@@ -250,6 +283,8 @@ static void teardown(struct dd_state *s)
 		(void)close(s->epfd);
 	if (s->dirfd >= 0)
 		(void)close(s->dirfd);
+	if (s->exitcode_fd >= 0)
+		(void)close(s->exitcode_fd);
 	gdn_log_free(s->log);
 }
 
@@ -263,7 +298,7 @@ static void state_init(struct dd_state *s, const char *dir, const char *handle)
 	slash = strrchr(dir, '/');
 	s->process_id = slash && slash[1] ? slash + 1 : dir;
 	s->tty = arg_tty;
-	s->dirfd = s->epfd = s->master = -1;
+	s->dirfd = s->epfd = s->master = s->exitcode_fd = -1;
 	s->sig = (struct dd_watch){.fd = -1, .kind = DD_W_SIGNAL};
 	s->listen = (struct dd_watch){.fd = -1, .kind = DD_W_LISTEN};
 	s->in = (struct dd_watch){.fd = -1, .kind = DD_W_STDIN};
@@ -271,10 +306,45 @@ static void state_init(struct dd_state *s, const char *dir, const char *handle)
 		s->src[i].w = (struct dd_watch){.fd = -1, .kind = DD_W_SOURCE, .index = i};
 }
 
+/* --standby: guardian started this dadoo before it had a process for it, so that a Run does not
+ * wait for an exec. The job arrives on fd 3 (a SEQPACKET socket) as {"dir":D,"handle":H,
+ * "tty":T} with the fd of the process's dadoo.log, which becomes stderr. Returns 1 with the job,
+ * 0 when guardian closed the socket instead (it needs no more dadoos), or -errno. */
+static int await_job(int fd, char **ret_dir, char **ret_handle, struct gdn_err **err)
+{
+	json_auto_t *job = NULL;
+	const char *dir = NULL, *handle = NULL;
+	int fds[GDN_IPC_MAX_FDS];
+	size_t nfds = 0;
+	int tty = 0, r;
+
+	if (fd < 0)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EBADF, "--standby needs fd 3");
+	r = gdn_ipc_recv(fd, &job, fds, &nfds, err);
+	if (r <= 0)
+		return r;
+	if (nfds == 1) {
+		(void)dup2(fds[0], STDERR_FILENO);
+		(void)close(fds[0]);
+	} else {
+		for (size_t i = 0; i < nfds; i++)
+			(void)close(fds[i]);
+	}
+	if (json_unpack(job, "{s:s, s:s, s?b}", "dir", &dir, "handle", &handle, "tty", &tty) < 0)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "a job without dir and handle");
+	*ret_dir = strdup(dir);
+	*ret_handle = strdup(handle);
+	if (!*ret_dir || !*ret_handle)
+		return gdn_err_set(err, ENOMEM, "job");
+	arg_tty = tty;
+	return 1;
+}
+
 int main(int argc, char **argv)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
-	_cleanup_free_ char *dir = NULL;
+	_cleanup_free_ char *dir = NULL, *job_dir = NULL, *job_handle = NULL;
+	const char *dir_arg, *handle_arg;
 	struct dd_state s;
 	int result_fd = -1, r;
 
@@ -286,20 +356,34 @@ int main(int argc, char **argv)
 		result_fd = RESULT_FD;
 	(void)signal(SIGPIPE, SIG_IGN);
 	(void)setsid(); /* fails harmlessly when guardian's spawn already did it */
-	dir = realpath(argv[optind], NULL);
-	state_init(&s, dir ? dir : argv[optind], argv[optind + 1]);
+	if (arg_standby) {
+		r = await_job(result_fd, &job_dir, &job_handle, &err);
+		if (r == 0)
+			return 0;
+		if (r < 0) {
+			gdn_log_error(gdn_log_root(), "standby-failed", err, NULL);
+			return 3;
+		}
+		dir_arg = job_dir;
+		handle_arg = job_handle;
+	} else {
+		dir_arg = argv[optind];
+		handle_arg = argv[optind + 1];
+	}
+	dir = realpath(dir_arg, NULL);
+	state_init(&s, dir ? dir : dir_arg, handle_arg);
 	s.log = gdn_log_session(gdn_log_root(), "run", "handle", s.handle, "process_id",
 				s.process_id, NULL);
 
 	if (!dir)
-		r = gdn_err_set(&err, errno, "process dir '%s'", argv[optind]);
-	/* dadoo outlives guardian: it must not keep guardian's working directory busy */
-	if (r >= 0 && chdir("/") < 0)
-		r = gdn_err_set(&err, errno, "chdir '/'");
+		r = gdn_err_set(&err, errno, "process dir '%s'", dir_arg);
+	/* dadoo outlives guardian: it must not keep guardian's working directory busy. Its own
+	 * process dir is how guardian tells it from a process that got its pid later (a --standby
+	 * dadoo's command line does not name the dir). */
+	if (r >= 0 && chdir(s.dir) < 0)
+		r = gdn_err_set(&err, errno, "chdir '%s'", s.dir);
 	if (r >= 0 && prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0)
 		r = gdn_err_set(&err, errno, "PR_SET_CHILD_SUBREAPER");
-	if (r >= 0)
-		r = setup(&s, &err);
 	if (r >= 0)
 		r = launch(&s, &err);
 	if (r < 0) {
@@ -316,7 +400,11 @@ int main(int argc, char **argv)
 		gdn_log_info(s.log, "started", "pid", pid, NULL);
 	}
 	start_result(result_fd, &s, NULL);
-	if (result_fd >= 0)
+	/* A job socket stays open as a connection to serve: guardian attaches the Run's client
+	 * through it without connecting to dadoo.sock. */
+	if (result_fd >= 0 && arg_standby)
+		dd_server_adopt(&s, result_fd);
+	else if (result_fd >= 0)
 		(void)close(result_fd);
 
 	r = dd_loop_run(&s, &err);

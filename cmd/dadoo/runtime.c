@@ -15,7 +15,7 @@
 #include "lib/util.h"
 #include "cmd/dadoo/dadoo.h"
 
-#define ARGV_MAX 24
+#define ARGV_MAX 48
 #define LOG_MAX (4 << 20)
 #define STDERR_MAX (64 << 10)
 
@@ -196,9 +196,10 @@ int dd_runtime_exec(struct dd_exec *x, pid_t *ret_pid, int *ret_master, struct g
 	_cleanup_free_ char *pidfile = gdn_path_join(x->dir, "pidfile");
 	_cleanup_free_ char *log = gdn_path_join(x->dir, "runtime.log");
 	struct gdn_spawn_opts o;
+	_cleanup_err_ struct gdn_err *setup_err = NULL;
 	struct argv a = {.n = 0};
 	pid_t pid = 0;
-	int status = -1, r;
+	int status = -1, setup = 0, r;
 
 	if (ret_master)
 		*ret_master = -1;
@@ -212,6 +213,8 @@ int dd_runtime_exec(struct dd_exec *x, pid_t *ret_pid, int *ret_master, struct g
 		add(&a, "--root");
 		add(&a, x->runtime_root);
 	}
+	for (const char *const *g = x->runtime_args; g && *g; g++)
+		add(&a, *g);
 	add(&a, "--log");
 	add(&a, "runtime.log");
 	add(&a, "--log-format");
@@ -246,6 +249,8 @@ int dd_runtime_exec(struct dd_exec *x, pid_t *ret_pid, int *ret_master, struct g
 	r = gdn_spawn(&o, &pid, &pidfd, err);
 	if (r < 0)
 		return gdn_err_wrap(err, "%s exec", basename_of(x->runtime));
+	if (x->meanwhile && x->console_fd < 0)
+		setup = x->meanwhile(x->meanwhile_arg, &setup_err);
 	r = wait_runtime(x, pid, pidfd, &status, ret_master, err);
 	if (r < 0 && status == 0)
 		kill_started(x->dir);
@@ -253,6 +258,16 @@ int dd_runtime_exec(struct dd_exec *x, pid_t *ret_pid, int *ret_master, struct g
 		return gdn_err_wrap(err, "%s exec", basename_of(x->runtime));
 	if (status != 0)
 		return failure(x, status, errout >= 0 ? errout : x->stderr_peek, err);
+	if (x->meanwhile && x->console_fd >= 0)
+		setup = x->meanwhile(x->meanwhile_arg, &setup_err);
+	if (setup < 0) {
+		kill_started(x->dir);
+		if (ret_master && *ret_master >= 0)
+			(void)close(gdn_steal_fd(ret_master));
+		if (err)
+			*err = gdn_steal_ptr(&setup_err);
+		return setup;
+	}
 	r = read_pid(x->dir, ret_pid, err);
 	if (r < 0) {
 		if (ret_master && *ret_master >= 0)

@@ -7,6 +7,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include "lib/fs.h"
 #include "lib/ipc.h"
 #include "cmd/dadoo/dadoo.h"
 
@@ -41,10 +42,24 @@ static bool peer_allowed(int fd)
 	return cred.uid == 0 || cred.uid == geteuid();
 }
 
+void dd_server_adopt(struct dd_state *s, int fd)
+{
+	struct dd_client *c = calloc(1, sizeof(*c));
+
+	if (!c || gdn_fd_set_nonblock(fd, true) < 0) {
+		free(c);
+		(void)close(fd);
+		return;
+	}
+	c->w = (struct dd_watch){.fd = fd, .kind = DD_W_CLIENT, .owner = c};
+	c->next = s->clients;
+	s->clients = c;
+	dd_watch_set(s, &c->w, EPOLLIN);
+}
+
 void dd_server_on_listen(struct dd_state *s)
 {
 	for (;;) {
-		struct dd_client *c;
 		int fd = accept4(s->listen.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 
 		if (fd < 0)
@@ -54,15 +69,7 @@ void dd_server_on_listen(struct dd_state *s)
 			(void)close(fd);
 			continue;
 		}
-		c = calloc(1, sizeof(*c));
-		if (!c) {
-			(void)close(fd);
-			continue;
-		}
-		c->w = (struct dd_watch){.fd = fd, .kind = DD_W_CLIENT, .owner = c};
-		c->next = s->clients;
-		s->clients = c;
-		dd_watch_set(s, &c->w, EPOLLIN);
+		dd_server_adopt(s, fd);
 	}
 }
 
@@ -93,6 +100,7 @@ static void handle(struct dd_state *s, struct dd_client *c, const json_t *msg, i
 		   size_t nfds)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
+	struct dd_attach *a = NULL;
 	struct dd_request req;
 
 	if (dd_request_parse(msg, &req, &err) < 0) {
@@ -102,13 +110,17 @@ static void handle(struct dd_state *s, struct dd_client *c, const json_t *msg, i
 		return;
 	}
 	switch (req.op) {
+	/* guardian waits for the reply: it goes out before the client is written to, which may
+	 * wake the client and delay us */
 	case DD_OP_ATTACH:
-		if (dd_attach_new(s, &req, fds, nfds, &err) < 0) {
+		if (dd_attach_new(s, &req, fds, nfds, &a, &err) < 0) {
 			gdn_log_error(s->log, "attach-failed", err, NULL);
 			reply_error(s, c, err);
 			return;
 		}
-		break;
+		reply(s, c, json_pack("{s:b}", "ok", 1));
+		dd_attach_begin(s, a);
+		return;
 	case DD_OP_STREAM:
 		if (nfds != 1) {
 			close_fds(fds, nfds);
@@ -117,8 +129,9 @@ static void handle(struct dd_state *s, struct dd_client *c, const json_t *msg, i
 			reply_error(s, c, err);
 			return;
 		}
+		reply(s, c, json_pack("{s:b}", "ok", 1));
 		dd_attach_stream(s, &req, fds[0]);
-		break;
+		return;
 	case DD_OP_SIGNAL:
 		close_fds(fds, nfds);
 		dd_signal_process(s, req.signal);

@@ -5,6 +5,9 @@
 #include <stdint.h>
 #include "lib/log.h"
 
+/* --runtime-plugin-extra-arg: dadoo takes at most this many --runtime-arg. */
+#define GD_RUNTIME_EXTRA_ARGS_MAX 16
+
 struct gd_config {
 	/* listening */
 	const char *bind_socket; /* NULL: no UNIX socket */

@@ -271,7 +271,7 @@ static int delete_from_runtime(const struct gd_config *cfg, const char *handle, 
 		if (del < 0)
 			return pass_err(err, &del_err);
 		return gdn_err_set(err, 0, "container '%s' is still %s after %s delete", handle,
-				   status, cfg->runtime ? cfg->runtime : "runc");
+				   status, gd_runtime_name(cfg));
 	}
 	if (del < 0)
 		gdn_log_error(log, "runtime-delete-failed-but-container-gone", del_err, NULL);

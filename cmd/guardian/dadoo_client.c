@@ -1,5 +1,6 @@
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -73,9 +74,10 @@ static int dadoo_pidfd(const char *procdir)
 	_cleanup_free_ char *pidfile = gdn_path_join(procdir, "dadoo.pid");
 	_cleanup_free_ char *cmdline = NULL;
 	_cleanup_close_ int pidfd = -1;
-	char path[64];
+	char path[64], cwd[PATH_MAX];
 	pid_t pid = 0;
 	size_t len;
+	ssize_t cwd_len;
 	bool is_dadoo = false, serves = false;
 
 	pidfd = pidfile ? gdn_pidfd_from_pidfile(pidfile, &pid) : -1;
@@ -84,7 +86,8 @@ static int dadoo_pidfd(const char *procdir)
 	(void)snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	if (gdn_fs_read_file(path, 65536, &cmdline, &len, NULL) < 0)
 		return -1;
-	/* argv is NUL-separated: argv[0] ends in "dadoo" and one argument is the process dir. */
+	/* argv is NUL-separated: argv[0] ends in "dadoo"; the process dir is its working
+	 * directory (or, started without --standby, one of its arguments). */
 	for (size_t off = 0; off < len; off += strlen(cmdline + off) + 1) {
 		const char *arg = cmdline + off;
 		size_t n = strlen(arg);
@@ -92,6 +95,12 @@ static int dadoo_pidfd(const char *procdir)
 			is_dadoo = n >= 5 && strcmp(arg + n - 5, "dadoo") == 0;
 		else if (strcmp(arg, procdir) == 0)
 			serves = true;
+	}
+	(void)snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
+	cwd_len = readlink(path, cwd, sizeof(cwd) - 1);
+	if (cwd_len > 0) {
+		cwd[cwd_len] = '\0';
+		serves = serves || strcmp(cwd, procdir) == 0;
 	}
 	return is_dadoo && serves ? gdn_steal_fd(&pidfd) : -1;
 }

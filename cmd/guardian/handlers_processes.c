@@ -1,5 +1,5 @@
 /* Process routes (protocol §5): Run, Attach and the stdout/stderr stream connections. guardian
- * only brokers: Run starts a dadoo in a worker; then every hijacked connection is handed to the
+ * only brokers: Run hands the process to a dadoo; then every hijacked connection is handed to the
  * process's dadoo over its socket (docs/PROCESSES.md), which streams to the client directly and
  * outlives guardian. */
 #include <fcntl.h>
@@ -14,15 +14,21 @@
 #include "lib/util.h"
 #include "cmd/guardian/bundle.h"
 #include "cmd/guardian/container.h"
+#include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/dadoo_client.h"
 #include "cmd/guardian/process_spec.h"
 #include "cmd/guardian/routes.h"
 #include "cmd/guardian/volumizer.h"
 
-/* --- starting a process (in a worker) --------------------------------------------------------- */
+/* --- starting a process ------------------------------------------------------------------------
+ * In the loop, without a worker: the process dir takes a few small reads and writes (the
+ * container's passwd and group are read non-blocking and must be regular files), and the dadoo
+ * that starts the process is usually waiting already (dadoo_launch.h). Its start result arrives
+ * on the job socket, watched like a worker's. */
 
 struct run_job {
 	char *handle;
+	char *procdir;
 	struct gd_process_spec spec;
 };
 
@@ -30,6 +36,7 @@ static void run_job_free(void *p)
 {
 	struct run_job *j = p;
 	free(j->handle);
+	free(j->procdir);
 	gd_process_spec_free(&j->spec);
 	free(j);
 }
@@ -76,115 +83,69 @@ static int build_process(const struct gd_config *cfg, const char *dir,
 	return *ret ? 0 : gdn_err_set(err, ENOMEM, "process config");
 }
 
-/* Starts dadoo and waits for its start result line (fd 3). */
-static int start_dadoo(const struct gd_config *cfg, const char *handle, const char *procdir,
-		       bool tty, struct gdn_err **err)
+/* Makes j->procdir with its process.json. On failure nothing of it is left. */
+static int prepare(const struct gd_config *cfg, struct run_job *j, struct gdn_err **err)
 {
-	_cleanup_free_ char *logpath = gdn_path_join(procdir, "dadoo.log");
-	_cleanup_close_ int logfd = -1, rd = -1, wr = -1;
-	json_auto_t *result = NULL;
-	const char *argv[12];
-	size_t n = 0;
-	int p[2], r;
-
-	if (!cfg->dadoo_bin)
-		return gdn_err_kind(
-		    err, GDN_ERR_GENERIC, ENOENT,
-		    "no dadoo binary: install it beside guardian or pass --dadoo-bin");
-	if (!logpath)
-		return gdn_err_set(err, ENOMEM, "dadoo");
-	logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (logfd < 0)
-		return gdn_err_set(err, errno, "open '%s'", logpath);
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return gdn_err_set(err, errno, "pipe2");
-	rd = p[0];
-	wr = p[1];
-	argv[n++] = cfg->dadoo_bin;
-	argv[n++] = "--runtime";
-	argv[n++] = cfg->runtime;
-	if (cfg->runtime_root) {
-		argv[n++] = "--runtime-root";
-		argv[n++] = cfg->runtime_root;
-	}
-	if (tty)
-		argv[n++] = "--tty";
-	argv[n++] = procdir;
-	argv[n++] = handle;
-	argv[n] = NULL;
-	{
-		struct gdn_spawn_opts o = {
-		    .path = cfg->dadoo_bin,
-		    .argv = (char *const *)argv,
-		    .stdin_fd = -1,
-		    .stdout_fd = -1,
-		    .stderr_fd = logfd,
-		    .extra_fds = &wr,
-		    .n_extra_fds = 1,
-		    .setsid = true,
-		};
-		pid_t pid;
-		if ((r = gdn_spawn(&o, &pid, NULL, err)) < 0)
-			return r;
-	}
-	(void)close(gdn_steal_fd(&wr));
-	r = gdn_ipc_read_line(rd, &result, err);
-	if (r < 0)
-		return gdn_err_wrap(err, "read dadoo's start result");
-	if (r == 0 || !json_is_object(result))
-		return gdn_err_set(err, 0, "dadoo exited without starting the process (see '%s')",
-				   logpath);
-	if (json_object_get(result, "error")) {
-		json_t *e = json_object_get(result, "error");
-		const char *type = json_string_value(json_object_get(e, "type"));
-		const char *msg = json_string_value(json_object_get(e, "message"));
-		return gdn_err_kind(err,
-				    type && strcmp(type, "ExecutableNotFoundError") == 0
-					? GDN_ERR_EXECUTABLE_NOT_FOUND
-					: GDN_ERR_GENERIC,
-				    EIO, "%s", msg ? msg : "dadoo failed to start the process");
-	}
-	return 0;
-}
-
-static int run_start(const struct gd_config *cfg, void *arg, struct gdn_log *log,
-		     struct gdn_err **err)
-{
-	struct run_job *j = arg;
 	_cleanup_free_ char *dir = gd_container_dir(cfg, j->handle);
-	_cleanup_free_ char *procs = NULL, *procdir = NULL, *pjson = NULL, *text = NULL;
+	_cleanup_free_ char *procs = NULL, *pjson = NULL, *text = NULL;
 	json_auto_t *process = NULL;
 	size_t len;
 	int r;
 
 	procs = dir ? gdn_path_join(dir, "processes") : NULL;
-	procdir = dir ? gd_process_dir(dir, j->spec.id) : NULL;
-	pjson = procdir ? gdn_path_join(procdir, "process.json") : NULL;
+	j->procdir = dir ? gd_process_dir(dir, j->spec.id) : NULL;
+	pjson = j->procdir ? gdn_path_join(j->procdir, "process.json") : NULL;
 	if (!pjson)
 		return gdn_err_set(err, ENOMEM, "run");
 	if ((r = build_process(cfg, dir, &j->spec, &process, err)) < 0)
 		return r;
 	if (mkdir(procs, 0700) < 0 && errno != EEXIST)
 		return gdn_err_set(err, errno, "mkdir '%s'", procs);
-	if (mkdir(procdir, 0700) < 0) {
+	if (mkdir(j->procdir, 0700) < 0) {
 		if (errno == EEXIST)
 			return gdn_err_kind(err, GDN_ERR_GENERIC, EEXIST,
 					    "process ID '%s' already in use", j->spec.id);
-		return gdn_err_set(err, errno, "mkdir '%s'", procdir);
+		return gdn_err_set(err, errno, "mkdir '%s'", j->procdir);
 	}
 	text = gdn_json_line(process, &len);
 	r = text ? gdn_fs_write_atomic(pjson, text, len, 0600, err)
 		 : gdn_err_set(err, ENOMEM, "process.json");
-	if (r >= 0)
-		r = start_dadoo(cfg, j->handle, procdir, j->spec.tty, err);
-	if (r < 0) {
-		/* Nothing of a process that never started stays behind. */
-		if (gdn_fs_rm_rf(procdir, NULL) < 0)
-			gdn_log_info(log, "cleanup-failed", "dir", procdir, NULL);
-		return r;
-	}
-	gdn_log_info(log, "started", "process", j->spec.id, NULL);
-	return 0;
+	if (r < 0)
+		(void)gdn_fs_rm_rf(j->procdir, NULL);
+	return r;
+}
+
+/* Hands the prepared process to a dadoo; returns the socket its start result comes on. */
+static int launch(struct gd_server *s, const struct run_job *j, struct gdn_err **err)
+{
+	_cleanup_free_ char *logpath = gdn_path_join(j->procdir, "dadoo.log");
+	_cleanup_close_ int logfd = -1;
+
+	if (!logpath)
+		return gdn_err_set(err, ENOMEM, "dadoo");
+	logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+	if (logfd < 0)
+		return gdn_err_set(err, errno, "open '%s'", logpath);
+	return gd_dadoo_launch(s, j->procdir, j->handle, j->spec.tty, logfd, err);
+}
+
+/* The error in dadoo's start result ({"pid":N} or {"error":{"type":T,"message":M}}), if any. */
+static int start_error(json_t *result, struct gdn_err **err)
+{
+	json_t *e = json_object_get(result, "error");
+	const char *type, *msg;
+
+	if (!json_is_object(result))
+		return gdn_err_set(err, 0, "dadoo exited without starting the process");
+	if (!e)
+		return 0;
+	type = json_string_value(json_object_get(e, "type"));
+	msg = json_string_value(json_object_get(e, "message"));
+	return gdn_err_kind(err,
+			    type && strcmp(type, "ExecutableNotFoundError") == 0
+				? GDN_ERR_EXECUTABLE_NOT_FOUND
+				: GDN_ERR_GENERIC,
+			    EIO, "%s", msg ? msg : "dadoo failed to start the process");
 }
 
 /* --- handing connections to dadoo ---------------------------------------------------------------
@@ -203,20 +164,24 @@ static char *procdir_of(struct gd_server *s, const char *handle, const char *id)
 	return dir ? gd_process_dir(dir, id) : NULL;
 }
 
-/* Hands a Run/Attach control connection to the process's dadoo. */
+/* Hands a Run/Attach control connection to the process's dadoo, over sock (a Run's job socket,
+ * taken) or else a new connection to its dadoo.sock. */
 static int hand_attach(struct gd_server *s, struct gd_conn *c, struct gd_ctr *ctr, const char *id,
-		       int status, struct gdn_err **err)
+		       int status, int job_sock, struct gdn_err **err)
 {
 	_cleanup_free_ char *procdir = procdir_of(s, ctr->handle, id);
 	_cleanup_free_ char *stream = next_stream_id(s);
-	_cleanup_close_ int sock = -1, lease = -1;
+	_cleanup_close_ int sock = job_sock, lease = -1;
 	json_auto_t *req = NULL;
 	int fds[2];
 	int r;
 
 	if (!procdir || !stream)
 		return gdn_err_set(err, ENOMEM, "attach");
-	sock = gd_dadoo_connect(procdir, err);
+	if (sock >= 0 && gdn_fd_set_nonblock(sock, false) < 0)
+		return gdn_err_set(err, errno, "attach");
+	if (sock < 0)
+		sock = gd_dadoo_connect(procdir, err);
 	if (sock < 0)
 		return sock;
 	req =
@@ -267,29 +232,37 @@ static void attach_finished(struct gd_server *s, struct gd_conn *c, const char *
 	gdn_buf_free(&out);
 }
 
-static void run_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e)
+static void run_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *unused)
 {
 	struct run_job *j = w->data;
-	_cleanup_err_ struct gdn_err *he = NULL;
+	_cleanup_err_ struct gdn_err *e = NULL;
 	struct gd_ctr *ctr = gd_registry_find(&s->reg, w->handle);
 
-	if (!w->conn)
-		return; /* the client left; the process runs on and can be attached to */
-	if (e) {
-		gd_reply_error(s, w->conn, e);
-		return;
+	(void)unused; /* dadoo's result is not a worker's: start_error reads it */
+	if (start_error(w->result, &e) < 0) {
+		/* Nothing of a process that never started stays behind. */
+		if (gdn_fs_rm_rf(j->procdir, NULL) < 0)
+			gdn_log_info(s->log, "cleanup-failed", "dir", j->procdir, NULL);
+		if (w->conn)
+			gd_reply_error(s, w->conn, e);
+	} else {
+		gdn_log_info(w->conn && w->conn->log ? w->conn->log : s->log, "started", "handle",
+			     j->handle, "process", j->spec.id, NULL);
+		if (!w->conn) {
+			/* the client left; the process runs on and can be attached to */
+		} else if (!ctr) {
+			gdn_err_not_found(&e, w->handle);
+			gd_reply_error(s, w->conn, e);
+		} else if (hand_attach(s, w->conn, ctr, j->spec.id, 201,
+				       gdn_steal_fd(&w->result_fd), &e) < 0) {
+			gdn_err_wrap(&e, "process '%s' started, but", j->spec.id);
+			gd_reply_error(s, w->conn, e);
+		} else {
+			gd_conn_close(s, w->conn);
+		}
 	}
-	if (!ctr) {
-		gdn_err_not_found(&he, w->handle);
-		gd_reply_error(s, w->conn, he);
-		return;
-	}
-	if (hand_attach(s, w->conn, ctr, j->spec.id, 201, &he) < 0) {
-		gdn_err_wrap(&he, "process '%s' started, but", j->spec.id);
-		gd_reply_error(s, w->conn, he);
-		return;
-	}
-	gd_conn_close(s, w->conn);
+	/* the next Run should find a dadoo waiting; it is started once the loop is idle */
+	s->standby_wanted = s->standby_fd < 0;
 }
 
 void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
@@ -297,6 +270,7 @@ void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 	_cleanup_err_ struct gdn_err *e = NULL;
 	struct run_job *j = calloc(1, sizeof(*j));
 	struct gd_ctr *ctr;
+	int sock;
 
 	if (!j) {
 		gdn_err_set(&e, ENOMEM, "run");
@@ -326,8 +300,20 @@ void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		gd_reply_error(s, c, e);
 		return;
 	}
-	if (gd_worker_start(s, c, ctr->handle, run_start, j, run_job_free, run_done, &e) < 0)
+	if (prepare(s->cfg, j, &e) < 0) {
+		run_job_free(j);
 		gd_reply_error(s, c, e);
+		return;
+	}
+	sock = launch(s, j, &e);
+	if (sock < 0) {
+		(void)gdn_fs_rm_rf(j->procdir, NULL);
+		run_job_free(j);
+		gd_reply_error(s, c, e);
+		return;
+	}
+	if (gd_worker_watch(s, c, ctr->handle, sock, j, run_job_free, run_done, &e) < 0)
+		gd_reply_error(s, c, e); /* the process may still start: Attach finds it */
 }
 
 void gd_h_attach(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
@@ -345,7 +331,7 @@ void gd_h_attach(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		gd_reply_error(s, c, e);
 		return;
 	}
-	if (hand_attach(s, c, ctr, p->second, 200, &e) < 0) {
+	if (hand_attach(s, c, ctr, p->second, 200, -1, &e) < 0) {
 		if (shim_gone(e))
 			attach_finished(s, c, procdir, p->second);
 		else

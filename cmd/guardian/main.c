@@ -13,9 +13,11 @@
 #include "lib/fs.h"
 #include "lib/log.h"
 #include "lib/path.h"
+#include "lib/proc.h"
 #include "lib/util.h"
 #include "cmd/guardian/cgroup_setup.h"
 #include "cmd/guardian/container.h"
+#include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/prepare.h"
 #include "cmd/guardian/server.h"
 
@@ -301,6 +303,8 @@ static int check_config(struct gd_config *cfg, struct gdn_err **err)
 				    "uid/gid maps must end below %u, the host id of container root",
 				    cfg->maxid);
 	static char init_bin[PATH_MAX], dadoo_bin[PATH_MAX];
+	static char *runtime;
+	size_t n_extra;
 
 	if (!cfg->init_bin)
 		cfg->init_bin = find_beside("garden-init", init_bin, sizeof(init_bin));
@@ -308,6 +312,17 @@ static int check_config(struct gd_config *cfg, struct gdn_err **err)
 		cfg->dadoo_bin = find_beside("dadoo", dadoo_bin, sizeof(dadoo_bin));
 	else if (realpath(cfg->dadoo_bin, dadoo_bin))
 		cfg->dadoo_bin = dadoo_bin;
+	n_extra = 0;
+	for (const char **x = cfg->runtime_extra_args; x && *x; x++)
+		n_extra++;
+	if (n_extra > GD_RUNTIME_EXTRA_ARGS_MAX)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, E2BIG,
+				    "at most %d --runtime-plugin-extra-arg",
+				    GD_RUNTIME_EXTRA_ARGS_MAX);
+	/* Looked up once: dadoo then execs it without searching PATH on every Run. */
+	if (!runtime && (r = gdn_which(cfg->runtime, &runtime, err)) < 0)
+		return gdn_err_wrap(err, "--runtime-plugin");
+	cfg->runtime = runtime;
 	if ((r = gd_prepare_paths(cfg, err)) < 0)
 		return r;
 	return gd_caps_bounding(&cfg->cap_bounding, err);
@@ -346,6 +361,7 @@ static int serve(struct gd_config *cfg, struct gdn_err **err)
 	if (r >= 0)
 		r = gd_server_restore(&s, err);
 	if (r >= 0) {
+		gd_dadoo_standby_refill(&s);
 		gdn_log_info(gdn_log_root(), "listening", "socket",
 			     cfg->bind_socket ? cfg->bind_socket : "", "ip",
 			     cfg->bind_ip ? cfg->bind_ip : "", "depot", cfg->depot, NULL);

@@ -31,7 +31,7 @@ static int argv_add(struct argv *a, const char *s)
 	return 0;
 }
 
-static const char *runtime_name(const struct gd_config *cfg)
+const char *gd_runtime_name(const struct gd_config *cfg)
 {
 	const char *rt = cfg->runtime ? cfg->runtime : "runc";
 	const char *slash = strrchr(rt, '/');
@@ -156,12 +156,12 @@ int gd_runtime_run(const struct gd_config *cfg, const char *handle, const char *
 	int pidfd = -1;
 	r = gdn_spawn(&o, &pid, &pidfd, err);
 	if (r < 0)
-		return gdn_err_wrap(err, "%s run", runtime_name(cfg));
+		return gdn_err_wrap(err, "%s run", gd_runtime_name(cfg));
 	_cleanup_close_ int pidfd_owned = pidfd;
 	int status = 0;
 	r = gdn_proc_wait(pid, pidfd_owned, &status, err);
 	if (r < 0)
-		return gdn_err_wrap(err, "%s run", runtime_name(cfg));
+		return gdn_err_wrap(err, "%s run", gd_runtime_name(cfg));
 	if (status == 0)
 		return 0;
 
@@ -175,9 +175,9 @@ int gd_runtime_run(const struct gd_config *cfg, const char *handle, const char *
 	if (!msg && stderr_text)
 		msg = gdn_runtime_log_error(stderr_text);
 	if (msg)
-		return gdn_err_set(err, 0, "%s run: exit status %d: %s", runtime_name(cfg), status,
-				   msg);
-	return gdn_err_set(err, 0, "%s run: exit status %d", runtime_name(cfg), status);
+		return gdn_err_set(err, 0, "%s run: exit status %d: %s", gd_runtime_name(cfg),
+				   status, msg);
+	return gdn_err_set(err, 0, "%s run: exit status %d", gd_runtime_name(cfg), status);
 }
 
 int gd_runtime_delete(const struct gd_config *cfg, const char *handle, bool force,
@@ -199,11 +199,11 @@ int gd_runtime_delete(const struct gd_config *cfg, const char *handle, bool forc
 	int status = 0;
 	r = run_capture(&a, &status, &out, &errout, err);
 	if (r < 0)
-		return gdn_err_wrap(err, "%s delete", runtime_name(cfg));
+		return gdn_err_wrap(err, "%s delete", gd_runtime_name(cfg));
 	if (status == 0 || is_not_found(errout) || is_not_found(out))
 		return 0;
 	_cleanup_free_ char *msg = gdn_runtime_log_error(errout);
-	return gdn_err_set(err, 0, "%s delete: exit status %d%s%s", runtime_name(cfg), status,
+	return gdn_err_set(err, 0, "%s delete: exit status %d%s%s", gd_runtime_name(cfg), status,
 			   msg ? ": " : "", msg ? msg : "");
 }
 
@@ -224,12 +224,12 @@ int gd_runtime_state(const struct gd_config *cfg, const char *handle, pid_t *ret
 	int status = 0;
 	r = run_capture(&a, &status, &out, &errout, err);
 	if (r < 0)
-		return gdn_err_wrap(err, "%s state", runtime_name(cfg));
+		return gdn_err_wrap(err, "%s state", gd_runtime_name(cfg));
 	if (status != 0) {
 		_cleanup_free_ char *msg = gdn_runtime_log_error(errout);
 		int errnum = is_not_found(errout) || is_not_found(out) ? ENOENT : EIO;
 		gdn_err_kind(err, GDN_ERR_GENERIC, errnum, "%s state: exit status %d%s%s",
-			     runtime_name(cfg), status, msg ? ": " : "", msg ? msg : "");
+			     gd_runtime_name(cfg), status, msg ? ": " : "", msg ? msg : "");
 		return -errnum;
 	}
 
@@ -239,13 +239,13 @@ int gd_runtime_state(const struct gd_config *cfg, const char *handle, pid_t *ret
 	const char *s = json_string_value(json_object_get(st, "status"));
 	if (!st || !s)
 		return gdn_err_set(err, EIO, "%s state: cannot parse the output",
-				   runtime_name(cfg));
+				   gd_runtime_name(cfg));
 	if (ret_pid)
 		*ret_pid = (pid_t)pid;
 	if (ret_status) {
 		*ret_status = strdup(s);
 		if (!*ret_status)
-			return gdn_err_set(err, ENOMEM, "%s state", runtime_name(cfg));
+			return gdn_err_set(err, ENOMEM, "%s state", gd_runtime_name(cfg));
 	}
 	return 0;
 }

@@ -14,6 +14,7 @@
 
 #include "lib/fs.h"
 #include "lib/util.h"
+#include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/server.h"
 
 #define MAX_CONNS 4096
@@ -101,6 +102,7 @@ int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_
 	s->cfg = cfg;
 	s->epfd = -1;
 	s->sigfd = -1;
+	s->standby_fd = -1;
 	s->log = gdn_log_root();
 	/* Stream ids must not repeat across restarts: dadoos outlive guardian and still hold
 	 * attachments under the ids of the previous run. */
@@ -555,11 +557,17 @@ int gd_server_run(struct gd_server *s, struct gdn_err **err)
 		if (s->stopping && !s->workers && !s->conns)
 			break;
 		timeout = gd_reaper_timeout_ms(s);
+		if (s->standby_wanted && (timeout < 0 || timeout > GD_STANDBY_IDLE_MS))
+			timeout = GD_STANDBY_IDLE_MS;
 		n = epoll_wait(s->epfd, evs, (int)GDN_ARRAY_SIZE(evs), timeout);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
 			return gdn_err_set(err, errno, "epoll_wait");
+		}
+		if (n == 0 && s->standby_wanted) {
+			s->standby_wanted = false;
+			gd_dadoo_standby_refill(s);
 		}
 		for (int i = 0; i < n; i++) {
 			struct gd_watch *w = evs[i].data.ptr;
@@ -607,6 +615,7 @@ int gd_server_run(struct gd_server *s, struct gdn_err **err)
 
 void gd_server_free(struct gd_server *s)
 {
+	gd_dadoo_standby_release(s);
 	while (s->leases)
 		lease_end(s, s->leases);
 	while (s->conns)

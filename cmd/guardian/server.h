@@ -16,6 +16,9 @@
 #include "cmd/guardian/registry.h"
 
 #define GD_MAX_BODY (1024 * 1024)
+/* A standby dadoo is started when the loop has had nothing to do for this long, so that its
+ * spawn never delays the tail of the request that used the last one (its stream connections). */
+#define GD_STANDBY_IDLE_MS 1
 
 struct gd_server;
 struct gd_conn;
@@ -64,6 +67,7 @@ struct gd_worker {
 	struct gdn_lines lines;
 	json_t *result; /* the worker's result line, once read */
 	bool exited;
+	bool watch; /* gd_worker_watch: done() at the first line; it may take result_fd */
 	int status;
 	struct gd_conn *conn; /* NULL when nobody waits for the answer (reaper, start-up) */
 	char *handle;
@@ -102,6 +106,8 @@ struct gd_server {
 	struct gd_worker *workers;
 	struct gd_registry reg;
 	struct gd_lease *leases;
+	int standby_fd;	     /* the job socket of the dadoo kept waiting (dadoo_launch.h), or -1 */
+	bool standby_wanted; /* start one once the loop has been idle for GD_STANDBY_IDLE_MS */
 	uint64_t next_stream_id;
 	bool stopping;
 };
@@ -135,6 +141,12 @@ typedef int (*gd_worker_fn)(const struct gd_config *cfg, void *arg, struct gdn_l
 /* arg is kept as w->data for done() and released with free_arg (may be NULL) afterwards;
  * ownership passes to the worker even when starting it fails. */
 int gd_worker_start(struct gd_server *s, struct gd_conn *conn, const char *handle, gd_worker_fn fn,
+		    void *arg, void (*free_arg)(void *), gd_worker_done_fn done,
+		    struct gdn_err **err);
+/* Like a worker, for a result line that another process (a starting dadoo) writes on fd:
+ * done() runs when the line (or EOF) arrives, and may take w->result_fd (setting it to -1) to
+ * go on talking on it. Takes fd, and arg as gd_worker_start does. */
+int gd_worker_watch(struct gd_server *s, struct gd_conn *conn, const char *handle, int fd,
 		    void *arg, void (*free_arg)(void *), gd_worker_done_fn done,
 		    struct gdn_err **err);
 /* Called by the loop. */

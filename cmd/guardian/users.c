@@ -147,11 +147,19 @@ int gd_container_read_file(pid_t init, const char *path, char **ret, struct gdn_
 	char link[64];
 	size_t len;
 
+	struct stat st;
+
 	if (root < 0)
 		return root;
-	fd = openat_in_root(root, path, O_RDONLY);
+	/* guardian's loop reads this: a FIFO planted by the container must not block it */
+	fd = openat_in_root(root, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
 		return gdn_err_set(err, -fd, "open '%s' in the container", path);
+	if (fstat(fd, &st) < 0)
+		return gdn_err_set(err, errno, "stat '%s' in the container", path);
+	if (!S_ISREG(st.st_mode))
+		return gdn_err_set(err, EINVAL, "'%s' in the container is not a regular file",
+				   path);
 	(void)snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	return gdn_fs_read_file(link, MAX_FILE, ret, &len, err);
 }

@@ -1,7 +1,8 @@
 /* Worker processes: guardian forks one per slow operation (create, destroy, stop). The child
  * runs the operation synchronously and writes one JSON line to a pipe — {} on success or
  * {"error":{"kind":K,"errno":N,"message":M,"handle":H}} — then exits. The loop watches the pipe
- * and the child's pidfd; when both are done, the worker's done() callback answers the client. */
+ * and the child's pidfd; when both are done, the worker's done() callback answers the client.
+ * gd_worker_watch reuses the same bookkeeping for a starting dadoo's result line. */
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -9,6 +10,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
+#include "lib/fs.h"
 #include "lib/proc.h"
 #include "cmd/guardian/server.h"
 
@@ -82,8 +84,10 @@ static void maybe_finish(struct gd_server *s, struct gd_worker *w)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
 
-	if (!w->exited || w->result_fd >= 0)
+	if (!w->exited || (w->result_fd >= 0 && !(w->watch && w->result)))
 		return;
+	if (w->result_fd >= 0)
+		(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->result_fd, NULL);
 	e = result_err(w->result, w->status);
 	w->done(s, w, e);
 	worker_free(s, w);
@@ -107,6 +111,8 @@ void gd_worker_on_pipe(struct gd_server *s, struct gd_worker *w)
 		json_t *msg = NULL;
 		if (!w->result && gdn_lines_next(&w->lines, &msg, NULL) == 1)
 			w->result = msg;
+		if (w->watch)
+			maybe_finish(s, w);
 		return;
 	}
 	(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->result_fd, NULL);
@@ -144,6 +150,8 @@ worker_child(struct gd_server *s, struct gdn_log *parent, int fd, const char *ha
 		(void)close(w->pidfd);
 		(void)close(w->result_fd);
 	}
+	/* the standby dadoo must see EOF when guardian dies, whatever its workers do */
+	(void)close(s->standby_fd);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	(void)signal(SIGPIPE, SIG_DFL);
@@ -157,6 +165,53 @@ worker_child(struct gd_server *s, struct gdn_log *parent, int fd, const char *ha
 	_exit(0);
 }
 
+static struct gd_worker *worker_new(const char *handle, void *arg, void (*free_arg)(void *))
+{
+	struct gd_worker *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->pidfd = -1;
+	w->result_fd = -1;
+	w->handle = handle ? strdup(handle) : NULL;
+	w->data = arg;
+	w->free_data = free_arg;
+	w->w_pidfd.kind = GD_W_WORKER_PIDFD;
+	w->w_pipe.kind = GD_W_WORKER_PIPE;
+	return w;
+}
+
+int gd_worker_watch(struct gd_server *s, struct gd_conn *conn, const char *handle, int fd,
+		    void *arg, void (*free_arg)(void *), gd_worker_done_fn done,
+		    struct gdn_err **err)
+{
+	struct gd_worker *w = worker_new(handle, arg, free_arg);
+	struct epoll_event ev;
+
+	if (!w) {
+		(void)close(fd);
+		if (free_arg)
+			free_arg(arg);
+		return gdn_err_set(err, ENOMEM, "watch");
+	}
+	w->result_fd = fd;
+	w->exited = true; /* no process of ours to wait for */
+	w->watch = true;
+	w->conn = conn;
+	w->done = done;
+	w->next = s->workers;
+	s->workers = w;
+	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &w->w_pipe};
+	if (gdn_fd_set_nonblock(fd, true) < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int r = gdn_err_set(err, errno, "watch");
+
+		w->done = NULL;
+		worker_free(s, w);
+		return r;
+	}
+	return 0;
+}
+
 int gd_worker_start(struct gd_server *s, struct gd_conn *conn, const char *handle, gd_worker_fn fn,
 		    void *arg, void (*free_arg)(void *), gd_worker_done_fn done,
 		    struct gdn_err **err)
@@ -165,14 +220,12 @@ int gd_worker_start(struct gd_server *s, struct gd_conn *conn, const char *handl
 	int p[2];
 	pid_t pid;
 
-	w = calloc(1, sizeof(*w));
-	if (!w)
+	w = worker_new(handle, arg, free_arg);
+	if (!w) {
+		if (free_arg)
+			free_arg(arg);
 		return gdn_err_set(err, ENOMEM, "worker");
-	w->pidfd = -1;
-	w->result_fd = -1;
-	w->handle = handle ? strdup(handle) : NULL;
-	w->data = arg;
-	w->free_data = free_arg;
+	}
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0) {
 		int r = gdn_err_set(err, errno, "pipe2");
 		worker_free(s, w);
@@ -198,8 +251,6 @@ int gd_worker_start(struct gd_server *s, struct gd_conn *conn, const char *handl
 	w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
 	w->conn = conn;
 	w->done = done;
-	w->w_pidfd.kind = GD_W_WORKER_PIDFD;
-	w->w_pipe.kind = GD_W_WORKER_PIPE;
 	w->next = s->workers;
 	s->workers = w;
 	if (w->pidfd < 0) {

@@ -81,6 +81,7 @@ free_port() {
 		"--bind-ip 127.0.0.1 --bind-port 70000"
 		"--bind-ip not-an-ip --bind-port 7777"
 		"--bind-socket"
+		"--runtime-plugin gdn-no-such-runtime"
 	)
 	local b
 	for b in "${bad[@]}"; do

@@ -1,0 +1,116 @@
+/* See dadoo_launch.h. */
+#include <errno.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "lib/proc.h"
+#include "cmd/guardian/dadoo_launch.h"
+#include "cmd/guardian/server.h"
+
+/* --runtime R [--runtime-root D] [--runtime-arg A]... --standby, plus argv[0] and NULL */
+#define ARGV_FIXED 7
+
+/* A new standby dadoo; returns our end of its job socket. */
+static int spawn_standby(const struct gd_config *cfg, struct gdn_err **err)
+{
+	const char *argv[ARGV_FIXED + 2 * GD_RUNTIME_EXTRA_ARGS_MAX];
+	_cleanup_close_ int ours = -1, theirs = -1;
+	size_t n = 0, extra = 0;
+	int sv[2], r;
+
+	if (!cfg->dadoo_bin)
+		return gdn_err_kind(
+		    err, GDN_ERR_GENERIC, ENOENT,
+		    "no dadoo binary: install it beside guardian or pass --dadoo-bin");
+	for (const char **x = cfg->runtime_extra_args; x && *x; x++)
+		extra++;
+	if (extra > GD_RUNTIME_EXTRA_ARGS_MAX)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, E2BIG,
+				    "more than %d --runtime-plugin-extra-arg",
+				    GD_RUNTIME_EXTRA_ARGS_MAX);
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return gdn_err_set(err, errno, "socketpair");
+	ours = sv[0];
+	theirs = sv[1];
+	argv[n++] = cfg->dadoo_bin;
+	argv[n++] = "--runtime";
+	argv[n++] = cfg->runtime;
+	if (cfg->runtime_root) {
+		argv[n++] = "--runtime-root";
+		argv[n++] = cfg->runtime_root;
+	}
+	for (const char **x = cfg->runtime_extra_args; x && *x; x++) {
+		argv[n++] = "--runtime-arg";
+		argv[n++] = *x;
+	}
+	argv[n++] = "--standby";
+	argv[n] = NULL;
+	{
+		struct gdn_spawn_opts o = {
+		    .path = cfg->dadoo_bin,
+		    .argv = (char *const *)argv,
+		    .stdin_fd = -1,
+		    .stdout_fd = -1,
+		    .stderr_fd = -1, /* until the job brings its log */
+		    .extra_fds = &theirs,
+		    .n_extra_fds = 1,
+		    .setsid = true,
+		    .detach = true,
+		    .cwd = "/", /* it outlives guardian: keep no directory of ours busy */
+		};
+		if ((r = gdn_spawn(&o, NULL, NULL, err)) < 0)
+			return gdn_err_wrap(err, "start dadoo");
+	}
+	return gdn_steal_fd(&ours);
+}
+
+static int assign(int sock, const char *procdir, const char *handle, bool tty, int logfd,
+		  struct gdn_err **err)
+{
+	json_auto_t *job =
+	    json_pack("{s:s, s:s, s:b}", "dir", procdir, "handle", handle, "tty", tty);
+
+	if (!job)
+		return gdn_err_set(err, ENOMEM, "dadoo job");
+	return gdn_ipc_send(sock, job, &logfd, 1, err);
+}
+
+int gd_dadoo_launch(struct gd_server *s, const char *procdir, const char *handle, bool tty,
+		    int logfd, struct gdn_err **err)
+{
+	_cleanup_close_ int sock = gdn_steal_fd(&s->standby_fd);
+	int r;
+
+	if (sock >= 0) {
+		_cleanup_err_ struct gdn_err *e = NULL;
+
+		if (assign(sock, procdir, handle, tty, logfd, &e) >= 0)
+			return gdn_steal_fd(&sock);
+		/* it died while waiting (killed by someone): start another */
+		gdn_log_info(s->log, "standby-dadoo-gone", "error", gdn_err_str(e), NULL);
+		(void)close(gdn_steal_fd(&sock));
+	}
+	sock = spawn_standby(s->cfg, err);
+	if (sock < 0)
+		return sock;
+	if ((r = assign(sock, procdir, handle, tty, logfd, err)) < 0)
+		return gdn_err_wrap(err, "hand the process to dadoo");
+	return gdn_steal_fd(&sock);
+}
+
+void gd_dadoo_standby_refill(struct gd_server *s)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+
+	if (s->standby_fd >= 0 || s->stopping || !s->cfg->dadoo_bin)
+		return;
+	s->standby_fd = spawn_standby(s->cfg, &e);
+	if (s->standby_fd < 0)
+		gdn_log_error(s->log, "standby-dadoo-failed", e, NULL);
+}
+
+void gd_dadoo_standby_release(struct gd_server *s)
+{
+	if (s->standby_fd >= 0)
+		(void)close(gdn_steal_fd(&s->standby_fd));
+}
