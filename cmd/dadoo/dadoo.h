@@ -301,3 +301,5 @@ bool dd_exit_should_quit(const struct dd_state *s, uint64_t now);
 uint64_t dd_exit_deadline(const struct dd_state *s);
 /* Removes dadoo.sock and dadoo.pid. */
 void dd_exit_remove_files(struct dd_state *s);
+/* Removes the whole process dir (--cleanup-on-wait, after the status was delivered). */
+void dd_exit_remove_dir(struct dd_state *s);

@@ -81,3 +81,11 @@ void dd_exit_remove_files(struct dd_state *s)
 	(void)unlinkat(s->dirfd, "dadoo.sock", 0);
 	(void)unlinkat(s->dirfd, "dadoo.pid", 0);
 }
+
+void dd_exit_remove_dir(struct dd_state *s)
+{
+	_cleanup_err_ struct gdn_err *err = NULL;
+
+	if (gdn_fs_rm_rf(s->dir, &err) < 0)
+		gdn_log_error(s->log, "remove-process-dir-failed", err, NULL);
+}

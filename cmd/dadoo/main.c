@@ -22,6 +22,7 @@ enum {
 	OPT_RUNTIME_ROOT,
 	OPT_RUNTIME_ARG,
 	OPT_STANDBY,
+	OPT_CLEANUP_ON_WAIT,
 	OPT_TTY,
 	OPT_LOG_LEVEL,
 	OPT_VERSION,
@@ -32,6 +33,7 @@ static const struct option options[] = {
     {"runtime-root", required_argument, NULL, OPT_RUNTIME_ROOT},
     {"runtime-arg", required_argument, NULL, OPT_RUNTIME_ARG},
     {"standby", no_argument, NULL, OPT_STANDBY},
+    {"cleanup-on-wait", no_argument, NULL, OPT_CLEANUP_ON_WAIT},
     {"tty", no_argument, NULL, OPT_TTY},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"help", no_argument, NULL, 'h'},
@@ -44,6 +46,7 @@ static const char *arg_runtime_root;
 static const char *arg_runtime_args[RUNTIME_ARGS_MAX + 1];
 static size_t n_runtime_args;
 static bool arg_standby;
+static bool arg_cleanup_on_wait;
 static bool arg_tty;
 static enum gdn_log_level arg_log_level = GDN_LOG_INFO;
 
@@ -62,6 +65,7 @@ static void usage(FILE *f)
 	      "  --runtime-root DIR   the runtime's --root\n"
 	      "  --runtime-arg ARG    a global argument for the runtime (repeatable)\n"
 	      "  --standby            wait for PROCESS-DIR, HANDLE and --tty on fd 3\n"
+	      "  --cleanup-on-wait    remove PROCESS-DIR once the exit status was delivered\n"
 	      "  --tty                give the process a pseudo-terminal\n"
 	      "  --log-level LEVEL    debug, info, error or fatal (default info)\n"
 	      "  --help               show this help\n"
@@ -92,6 +96,9 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_STANDBY:
 			arg_standby = true;
+			break;
+		case OPT_CLEANUP_ON_WAIT:
+			arg_cleanup_on_wait = true;
 			break;
 		case OPT_TTY:
 			arg_tty = true;
@@ -411,6 +418,9 @@ int main(int argc, char **argv)
 	if (r < 0)
 		gdn_log_error(s.log, "failed", err, NULL);
 	dd_exit_remove_files(&s);
+	/* Garden's --cleanup-process-dirs-on-wait: a status nobody collected keeps its dir */
+	if (r >= 0 && arg_cleanup_on_wait && s.delivered)
+		dd_exit_remove_dir(&s);
 	teardown(&s);
 	return r < 0 ? 1 : 0;
 }

@@ -23,6 +23,9 @@ struct gd_config {
 	bool destroy_on_startup;
 	bool disable_privileged;
 	bool skip_setup; /* --skip-setup: leave the host's cgroup mounts alone */
+	/* --cleanup-process-dirs-on-wait: dadoo removes the process dir once it delivered the
+	 * exit status (Garden's flag; Diego sets it) */
+	bool cleanup_process_dirs;
 	/* user namespace mapping of unprivileged containers (internals §4.2) */
 	uint32_t uid_map_start, uid_map_length;
 	uint32_t gid_map_start, gid_map_length;

@@ -7,8 +7,9 @@
 #include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/server.h"
 
-/* --runtime R [--runtime-root D] [--runtime-arg A]... --standby, plus argv[0] and NULL */
-#define ARGV_FIXED 7
+/* --runtime R [--runtime-root D] [--runtime-arg A]... [--cleanup-on-wait] --standby, plus argv[0]
+ * and NULL */
+#define ARGV_FIXED 8
 
 /* A new standby dadoo; returns our end of its job socket. */
 static int spawn_standby(const struct gd_config *cfg, struct gdn_err **err)
@@ -43,6 +44,8 @@ static int spawn_standby(const struct gd_config *cfg, struct gdn_err **err)
 		argv[n++] = "--runtime-arg";
 		argv[n++] = *x;
 	}
+	if (cfg->cleanup_process_dirs)
+		argv[n++] = "--cleanup-on-wait";
 	argv[n++] = "--standby";
 	argv[n] = NULL;
 	{

@@ -47,6 +47,7 @@ enum {
 	OPT_NETWORK_POOL,
 	OPT_LOG_LEVEL,
 	OPT_SKIP_SETUP,
+	OPT_CLEANUP_PROCESS_DIRS,
 	OPT_VERSION,
 };
 
@@ -74,6 +75,7 @@ static const struct option options[] = {
     {"network-pool", required_argument, NULL, OPT_NETWORK_POOL},
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"skip-setup", no_argument, NULL, OPT_SKIP_SETUP},
+    {"cleanup-process-dirs-on-wait", no_argument, NULL, OPT_CLEANUP_PROCESS_DIRS},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -114,6 +116,8 @@ static void usage(FILE *f)
 	    "  --network-pool CIDR           container subnet pool (default 10.254.0.0/22)\n"
 	    "  --log-level LEVEL             debug, info, error or fatal (default info)\n"
 	    "  --skip-setup                  leave the host's cgroup hierarchies as they are\n"
+	    "  --cleanup-process-dirs-on-wait  remove a process's dir once a client got its\n"
+	    "                                exit status\n"
 	    "  --help                        show this help\n"
 	    "  --version                     print the version\n",
 	    f);
@@ -267,6 +271,9 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 			break;
 		case OPT_SKIP_SETUP:
 			cfg->skip_setup = true;
+			break;
+		case OPT_CLEANUP_PROCESS_DIRS:
+			cfg->cleanup_process_dirs = true;
 			break;
 		case 'h':
 			usage(stdout);

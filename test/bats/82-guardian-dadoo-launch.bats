@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # How guardian starts dadoos: the standby dadoo waiting for the next Run (it leaves with guardian
 # and is replaced when killed), Run's reading of the container's passwd (a FIFO there must not
-# stall guardian), and the runtime's extra arguments reaching `exec`.
+# stall guardian), the runtime's extra arguments reaching `exec`, and
+# --cleanup-process-dirs-on-wait.
 
 load helpers/common
 
@@ -104,5 +105,25 @@ no_standby() {
 	run --separate-stderr gaol run -a dl-a -c 'echo debug'
 	assert_success
 	assert_output debug
+	start_guardian
+}
+
+@test "--cleanup-process-dirs-on-wait: a waited-for process leaves nothing; an unwaited one keeps its dir" {
+	start_guardian --cleanup-process-dirs-on-wait
+	run --separate-stderr gaol run -a -p dl-waited dl-a -c 'exit 5'
+	assert_failure 5
+	wait_until 100 test ! -e "$(proc_dir dl-a dl-waited)" ||
+		fail "still there: $(ls -A "$(proc_dir dl-a dl-waited)")"
+	run --separate-stderr gaol attach -p dl-waited dl-a
+	assert_failure
+	assert_equal "$stderr" "gaol: unknown process: dl-waited"
+	# this one exits after its client left, so nobody got its status: it stays retrievable
+	gaol run -p dl-unwaited dl-a -c 'sleep 1; exit 6' </dev/null
+	wait_process_exited dl-a dl-unwaited
+	sleep 0.5
+	assert [ -d "$(proc_dir dl-a dl-unwaited)" ]
+	run --separate-stderr gaol attach -p dl-unwaited dl-a
+	assert_failure 6
+	wait_until 100 test ! -e "$(proc_dir dl-a dl-unwaited)"
 	start_guardian
 }
