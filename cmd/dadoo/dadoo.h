@@ -292,10 +292,10 @@ void dd_server_gc(struct dd_state *s);
 void dd_server_close(struct dd_state *s);
 
 /* --- exit.c: the end of the process and of dadoo -------------------------------------------- */
-/* Records the exit status (exitcode) and tells the attachments, once the process has exited and
- * its output is drained. */
 /* Makes the exitcode file unnamed ahead of time (s->exitcode_fd; -1 if that fails). */
 void dd_exit_prepare(struct dd_state *s);
+/* Records the exit status (exitcode) and tells the attachments, once the process has exited and
+ * its output is drained. */
 void dd_exit_check(struct dd_state *s, uint64_t now);
 bool dd_exit_should_quit(const struct dd_state *s, uint64_t now);
 uint64_t dd_exit_deadline(const struct dd_state *s);

@@ -25,12 +25,11 @@ static int publish_prepared(struct dd_state *s, const char *code, size_t len)
 	if (s->exitcode_fd < 0)
 		return -1;
 	(void)snprintf(self, sizeof(self), "/proc/self/fd/%d", s->exitcode_fd);
-	r = gdn_fd_write_all(s->exitcode_fd, code, len) < 0 ||
-		    linkat(AT_FDCWD, self, s->dirfd, "exitcode", AT_SYMLINK_FOLLOW) < 0
-		? -1
-		: 0;
+	r = gdn_fd_write_all(s->exitcode_fd, code, len);
+	if (r >= 0)
+		r = linkat(AT_FDCWD, self, s->dirfd, "exitcode", AT_SYMLINK_FOLLOW);
 	(void)close(gdn_steal_fd(&s->exitcode_fd));
-	return r;
+	return r < 0 ? -1 : 0;
 }
 
 void dd_exit_check(struct dd_state *s, uint64_t now)

@@ -68,7 +68,8 @@ int gd_dadoo_request(int sock, json_t *req, const int *fds, size_t nfds, json_t 
 	return 0;
 }
 
-/* A pidfd for the dadoo serving `procdir`, or -1. */
+/* A pidfd for the dadoo serving `procdir`, or -1: the process in its dadoo.pid, pinned, if its
+ * argv[0] ends in "dadoo" and its working directory is the process dir (dadoo chdirs there). */
 static int dadoo_pidfd(const char *procdir)
 {
 	_cleanup_free_ char *pidfile = gdn_path_join(procdir, "dadoo.pid");
@@ -76,9 +77,8 @@ static int dadoo_pidfd(const char *procdir)
 	_cleanup_close_ int pidfd = -1;
 	char path[64], cwd[PATH_MAX];
 	pid_t pid = 0;
-	size_t len;
+	size_t len, n;
 	ssize_t cwd_len;
-	bool is_dadoo = false, serves = false;
 
 	pidfd = pidfile ? gdn_pidfd_from_pidfile(pidfile, &pid) : -1;
 	if (pidfd < 0)
@@ -86,23 +86,15 @@ static int dadoo_pidfd(const char *procdir)
 	(void)snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
 	if (gdn_fs_read_file(path, 65536, &cmdline, &len, NULL) < 0)
 		return -1;
-	/* argv is NUL-separated: argv[0] ends in "dadoo"; the process dir is its working
-	 * directory (or, started without --standby, one of its arguments). */
-	for (size_t off = 0; off < len; off += strlen(cmdline + off) + 1) {
-		const char *arg = cmdline + off;
-		size_t n = strlen(arg);
-		if (off == 0)
-			is_dadoo = n >= 5 && strcmp(arg + n - 5, "dadoo") == 0;
-		else if (strcmp(arg, procdir) == 0)
-			serves = true;
-	}
+	n = strlen(cmdline); /* argv[0]: the file holds NUL-separated arguments */
+	if (n < 5 || strcmp(cmdline + n - 5, "dadoo") != 0)
+		return -1;
 	(void)snprintf(path, sizeof(path), "/proc/%d/cwd", (int)pid);
 	cwd_len = readlink(path, cwd, sizeof(cwd) - 1);
-	if (cwd_len > 0) {
-		cwd[cwd_len] = '\0';
-		serves = serves || strcmp(cwd, procdir) == 0;
-	}
-	return is_dadoo && serves ? gdn_steal_fd(&pidfd) : -1;
+	if (cwd_len <= 0)
+		return -1;
+	cwd[cwd_len] = '\0';
+	return strcmp(cwd, procdir) == 0 ? gdn_steal_fd(&pidfd) : -1;
 }
 
 void gd_dadoo_kill_all(const char *container_dir, struct gdn_log *log)

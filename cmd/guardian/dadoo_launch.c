@@ -23,12 +23,6 @@ static int spawn_standby(const struct gd_config *cfg, struct gdn_err **err)
 		return gdn_err_kind(
 		    err, GDN_ERR_GENERIC, ENOENT,
 		    "no dadoo binary: install it beside guardian or pass --dadoo-bin");
-	for (const char **x = cfg->runtime_extra_args; x && *x; x++)
-		extra++;
-	if (extra > GD_RUNTIME_EXTRA_ARGS_MAX)
-		return gdn_err_kind(err, GDN_ERR_GENERIC, E2BIG,
-				    "more than %d --runtime-plugin-extra-arg",
-				    GD_RUNTIME_EXTRA_ARGS_MAX);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return gdn_err_set(err, errno, "socketpair");
 	ours = sv[0];
@@ -40,7 +34,9 @@ static int spawn_standby(const struct gd_config *cfg, struct gdn_err **err)
 		argv[n++] = "--runtime-root";
 		argv[n++] = cfg->runtime_root;
 	}
-	for (const char **x = cfg->runtime_extra_args; x && *x; x++) {
+	/* check_config refused more at start-up; the bound only keeps argv safe */
+	for (const char **x = cfg->runtime_extra_args; x && *x && extra < GD_RUNTIME_EXTRA_ARGS_MAX;
+	     x++, extra++) {
 		argv[n++] = "--runtime-arg";
 		argv[n++] = *x;
 	}

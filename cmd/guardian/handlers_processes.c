@@ -41,6 +41,12 @@ static void run_job_free(void *p)
 	free(j);
 }
 
+static void run_job_freep(struct run_job **j)
+{
+	if (*j)
+		run_job_free(*j);
+}
+
 static int read_init_pid(const char *dir, pid_t *ret, struct gdn_err **err)
 {
 	_cleanup_free_ char *path = gdn_path_join(dir, "pidfile");
@@ -115,18 +121,23 @@ static int prepare(const struct gd_config *cfg, struct run_job *j, struct gdn_er
 	return r;
 }
 
-/* Hands the prepared process to a dadoo; returns the socket its start result comes on. */
+/* Hands the prepared process to a dadoo; returns the socket its start result comes on. On
+ * failure the process dir is removed. */
 static int launch(struct gd_server *s, const struct run_job *j, struct gdn_err **err)
 {
 	_cleanup_free_ char *logpath = gdn_path_join(j->procdir, "dadoo.log");
 	_cleanup_close_ int logfd = -1;
+	int r;
 
 	if (!logpath)
-		return gdn_err_set(err, ENOMEM, "dadoo");
-	logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	if (logfd < 0)
-		return gdn_err_set(err, errno, "open '%s'", logpath);
-	return gd_dadoo_launch(s, j->procdir, j->handle, j->spec.tty, logfd, err);
+		r = gdn_err_set(err, ENOMEM, "dadoo");
+	else if ((logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
+		r = gdn_err_set(err, errno, "open '%s'", logpath);
+	else
+		r = gd_dadoo_launch(s, j->procdir, j->handle, j->spec.tty, logfd, err);
+	if (r < 0)
+		(void)gdn_fs_rm_rf(j->procdir, NULL);
+	return r;
 }
 
 /* The error in dadoo's start result ({"pid":N} or {"error":{"type":T,"message":M}}), if any. */
@@ -268,9 +279,9 @@ static void run_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *u
 void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
-	struct run_job *j = calloc(1, sizeof(*j));
+	_cleanup_(run_job_freep) struct run_job *j = calloc(1, sizeof(*j));
 	struct gd_ctr *ctr;
-	int sock;
+	int sock = -1;
 
 	if (!j) {
 		gdn_err_set(&e, ENOMEM, "run");
@@ -278,41 +289,27 @@ void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		return;
 	}
 	if (gd_process_spec_parse(c->body.data, c->body.len, &j->spec, &e) < 0) {
-		run_job_free(j);
 		gd_reply_error(s, c, e);
 		return;
 	}
 	ctr = gd_lookup(s, c, p->handle);
-	if (!ctr || ctr->state != GD_CTR_ACTIVE) {
-		if (ctr) {
-			gdn_err_kind(&e, GDN_ERR_GENERIC, EBUSY, "container '%s' is being %s",
-				     ctr->handle,
-				     ctr->state == GD_CTR_CREATING ? "created" : "destroyed");
-			gd_reply_error(s, c, e);
-		}
-		run_job_free(j);
+	if (!ctr)
+		return; /* answered */
+	if (ctr->state != GD_CTR_ACTIVE) {
+		gdn_err_kind(&e, GDN_ERR_GENERIC, EBUSY, "container '%s' is being %s", ctr->handle,
+			     ctr->state == GD_CTR_CREATING ? "created" : "destroyed");
+		gd_reply_error(s, c, e);
 		return;
 	}
 	j->handle = strdup(ctr->handle);
-	if (!j->handle) {
-		run_job_free(j);
+	if (!j->handle)
 		gdn_err_set(&e, ENOMEM, "run");
+	if (!j->handle || prepare(s->cfg, j, &e) < 0 || (sock = launch(s, j, &e)) < 0) {
 		gd_reply_error(s, c, e);
 		return;
 	}
-	if (prepare(s->cfg, j, &e) < 0) {
-		run_job_free(j);
-		gd_reply_error(s, c, e);
-		return;
-	}
-	sock = launch(s, j, &e);
-	if (sock < 0) {
-		(void)gdn_fs_rm_rf(j->procdir, NULL);
-		run_job_free(j);
-		gd_reply_error(s, c, e);
-		return;
-	}
-	if (gd_worker_watch(s, c, ctr->handle, sock, j, run_job_free, run_done, &e) < 0)
+	if (gd_worker_watch(s, c, ctr->handle, sock, gdn_steal_ptr(&j), run_job_free, run_done,
+			    &e) < 0)
 		gd_reply_error(s, c, e); /* the process may still start: Attach finds it */
 }
 

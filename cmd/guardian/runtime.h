@@ -6,13 +6,13 @@
 #include "lib/err.h"
 #include "cmd/guardian/config.h"
 
+/* The runtime's base name ("runc"), for messages. */
+const char *gd_runtime_name(const struct gd_config *cfg);
+
 /* `<runtime> [--root R] --log create.log --log-format json [extra args] run --detach
  * --no-new-keyring --bundle <dir> --pid-file <dir>/pidfile <handle>` in cwd <dir> (so the log
  * is <dir>/create.log), stdin/stdout on /dev/null, stderr on a memfd. On failure the message
  * carries the exit status and the runtime's last error log line (or its stderr). */
-/* The runtime's base name ("runc"), for messages. */
-const char *gd_runtime_name(const struct gd_config *cfg);
-
 int gd_runtime_run(const struct gd_config *cfg, const char *handle, const char *bundle_dir,
 		   struct gdn_err **err);
 

@@ -146,7 +146,6 @@ int gd_container_read_file(pid_t init, const char *path, char **ret, struct gdn_
 	_cleanup_free_ char *self = NULL;
 	char link[64];
 	size_t len;
-
 	struct stat st;
 
 	if (root < 0)
