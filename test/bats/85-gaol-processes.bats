@@ -22,9 +22,10 @@ teardown() {
 }
 
 # in_pty COMMAND: runs the shell command line COMMAND with a pseudo-terminal as its stdin, stdout
-# and stderr (script(1)); its stdin is this function's stdin. Output has CRLF line ends.
+# and stderr (script(1)); its stdin is this function's stdin. Output has CRLF line ends. script
+# runs COMMAND with $SHELL, which CI leaves unset (so /bin/sh, dash): COMMAND is bash, say so.
 in_pty() {
-	timeout 30 script -qec "$1" /dev/null
+	SHELL=$BASH timeout 30 script -qec "$1" /dev/null
 }
 
 @test "gaol run -a: the exit status is gaol's" {
