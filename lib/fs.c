@@ -191,7 +191,13 @@ int gdn_fs_mkdir_p(const char *path, mode_t mode, struct gdn_err **err)
 		if (p[i - 1] == '/')
 			continue; /* repeated slashes */
 		p[i] = '\0';
-		if (mkdir(p, mode) < 0) {
+		if (mkdir(p, mode) == 0) {
+			/* The umask must not decide: guardian refuses a depot or store that
+			 * unprivileged containers cannot search, so a umask of 077 would make it
+			 * refuse the directories it has just created itself. */
+			if (chmod(p, mode) < 0)
+				return gdn_err_set(err, errno, "chmod '%s'", p);
+		} else {
 			int e = errno;
 
 			if (e != EEXIST)

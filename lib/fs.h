@@ -16,7 +16,8 @@ int gdn_fs_write_atomic(const char *path, const void *data, size_t len, mode_t m
 int gdn_fs_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len,
 		     struct gdn_err **err);
 
-/* mkdir -p with `mode` for created components; an existing directory is fine. */
+/* mkdir -p: the components it creates get exactly `mode` (whatever the umask); an existing
+ * directory is fine and keeps its mode. */
 int gdn_fs_mkdir_p(const char *path, mode_t mode, struct gdn_err **err);
 
 /* rm -rf that never crosses into another mount: a directory on a different device (or a mount

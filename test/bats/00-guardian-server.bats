@@ -240,6 +240,35 @@ free_port() {
 	assert_no_leaks srv-withrootfs
 }
 
+@test "depot and store: created searchable whatever the umask; an unsearchable one is refused" {
+	local depot=$GDN_TMP/um/depot store=$GDN_TMP/um/store
+	local -a args
+	mapfile -t args < <(gdn_default_args | sed -e "s|^$GDN_DEPOT\$|$depot|" -e "s|^$GDN_STORE\$|$store|")
+	(
+		umask 077
+		start_guardian_args "${args[@]}"
+	)
+	run stat -c %a "$GDN_TMP/um" "$depot" "$store"
+	assert_output $'755\n755\n755'
+	# An unprivileged container's process can use what lies there.
+	create_container srv-umask '{}'
+	run --separate-stderr gaol run -a srv-umask -c 'echo ok' </dev/null
+	assert_success
+	assert_output ok
+	destroy_container srv-umask
+	stop_guardian
+	# A store that exists without o+x is the operator's: guardian says what to do, changes nothing.
+	chmod 700 "$store"
+	run --separate-stderr timeout 5 "$GUARDIAN_BIN" "${args[@]}"
+	assert_failure
+	assert_equal "$(jq -r 'select(.message == "guardian.failed") | .data.error' <<<"$stderr")" \
+		"--store '$store' is not reachable by unprivileged containers: '$store' lacks o+x (chmod o+x '$store')"
+	run stat -c %a "$store"
+	assert_output 700
+	[[ ! -e $GDN_SOCK ]] || fail "the refused guardian left its socket behind"
+	rm -rf "$GDN_TMP/um"
+}
+
 @test "nothing is left behind" {
 	start_guardian
 	destroy_all

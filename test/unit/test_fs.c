@@ -136,6 +136,15 @@ static void test_mkdir_p(void)
 	put(P("file"), "x");
 	CHECK_INTEQ(gdn_fs_mkdir_p(P("file/sub"), 0700, &err), -ENOTDIR);
 	CHECK(err != NULL);
+	err = gdn_err_free(err);
+
+	/* The umask does not narrow the mode of what it creates, nor touch what exists. */
+	mode_t old = umask(077);
+	CHECK_OK(gdn_fs_mkdir_p(P("a/u/v"), 0755, &err), err);
+	umask(old);
+	CHECK(stat(P("a/u"), &st) == 0 && (st.st_mode & 0777) == 0755);
+	CHECK(stat(P("a/u/v"), &st) == 0 && (st.st_mode & 0777) == 0755);
+	CHECK(stat(P("a"), &st) == 0 && (st.st_mode & 0777) == 0700);
 }
 
 static void test_rm_rf_symlinks(void)
