@@ -1,5 +1,5 @@
 # garden-c: one non-recursive Makefile. Objects go to build/$(VARIANT)/.
-#   make deps | all | test | check | unit | bats | run | install | lint | man | clean
+#   make deps | all | test | check | unit | bats | run | install | lint | man | fuzz | clean
 VARIANT ?= release
 BUILD   := build/$(VARIANT)
 PREFIX  ?= /usr/local
@@ -21,7 +21,12 @@ WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissi
            -Wpointer-arith -Wwrite-strings -Wundef -Wcast-align -Wnull-dereference
 WARN_GCC:= -Wjump-misses-init -Wlogical-op -Wduplicated-cond -Wduplicated-branches
 CFLAGS  += -std=gnu11 -g -MMD -MP $(WARN) $(if $(findstring clang,$(CC)),,$(WARN_GCC))
-ifeq ($(VARIANT),asan)
+ifeq ($(VARIANT),fuzz)
+CC      := clang
+CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+           -fno-sanitize-recover=undefined
+LDFLAGS += -fsanitize=fuzzer,address,undefined
+else ifeq ($(VARIANT),asan)
 CFLAGS  += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
 else
@@ -49,10 +54,12 @@ BIN_PATHS:= $(BINS:%=$(BUILD)/bin/%) $(BUILD)/bin/garden-init
 UNIT_SRCS:= $(sort $(wildcard test/unit/test_*.c))
 UNIT_BINS:= $(UNIT_SRCS:%.c=$(BUILD)/%)
 
+FUZZ_SRCS:= $(sort $(wildcard test/fuzz/*.c))
+
 MAN_SRCS := $(sort $(wildcard man/*.scd))
 MAN_PAGES:= $(MAN_SRCS:man/%.scd=build/man/%)
 
-.PHONY: all deps test check unit bats run install lint man check-man clean rootfs
+.PHONY: all deps test check unit bats run install lint man check-man clean rootfs fuzz fuzz-run
 all: $(BIN_PATHS) $(UNIT_BINS) man
 
 $(BUILD)/%.o: %.c
@@ -97,6 +104,18 @@ $(BUILD)/$(1): $(1).c test/unit/tap.h $(LIBGDN) $(patsubst %.c,$(BUILD)/%.o,$(sh
 endef
 $(foreach t,$(UNIT_SRCS:%.c=%),$(eval $(call unit_rule,$(t))))
 
+# Fuzz targets (VARIANT=fuzz only): test/fuzz/<t>.c links libgdn.a plus its "link:" objects,
+# all built with clang's -fsanitize=fuzzer-no-link; libFuzzer supplies main.
+define fuzz_rule
+$(BUILD)/$(1): $(BUILD)/$(1).o $(LIBGDN) $(patsubst %.c,$(BUILD)/%.o,$(shell sed -n 's|^/\* link: \(.*\) \*/$$|\1|p' $(1).c))
+	@mkdir -p $$(dir $$@)
+	$$(if $$(Q),@echo "  LD      $$@")
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $$(filter %.a,$$^) $$(LDLIBS)
+endef
+ifeq ($(VARIANT),fuzz)
+$(foreach t,$(FUZZ_SRCS:%.c=%),$(eval $(call fuzz_rule,$(t))))
+endif
+
 build/man/%: man/%.scd
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  SCDOC   $@")
@@ -129,6 +148,27 @@ bats: all rootfs
 	GDN_BUILD=$(CURDIR)/$(BUILD) GDN_ROOTFS=$(ROOTFS) GDN_RUNTIME=runc prove -f --comments --exec 'bats --tap' test/bats/*.bats
 	GDN_BUILD=$(CURDIR)/$(BUILD) GDN_ROOTFS=$(ROOTFS) GDN_RUNTIME=crun prove -f --comments --exec 'bats --tap' test/bats/*.bats
 
+# libFuzzer over the parsers of untrusted input; not part of check (CI time). Each target runs
+# FUZZ_SECONDS from its seeds in test/fuzz/corpus/<t>/; new inputs go to build/fuzz/corpus/<t>/,
+# crashes to build/fuzz/artifacts/<t>/. FUZZ_TARGETS picks some, FUZZ_FLAGS adds libFuzzer flags.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= $(notdir $(FUZZ_SRCS:%.c=%))
+FUZZ_FLAGS   ?=
+fuzz:
+	@command -v clang >/dev/null 2>&1 || \
+		{ echo "fuzz: clang (with libFuzzer) is needed: apt-get install clang"; exit 1; }
+	$(MAKE) VARIANT=fuzz fuzz-run
+
+fuzz-run: $(FUZZ_TARGETS:%=$(BUILD)/test/fuzz/%)
+	@for t in $(FUZZ_TARGETS); do \
+		max=$$(sed -n 's|^/\* max_len: \([0-9]*\) \*/$$|\1|p' test/fuzz/$$t.c); \
+		mkdir -p $(BUILD)/corpus/$$t $(BUILD)/artifacts/$$t; \
+		echo "  FUZZ    $$t ($(FUZZ_SECONDS)s, max_len $${max:-4096})"; \
+		$(BUILD)/test/fuzz/$$t -max_total_time=$(FUZZ_SECONDS) -max_len=$${max:-4096} \
+			-timeout=10 -print_final_stats=1 -artifact_prefix=$(BUILD)/artifacts/$$t/ \
+			$(FUZZ_FLAGS) $(BUILD)/corpus/$$t test/fuzz/corpus/$$t || exit 1; \
+	done
+
 check: all check-man
 	$(MAKE) VARIANT=asan unit
 	$(MAKE) unit
@@ -157,7 +197,7 @@ install: all
 	for p in $(MAN_PAGES); do s=$${p##*.}; install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
 
 # --- hygiene ----------------------------------------------------------------------------------
-LINT_SRCS = $(shell find lib cmd test/unit -name '*.[ch]')
+LINT_SRCS = $(shell find lib cmd test/unit test/fuzz -name '*.[ch]')
 lint:
 	@clang-format --dry-run -Werror $(LINT_SRCS)
 	@! grep -nE '\b(dup|pipe|sprintf|strcpy|atoi|system|popen)\(' $(LINT_SRCS) || \
