@@ -61,7 +61,7 @@ int gdn_parse_duration(const char *s, int64_t *ret_ns)
 		return -EINVAL;
 
 	while (*s) {
-		uint64_t whole = 0, frac = 0, scale = 1;
+		uint64_t whole = 0, frac = 0, scale = 1, frac_ns;
 		bool digits = false;
 		const struct unit *u;
 		size_t ulen;
@@ -95,7 +95,10 @@ int gdn_parse_duration(const char *s, int64_t *ret_ns)
 			return -ERANGE;
 		whole *= u->ns;
 		/* frac/scale of a unit, rounded down to whole nanoseconds. */
-		whole += (uint64_t)((long double)frac * (long double)u->ns / (long double)scale);
+		frac_ns = (uint64_t)((long double)frac * (long double)u->ns / (long double)scale);
+		if (whole > UINT64_MAX - frac_ns)
+			return -ERANGE;
+		whole += frac_ns;
 		if (total > UINT64_MAX - whole)
 			return -ERANGE;
 		total += whole;

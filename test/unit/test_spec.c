@@ -214,6 +214,9 @@ static void test_durations(void)
 	CHECK_INTEQ(gdn_parse_duration("5x", &ns), -EINVAL);
 	CHECK_INTEQ(gdn_parse_duration(".s", &ns), -EINVAL);
 	CHECK_INTEQ(gdn_parse_duration("9999999999h", &ns), -ERANGE);
+	/* the fraction pushed the whole units past 2^64, which wrapped to ~25 minutes */
+	CHECK_INTEQ(gdn_parse_duration("5124095.9999h", &ns), -ERANGE);
+	CHECK_INTEQ(gdn_parse_duration("18446744073709.9999999ms", &ns), -ERANGE);
 }
 
 int main(void)
