@@ -82,6 +82,13 @@ static int parse_rlimits(const json_t *spec, json_t **ret, struct gdn_err **err)
 	return 0;
 }
 
+/* Absent, or an integer a Go uint16 holds. */
+static bool fits_u16(const json_t *v)
+{
+	return !v || (json_is_integer(v) && json_integer_value(v) >= 0 &&
+		      json_integer_value(v) <= UINT16_MAX);
+}
+
 static int parse_tty(const json_t *spec, struct gd_process_spec *s, struct gdn_err **err)
 {
 	json_t *tty = member(spec, "tty"), *ws;
@@ -99,10 +106,12 @@ static int parse_tty(const json_t *spec, struct gd_process_spec *s, struct gdn_e
 		return gd_json_type_err(err, "TTYSpec", "window_size", ws, "garden.WindowSize");
 	cols = member(ws, "columns");
 	rows = member(ws, "rows");
-	if ((cols && !json_is_integer(cols)) || (rows && !json_is_integer(rows)))
-		return gd_json_type_err(err, "WindowSize", "columns", cols ? cols : rows, "uint16");
-	s->cols = cols ? (uint32_t)json_integer_value(cols) & 0xffff : 0;
-	s->rows = rows ? (uint32_t)json_integer_value(rows) & 0xffff : 0;
+	if (!fits_u16(cols))
+		return gd_json_type_err(err, "WindowSize", "columns", cols, "uint16");
+	if (!fits_u16(rows))
+		return gd_json_type_err(err, "WindowSize", "rows", rows, "uint16");
+	s->cols = cols ? (uint32_t)json_integer_value(cols) : 0;
+	s->rows = rows ? (uint32_t)json_integer_value(rows) : 0;
 	return 0;
 }
 

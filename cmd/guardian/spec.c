@@ -33,6 +33,17 @@ static const char *json_kind(const json_t *v)
 int gd_json_type_err(struct gdn_err **err, const char *owner, const char *field, const json_t *v,
 		     const char *gotype)
 {
+	/* Go names the number itself when it does not fit a numeric field ("number -1" into a
+	 * uint64), and only its kind when the field is not numeric. */
+	if (json_is_number(v) &&
+	    (strncmp(gotype, "uint", 4) == 0 || strncmp(gotype, "int", 3) == 0)) {
+		_cleanup_free_ char *lit = json_dumps(v, JSON_ENCODE_ANY);
+		return gdn_err_kind(
+		    err, GDN_ERR_GENERIC, EINVAL,
+		    "json: cannot unmarshal number %s into Go struct field %s.%s of "
+		    "type %s",
+		    lit ? lit : "", owner, field, gotype);
+	}
 	return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
 			    "json: cannot unmarshal %s into Go struct field %s.%s of type %s",
 			    json_kind(v), owner, field, gotype);
