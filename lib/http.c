@@ -293,10 +293,15 @@ int gdn_http_parse_head(const char *buf, size_t len, struct gdn_http_req *req, s
 	int r;
 
 	memset(req, 0, sizeof(*req));
-	/* RFC 7230 3.5: ignore empty lines before the request line */
-	while (start < len && (buf[start] == '\r' || buf[start] == '\n')) {
+	/* RFC 7230 3.5: ignore empty lines before the request line; a few, not a stream of them. */
+	for (unsigned n = 0; start < len && (buf[start] == '\r' || buf[start] == '\n'); n++) {
 		if (buf[start] == '\r' && (start + 1 >= len || buf[start + 1] != '\n'))
 			break;
+		if (n == GDN_HTTP_MAX_LEADING_EMPTY)
+			return http_fail(err, 400, EBADMSG,
+					 "malformed request: more than %d empty lines before the "
+					 "request line",
+					 GDN_HTTP_MAX_LEADING_EMPTY);
 		start += buf[start] == '\r' ? 2 : 1;
 	}
 	if (start >= len)
@@ -315,6 +320,21 @@ int gdn_http_parse_head(const char *buf, size_t len, struct gdn_http_req *req, s
 		return r;
 	}
 	return (int)end;
+}
+
+bool gdn_http_head_ready(const char *buf, size_t scanned, size_t len)
+{
+	const char *end = buf + len;
+	size_t from = scanned > 2 ? scanned - 2 : 0;
+
+	if (len > GDN_HTTP_MAX_HEAD || from >= len)
+		return len > GDN_HTTP_MAX_HEAD;
+	for (const char *nl = memchr(buf + from, '\n', len - from); nl;
+	     nl = memchr(nl + 1, '\n', (size_t)(end - nl - 1)))
+		if (nl + 1 < end &&
+		    (nl[1] == '\n' || (nl[1] == '\r' && nl + 2 < end && nl[2] == '\n')))
+			return true;
+	return false;
 }
 
 /* --- chunked bodies ------------------------------------------------------------------------ */

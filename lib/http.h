@@ -10,6 +10,7 @@
 
 #define GDN_HTTP_MAX_HEAD (64 * 1024)
 #define GDN_HTTP_MAX_HEADERS 64
+#define GDN_HTTP_MAX_LEADING_EMPTY 8 /* empty lines tolerated before a request line */
 
 struct gdn_http_header {
 	char *name;  /* as sent */
@@ -37,6 +38,11 @@ struct gdn_http_req {
 int gdn_http_parse_head(const char *buf, size_t len, struct gdn_http_req *req,
 			struct gdn_err **err);
 void gdn_http_req_free(struct gdn_http_req *req);
+/* Whether buf[0..len) may hold a complete head (or has outgrown the limit) when buf[0..scanned)
+ * did not: an empty line among the new bytes, or more than GDN_HTTP_MAX_HEAD bytes. A reader
+ * calls gdn_http_parse_head only then, so a head trickled in byte by byte is scanned once, not
+ * once per read (quadratic). */
+bool gdn_http_head_ready(const char *buf, size_t scanned, size_t len);
 /* Case-insensitive header lookup; NULL if absent. */
 const char *gdn_http_header(const struct gdn_http_req *req, const char *name);
 

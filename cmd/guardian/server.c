@@ -237,13 +237,19 @@ static bool conn_parse(struct gd_server *s, struct gd_conn *c)
 	_cleanup_err_ struct gdn_err *e = NULL;
 
 	if (!c->have_head) {
+		if (!gdn_http_head_ready(c->in.data, c->head_scanned, c->in.len)) {
+			c->head_scanned = c->in.len;
+			return false;
+		}
 		int n = gdn_http_parse_head(c->in.data, c->in.len, &c->req, &e);
 		if (n < 0) {
 			reply_raw_error(s, c, e);
 			return true;
 		}
+		c->head_scanned = c->in.len;
 		if (n == 0)
 			return false;
+		c->head_scanned = 0;
 		gdn_buf_consume(&c->in, (size_t)n);
 		c->have_head = true;
 		c->keep_alive = c->req.keep_alive;

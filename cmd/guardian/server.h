@@ -47,6 +47,7 @@ struct gd_conn {
 	struct gdn_buf out; /* response bytes not yet written */
 	struct gdn_http_req req;
 	bool have_head;
+	size_t head_scanned; /* in.data[0..head_scanned) holds no complete head */
 	struct gdn_chunked chunked;
 	struct gdn_buf body;
 	bool keep_alive;

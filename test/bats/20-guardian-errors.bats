@@ -177,6 +177,38 @@ assert_nothing_created() {
 	assert_no_leaks err-big
 }
 
+# raw_http MODE: writes a request to guardian's socket as MODE says and prints the status line
+# of the answer. trickle: a GET /ping one byte per write; blank9: nine empty lines first;
+# longhead: 70000 bytes of header, never ended.
+raw_http() {
+	python3 - "$GDN_SOCK" "$1" <<-'EOF'
+		import socket, sys
+		s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+		s.connect(sys.argv[1])
+		s.settimeout(10)
+		mode = sys.argv[2]
+		if mode == "trickle":
+		    for b in b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n":
+		        s.send(bytes([b]))
+		elif mode == "blank9":
+		    s.sendall(b"\r\n" * 9 + b"GET /ping HTTP/1.1\r\n\r\n")
+		else:
+		    s.sendall(b"GET /ping HTTP/1.1\r\nX: " + b"a" * 70000)
+		print(s.recv(4096).split(b"\r\n")[0].decode())
+	EOF
+}
+
+@test "raw HTTP: a head trickled byte by byte, too many empty lines, a head too long" {
+	run raw_http trickle
+	assert_success
+	assert_output 'HTTP/1.1 200 OK'
+	run raw_http blank9
+	assert_output 'HTTP/1.1 400 Bad Request'
+	run raw_http longhead
+	assert_output 'HTTP/1.1 431 Request Header Fields Too Large'
+	assert guardian_alive
+}
+
 @test "privileged containers with --disable-privileged-containers" {
 	start_guardian --disable-privileged-containers
 	api_req POST /containers '{"handle":"err-priv","privileged":true}'

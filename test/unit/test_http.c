@@ -175,6 +175,65 @@ static void test_head_limits(void)
 	check_bad(b.data, 431);
 }
 
+static void test_leading_empty_lines(void)
+{
+	_cleanup_err_ struct gdn_err *err = NULL;
+	struct gdn_http_req req;
+	char buf[128];
+
+	(void)snprintf(buf, sizeof(buf), "\r\n\n\r\n\n\r\n\n\r\n\nGET / HTTP/1.1\r\n\r\n");
+	CHECK_INTEQ(parse(buf, &req, &err), (int)strlen(buf));
+	gdn_http_req_free(&req);
+	/* A ninth is refused at once, before any request line arrives: a client cannot make the
+	 * server skip an endless stream of them on every read. */
+	check_bad("\r\n\n\r\n\n\r\n\n\r\n\n\n", 400);
+	CHECK_INTEQ(parse("\n\n\n\n\n\n\n\n", &req, &err), 0);
+	/* A lone CR is no empty line: after eight, the head is incomplete, not refused (what the
+	 * fuzzer found: head_ready, which looks for empty lines, said "not yet" to an error). */
+	CHECK_INTEQ(parse("\r\n\r\n\r\n\r\n\r\n\r\n\r\n\r\n\rGET", &req, &err), 0);
+	CHECK(err == NULL);
+}
+
+/* head_ready says "maybe" for every split after which the head became complete, and "no" while
+ * the new bytes hold no empty line. */
+static void test_head_ready(void)
+{
+	static const char *heads[] = {
+	    "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n",
+	    "POST /containers HTTP/1.1\nContent-Length: 2\n\n{}",
+	    "\r\n\nGET / HTTP/1.0\r\nA: b\r\n\r\n",
+	};
+	_cleanup_buf_ struct gdn_buf big = {0};
+
+	for (size_t h = 0; h < GDN_ARRAY_SIZE(heads); h++) {
+		const char *buf = heads[h];
+		size_t len = strlen(buf);
+		struct gdn_http_req req;
+		int full = gdn_http_parse_head(buf, len, &req, NULL);
+
+		CHECK(full > 0);
+		gdn_http_req_free(&req);
+		for (size_t scanned = 0; scanned <= (size_t)full; scanned++)
+			for (size_t upto = scanned + 1; upto <= (size_t)full; upto++) {
+				int r = gdn_http_parse_head(buf, upto, &req, NULL);
+				gdn_http_req_free(&req);
+				if (r > 0 && !gdn_http_head_ready(buf, scanned, upto))
+					tap_fail_(__FILE__, __LINE__,
+						  "head %zu complete at %zu, not ready after %zu",
+						  h, upto, scanned);
+			}
+	}
+	CHECK(!gdn_http_head_ready("GET / HTTP/1.1\r\nA: b\r\n", 0, 22));
+	CHECK(!gdn_http_head_ready("GET / HTTP/1.1\r\n\r", 16, 17));
+	/* the empty line may begin in bytes scanned before */
+	CHECK(gdn_http_head_ready("GET / HTTP/1.1\r\n\r\n", 17, 18));
+	CHECK(gdn_http_head_ready("GET / HTTP/1.1\n\n", 15, 16));
+	gdn_buf_puts(&big, "GET / HTTP/1.1\r\nX: ");
+	while (big.len <= GDN_HTTP_MAX_HEAD)
+		gdn_buf_puts(&big, "aaaaaaaaaaaaaaaa");
+	CHECK(gdn_http_head_ready(big.data, big.len - 1, big.len));
+}
+
 static void feed_all(const char *in, size_t len, size_t step, const char *want, size_t rest)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
@@ -399,6 +458,8 @@ int main(void)
 	    TEST(test_transfer_encoding),
 	    TEST(test_connection),
 	    TEST(test_head_limits),
+	    TEST(test_leading_empty_lines),
+	    TEST(test_head_ready),
 	    TEST(test_chunked),
 	    TEST(test_chunked_malformed),
 	    TEST(test_query),
