@@ -34,9 +34,11 @@ int gd_json_type_err(struct gdn_err **err, const char *owner, const char *field,
 		     const char *gotype)
 {
 	/* Go names the number itself when it does not fit a numeric field ("number -1" into a
-	 * uint64), and only its kind when the field is not numeric. */
+	 * uint64, "number 1.5" into a time.Duration), and only its kind when the field is not
+	 * numeric. */
 	if (json_is_number(v) &&
-	    (strncmp(gotype, "uint", 4) == 0 || strncmp(gotype, "int", 3) == 0)) {
+	    (strncmp(gotype, "uint", 4) == 0 || strncmp(gotype, "int", 3) == 0 ||
+	     strcmp(gotype, "time.Duration") == 0)) {
 		_cleanup_free_ char *lit = json_dumps(v, JSON_ENCODE_ANY);
 		return gdn_err_kind(
 		    err, GDN_ERR_GENERIC, EINVAL,

@@ -129,7 +129,12 @@ static void test_wrong_types(void)
 	expect_error(&cfg, "{\"env\":\"x\"}", "ContainerSpec.env of type []string");
 	expect_error(&cfg, "{\"env\":[1]}", "cannot unmarshal number");
 	expect_error(&cfg, "{\"handle\":5}", "ContainerSpec.handle of type string");
-	expect_error(&cfg, "{\"grace_time\":1.5}", "time.Duration");
+	expect_error(
+	    &cfg, "{\"grace_time\":1.5}",
+	    "json: cannot unmarshal number 1.5 into Go struct field ContainerSpec.grace_time "
+	    "of type time.Duration");
+	expect_error(&cfg, "{\"limits\":{\"pid_limits\":{\"max\":-2}}}",
+		     "json: cannot unmarshal number -2 into Go struct field");
 	expect_error(&cfg, "{\"properties\":{\"a\":1}}", "cannot unmarshal number");
 	expect_error(&cfg, "{\"limits\":{\"memory_limits\":{\"limit_in_bytes\":-1}}}", "uint64");
 	expect_error(&cfg, "{\"limits\":[]}", "garden.Limits");
