@@ -249,7 +249,7 @@ static void run_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *u
 	_cleanup_err_ struct gdn_err *e = NULL;
 	struct gd_ctr *ctr = gd_registry_find(&s->reg, w->handle);
 
-	(void)unused; /* dadoo's result is not a worker's: start_error reads it */
+	(void)unused; /* NULL for a watch: start_error reads dadoo's result */
 	if (start_error(w->result, &e) < 0) {
 		/* Nothing of a process that never started stays behind. */
 		if (gdn_fs_rm_rf(j->procdir, NULL) < 0)

@@ -145,8 +145,9 @@ int gd_worker_start(struct gd_server *s, struct gd_conn *conn, const char *handl
 		    void *arg, void (*free_arg)(void *), gd_worker_done_fn done,
 		    struct gdn_err **err);
 /* Like a worker, for a result line that another process (a starting dadoo) writes on fd:
- * done() runs when the line (or EOF) arrives, and may take w->result_fd (setting it to -1) to
- * go on talking on it. Takes fd, and arg as gd_worker_start does. */
+ * done() runs when the line (or EOF) arrives, with err NULL and the line (or NULL) in
+ * w->result, and may take w->result_fd (setting it to -1) to go on talking on it. Takes fd, and
+ * arg as gd_worker_start does. */
 int gd_worker_watch(struct gd_server *s, struct gd_conn *conn, const char *handle, int fd,
 		    void *arg, void (*free_arg)(void *), gd_worker_done_fn done,
 		    struct gdn_err **err);

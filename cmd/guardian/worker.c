@@ -88,7 +88,9 @@ static void maybe_finish(struct gd_server *s, struct gd_worker *w)
 		return;
 	if (w->result_fd >= 0)
 		(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->result_fd, NULL);
-	e = result_err(w->result, w->status);
+	/* a watched line is not a worker's result: done() reads w->result itself */
+	if (!w->watch)
+		e = result_err(w->result, w->status);
 	w->done(s, w, e);
 	worker_free(s, w);
 }
