@@ -319,11 +319,10 @@ int gdn_spawn(const struct gdn_spawn_opts *o, pid_t *ret_pid, int *ret_pidfd, st
 			break;
 		got += (size_t)n;
 	}
-	if (o->detach)
-		reap(pid); /* the intermediate, gone already or about to be */
+	/* a child that failed, or a detached one's intermediate (gone already or about to be) */
+	if (got > 0 || o->detach)
+		reap(pid);
 	if (got > 0) {
-		if (!o->detach)
-			reap(pid);
 		if (got < sizeof(rep))
 			return gdn_err_set(err, EIO, "spawn '%s': short error report", o->path);
 		return report_error(o, &rep, err);

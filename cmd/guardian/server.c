@@ -246,9 +246,10 @@ static bool conn_parse(struct gd_server *s, struct gd_conn *c)
 			reply_raw_error(s, c, e);
 			return true;
 		}
-		c->head_scanned = c->in.len;
-		if (n == 0)
+		if (n == 0) {
+			c->head_scanned = c->in.len;
 			return false;
+		}
 		c->head_scanned = 0;
 		gdn_buf_consume(&c->in, (size_t)n);
 		c->have_head = true;
