@@ -310,11 +310,5 @@ in_pty() {
 }
 
 @test "every container was cleaned up and no dadoo is left" {
-	local d p
-	d=$(all_dadoo_pids)
-	destroy_all
-	assert_all_clean
-	for p in $d; do
-		wait_pid_gone "$p" 50 || fail "dadoo $p survived the destroy of its container"
-	done
+	destroy_all_no_dadoo_left
 }

@@ -622,12 +622,17 @@ proc_dir() {
 	printf '%s\n' "$GDN_DEPOT/$1/processes/$2"
 }
 
-# process_host_pid HANDLE PROCESS-ID: the host pid of the process (its pidfile).
-process_host_pid() {
+# read_pid_file FILE: the pid FILE holds; fails when it is missing or not a number.
+read_pid_file() {
 	local p
-	p=$(cat "$(proc_dir "$1" "$2")/pidfile" 2>/dev/null) || return 1
+	p=$(cat "$1" 2>/dev/null) || return 1
 	[[ $p =~ ^[0-9]+$ ]] || return 1
 	printf '%s\n' "$p"
+}
+
+# process_host_pid HANDLE PROCESS-ID: the host pid of the process (its pidfile).
+process_host_pid() {
+	read_pid_file "$(proc_dir "$1" "$2")/pidfile"
 }
 
 # wait_process_running HANDLE PROCESS-ID: waits (10 s) until its pidfile names a live process.
@@ -648,10 +653,7 @@ wait_process_exited() {
 
 # dadoo_pid HANDLE PROCESS-ID: the pid in its dadoo.pid file.
 dadoo_pid() {
-	local p
-	p=$(cat "$(proc_dir "$1" "$2")/dadoo.pid" 2>/dev/null) || return 1
-	[[ $p =~ ^[0-9]+$ ]] || return 1
-	printf '%s\n' "$p"
+	read_pid_file "$(proc_dir "$1" "$2")/dadoo.pid"
 }
 
 # is_dadoo PID: PID is alive and is a dadoo.
@@ -663,11 +665,21 @@ is_dadoo() {
 all_dadoo_pids() {
 	local f p
 	for f in "$GDN_DEPOT"/*/processes/*/dadoo.pid; do
-		[[ -f $f ]] || continue
-		p=$(cat "$f" 2>/dev/null) || continue
-		[[ $p =~ ^[0-9]+$ ]] && is_dadoo "$p" && printf '%s\n' "$p"
+		p=$(read_pid_file "$f") && is_dadoo "$p" && printf '%s\n' "$p"
 	done
 	return 0
+}
+
+# destroy_all_no_dadoo_left: destroys every container, asserts nothing is left, and that every
+# dadoo there was before is gone.
+destroy_all_no_dadoo_left() {
+	local d p
+	d=$(all_dadoo_pids)
+	destroy_all
+	assert_all_clean
+	for p in $d; do
+		wait_pid_gone "$p" 50 || fail "dadoo $p survived the destroy of its container"
+	done
 }
 
 # kill_dadoos PID...: SIGKILLs each PID that is still a dadoo (never anything else).
