@@ -10,12 +10,12 @@
 #include <sys/prctl.h>
 #include "lib/fs.h"
 #include "lib/path.h"
+#include "lib/runtime_log.h"
 #include "lib/util.h"
 #include "cmd/dadoo/dadoo.h"
 
 #define DADOO_VERSION "0.1.0"
 #define RESULT_FD 3
-#define RUNTIME_ARGS_MAX 16
 
 enum {
 	OPT_RUNTIME = 256,
@@ -43,7 +43,7 @@ static const struct option options[] = {
 
 static const char *arg_runtime;
 static const char *arg_runtime_root;
-static const char *arg_runtime_args[RUNTIME_ARGS_MAX + 1];
+static const char *arg_runtime_args[GDN_RUNTIME_EXTRA_ARGS_MAX + 1];
 static size_t n_runtime_args;
 static bool arg_standby;
 static bool arg_cleanup_on_wait;
@@ -87,9 +87,9 @@ static int parse_args(int argc, char **argv)
 			arg_runtime_root = optarg;
 			break;
 		case OPT_RUNTIME_ARG:
-			if (n_runtime_args == RUNTIME_ARGS_MAX) {
+			if (n_runtime_args == GDN_RUNTIME_EXTRA_ARGS_MAX) {
 				fprintf(stderr, "dadoo: at most %d --runtime-arg\n",
-					RUNTIME_ARGS_MAX);
+					GDN_RUNTIME_EXTRA_ARGS_MAX);
 				return -1;
 			}
 			arg_runtime_args[n_runtime_args++] = optarg;

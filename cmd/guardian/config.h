@@ -4,9 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "lib/log.h"
-
-/* --runtime-plugin-extra-arg: dadoo takes at most this many --runtime-arg. */
-#define GD_RUNTIME_EXTRA_ARGS_MAX 16
+#include "lib/runtime_log.h"
 
 struct gd_config {
 	/* listening */

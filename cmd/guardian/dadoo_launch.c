@@ -14,7 +14,7 @@
 /* A new standby dadoo; returns our end of its job socket. */
 static int spawn_standby(const struct gd_config *cfg, struct gdn_err **err)
 {
-	const char *argv[ARGV_FIXED + 2 * GD_RUNTIME_EXTRA_ARGS_MAX];
+	const char *argv[ARGV_FIXED + 2 * GDN_RUNTIME_EXTRA_ARGS_MAX];
 	_cleanup_close_ int ours = -1, theirs = -1;
 	size_t n = 0, extra = 0;
 	int sv[2], r;
@@ -35,8 +35,8 @@ static int spawn_standby(const struct gd_config *cfg, struct gdn_err **err)
 		argv[n++] = cfg->runtime_root;
 	}
 	/* check_config refused more at start-up; the bound only keeps argv safe */
-	for (const char **x = cfg->runtime_extra_args; x && *x && extra < GD_RUNTIME_EXTRA_ARGS_MAX;
-	     x++, extra++) {
+	for (const char **x = cfg->runtime_extra_args;
+	     x && *x && extra < GDN_RUNTIME_EXTRA_ARGS_MAX; x++, extra++) {
 		argv[n++] = "--runtime-arg";
 		argv[n++] = *x;
 	}

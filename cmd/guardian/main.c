@@ -322,10 +322,10 @@ static int check_config(struct gd_config *cfg, struct gdn_err **err)
 	n_extra = 0;
 	for (const char **x = cfg->runtime_extra_args; x && *x; x++)
 		n_extra++;
-	if (n_extra > GD_RUNTIME_EXTRA_ARGS_MAX)
+	if (n_extra > GDN_RUNTIME_EXTRA_ARGS_MAX)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, E2BIG,
 				    "at most %d --runtime-plugin-extra-arg",
-				    GD_RUNTIME_EXTRA_ARGS_MAX);
+				    GDN_RUNTIME_EXTRA_ARGS_MAX);
 	/* Looked up once: dadoo then execs it without searching PATH on every Run. */
 	if (!runtime && (r = gdn_which(cfg->runtime, &runtime, err)) < 0)
 		return gdn_err_wrap(err, "--runtime-plugin");
