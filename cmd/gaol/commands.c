@@ -40,8 +40,8 @@ static int add_kv(const struct gl_cmd *cmd, json_t *obj, const char *arg, const 
 	const char *eq = strchr(arg, '=');
 	_cleanup_free_ char *key = NULL;
 
-	if (!eq || eq == arg)
-		return gl_usage_error(cmd, "invalid %s '%s': expected KEY=VALUE", what, arg);
+	if (!gl_key_value_ok(cmd, what, arg))
+		return GL_EXIT_USAGE;
 	key = strndup(arg, (size_t)(eq - arg));
 	if (!key || json_object_set_new(obj, key, gl_json_string(eq + 1)) < 0)
 		return gl_usage_error(cmd, "invalid %s '%s'", what, arg);

@@ -36,10 +36,8 @@ static int parse_create(const struct gl_cmd *cmd, int argc, char **argv, struct 
 			o->rootfs = optarg;
 			break;
 		case 'e':
-			if (!gl_is_key_value(optarg))
-				return gl_usage_error(
-				    cmd, "invalid environment variable '%s': expected KEY=VALUE",
-				    optarg);
+			if (!gl_key_value_ok(cmd, "environment variable", optarg))
+				return GL_EXIT_USAGE;
 			o->env[o->n_env++] = optarg;
 			break;
 		case 'g':
@@ -56,9 +54,8 @@ static int parse_create(const struct gl_cmd *cmd, int argc, char **argv, struct 
 			o->privileged = true;
 			break;
 		case 'P':
-			if (!gl_is_key_value(optarg))
-				return gl_usage_error(
-				    cmd, "invalid property '%s': expected KEY=VALUE", optarg);
+			if (!gl_key_value_ok(cmd, "property", optarg))
+				return GL_EXIT_USAGE;
 			/* Split in a copy: argv stays intact for getopt. */
 			copies[n_copies] = strdup(optarg);
 			if (!copies[n_copies])

@@ -56,8 +56,9 @@ int gl_getopt(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_opt_other(const struct gl_cmd *cmd, int c);
 /* Prints "gaol NAME: <msg>" and a hint to stderr; returns GL_EXIT_USAGE. */
 int gl_usage_error(const struct gl_cmd *cmd, const char *fmt, ...) GDN_PRINTF(2, 3);
-/* Whether s is KEY=VALUE with a non-empty KEY (env entries, properties). */
-bool gl_is_key_value(const char *s);
+/* Whether arg is KEY=VALUE with a non-empty KEY (env entries, properties); if not, prints
+ * "invalid <what> '<arg>': expected KEY=VALUE" as a usage error. */
+bool gl_key_value_ok(const struct gl_cmd *cmd, const char *what, const char *arg);
 /* Checks the number of positional arguments (argv[optind..]); prints a usage error if wrong. */
 bool gl_nargs_ok(const struct gl_cmd *cmd, int argc, char **argv, int min, int max);
 

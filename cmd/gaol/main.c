@@ -332,6 +332,16 @@ int gl_usage_error(const struct gl_cmd *cmd, const char *fmt, ...)
 	return GL_EXIT_USAGE;
 }
 
+bool gl_key_value_ok(const struct gl_cmd *cmd, const char *what, const char *arg)
+{
+	const char *eq = strchr(arg, '=');
+
+	if (eq && eq != arg)
+		return true;
+	gl_usage_error(cmd, "invalid %s '%s': expected KEY=VALUE", what, arg);
+	return false;
+}
+
 bool gl_nargs_ok(const struct gl_cmd *cmd, int argc, char **argv, int min, int max)
 {
 	int n = argc - optind;

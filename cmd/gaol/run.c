@@ -121,10 +121,8 @@ int gl_cmd_run(const struct gl_cmd *cmd, int argc, char **argv)
 			o.user = optarg;
 			break;
 		case 'e':
-			if (!gl_is_key_value(optarg))
-				return gl_usage_error(
-				    cmd, "invalid environment variable '%s': expected KEY=VALUE",
-				    optarg);
+			if (!gl_key_value_ok(cmd, "environment variable", optarg))
+				return GL_EXIT_USAGE;
 			a.env[o.n_env++] = optarg;
 			break;
 		case 'p':

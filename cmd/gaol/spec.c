@@ -247,9 +247,3 @@ int gl_parse_bytes(const char *s, uint64_t *ret)
 	*ret = n << shift;
 	return 0;
 }
-
-bool gl_is_key_value(const char *s)
-{
-	const char *eq = strchr(s, '=');
-	return eq && eq != s;
-}
