@@ -55,14 +55,14 @@ static json_t *properties(const struct gl_create_opts *o)
 	return gdn_steal_ptr(&sorted);
 }
 
-static json_t *env(const struct gl_create_opts *o)
+static json_t *string_array(const char *const *v, size_t n)
 {
 	json_auto_t *a = json_array();
 
 	if (!a)
 		return NULL;
-	for (size_t i = 0; i < o->n_env; i++)
-		if (json_array_append_new(a, gl_json_string(o->env[i])) < 0)
+	for (size_t i = 0; i < n; i++)
+		if (json_array_append_new(a, gl_json_string(v[i])) < 0)
 			return NULL;
 	return gdn_steal_ptr(&a);
 }
@@ -113,25 +113,13 @@ json_t *gl_create_spec(const struct gl_create_opts *o)
 		return NULL;
 	if (o->n_props && set(spec, "properties", properties(o)) < 0)
 		return NULL;
-	if (o->n_env && set(spec, "env", env(o)) < 0)
+	if (o->n_env && set(spec, "env", string_array(o->env, o->n_env)) < 0)
 		return NULL;
 	if (o->privileged && set(spec, "privileged", json_true()) < 0)
 		return NULL;
 	if (set(spec, "limits", limits(o)) < 0)
 		return NULL;
 	return gdn_steal_ptr(&spec);
-}
-
-static json_t *string_array(const char *const *v, size_t n)
-{
-	json_auto_t *a = json_array();
-
-	if (!a)
-		return NULL;
-	for (size_t i = 0; i < n; i++)
-		if (json_array_append_new(a, gl_json_string(v[i])) < 0)
-			return NULL;
-	return gdn_steal_ptr(&a);
 }
 
 static bool nonempty(const char *s)
