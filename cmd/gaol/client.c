@@ -187,19 +187,19 @@ int gl_call(const char *method, const char *path, const json_t *body, json_t **r
 	    struct gdn_err **err)
 {
 	struct gdn_http_resp resp = {0};
-	_cleanup_free_ char *text = NULL;
-	_cleanup_buf_ struct gdn_buf line = {0};
+	_cleanup_free_ char *line = NULL;
+	size_t len = 0;
 	int r;
 
 	if (ret)
 		*ret = NULL;
 	if (body) {
 		/* Go's json.Encoder: compact, then "\n". */
-		text = gl_json_line(body, NULL);
-		if (!text || gdn_buf_puts(&line, text) < 0)
+		line = gl_json_line(body, &len);
+		if (!line)
 			return gdn_err_set(err, ENOMEM, "encode request");
 	}
-	r = gl_request(method, path, line.data, line.len, &resp, err);
+	r = gl_request(method, path, line, len, &resp, err);
 	if (r < 0)
 		return r;
 	if (ret) {
