@@ -499,6 +499,17 @@ static int read_to_eof(struct reader *r, struct gdn_buf *body, struct gdn_err **
 	}
 }
 
+/* Reads the body as the head frames it: chunked, Content-Length, or up to EOF. */
+static int read_body(struct reader *r, const struct head *h, struct gdn_buf *body,
+		     struct gdn_err **err)
+{
+	if (h->chunked)
+		return read_chunked(r, body, err);
+	if (h->has_length)
+		return read_length(r, h->length, body, err);
+	return read_to_eof(r, body, err);
+}
+
 static int read_response(int fd, const char *method, struct gdn_http_resp *resp,
 			 struct gdn_err **err)
 {
@@ -512,14 +523,7 @@ static int read_response(int fd, const char *method, struct gdn_http_resp *resp,
 		bool no_body = strcmp(method, "HEAD") == 0 || h.status == 204 || h.status == 304 ||
 			       h.status == 101;
 
-		if (no_body)
-			ret = 0;
-		else if (h.chunked)
-			ret = read_chunked(&r, &body, err);
-		else if (h.has_length)
-			ret = read_length(&r, h.length, &body, err);
-		else
-			ret = read_to_eof(&r, &body, err);
+		ret = no_body ? 0 : read_body(&r, &h, &body, err);
 	}
 	gdn_buf_free(&r.in);
 	if (ret < 0) {
@@ -646,12 +650,8 @@ int gdn_http_hijack_recv(int fd, int send_result, const char *method, const char
 		ret = check_hijackable(&h, method, path, err);
 	} else if (h.status == 304 || h.status == 101) {
 		ret = 0;
-	} else if (h.chunked) {
-		ret = read_chunked(&r, &err_body, err);
-	} else if (h.has_length) {
-		ret = read_length(&r, h.length, &err_body, err);
 	} else {
-		ret = read_to_eof(&r, &err_body, err);
+		ret = read_body(&r, &h, &err_body, err);
 	}
 	free(h.content_type);
 	if (ret < 0) {
