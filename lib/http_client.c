@@ -623,8 +623,6 @@ int gdn_http_hijack(int fd, const char *method, const char *path, const char *co
 {
 	int wr = gdn_http_hijack_send(fd, method, path, content_type, body, len);
 
-	if (wr == -ENOMEM)
-		return gdn_err_set(err, ENOMEM, "%s %s", method, path);
 	return gdn_http_hijack_recv(fd, wr, method, path, ret_status, ret_leftover, ret_error_body,
 				    err);
 }
@@ -638,6 +636,9 @@ int gdn_http_hijack_recv(int fd, int send_result, const char *method, const char
 	struct head h = {0};
 	int ret, wr = send_result;
 
+	/* The request was never built: no answer will come. */
+	if (wr == -ENOMEM)
+		return gdn_err_set(err, ENOMEM, "%s %s", method, path);
 	ret = read_head(&r, &h, err);
 	if (ret < 0 && wr < 0) {
 		/* The write failure is the real story (the read error only follows from it). */

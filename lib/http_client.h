@@ -43,7 +43,8 @@ int gdn_http_hijack(int fd, const char *method, const char *path, const char *co
 
 /* gdn_http_hijack in two halves, so that a client can send several requests before it reads
  * any answer. _send returns 0 or -errno and reports nothing (the answer may explain a failed
- * write better); _recv takes that result and does the rest. */
+ * write better); _recv takes that result and does the rest (at once for -ENOMEM: nothing was
+ * sent, so no answer will come). */
 int gdn_http_hijack_send(int fd, const char *method, const char *path, const char *content_type,
 			 const void *body, size_t len);
 int gdn_http_hijack_recv(int fd, int send_result, const char *method, const char *path,
