@@ -81,32 +81,19 @@ static int run_process(const char *handle, const struct gl_process_opts *o, bool
 	return wait_attached(&p, handle, o->tty);
 }
 
-struct run_args {
-	const char **env;
-	const char **args;
-};
-
-static void run_args_free(struct run_args *a)
-{
-	free(a->env);
-	free(a->args);
-}
-
 int gl_cmd_run(const struct gl_cmd *cmd, int argc, char **argv)
 {
-	_cleanup_(run_args_free) struct run_args a = {0};
-	struct gl_process_opts o = {0};
+	_cleanup_free_ const char **env = calloc((size_t)argc + 1, sizeof(*env));
+	struct gl_process_opts o = {.env = env};
 	const char *command = NULL;
+	const char *sh_args[2];
 	const char *handle;
 	bool attach = false;
 	int c, npos;
 
-	a.env = calloc((size_t)argc + 1, sizeof(*a.env));
-	if (!a.env)
+	if (!env)
 		return gl_fail(NULL);
-	o.env = a.env;
 	while ((c = gl_getopt(cmd, argc, argv)) != -1) {
-
 		switch (c) {
 		case 'a':
 			attach = true;
@@ -123,7 +110,7 @@ int gl_cmd_run(const struct gl_cmd *cmd, int argc, char **argv)
 		case 'e':
 			if (!gl_key_value_ok(cmd, "environment variable", optarg))
 				return GL_EXIT_USAGE;
-			a.env[o.n_env++] = optarg;
+			env[o.n_env++] = optarg;
 			break;
 		case 'p':
 			if (!*optarg)
@@ -150,13 +137,10 @@ int gl_cmd_run(const struct gl_cmd *cmd, int argc, char **argv)
 
 	if (command) {
 		/* sh -c COMMAND, as Go's gaol runs a command line. */
-		a.args = calloc(2, sizeof(*a.args));
-		if (!a.args)
-			return gl_fail(NULL);
-		a.args[0] = "-c";
-		a.args[1] = command;
+		sh_args[0] = "-c";
+		sh_args[1] = command;
 		o.path = "sh";
-		o.args = a.args;
+		o.args = sh_args;
 		o.n_args = 2;
 	} else {
 		if (!*argv[optind + 1])
