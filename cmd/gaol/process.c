@@ -150,7 +150,8 @@ static int queue_stdin(struct pump *s, const char *data, size_t len, struct gdn_
 	return queue(s, json_pack("{s:i,s:o}", "source", 0, "data", str), err);
 }
 
-static int send_out(struct pump *s)
+/* Sends what the control connection takes now; a failed send only marks the server gone. */
+static void send_out(struct pump *s)
 {
 	while (s->out.len > 0 && !s->out_broken) {
 		ssize_t n =
@@ -159,18 +160,17 @@ static int send_out(struct pump *s)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0 && errno == EAGAIN)
-			return 0;
+			return;
 		if (n < 0) {
 			/* The server has gone; stdin has nowhere to go. What it says last (an
 			 * exit payload or EOF) is still read. */
 			s->out_broken = true;
 			s->in_open = false;
 			gdn_buf_reset(&s->out);
-			return 0;
+			return;
 		}
 		gdn_buf_consume(&s->out, (size_t)n);
 	}
-	return 0;
 }
 
 /* One read of io->in: sends what is complete UTF-8 now, keeps a cut-off character for later;
@@ -393,8 +393,8 @@ static int pump_step(struct pump *s, struct gdn_err **err)
 
 	if (pfd[P_SIG].revents && (r = read_signal(s, err)) < 0)
 		return r;
-	if ((pfd[P_CONTROL].revents & (POLLOUT | POLLERR | POLLHUP)) && (r = send_out(s)) < 0)
-		return r;
+	if (pfd[P_CONTROL].revents & (POLLOUT | POLLERR | POLLHUP))
+		send_out(s);
 	if ((pfd[P_CONTROL].revents & (POLLIN | POLLERR | POLLHUP)) &&
 	    (r = read_control(s, err)) < 0)
 		return r;
@@ -406,10 +406,10 @@ static int pump_step(struct pump *s, struct gdn_err **err)
 		r = read_stdin(s, err);
 		if (r < 0)
 			return r;
-		return send_out(s);
+		send_out(s);
+	} else if (pfd[P_SIG].revents) {
+		send_out(s);
 	}
-	if (pfd[P_SIG].revents)
-		return send_out(s);
 	return 0;
 }
 
