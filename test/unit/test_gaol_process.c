@@ -263,6 +263,28 @@ static char *out_text(const char *name)
 	return slurp(path);
 }
 
+/* Accepts an Attach to p1 of "h" and answers it with the head and the first payload. */
+static int accept_control(int lfd)
+{
+	int ctl = accept_request(lfd, "GET /containers/h/processes/p1 ", NULL);
+
+	put(ctl, attach_head);
+	put(ctl, first_payload);
+	return ctl;
+}
+
+/* accept_control, then both stream attachments, answered with their heads. */
+static int accept_attach(int lfd, int *ret_so, int *ret_se)
+{
+	int ctl = accept_control(lfd);
+
+	*ret_so = accept_request(lfd, "GET /containers/h/processes/p1/attaches/7/stdout ", NULL);
+	put(*ret_so, stream_head);
+	*ret_se = accept_request(lfd, "GET /containers/h/processes/p1/attaches/7/stderr ", NULL);
+	put(*ret_se, stream_head);
+	return ctl;
+}
+
 /* --- Run with stdin, stdout and stderr ------------------------------------------------------ */
 
 static void test_run_attached(void)
@@ -388,15 +410,9 @@ static pid_t serve_simple(int lfd, const char *after, bool close_streams)
 	pid_t pid = fork_server();
 
 	if (pid == 0) {
-		int ctl = accept_request(lfd, "GET /containers/h/processes/p1 ", NULL);
 		int so, se;
+		int ctl = accept_attach(lfd, &so, &se);
 
-		put(ctl, attach_head);
-		put(ctl, first_payload);
-		so = accept_request(lfd, "GET /containers/h/processes/p1/attaches/7/stdout ", NULL);
-		put(so, stream_head);
-		se = accept_request(lfd, "GET /containers/h/processes/p1/attaches/7/stderr ", NULL);
-		put(se, stream_head);
 		if (close_streams) {
 			close(so);
 			close(se);
@@ -487,12 +503,10 @@ static void test_stream_hijack_fails(void)
 	pid_t pid = fork_server();
 
 	if (pid == 0) {
-		int ctl = accept_request(lfd, "GET /containers/h/processes/p1 ", NULL);
-		int so;
+		int ctl = accept_control(lfd);
+		int so =
+		    accept_request(lfd, "GET /containers/h/processes/p1/attaches/7/stdout ", NULL);
 
-		put(ctl, attach_head);
-		put(ctl, first_payload);
-		so = accept_request(lfd, "GET /containers/h/processes/p1/attaches/7/stdout ", NULL);
 		/* Not hijackable for Go's client: no framing. */
 		put(so, "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\n");
 		close(so);
@@ -554,15 +568,9 @@ static void test_signal_and_resize(void)
 	pid = fork_server();
 	if (pid == 0) {
 		_cleanup_free_ char *payloads = NULL;
-		int ctl = accept_request(lfd, "GET /containers/h/processes/p1 ", NULL);
 		int so, se;
+		int ctl = accept_attach(lfd, &so, &se);
 
-		put(ctl, attach_head);
-		put(ctl, first_payload);
-		so = accept_request(lfd, "GET /containers/h/processes/p1/attaches/7/stdout ", NULL);
-		put(so, stream_head);
-		se = accept_request(lfd, "GET /containers/h/processes/p1/attaches/7/stderr ", NULL);
-		put(se, stream_head);
 		payloads = read_payloads_until(ctl, "{\"process_id\":\"p1\",\"signal\":0}\n");
 		CHECK_STREQ(payloads, want);
 		close(so);
