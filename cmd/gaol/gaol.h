@@ -5,7 +5,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <termios.h>
 #include <jansson.h>
 
 #include "lib/err.h"
@@ -186,18 +185,14 @@ int gl_process_wait(struct gl_process *p, const char *handle, const struct gl_io
 		    struct gdn_err **err);
 
 /* tty.c: the local terminal of `gaol shell` and `run --tty`. */
-struct gl_tty {
-	int fd; /* -1: nothing to restore */
-	struct termios saved;
-};
 /* The first of fds 0, 1, 2 that is a terminal, or -1. */
 int gl_tty_find(void);
 /* Its window size; 80x24 when fd < 0 or the size is unknown or zero. */
 void gl_tty_size(int fd, unsigned *ret_columns, unsigned *ret_rows);
-/* Raw mode on the terminal fd (saving the old settings in t); 0 or -errno. */
-int gl_tty_raw(struct gl_tty *t, int fd);
+/* Raw mode on the terminal fd (saving the old settings); 0 or -errno. */
+int gl_tty_raw(int fd);
 /* Restores what gl_tty_raw saved; safe to call twice or without gl_tty_raw. */
-void gl_tty_restore(struct gl_tty *t);
+void gl_tty_restore(void);
 
 /* commands.c, create.c, run.c: the commands. */
 int gl_cmd_ping(const struct gl_cmd *cmd, int argc, char **argv);

@@ -34,7 +34,6 @@ static int wait_attached(struct gl_process *p, const char *handle, bool tty)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
 	_cleanup_close_ int sigfd = -1;
-	struct gl_tty term = {.fd = -1};
 	struct gl_io io = {.in = STDIN_FILENO, .out = STDOUT_FILENO, .err = STDERR_FILENO};
 	int r;
 
@@ -47,14 +46,14 @@ static int wait_attached(struct gl_process *p, const char *handle, bool tty)
 	io.tty_fd = tty ? gl_tty_find() : -1;
 	/* Keys go to the remote terminal as typed (^C included) while the process runs. */
 	if (tty && isatty(STDIN_FILENO)) {
-		r = gl_tty_raw(&term, STDIN_FILENO);
+		r = gl_tty_raw(STDIN_FILENO);
 		if (r < 0) {
 			gdn_err_set(&err, -r, "set the terminal to raw mode");
 			return gl_fail(err);
 		}
 	}
 	r = gl_process_wait(p, handle, &io, &err);
-	gl_tty_restore(&term);
+	gl_tty_restore();
 	if (r < 0)
 		return gl_fail(err);
 	return r;

@@ -32,8 +32,9 @@ void gl_tty_size(int fd, unsigned *ret_columns, unsigned *ret_rows)
 	*ret_rows = ws.ws_row;
 }
 
-/* The settings to put back if a signal kills gaol while the terminal is raw (SIGPIPE from
- * `gaol shell h | head`); a handler can only reach them through a global. */
+/* The settings to put back (saved_fd -1: nothing to restore). Globals, because a signal that
+ * kills gaol while the terminal is raw (SIGPIPE from `gaol shell h | head`) must restore them
+ * too, and a handler can only reach them that way. */
 static int saved_fd = -1;
 static struct termios saved_termios;
 
@@ -48,22 +49,21 @@ static void restore_and_die(int sig)
 	errno = saved_errno;
 }
 
-int gl_tty_raw(struct gl_tty *t, int fd)
+int gl_tty_raw(int fd)
 {
 	struct sigaction sa = {.sa_handler = restore_and_die, .sa_flags = SA_RESETHAND};
-	struct termios raw;
+	struct termios old, raw;
 
-	t->fd = -1;
-	if (tcgetattr(fd, &t->saved) < 0)
+	if (tcgetattr(fd, &old) < 0)
 		return -errno;
-	raw = t->saved;
+	raw = old;
 	/* What Go's term.MakeRaw (and cfmakeraw) do: no echo, no line editing, no signals from
 	 * keys (^C goes to the remote process as a byte), no output processing (the remote
 	 * terminal already turned "\n" into "\r\n"). */
 	cfmakeraw(&raw);
 	raw.c_cc[VMIN] = 1;
 	raw.c_cc[VTIME] = 0;
-	saved_termios = t->saved;
+	saved_termios = old;
 	saved_fd = fd;
 	(void)sigaction(SIGPIPE, &sa, NULL);
 	if (tcsetattr(fd, TCSANOW, &raw) < 0) {
@@ -71,16 +71,14 @@ int gl_tty_raw(struct gl_tty *t, int fd)
 		(void)signal(SIGPIPE, SIG_DFL);
 		return -errno;
 	}
-	t->fd = fd;
 	return 0;
 }
 
-void gl_tty_restore(struct gl_tty *t)
+void gl_tty_restore(void)
 {
-	if (t->fd < 0)
+	if (saved_fd < 0)
 		return;
-	(void)tcsetattr(t->fd, TCSANOW, &t->saved);
+	(void)tcsetattr(saved_fd, TCSANOW, &saved_termios);
 	(void)signal(SIGPIPE, SIG_DFL);
 	saved_fd = -1;
-	t->fd = -1;
 }

@@ -13,6 +13,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
+#include <termios.h>
 
 #include "cmd/gaol/gaol.h"
 #include "lib/buf.h"
@@ -611,25 +612,24 @@ static void test_tty_size(void)
 
 static void test_tty_raw_restore(void)
 {
-	struct gl_tty t = {.fd = -1};
 	struct termios before, during, after;
 	int master, slave;
 
 	CHECK(openpty(&master, &slave, NULL, NULL, NULL) == 0);
 	CHECK(tcgetattr(slave, &before) == 0);
 	CHECK(before.c_lflag & ICANON);
-	CHECK_INTEQ(gl_tty_raw(&t, slave), 0);
+	CHECK_INTEQ(gl_tty_raw(slave), 0);
 	CHECK(tcgetattr(slave, &during) == 0);
 	CHECK(!(during.c_lflag & (ICANON | ECHO | ISIG)));
 	CHECK(!(during.c_oflag & OPOST));
-	gl_tty_restore(&t);
-	gl_tty_restore(&t); /* twice is fine */
+	gl_tty_restore();
+	gl_tty_restore(); /* twice is fine */
 	CHECK(tcgetattr(slave, &after) == 0);
 	CHECK(after.c_lflag == before.c_lflag && after.c_oflag == before.c_oflag &&
 	      after.c_iflag == before.c_iflag);
 	/* Not a terminal: an error, and nothing to restore. */
-	CHECK(gl_tty_raw(&t, master == 0 ? 1 : -1) < 0);
-	gl_tty_restore(&t);
+	CHECK(gl_tty_raw(master == 0 ? 1 : -1) < 0);
+	gl_tty_restore();
 }
 
 int main(void)
