@@ -43,8 +43,7 @@ static bool is_ows(char c)
 	return c == ' ' || c == '\t';
 }
 
-/* Case-insensitive search of `token` in a comma-separated list. */
-static bool list_has_token(const char *list, const char *token)
+bool gdn_http_list_has_token(const char *list, const char *token)
 {
 	size_t tl = strlen(token);
 	const char *p = list;
@@ -236,9 +235,9 @@ static int apply_framing(struct gdn_http_req *req, struct gdn_err **err)
 				p += strcspn(p, ",");
 			}
 		} else if (strcasecmp(name, "Connection") == 0) {
-			if (list_has_token(value, "close"))
+			if (gdn_http_list_has_token(value, "close"))
 				conn_close = true;
-			if (list_has_token(value, "keep-alive"))
+			if (gdn_http_list_has_token(value, "keep-alive"))
 				conn_keep = true;
 		}
 	}

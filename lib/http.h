@@ -43,6 +43,8 @@ void gdn_http_req_free(struct gdn_http_req *req);
  * calls gdn_http_parse_head only then, so a head trickled in byte by byte is scanned once, not
  * once per read (quadratic). */
 bool gdn_http_head_ready(const char *buf, size_t scanned, size_t len);
+/* Case-insensitive search of `token` in a comma-separated header value (e.g. Connection). */
+bool gdn_http_list_has_token(const char *list, const char *token);
 /* Case-insensitive header lookup; NULL if absent. */
 const char *gdn_http_header(const struct gdn_http_req *req, const char *name);
 

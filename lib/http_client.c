@@ -275,28 +275,6 @@ struct head {
 };
 
 /* Whether the comma-separated header value contains `token` (case-insensitive). */
-static bool has_token(const char *value, const char *token)
-{
-	size_t n = strlen(token);
-
-	for (const char *p = value; *p;) {
-		const char *end = strchr(p, ',');
-		size_t len;
-
-		if (!end)
-			end = p + strlen(p);
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		len = (size_t)(end - p);
-		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
-			len--;
-		if (len == n && strncasecmp(p, token, n) == 0)
-			return true;
-		p = *end ? end + 1 : end;
-	}
-	return false;
-}
-
 static int parse_status_line(const char *line, int *ret_status, int *ret_minor,
 			     struct gdn_err **err)
 {
@@ -373,8 +351,8 @@ static int parse_head(char *text, struct head *h, struct gdn_err **err)
 				return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG,
 						    "unsupported Transfer-Encoding '%.40s'", value);
 		} else if (strcasecmp(name, "Connection") == 0) {
-			h->conn_close |= has_token(value, "close");
-			h->conn_keep_alive |= has_token(value, "keep-alive");
+			h->conn_close |= gdn_http_list_has_token(value, "close");
+			h->conn_keep_alive |= gdn_http_list_has_token(value, "keep-alive");
 		} else if (strcasecmp(name, "Content-Type") == 0) {
 			free(h->content_type);
 			h->content_type = strdup(value);
