@@ -11,9 +11,16 @@ DEB_PKGS := build-essential pkg-config libnl-3-dev libnl-route-3-dev libiptc-dev
 	libbsd-dev runc crun iptables bats bats-assert bats-support busybox-static scdoc jq curl \
 	iproute2 util-linux bsdutils procps man-db cppcheck clang-format python3
 
-PKGS     := libnl-route-3.0 libiptc jansson libbsd
+# Every binary links libgdn.a plus the libraries it names in <bin>_PKGS (default BASE_PKGS): the
+# netlink and iptables libraries only for the networker. Headers of all of them are on the include
+# path (lib/ may hold code for any binary; a binary only pulls the objects it uses from the archive).
+BASE_PKGS := jansson libbsd
+NET_PKGS  := libnl-route-3.0 libiptc
+PKGS      := $(BASE_PKGS) $(NET_PKGS)
+kawasaki_PKGS := $(BASE_PKGS) $(NET_PKGS)
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+pkg_libs    = $(shell pkg-config --libs $(1) 2>/dev/null)
+PKG_LIBS   := $(call pkg_libs,$(BASE_PKGS))
 
 CPPFLAGS += -D_GNU_SOURCE -iquote . $(PKG_CFLAGS)
 WARN    := -Wall -Wextra -Werror -Wformat=2 -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
@@ -72,6 +79,7 @@ $(LIBGDN): $(LIB_OBJS)
 	$(Q)rm -f $@ && ar rcs $@ $^
 
 define bin_rule
+$(BUILD)/bin/$(1): LDLIBS := $(call pkg_libs,$(or $($(1)_PKGS),$(BASE_PKGS)))
 $(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard cmd/$(1)/*.c))) $(LIBGDN)
 	@mkdir -p $$(dir $$@)
 	$$(if $$(Q),@echo "  LD      $$@")
