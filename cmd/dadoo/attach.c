@@ -45,7 +45,7 @@ static void stream_close(struct dd_state *s, struct dd_attach *a, int i)
 }
 
 /* Reads what the client sent (nothing is expected) so that closing sends no RST, then closes. */
-static void drain_and_close(struct dd_state *s, struct dd_watch *w)
+static void drain_and_close(struct dd_state *s, struct gdn_watch *w)
 {
 	char tmp[4096];
 	size_t total = 0;
@@ -240,11 +240,10 @@ static struct dd_attach *attach_alloc(struct dd_state *s, const struct dd_reques
 
 	if (!a)
 		return NULL;
-	a->ctl = (struct dd_watch){.fd = gdn_steal_fd(&fds[0]), .kind = DD_W_CONTROL, .owner = a};
+	gdn_watch_init(&a->ctl, gdn_steal_fd(&fds[0]), dd_on_control, a);
 	a->lease_fd = nfds > 1 ? gdn_steal_fd(&fds[1]) : -1;
 	for (int i = 0; i < DD_NSRC; i++) {
-		a->out[i].w =
-		    (struct dd_watch){.fd = -1, .kind = DD_W_STREAM, .owner = a, .index = i};
+		gdn_watch_init(&a->out[i].w, -1, dd_on_stream, a);
 		a->out[i].state = DD_STREAM_WAITING;
 	}
 	a->process_id = strdup(req->process_id ? req->process_id : s->process_id);
@@ -352,7 +351,7 @@ void dd_attach_stream(struct dd_state *s, const struct dd_request *req, int conn
 		/* unknown or finished: the head, then EOF (as Garden's streamer does) */
 		gdn_log_info(s->log, "stream-unknown", "stream_id", req->stream_id, NULL);
 		(void)send(fd, head.data, head.len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		struct dd_watch w = {.fd = gdn_steal_fd(&fd)};
+		struct gdn_watch w = {.fd = gdn_steal_fd(&fd)};
 		drain_and_close(s, &w);
 		return;
 	}

@@ -13,6 +13,7 @@
 #include "lib/err.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/loop.h"
 
 /* Output sources: index 0 is the process's stdout (Garden source 1), 1 its stderr (source 2). */
 #define DD_SRC_STDOUT 0
@@ -40,25 +41,6 @@
 /* An exit status nobody collected is kept this long before dadoo exits anyway. */
 #define DD_RETENTION_NS (300 * DD_NS_PER_S)
 
-enum dd_watch_kind {
-	DD_W_SIGNAL,
-	DD_W_LISTEN,
-	DD_W_CLIENT,
-	DD_W_SOURCE,
-	DD_W_STDIN,
-	DD_W_CONTROL,
-	DD_W_STREAM,
-};
-
-/* An fd in the epoll set. events == 0: not registered. */
-struct dd_watch {
-	int fd;
-	uint32_t events;
-	enum dd_watch_kind kind;
-	void *owner;
-	int index; /* source / stream index */
-};
-
 enum dd_stream_state {
 	DD_STREAM_WAITING, /* no connection yet: output is buffered (up to DD_STREAM_MAX) */
 	DD_STREAM_OPEN,	   /* connected: pend is written as the connection takes it */
@@ -66,7 +48,7 @@ enum dd_stream_state {
 };
 
 struct dd_stream {
-	struct dd_watch w;
+	struct gdn_watch w;
 	enum dd_stream_state state;
 	struct gdn_buf pend;
 	bool rd_eof;	      /* the client shut its side down */
@@ -78,7 +60,7 @@ struct dd_attach {
 	struct dd_attach *next;
 	char *process_id;
 	char *stream_id;
-	struct dd_watch ctl; /* the hijacked control connection */
+	struct gdn_watch ctl; /* the hijacked control connection */
 	int lease_fd;
 	struct gdn_buf ctl_out;	   /* head and payloads not yet written */
 	struct gdn_lines ctl_in;   /* payloads from the client */
@@ -95,11 +77,11 @@ struct dd_attach {
 /* A connection to dadoo.sock (guardian). */
 struct dd_client {
 	struct dd_client *next;
-	struct dd_watch w;
+	struct gdn_watch w;
 };
 
 struct dd_source {
-	struct dd_watch w;
+	struct gdn_watch w;
 	bool eof;
 	struct gdn_buf unattached;
 };
@@ -112,12 +94,12 @@ struct dd_state {
 	bool tty;
 
 	int dirfd;
-	int exitcode_fd; /* dd_exit_prepare's unnamed file, or -1 */
-	int epfd;
-	struct dd_watch sig;
-	struct dd_watch listen;
-	struct dd_watch in; /* the process's stdin: pipe write end, or a copy of the master */
-	int master;	    /* TTY: the pty master (also src[DD_SRC_STDOUT].w.fd) */
+	int exitcode_fd;       /* dd_exit_prepare's unnamed file, or -1 */
+	struct gdn_loop loop;  /* with the signalfd for SIGCHLD, SIGTERM and SIGINT */
+	struct gdn_timer wake; /* the buffering and exit policies' next deadline */
+	struct gdn_watch listen;
+	struct gdn_watch in; /* the process's stdin: pipe write end, or a copy of the master */
+	int master;	     /* TTY: the pty master (also src[DD_SRC_STDOUT].w.fd) */
 	unsigned char veof;
 	bool stdin_closed;
 	struct dd_source src[DD_NSRC];
@@ -245,9 +227,17 @@ void dd_console_size(const char *process_json, unsigned *ret_columns, unsigned *
 int dd_loop_init(struct dd_state *s, struct gdn_err **err);
 /* Runs until the exit status is delivered (or retained long enough) and attachments are done. */
 int dd_loop_run(struct dd_state *s, struct gdn_err **err);
-void dd_watch_set(struct dd_state *s, struct dd_watch *w, uint32_t events);
-void dd_watch_close(struct dd_state *s, struct dd_watch *w);
+/* gdn_loop_watch / gdn_loop_close on s->loop, with a failure logged. */
+void dd_watch_set(struct dd_state *s, struct gdn_watch *w, uint32_t events);
+void dd_watch_close(struct dd_state *s, struct gdn_watch *w);
 void dd_signal_process(struct dd_state *s, int sig);
+/* The watch callbacks (w->data is the owner: a dd_client, a dd_attach, or NULL for s's own). */
+void dd_on_listen(struct gdn_loop *l, struct gdn_watch *w, uint32_t events);
+void dd_on_client(struct gdn_loop *l, struct gdn_watch *w, uint32_t events);
+void dd_on_source(struct gdn_loop *l, struct gdn_watch *w, uint32_t events);
+void dd_on_stdin(struct gdn_loop *l, struct gdn_watch *w, uint32_t events);
+void dd_on_control(struct gdn_loop *l, struct gdn_watch *w, uint32_t events);
+void dd_on_stream(struct gdn_loop *l, struct gdn_watch *w, uint32_t events);
 
 /* --- stdio.c: the process's stdin ------------------------------------------------------------ */
 /* Writes what it can at once, queues the rest on the attachment. */

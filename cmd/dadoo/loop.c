@@ -1,49 +1,38 @@
-/* The event loop: one epoll set over a signalfd (SIGCHLD, SIGTERM, SIGINT), dadoo.sock and its
+/* The event loop (lib/loop): a signalfd (SIGCHLD, SIGTERM, SIGINT), dadoo.sock and its
  * connections, the process's stdio and the attachments' connections. Interest is recomputed
- * after every round from the buffering policy, which is how backpressure works: a source that
+ * before every round from the buffering policy, which is how backpressure works: a source that
  * may not be read is simply not watched. */
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/epoll.h>
-#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include "lib/proc.h"
 #include "lib/util.h"
 #include "cmd/dadoo/dadoo.h"
 
-#define MAX_EVENTS 32
-
-void dd_watch_set(struct dd_state *s, struct dd_watch *w, uint32_t events)
+static struct dd_state *state_of(struct gdn_loop *l)
 {
-	struct epoll_event ev = {.events = events, .data.ptr = w};
-	int op;
-
-	if (w->fd < 0 || w->events == events)
-		return;
-	if (events == 0)
-		op = EPOLL_CTL_DEL;
-	else
-		op = w->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
-	if (epoll_ctl(s->epfd, op, w->fd, &ev) < 0) {
-		_cleanup_err_ struct gdn_err *err = NULL;
-
-		(void)gdn_err_set(&err, errno, "epoll_ctl fd %d", w->fd);
-		gdn_log_error(s->log, "watch-failed", err, NULL);
-		return;
-	}
-	w->events = events;
+	return (struct dd_state *)((char *)l - offsetof(struct dd_state, loop));
 }
 
-void dd_watch_close(struct dd_state *s, struct dd_watch *w)
+void dd_watch_set(struct dd_state *s, struct gdn_watch *w, uint32_t events)
 {
-	if (w->fd < 0)
-		return;
-	dd_watch_set(s, w, 0);
-	(void)close(w->fd);
-	w->fd = -1;
-	w->events = 0;
+	int r = gdn_loop_watch(&s->loop, w, events);
+
+	if (r < 0) {
+		_cleanup_err_ struct gdn_err *err = NULL;
+
+		(void)gdn_err_set(&err, -r, "epoll_ctl fd %d", w->fd);
+		gdn_log_error(s->log, "watch-failed", err, NULL);
+	}
+}
+
+void dd_watch_close(struct dd_state *s, struct gdn_watch *w)
+{
+	gdn_loop_close(&s->loop, w);
 }
 
 void dd_signal_process(struct dd_state *s, int sig)
@@ -65,24 +54,24 @@ void dd_signal_process(struct dd_state *s, int sig)
 	gdn_log_info(s->log, "signalled", "signal", num, NULL);
 }
 
+static void on_signal(struct gdn_loop *l, const struct signalfd_siginfo *si, void *data);
+
+/* Nothing to do: the wake-up itself is the point (the next round re-evaluates the policies). */
+static void on_wake(struct gdn_loop *l, struct gdn_timer *t)
+{
+	(void)l;
+	(void)t;
+}
+
 int dd_loop_init(struct dd_state *s, struct gdn_err **err)
 {
-	sigset_t mask;
+	static const int signals[] = {SIGCHLD, SIGTERM, SIGINT};
+	int r = gdn_loop_init(&s->loop, err);
 
-	(void)sigemptyset(&mask);
-	(void)sigaddset(&mask, SIGCHLD);
-	(void)sigaddset(&mask, SIGTERM);
-	(void)sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return gdn_err_set(err, errno, "sigprocmask");
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->epfd < 0)
-		return gdn_err_set(err, errno, "epoll_create1");
-	s->sig.fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (s->sig.fd < 0)
-		return gdn_err_set(err, errno, "signalfd");
-	dd_watch_set(s, &s->sig, EPOLLIN);
-	return 0;
+	if (r < 0)
+		return r;
+	gdn_timer_init(&s->wake, on_wake, NULL);
+	return gdn_loop_signals(&s->loop, signals, GDN_ARRAY_SIZE(signals), on_signal, s, err);
 }
 
 /* A subreaper collects everything that is re-parented to it; only our process counts. */
@@ -105,29 +94,27 @@ static void reap(struct dd_state *s)
 	}
 }
 
-static void on_signal(struct dd_state *s)
+static void on_signal(struct gdn_loop *l, const struct signalfd_siginfo *si, void *data)
 {
-	struct signalfd_siginfo si;
+	struct dd_state *s = data;
 
-	for (;;) {
-		ssize_t n = read(s->sig.fd, &si, sizeof(si));
-
-		if (n != (ssize_t)sizeof(si))
-			return;
-		if (si.ssi_signo == SIGCHLD)
-			reap(s);
-		else
-			dd_signal_process(s, (int)si.ssi_signo); /* conmon forwards them too */
-	}
+	(void)l;
+	if (si->ssi_signo == SIGCHLD)
+		reap(s);
+	else
+		dd_signal_process(s, (int)si->ssi_signo); /* conmon forwards them too */
 }
 
-static void on_source(struct dd_state *s, int i, uint64_t now)
+void dd_on_source(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
 {
 	static char chunk[DD_READ_CHUNK];
-	struct dd_source *so = &s->src[i];
-	size_t budget = dd_read_budget(s, i, now);
+	struct dd_state *s = state_of(l);
+	struct dd_source *so = (struct dd_source *)((char *)w - offsetof(struct dd_source, w));
+	int i = (int)(so - s->src);
+	size_t budget = dd_read_budget(s, i, gdn_loop_now(l));
 	ssize_t n;
 
+	(void)events;
 	if (budget == 0)
 		return;
 	do
@@ -151,33 +138,36 @@ static void on_source(struct dd_state *s, int i, uint64_t now)
 		gdn_log_error(s->log, "output-lost", NULL, NULL);
 }
 
-static void dispatch(struct dd_state *s, struct dd_watch *w, uint32_t events, uint64_t now)
+void dd_on_listen(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
 {
-	if (w->fd < 0)
-		return; /* closed earlier in this round */
-	switch (w->kind) {
-	case DD_W_SIGNAL:
-		on_signal(s);
-		break;
-	case DD_W_LISTEN:
-		dd_server_on_listen(s);
-		break;
-	case DD_W_CLIENT:
-		dd_server_on_client(s, w->owner, events);
-		break;
-	case DD_W_SOURCE:
-		on_source(s, w->index, now);
-		break;
-	case DD_W_STDIN:
-		dd_stdin_flush(s);
-		break;
-	case DD_W_CONTROL:
-		dd_attach_on_control(s, w->owner, events);
-		break;
-	case DD_W_STREAM:
-		dd_attach_on_stream(s, w->owner, w->index, events);
-		break;
-	}
+	(void)w;
+	(void)events;
+	dd_server_on_listen(state_of(l));
+}
+
+void dd_on_client(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
+{
+	dd_server_on_client(state_of(l), w->data, events);
+}
+
+void dd_on_stdin(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
+{
+	(void)w;
+	(void)events;
+	dd_stdin_flush(state_of(l));
+}
+
+void dd_on_control(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
+{
+	dd_attach_on_control(state_of(l), w->data, events);
+}
+
+void dd_on_stream(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
+{
+	struct dd_attach *a = w->data;
+	struct dd_stream *st = (struct dd_stream *)((char *)w - offsetof(struct dd_stream, w));
+
+	dd_attach_on_stream(state_of(l), a, (int)(st - a->out), events);
 }
 
 static void rearm(struct dd_state *s, uint64_t now)
@@ -188,45 +178,39 @@ static void rearm(struct dd_state *s, uint64_t now)
 	dd_attach_rearm(s);
 }
 
-static int timeout_ms(const struct dd_state *s, uint64_t now)
+/* Before every wait: carry out what the last round made possible, collect what is done, then
+ * recompute the interest and the next deadline from the policies. Attachments and clients are
+ * freed here, between rounds, so no event of a round can point at a freed one. */
+static void prepare(struct gdn_loop *l, void *data)
 {
-	uint64_t d = dd_buffer_deadline(s, now);
-	uint64_t e = dd_exit_deadline(s);
+	struct dd_state *s = data;
+	uint64_t now = gdn_now_mono_ns();
+	uint64_t d, e;
 
+	dd_attach_process_all(s);
+	dd_exit_check(s, now);
+	dd_attach_flush_all(s);
+	dd_attach_gc(s, now);
+	dd_server_gc(s);
+	if (dd_exit_should_quit(s, now)) {
+		gdn_loop_stop(l);
+		return;
+	}
+	rearm(s, now);
+	d = dd_buffer_deadline(s, now);
+	e = dd_exit_deadline(s);
 	if (e < d)
 		d = e;
 	if (d == UINT64_MAX)
-		return -1;
-	if (d <= now)
-		return 0;
-	d = (d - now + DD_NS_PER_MS - 1) / DD_NS_PER_MS;
-	return d > INT_MAX ? INT_MAX : (int)d;
+		gdn_loop_timer_cancel(l, &s->wake);
+	else if (gdn_loop_timer_at(l, &s->wake, d) < 0)
+		gdn_log_error(s->log, "timer-failed", NULL, NULL);
 }
 
 int dd_loop_run(struct dd_state *s, struct gdn_err **err)
 {
-	struct epoll_event ev[MAX_EVENTS];
-
 	reap(s); /* the process may be gone already */
-	for (;;) {
-		uint64_t now = gdn_now_mono_ns();
-		int n;
-
-		dd_attach_process_all(s);
-		dd_exit_check(s, now);
-		dd_attach_flush_all(s);
-		dd_attach_gc(s, now);
-		dd_server_gc(s);
-		if (dd_exit_should_quit(s, now))
-			return 0;
-		rearm(s, now);
-		n = epoll_wait(s->epfd, ev, MAX_EVENTS, timeout_ms(s, now));
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return gdn_err_set(err, errno, "epoll_wait");
-		now = gdn_now_mono_ns();
-		for (int i = 0; i < n; i++)
-			dispatch(s, ev[i].data.ptr, ev[i].events, now);
-	}
+	s->loop.prepare = prepare;
+	s->loop.prepare_data = s;
+	return gdn_loop_run(&s->loop, err);
 }

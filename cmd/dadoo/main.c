@@ -285,9 +285,8 @@ static void teardown(struct dd_state *s)
 		gdn_buf_free(&s->src[i].unattached);
 	}
 	dd_watch_close(s, &s->in);
-	dd_watch_close(s, &s->sig);
-	if (s->epfd >= 0)
-		(void)close(s->epfd);
+	gdn_loop_timer_cancel(&s->loop, &s->wake);
+	gdn_loop_free(&s->loop);
 	if (s->dirfd >= 0)
 		(void)close(s->dirfd);
 	if (s->exitcode_fd >= 0)
@@ -305,12 +304,12 @@ static void state_init(struct dd_state *s, const char *dir, const char *handle)
 	slash = strrchr(dir, '/');
 	s->process_id = slash && slash[1] ? slash + 1 : dir;
 	s->tty = arg_tty;
-	s->dirfd = s->epfd = s->master = s->exitcode_fd = -1;
-	s->sig = (struct dd_watch){.fd = -1, .kind = DD_W_SIGNAL};
-	s->listen = (struct dd_watch){.fd = -1, .kind = DD_W_LISTEN};
-	s->in = (struct dd_watch){.fd = -1, .kind = DD_W_STDIN};
+	s->dirfd = s->master = s->exitcode_fd = -1;
+	s->loop.epfd = s->loop.sig.fd = -1;
+	gdn_watch_init(&s->listen, -1, dd_on_listen, NULL);
+	gdn_watch_init(&s->in, -1, dd_on_stdin, NULL);
 	for (int i = 0; i < DD_NSRC; i++)
-		s->src[i].w = (struct dd_watch){.fd = -1, .kind = DD_W_SOURCE, .index = i};
+		gdn_watch_init(&s->src[i].w, -1, dd_on_source, NULL);
 }
 
 /* --standby: guardian started this dadoo before it had a process for it, so that a Run does not

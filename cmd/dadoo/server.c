@@ -51,7 +51,7 @@ void dd_server_adopt(struct dd_state *s, int fd)
 		(void)close(fd);
 		return;
 	}
-	c->w = (struct dd_watch){.fd = fd, .kind = DD_W_CLIENT, .owner = c};
+	gdn_watch_init(&c->w, fd, dd_on_client, c);
 	c->next = s->clients;
 	s->clients = c;
 	dd_watch_set(s, &c->w, EPOLLIN);
