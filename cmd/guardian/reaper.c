@@ -14,20 +14,14 @@ static bool armed(const struct gd_ctr *c)
 	return c->state == GD_CTR_ACTIVE && c->grace_ns > 0 && c->refs == 0;
 }
 
-int gd_reaper_timeout_ms(struct gd_server *s)
+uint64_t gd_reaper_next(struct gd_server *s)
 {
-	uint64_t now = gdn_now_mono_ns(), next = UINT64_MAX;
+	uint64_t next = UINT64_MAX;
 
 	for (struct gd_ctr *c = s->reg.head; c; c = c->next)
 		if (armed(c) && c->deadline_ns < next)
 			next = c->deadline_ns;
-	if (next == UINT64_MAX)
-		return -1;
-	if (next <= now)
-		return 0;
-	/* Round up so that we never wake just before the deadline and spin. */
-	next = (next - now + 999999) / 1000000;
-	return next > 60000 ? 60000 : (int)next;
+	return next;
 }
 
 void gd_reaper_fire(struct gd_server *s)

@@ -19,17 +19,22 @@
 
 #define MAX_CONNS 4096
 
-static int watch(struct gd_server *s, int fd, uint32_t events, void *ptr)
+struct gd_server *gd_server_of(struct gdn_loop *l)
 {
-	struct epoll_event ev = {.events = events, .data.ptr = ptr};
-	return epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+	return (struct gd_server *)((char *)l - offsetof(struct gd_server, loop));
 }
 
-static void rewatch(struct gd_server *s, int fd, uint32_t events, void *ptr)
+static void rewatch(struct gd_server *s, struct gd_conn *c, uint32_t events)
 {
-	struct epoll_event ev = {.events = events, .data.ptr = ptr};
-	(void)epoll_ctl(s->epfd, EPOLL_CTL_MOD, fd, &ev);
+	(void)gdn_loop_watch(&s->loop, &c->w, events);
 }
+
+static void on_listener(struct gdn_loop *l, struct gdn_watch *w, uint32_t events);
+static void on_conn(struct gdn_loop *l, struct gdn_watch *w, uint32_t events);
+static void on_lease(struct gdn_loop *l, struct gdn_watch *w, uint32_t events);
+static void on_signal(struct gdn_loop *l, const struct signalfd_siginfo *si, void *data);
+static void on_reaper(struct gdn_loop *l, struct gdn_timer *t);
+static void on_standby(struct gdn_loop *l, struct gdn_timer *t);
 
 /* Refuses to replace the socket of a guardian that is still serving on it. */
 static int listen_unix(const char *path, unsigned mode, struct gdn_err **err)
@@ -87,43 +92,34 @@ static int add_listener(struct gd_server *s, int fd, const char *what)
 {
 	struct gd_listener *l = &s->listeners[s->n_listeners++];
 
-	l->w.kind = GD_W_LISTENER;
-	l->fd = fd;
+	gdn_watch_init(&l->w, fd, on_listener, l);
 	l->what = what;
-	return watch(s, fd, EPOLLIN, l);
+	return gdn_loop_watch(&s->loop, &l->w, EPOLLIN);
 }
 
 int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_err **err)
 {
-	sigset_t mask;
+	static const int signals[] = {SIGTERM, SIGINT};
 	int fd, r;
 
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
-	s->epfd = -1;
-	s->sigfd = -1;
+	s->loop.epfd = s->loop.sig.fd = -1;
 	s->standby_fd = -1;
 	s->log = gdn_log_root();
+	gdn_timer_init(&s->reaper, on_reaper, s);
+	gdn_timer_init(&s->standby, on_standby, s);
 	/* Stream ids must not repeat across restarts: dadoos outlive guardian and still hold
 	 * attachments under the ids of the previous run. */
 	s->next_stream_id = gdn_now_real_ns() / 1000;
-	s->epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (s->epfd < 0)
-		return gdn_err_set(err, errno, "epoll_create1");
+	if ((r = gdn_loop_init(&s->loop, err)) < 0)
+		return r;
 
 	/* SIGPIPE: a client that hangs up must cost us a write error, not our life. */
 	(void)signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&mask);
-	sigaddset(&mask, SIGTERM);
-	sigaddset(&mask, SIGINT);
-	if (sigprocmask(SIG_BLOCK, &mask, NULL) < 0)
-		return gdn_err_set(err, errno, "sigprocmask");
-	s->sigfd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
-	if (s->sigfd < 0)
-		return gdn_err_set(err, errno, "signalfd");
-	s->w_signal.kind = GD_W_SIGNAL;
-	if ((r = watch(s, s->sigfd, EPOLLIN, &s->w_signal)) < 0)
-		return gdn_err_set(err, -r, "epoll_ctl");
+	r = gdn_loop_signals(&s->loop, signals, GDN_ARRAY_SIZE(signals), on_signal, s, err);
+	if (r < 0)
+		return r;
 
 	if (cfg->bind_socket) {
 		fd = listen_unix(cfg->bind_socket, cfg->socket_mode, err);
@@ -142,8 +138,23 @@ int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_
 	return 0;
 }
 
+static void conn_release(struct gdn_defer *d)
+{
+	struct gd_conn *c = (struct gd_conn *)((char *)d - offsetof(struct gd_conn, defer));
+
+	gdn_buf_free(&c->in);
+	gdn_buf_free(&c->out);
+	gdn_buf_free(&c->body);
+	gdn_http_req_free(&c->req);
+	gdn_log_free(c->log);
+	free(c);
+}
+
+/* Closes the connection at once; its memory goes at the end of the round. */
 static void conn_free(struct gd_server *s, struct gd_conn *c)
 {
+	if (c->fd < 0)
+		return; /* closed earlier in this round */
 	for (struct gd_conn **p = &s->conns; *p; p = &(*p)->next) {
 		if (*p == c) {
 			*p = c->next;
@@ -157,16 +168,10 @@ static void conn_free(struct gd_server *s, struct gd_conn *c)
 	for (struct gd_worker *w = s->workers; w; w = w->next)
 		if (w->conn == c)
 			w->conn = NULL;
-	/* Explicitly: epoll keys on the open file, which lives on where the fd was handed over
-	 * (to a dadoo), and would keep reporting events for this freed connection. */
-	(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	(void)close(c->fd);
-	gdn_buf_free(&c->in);
-	gdn_buf_free(&c->out);
-	gdn_buf_free(&c->body);
-	gdn_http_req_free(&c->req);
-	gdn_log_free(c->log);
-	free(c);
+	/* gdn_loop_close leaves the epoll set explicitly: epoll keys on the open file, which lives
+	 * on where the fd was handed over (to a dadoo). */
+	gdn_loop_close(&s->loop, &c->w);
+	gdn_loop_defer_free(&s->loop, &c->defer);
 }
 
 static void accept_conns(struct gd_server *s, struct gd_listener *l)
@@ -188,10 +193,10 @@ static void accept_conns(struct gd_server *s, struct gd_listener *l)
 			(void)close(fd);
 			continue;
 		}
-		c->w.kind = GD_W_CONN;
-		c->fd = fd;
+		gdn_watch_init(&c->w, fd, on_conn, c);
+		c->defer.release = conn_release;
 		c->state = GD_CONN_READING;
-		if (watch(s, fd, EPOLLIN | EPOLLRDHUP, c) < 0) {
+		if (gdn_loop_watch(&s->loop, &c->w, EPOLLIN | EPOLLRDHUP) < 0) {
 			(void)close(fd);
 			free(c);
 			continue;
@@ -293,8 +298,9 @@ static bool conn_parse(struct gd_server *s, struct gd_conn *c)
 			return false;
 	}
 	c->state = GD_CONN_WAITING;
-	/* Only hang-ups matter while the request is handled (level-triggered RDHUP would spin). */
-	rewatch(s, c->fd, 0, c);
+	/* Only hang-ups matter while the request is handled (level-triggered RDHUP would spin):
+	 * EPOLLHUP and EPOLLERR are always reported, so asking for EPOLLHUP keeps just those. */
+	rewatch(s, c, EPOLLHUP);
 	gd_route(s, c);
 	return true;
 }
@@ -307,7 +313,7 @@ static void conn_flush(struct gd_server *s, struct gd_conn *c)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				rewatch(s, c->fd, EPOLLOUT | EPOLLRDHUP, c);
+				rewatch(s, c, EPOLLOUT | EPOLLRDHUP);
 				return;
 			}
 			conn_free(s, c);
@@ -321,7 +327,7 @@ static void conn_flush(struct gd_server *s, struct gd_conn *c)
 	}
 	conn_reset_request(c);
 	c->state = GD_CONN_READING;
-	rewatch(s, c->fd, EPOLLIN | EPOLLRDHUP, c);
+	rewatch(s, c, EPOLLIN | EPOLLRDHUP);
 	if (c->in.len > 0)
 		(void)conn_parse(s, c);
 }
@@ -390,10 +396,17 @@ void gd_conn_close(struct gd_server *s, struct gd_conn *c)
 	conn_free(s, c);
 }
 
+static void lease_release(struct gdn_defer *d)
+{
+	struct gd_lease *l = (struct gd_lease *)((char *)d - offsetof(struct gd_lease, defer));
+
+	free(l->handle);
+	free(l);
+}
+
 int gd_lease_new(struct gd_server *s, struct gd_ctr *ctr, struct gdn_err **err)
 {
 	struct gd_lease *l = calloc(1, sizeof(*l));
-	struct epoll_event ev = {.events = EPOLLRDHUP};
 	int sv[2];
 
 	if (!l || !(l->handle = strdup(ctr->handle))) {
@@ -406,11 +419,10 @@ int gd_lease_new(struct gd_server *s, struct gd_ctr *ctr, struct gdn_err **err)
 		free(l);
 		return r;
 	}
-	l->w.kind = GD_W_LEASE;
-	l->fd = sv[0];
+	gdn_watch_init(&l->w, sv[0], on_lease, l);
+	l->defer.release = lease_release;
 	l->serial = ctr->serial;
-	ev.data.ptr = l;
-	(void)epoll_ctl(s->epfd, EPOLL_CTL_ADD, l->fd, &ev);
+	(void)gdn_loop_watch(&s->loop, &l->w, EPOLLRDHUP);
 	l->next = s->leases;
 	s->leases = l;
 	gd_ctr_pause(ctr);
@@ -429,10 +441,14 @@ static void lease_end(struct gd_server *s, struct gd_lease *l)
 			break;
 		}
 	}
-	(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, l->fd, NULL);
-	(void)close(l->fd);
-	free(l->handle);
-	free(l);
+	gdn_loop_close(&s->loop, &l->w);
+	gdn_loop_defer_free(&s->loop, &l->defer);
+}
+
+static void on_lease(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
+{
+	(void)events;
+	lease_end(gd_server_of(l), w->data);
 }
 
 void gd_reply_json(struct gd_server *s, struct gd_conn *c, int status, json_t *body)
@@ -522,26 +538,10 @@ void gd_reply_text(struct gd_server *s, struct gd_conn *c, int status, const cha
 	queue_response(s, c);
 }
 
-static bool on_signal(struct gd_server *s)
-{
-	struct signalfd_siginfo si;
-
-	while (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT) {
-			gdn_log_info(s->log, "stopping", "signal",
-				     si.ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT", NULL);
-			return true;
-		}
-	}
-	return false;
-}
-
 static void stop_listening(struct gd_server *s)
 {
-	for (size_t i = 0; i < s->n_listeners; i++) {
-		(void)close(s->listeners[i].fd);
-		s->listeners[i].fd = -1;
-	}
+	for (size_t i = 0; i < s->n_listeners; i++)
+		gdn_loop_close(&s->loop, &s->listeners[i].w);
 	if (s->cfg->bind_socket)
 		(void)unlink(s->cfg->bind_socket);
 	s->n_listeners = 0;
@@ -554,68 +554,83 @@ static void stop_listening(struct gd_server *s)
 	}
 }
 
+static void on_signal(struct gdn_loop *l, const struct signalfd_siginfo *si, void *data)
+{
+	struct gd_server *s = data;
+
+	(void)l;
+	if (si->ssi_signo != SIGTERM && si->ssi_signo != SIGINT)
+		return;
+	gdn_log_info(s->log, "stopping", "signal", si->ssi_signo == SIGTERM ? "SIGTERM" : "SIGINT",
+		     NULL);
+	if (!s->stopping) {
+		s->stopping = true;
+		stop_listening(s);
+	}
+}
+
+static void on_listener(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
+{
+	(void)events;
+	accept_conns(gd_server_of(l), w->data);
+}
+
+static void on_conn(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
+{
+	conn_on_event(gd_server_of(l), w->data, events);
+}
+
+static void on_reaper(struct gdn_loop *l, struct gdn_timer *t)
+{
+	struct gd_server *s = t->data;
+
+	(void)l;
+	if (!s->stopping)
+		gd_reaper_fire(s);
+}
+
+/* The loop has had nothing to do for GD_STANDBY_IDLE_MS (every round pushes this timer out). */
+static void on_standby(struct gdn_loop *l, struct gdn_timer *t)
+{
+	struct gd_server *s = t->data;
+
+	(void)l;
+	s->standby_wanted = false;
+	gd_dadoo_standby_refill(s);
+}
+
+/* Before every wait: stop once a stopping server has nothing left, and aim the timers at the
+ * nearest grace deadline and (while a standby dadoo is wanted) at an idle moment. */
+static void prepare(struct gdn_loop *l, void *data)
+{
+	struct gd_server *s = data;
+	uint64_t next;
+
+	if (s->stopping && !s->workers && !s->conns) {
+		gdn_loop_stop(l);
+		return;
+	}
+	next = s->stopping ? UINT64_MAX : gd_reaper_next(s);
+	if (next == UINT64_MAX)
+		gdn_loop_timer_cancel(l, &s->reaper);
+	else
+		(void)gdn_loop_timer_at(l, &s->reaper, next);
+	if (s->standby_wanted)
+		(void)gdn_loop_timer_in(l, &s->standby, GD_STANDBY_IDLE_MS);
+	else
+		gdn_loop_timer_cancel(l, &s->standby);
+}
+
 int gd_server_run(struct gd_server *s, struct gdn_err **err)
 {
+	int r;
+
 	gdn_log_info(s->log, "started", NULL);
-	for (;;) {
-		struct epoll_event evs[64];
-		int timeout, n;
-
-		if (s->stopping && !s->workers && !s->conns)
-			break;
-		timeout = gd_reaper_timeout_ms(s);
-		if (s->standby_wanted && (timeout < 0 || timeout > GD_STANDBY_IDLE_MS))
-			timeout = GD_STANDBY_IDLE_MS;
-		n = epoll_wait(s->epfd, evs, (int)GDN_ARRAY_SIZE(evs), timeout);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return gdn_err_set(err, errno, "epoll_wait");
-		}
-		if (n == 0 && s->standby_wanted) {
-			s->standby_wanted = false;
-			gd_dadoo_standby_refill(s);
-		}
-		for (int i = 0; i < n; i++) {
-			struct gd_watch *w = evs[i].data.ptr;
-			enum gd_watch_kind kind = w->kind; /* w may be freed by its handler */
-
-			switch (kind) {
-			case GD_W_LISTENER:
-				accept_conns(s, (struct gd_listener *)w);
-				break;
-			case GD_W_CONN:
-				conn_on_event(s, (struct gd_conn *)w, evs[i].events);
-				break;
-			case GD_W_WORKER_PIDFD:
-				gd_worker_on_pidfd(
-				    s, (struct gd_worker *)((char *)w -
-							    offsetof(struct gd_worker, w_pidfd)));
-				break;
-			case GD_W_WORKER_PIPE:
-				gd_worker_on_pipe(
-				    s, (struct gd_worker *)((char *)w -
-							    offsetof(struct gd_worker, w_pipe)));
-				break;
-			case GD_W_LEASE:
-				lease_end(s, (struct gd_lease *)w);
-				break;
-			case GD_W_SIGNAL:
-				if (on_signal(s) && !s->stopping) {
-					s->stopping = true;
-					stop_listening(s);
-				}
-				break;
-			}
-			/* Any handler but accept may free objects that later entries of evs point
-			 * at; the rest of the batch is re-reported by the next (level-triggered)
-			 * epoll_wait. */
-			if (kind != GD_W_LISTENER)
-				break;
-		}
-		if (!s->stopping)
-			gd_reaper_fire(s);
-	}
+	s->loop.prepare = prepare;
+	s->loop.prepare_data = s;
+	r = gdn_loop_run(&s->loop, err);
+	if (r < 0)
+		return r;
 	gdn_log_info(s->log, "stopped", NULL);
 	return 0;
 }
@@ -628,11 +643,9 @@ void gd_server_free(struct gd_server *s)
 	while (s->conns)
 		conn_free(s, s->conns);
 	for (size_t i = 0; i < s->n_listeners; i++)
-		if (s->listeners[i].fd >= 0)
-			(void)close(s->listeners[i].fd);
+		gdn_loop_close(&s->loop, &s->listeners[i].w);
 	gd_registry_free(&s->reg);
-	if (s->sigfd >= 0)
-		(void)close(s->sigfd);
-	if (s->epfd >= 0)
-		(void)close(s->epfd);
+	gdn_loop_timer_cancel(&s->loop, &s->reaper);
+	gdn_loop_timer_cancel(&s->loop, &s->standby);
+	gdn_loop_free(&s->loop);
 }

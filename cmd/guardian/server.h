@@ -1,6 +1,11 @@
-/* guardian's event loop: one epoll over the listeners, client connections, worker pidfds and
- * result pipes, and a signalfd. No threads: slow work (create, destroy, stop) runs in forked
- * worker processes (worker.c); everything else is answered inline from the registry. */
+/* guardian's event loop (lib/loop): the listeners, client connections, worker pidfds and
+ * result pipes, leases, a signalfd, and the grace and standby deadlines. No threads: slow work
+ * (create, destroy, stop) runs in forked worker processes (worker.c); everything else is
+ * answered inline from the registry.
+ *
+ * Objects that own a watch keep its fd readable under its old name too (an anonymous union with
+ * the watch, whose first member is the fd), and are released through the loop's deferred
+ * frees, so that a later event of the same round never points at freed memory. */
 #pragma once
 
 #include <stdbool.h>
@@ -12,6 +17,7 @@
 #include "lib/http.h"
 #include "lib/ipc.h"
 #include "lib/log.h"
+#include "lib/loop.h"
 #include "cmd/guardian/config.h"
 #include "cmd/guardian/registry.h"
 
@@ -24,24 +30,14 @@ struct gd_server;
 struct gd_conn;
 struct gd_worker;
 
-/* What an epoll event's data.ptr points at: the first member of each watched object. */
-enum gd_watch_kind {
-	GD_W_LISTENER,
-	GD_W_CONN,
-	GD_W_WORKER_PIDFD,
-	GD_W_WORKER_PIPE,
-	GD_W_SIGNAL,
-	GD_W_LEASE,
-};
-struct gd_watch {
-	enum gd_watch_kind kind;
-};
-
 enum gd_conn_state { GD_CONN_READING, GD_CONN_WAITING, GD_CONN_WRITING };
 
 struct gd_conn {
-	struct gd_watch w;
-	int fd;
+	union {
+		struct gdn_watch w;
+		int fd;
+	};
+	struct gdn_defer defer;
 	enum gd_conn_state state;
 	struct gdn_buf in;  /* bytes read and not yet consumed */
 	struct gdn_buf out; /* response bytes not yet written */
@@ -60,11 +56,16 @@ struct gd_conn {
 typedef void (*gd_worker_done_fn)(struct gd_server *s, struct gd_worker *w, struct gdn_err *err);
 
 struct gd_worker {
-	struct gd_watch w_pidfd;
-	struct gd_watch w_pipe;
+	union {
+		struct gdn_watch w_pidfd;
+		int pidfd;
+	};
+	union {
+		struct gdn_watch w_pipe;
+		int result_fd;
+	};
+	struct gdn_defer defer;
 	pid_t pid;
-	int pidfd;
-	int result_fd;
 	struct gdn_lines lines;
 	json_t *result; /* the worker's result line, once read */
 	bool exited;
@@ -81,25 +82,30 @@ struct gd_worker {
 /* Our end of a socketpair whose other end a dadoo holds while a client is attached to one of the
  * container's processes: the container's grace timer stays paused until it hangs up. */
 struct gd_lease {
-	struct gd_watch w;
-	int fd;
+	union {
+		struct gdn_watch w;
+		int fd;
+	};
+	struct gdn_defer defer;
 	char *handle;
 	uint64_t serial; /* of the gd_ctr it paused, so a re-created handle is not resumed */
 	struct gd_lease *next;
 };
 
 struct gd_listener {
-	struct gd_watch w;
-	int fd;
+	union {
+		struct gdn_watch w;
+		int fd;
+	};
 	const char *what;
 };
 
 struct gd_server {
 	const struct gd_config *cfg;
 	struct gdn_log *log;
-	int epfd;
-	int sigfd;
-	struct gd_watch w_signal;
+	struct gdn_loop loop;
+	struct gdn_timer reaper;  /* the nearest grace deadline */
+	struct gdn_timer standby; /* GD_STANDBY_IDLE_MS after the last event, while wanted */
 	struct gd_listener listeners[2];
 	size_t n_listeners;
 	struct gd_conn *conns;
@@ -151,15 +157,15 @@ int gd_worker_start(struct gd_server *s, struct gd_conn *conn, const char *handl
 int gd_worker_watch(struct gd_server *s, struct gd_conn *conn, const char *handle, int fd,
 		    void *arg, void (*free_arg)(void *), gd_worker_done_fn done,
 		    struct gdn_err **err);
-/* Called by the loop. */
-void gd_worker_on_pidfd(struct gd_server *s, struct gd_worker *w);
-void gd_worker_on_pipe(struct gd_server *s, struct gd_worker *w);
+/* The gd_server of a loop (it is embedded there). */
+struct gd_server *gd_server_of(struct gdn_loop *l);
 
 /* Routing (routes.c): dispatch a complete request. */
 void gd_route(struct gd_server *s, struct gd_conn *c);
 
-/* Grace-time reaper (reaper.c): ms until the next deadline (-1: none) and firing. */
-int gd_reaper_timeout_ms(struct gd_server *s);
+/* Grace-time reaper (reaper.c): the next deadline (CLOCK_MONOTONIC ns, UINT64_MAX: none) and
+ * reaping the containers whose deadline has passed. */
+uint64_t gd_reaper_next(struct gd_server *s);
 void gd_reaper_fire(struct gd_server *s);
 /* Starts a destroy worker for a registered container (used by the API, reaper and start-up). */
 int gd_destroy_start(struct gd_server *s, struct gd_conn *conn, struct gd_ctr *ctr,

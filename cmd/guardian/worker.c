@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -64,14 +65,15 @@ static void worker_free(struct gd_server *s, struct gd_worker *w)
 			break;
 		}
 	}
-	if (w->pidfd >= 0) {
-		(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
-		(void)close(w->pidfd);
-	}
-	if (w->result_fd >= 0) {
-		(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->result_fd, NULL);
-		(void)close(w->result_fd);
-	}
+	gdn_loop_close(&s->loop, &w->w_pidfd);
+	gdn_loop_close(&s->loop, &w->w_pipe);
+	gdn_loop_defer_free(&s->loop, &w->defer);
+}
+
+static void worker_release(struct gdn_defer *d)
+{
+	struct gd_worker *w = (struct gd_worker *)((char *)d - offsetof(struct gd_worker, defer));
+
 	gdn_lines_free(&w->lines);
 	json_decref(w->result);
 	if (w->free_data)
@@ -86,8 +88,7 @@ static void maybe_finish(struct gd_server *s, struct gd_worker *w)
 
 	if (!w->exited || (w->result_fd >= 0 && !(w->watch && w->result)))
 		return;
-	if (w->result_fd >= 0)
-		(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->result_fd, NULL);
+	(void)gdn_loop_watch(&s->loop, &w->w_pipe, 0);
 	/* a watched line is not a worker's result: done() reads w->result itself */
 	if (!w->watch)
 		e = result_err(w->result, w->status);
@@ -95,18 +96,25 @@ static void maybe_finish(struct gd_server *s, struct gd_worker *w)
 	worker_free(s, w);
 }
 
-void gd_worker_on_pidfd(struct gd_server *s, struct gd_worker *w)
+static void on_pidfd(struct gdn_loop *l, struct gdn_watch *watch, uint32_t events)
 {
-	(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->pidfd, NULL);
+	struct gd_server *s = gd_server_of(l);
+	struct gd_worker *w = watch->data;
+
+	(void)events;
+	(void)gdn_loop_watch(l, &w->w_pidfd, 0);
 	(void)gdn_proc_wait(w->pid, w->pidfd, &w->status, NULL);
 	w->exited = true;
 	maybe_finish(s, w);
 }
 
-void gd_worker_on_pipe(struct gd_server *s, struct gd_worker *w)
+static void on_pipe(struct gdn_loop *l, struct gdn_watch *watch, uint32_t events)
 {
+	struct gd_server *s = gd_server_of(l);
+	struct gd_worker *w = watch->data;
 	ssize_t n = gdn_lines_fill(&w->lines, w->result_fd);
 
+	(void)events;
 	if (n == -EAGAIN || n == -EINTR)
 		return;
 	if (n > 0) {
@@ -117,9 +125,7 @@ void gd_worker_on_pipe(struct gd_server *s, struct gd_worker *w)
 			maybe_finish(s, w);
 		return;
 	}
-	(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, w->result_fd, NULL);
-	(void)close(w->result_fd);
-	w->result_fd = -1;
+	gdn_loop_close(l, &w->w_pipe);
 	if (!w->result) {
 		json_t *msg = NULL;
 		if (gdn_lines_next(&w->lines, &msg, NULL) == 1)
@@ -141,8 +147,8 @@ worker_child(struct gd_server *s, struct gdn_log *parent, int fd, const char *ha
 
 	/* The loop's fds are not ours to use; the signals the loop takes via signalfd must reach
 	 * this child's default handlers (so `kill` of a stuck worker works). */
-	(void)close(s->epfd);
-	(void)close(s->sigfd);
+	(void)close(s->loop.epfd);
+	(void)close(s->loop.sig.fd);
 	for (size_t i = 0; i < s->n_listeners; i++)
 		(void)close(s->listeners[i].fd);
 	/* Holding client sockets or other workers' pipes would delay their EOFs. */
@@ -173,13 +179,12 @@ static struct gd_worker *worker_new(const char *handle, void *arg, void (*free_a
 
 	if (!w)
 		return NULL;
-	w->pidfd = -1;
-	w->result_fd = -1;
+	gdn_watch_init(&w->w_pidfd, -1, on_pidfd, w);
+	gdn_watch_init(&w->w_pipe, -1, on_pipe, w);
+	w->defer.release = worker_release;
 	w->handle = handle ? strdup(handle) : NULL;
 	w->data = arg;
 	w->free_data = free_arg;
-	w->w_pidfd.kind = GD_W_WORKER_PIDFD;
-	w->w_pipe.kind = GD_W_WORKER_PIPE;
 	return w;
 }
 
@@ -188,7 +193,7 @@ int gd_worker_watch(struct gd_server *s, struct gd_conn *conn, const char *handl
 		    struct gdn_err **err)
 {
 	struct gd_worker *w = worker_new(handle, arg, free_arg);
-	struct epoll_event ev;
+	int r;
 
 	if (!w) {
 		(void)close(fd);
@@ -203,10 +208,11 @@ int gd_worker_watch(struct gd_server *s, struct gd_conn *conn, const char *handl
 	w->done = done;
 	w->next = s->workers;
 	s->workers = w;
-	ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &w->w_pipe};
-	if (gdn_fd_set_nonblock(fd, true) < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		int r = gdn_err_set(err, errno, "watch");
-
+	r = gdn_fd_set_nonblock(fd, true);
+	if (r >= 0)
+		r = gdn_loop_watch(&s->loop, &w->w_pipe, EPOLLIN);
+	if (r < 0) {
+		r = gdn_err_set(err, -r, "watch");
 		w->done = NULL;
 		worker_free(s, w);
 		return r;
@@ -260,12 +266,8 @@ int gd_worker_start(struct gd_server *s, struct gd_conn *conn, const char *handl
 		(void)gdn_proc_wait(pid, -1, &w->status, NULL);
 		w->exited = true;
 	} else {
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->w_pidfd};
-		(void)epoll_ctl(s->epfd, EPOLL_CTL_ADD, w->pidfd, &ev);
+		(void)gdn_loop_watch(&s->loop, &w->w_pidfd, EPOLLIN);
 	}
-	{
-		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->w_pipe};
-		(void)epoll_ctl(s->epfd, EPOLL_CTL_ADD, w->result_fd, &ev);
-	}
+	(void)gdn_loop_watch(&s->loop, &w->w_pipe, EPOLLIN);
 	return 0;
 }
