@@ -206,25 +206,32 @@ free_port() {
 }
 
 @test "SIGTERM while a request is in flight lets it finish" {
-	start_guardian
+	# The runtime's `run` is held (helpers/gated-runtime), so the create is provably in flight
+	# when SIGTERM arrives, and guardian must wait for it.
+	local out=$BATS_TEST_TMPDIR/create pid
+	start_gated_guardian
+	pid=$(guardian_pid)
 	note_handle srv-inflight
-	bg_start api POST /containers '{"handle":"srv-inflight"}' >"$BATS_TEST_TMPDIR/create"
-	sleep 0.05
-	kill -TERM "$(guardian_pid)"
+	gate_hold run srv-inflight
+	bg_start api POST /containers '{"handle":"srv-inflight"}' >"$out"
+	gate_wait_entered run srv-inflight || fail "the create never reached the runtime"
+	kill -TERM "$pid"
+	wait_until 50 grep -q '"message":"guardian.stopping"' "$GDN_LOG" ||
+		fail "guardian did not log that it is stopping"
+	# It stopped listening, but waits for the create.
+	wait_until 50 test ! -e "$GDN_SOCK" || fail "guardian still listens after SIGTERM"
+	assert pid_alive "$pid"
+	[[ ! -s $out ]] || fail "the create returned while its runtime was held: $(<"$out")"
+	gate_release run srv-inflight
 	bg_wait
-	local out
-	out=$(<"$BATS_TEST_TMPDIR/create")
-	# Either the create finished ({"Handle"}) before the exit, or it was never accepted.
-	if [[ ${out##*$'\n'} == 200 ]]; then
-		wait_pid_gone "$(guardian_pid)"
-		start_guardian
-		run list_handles
-		assert_output srv-inflight
-		destroy_container srv-inflight
-	else
-		wait_pid_gone "$(guardian_pid)"
-		start_guardian
-	fi
+	assert_equal "$(head -n 1 "$out")" '{"Handle":"srv-inflight"}'
+	assert_equal "$(tail -n 1 "$out")" 200
+	wait_pid_gone "$pid" || fail "guardian did not exit after the create finished"
+	assert_equal "$(guardian_exit_status)" 0
+	start_guardian
+	run list_handles
+	assert_output srv-inflight
+	destroy_container srv-inflight
 	assert_no_leaks srv-inflight
 }
 

@@ -159,11 +159,46 @@ user_props_of() {
 	create_container rs-f
 	destroy_container rs-f
 	assert_no_leaks rs-f
-	# Guardian shows such an entry only with garden.state=all (as a half-made container) and a
-	# Destroy removes it; a server that cleaned it up at start-up answers 404.
+	# A dir without garden.state=created is an interrupted create (ARCHITECTURE.md,
+	# Start-up): undone before the server answers, so it is gone even from garden.state=all.
+	grep -q '"message":"guardian.restore.destroying".*"handle":"rs-junk".*"reason":"interrupted create"' "$GDN_LOG" ||
+		fail "no restore.destroying line for rs-junk"
+	assert [ ! -e "$GDN_DEPOT/rs-junk" ]
+	run list_handles garden.state=all
+	refute_output --partial rs-junk
 	api_req DELETE /containers/rs-junk
-	assert_regex "$API_STATUS" '^(200|404)$'
-	rm -rf "$GDN_DEPOT/rs-junk"
+	assert_garden_error 404 ContainerNotFoundError '^unknown handle: rs-junk$'
+}
+
+@test "start-up finishes a destroy that kill -9 interrupted" {
+	create_container rs-gone
+	local pid
+	pid=$(init_pid rs-gone)
+	# what destroy writes first, as if guardian died right after it
+	: >"$GDN_DEPOT/rs-gone/destroying"
+	kill9_guardian
+	assert pid_alive "$pid"
+	start_guardian
+	grep -q '"message":"guardian.restore.destroying".*"handle":"rs-gone".*"reason":"interrupted destroy"' "$GDN_LOG" ||
+		fail "no restore.destroying line for rs-gone"
+	assert_no_leaks rs-gone "$pid"
+	run list_handles garden.state=all
+	refute_output --partial rs-gone
+}
+
+@test "start-up undoes a create that kill -9 interrupted before it was recorded as created" {
+	create_container rs-half
+	local pid props=$GDN_DEPOT/rs-half/properties.json
+	pid=$(init_pid rs-half)
+	kill9_guardian
+	# as if guardian died before create's last step (adding garden.state=created)
+	jq -c 'del(."garden.state")' "$props" >"$props.new" && mv "$props.new" "$props"
+	start_guardian
+	grep -q '"message":"guardian.restore.destroying".*"handle":"rs-half".*"reason":"interrupted create"' "$GDN_LOG" ||
+		fail "no restore.destroying line for rs-half"
+	assert_no_leaks rs-half "$pid"
+	run list_handles garden.state=all
+	refute_output --partial rs-half
 }
 
 @test "every container was cleaned up" {

@@ -53,13 +53,20 @@ wait_reaped() {
 
 @test "requests for a container (every 0.5 s) keep it alive beyond its grace time" {
 	create_container gr-busy "{\"grace_time\":$TWO_S}"
-	local i
+	local i t0 last now
+	t0=$(now_ms)
+	last=$t0
 	for ((i = 0; i < 10; i++)); do
 		api_req GET /containers/gr-busy/info
 		assert_equal "$API_STATUS" 200
+		now=$(now_ms)
+		# What the test relies on: every request well inside the grace time of the one before.
+		((now - last < 1500)) || fail "$((now - last)) ms between two requests (grace time 2 s)"
+		last=$now
 		sleep 0.5
 	done
 	# 5 s later (2.5 grace times) it is still there.
+	(($(now_ms) - t0 >= 4000)) || fail "only $(($(now_ms) - t0)) ms of requests"
 	assert handle_listed gr-busy
 	api_req GET /containers/gr-busy/properties
 	assert_equal "$API_STATUS" 200
@@ -70,20 +77,27 @@ wait_reaped() {
 }
 
 @test "List and BulkInfo do not keep a container alive" {
-	create_container gr-list "{\"grace_time\":$TWO_S}"
-	local i t0
+	local n=0 t0 took
 	t0=$(now_ms)
+	create_container gr-list "{\"grace_time\":$TWO_S}"
 	while handle_listed gr-list; do
 		api_req GET '/containers/bulk_info?handles=gr-list'
+		n=$((n + 1))
 		(($(now_ms) - t0 < 7000)) || fail "still there after 7 s of List and BulkInfo"
 		sleep 0.2
 	done
+	# It was reaped while being listed (not at once, before any List could touch it).
+	took=$(($(now_ms) - t0))
+	((took >= 1500 && n >= 5)) || fail "reaped after $took ms and $n List+BulkInfo rounds"
 	assert_no_leaks gr-list
 }
 
 @test "SetGraceTime arms the timer of a container created without one" {
+	# A twin with a 2 s grace time, created alongside, shows when a timer would have fired.
 	create_container gr-set
-	sleep 2.5
+	create_container gr-set-twin "{\"grace_time\":$TWO_S}"
+	run wait_reaped gr-set-twin 80
+	assert_success
 	assert handle_listed gr-set
 	api_req PUT /containers/gr-set/grace_time "$TWO_S"
 	assert_api 200 '{}'
@@ -91,15 +105,22 @@ wait_reaped() {
 	assert_api 200 "{\"value\":\"$TWO_S\"}"
 	run wait_reaped gr-set 80
 	assert_success
+	# the countdown started at the SetGraceTime
+	((output >= 1500)) || fail "reaped $output ms after SetGraceTime (grace time 2 s)"
 	assert_no_leaks gr-set
+	assert_no_leaks gr-set-twin
 }
 
 @test "SetGraceTime to a long time saves a container with a short one" {
+	# A twin with the same 2 s, left alone, shows when gr-save's old timer would have fired.
 	create_container gr-save "{\"grace_time\":$TWO_S}"
+	create_container gr-save-twin "{\"grace_time\":$TWO_S}"
 	api_req PUT /containers/gr-save/grace_time 3600000000000
 	assert_api 200 '{}'
-	sleep 4
+	run wait_reaped gr-save-twin 80
+	assert_success
 	assert handle_listed gr-save
+	assert_no_leaks gr-save-twin
 	destroy_container gr-save
 	assert_no_leaks gr-save
 }
@@ -120,12 +141,16 @@ wait_reaped() {
 }
 
 @test "grace timers are re-armed after a restart" {
+	local pid t0 tc
 	create_container gr-restart '{"grace_time":3000000000}'
-	local pid t0
+	tc=$(now_ms)
 	pid=$(init_pid gr-restart)
 	kill9_guardian
+	# Down for more than 1 s: then a timer that went on from the old deadline (about tc + 3 s)
+	# would fire before t0 + 2 s, which the check below tells apart from a re-armed one.
 	sleep 1
 	t0=$(now_ms)
+	((t0 - tc > 1000)) || fail "the guardian was down for only $((t0 - tc)) ms"
 	start_guardian
 	assert handle_listed gr-restart
 	run wait_reaped gr-restart 90
@@ -135,9 +160,13 @@ wait_reaped() {
 }
 
 @test "a container that stays unreaped while the server is down is reaped after start-up" {
+	local tc
 	create_container gr-down "{\"grace_time\":$TWO_S}"
+	tc=$(now_ms)
 	kill9_guardian
+	# the grace time passes while guardian is down
 	sleep 3
+	(($(now_ms) - tc >= 2500)) || fail "down for only $(($(now_ms) - tc)) ms"
 	start_guardian
 	run wait_reaped gr-down 80
 	assert_success
@@ -145,10 +174,19 @@ wait_reaped() {
 }
 
 @test "grace time 0 and no default: never reaped" {
+	local t0
+	t0=$(now_ms)
 	create_container gr-never
-	sleep 3
+	# a twin with a 1 s grace time shows the reaper at work meanwhile
+	create_container gr-never-twin '{"grace_time":1000000000}'
+	run wait_reaped gr-never-twin 60
+	assert_success
+	# and 3 s in all: three times the twin's grace time
+	sleep "$(awk -v ms=$((3000 - ($(now_ms) - t0))) 'BEGIN { print (ms > 0 ? ms / 1000 : 0) }')"
+	(($(now_ms) - t0 >= 3000)) || fail "only $(($(now_ms) - t0)) ms"
 	assert handle_listed gr-never
 	destroy_container gr-never
+	assert_no_leaks gr-never-twin
 }
 
 @test "every container was cleaned up" {

@@ -69,23 +69,29 @@ check_results() {
 }
 
 @test "pings, lists and info of another container are answered while creates run" {
+	# The runtime's `run` of every cp-* is held (helpers/gated-runtime), so all the requests
+	# below are answered while ten create workers are provably in flight at once.
+	start_gated_guardian
 	create_container cc-other '{"properties":{"k":"v"}}'
 	local i d=$BATS_TEST_TMPDIR/c p=$BATS_TEST_TMPDIR/p
 	mkdir -p "$d" "$p"
 	for i in $(seq -w 1 10); do
 		note_handle "cp-$i"
+		gate_hold run "cp-$i"
 		bg_start api POST /containers "{\"handle\":\"cp-$i\"}" >"$d/$i"
 	done
-	poll_loop() {
-		local i
-		for i in $(seq -w 1 20); do
-			API_TIMEOUT=2 api GET /ping >"$p/ping-$i"
-			API_TIMEOUT=2 api GET /containers/cc-other/info >"$p/info-$i"
-			API_TIMEOUT=2 api GET /containers >"$p/list-$i"
-			sleep 0.02
-		done
-	}
-	bg_start poll_loop
+	for i in $(seq -w 1 10); do
+		gate_wait_entered run "cp-$i" || fail "the create of cp-$i never reached the runtime"
+	done
+	for i in $(seq -w 1 20); do
+		API_TIMEOUT=2 api GET /ping >"$p/ping-$i"
+		API_TIMEOUT=2 api GET /containers/cc-other/info >"$p/info-$i"
+		API_TIMEOUT=2 api GET /containers >"$p/list-$i"
+	done
+	for i in $(seq -w 1 10); do
+		[[ ! -s $d/$i ]] || fail "the create of cp-$i returned while held: $(<"$d/$i")"
+		gate_release run "cp-$i"
+	done
 	bg_wait
 	check_results "$d" 200
 	check_results "$p" 200
@@ -93,6 +99,9 @@ check_results() {
 		assert_equal "$(head -n 1 "$p/ping-$i")" '{}'
 		run jq -r .Properties.k < <(head -n 1 "$p/info-$i")
 		assert_output v
+		# none of the creates in flight is listed
+		run jq -c .Handles < <(head -n 1 "$p/list-$i")
+		assert_output '["cc-other"]'
 	done
 	for i in $(seq -w 1 10); do
 		destroy_container "cp-$i"
@@ -184,36 +193,31 @@ check_results() {
 }
 
 @test "a container being created is not listed until its create has returned; ping answers meanwhile" {
-	# A new, large rootfs makes the create slow: guardian first builds its id-shifted copy.
-	local big=$BATS_TEST_TMPDIR/bigroot out=$BATS_TEST_TMPDIR/slow i l1 l2 samples=0 hidden=0
-	cp -a "$GDN_ROOTFS" "$big"
-	dd if=/dev/zero of="$big/big.bin" bs=1M count=768 status=none
+	# The runtime's `run` of cc-slow is held (helpers/gated-runtime): every sample below is
+	# taken while its create is provably in flight, after guardian registered it.
+	local out=$BATS_TEST_TMPDIR/slow i l
+	start_gated_guardian
 	note_handle cc-slow
-	: >"$out"
-	bg_start api POST /containers "$(jq -cn --arg r "$big" '{handle: "cc-slow", rootfs: $r}')" >"$out"
-	for ((i = 0; i < 1000; i++)); do
-		l1=$(list_handles)
-		l2=$(list_handles garden.state=all)
+	gate_hold run cc-slow
+	bg_start api POST /containers '{"handle":"cc-slow"}' >"$out"
+	gate_wait_entered run cc-slow || fail "the create never reached the runtime"
+	for ((i = 0; i < 10; i++)); do
+		l=$(list_handles) || fail "List failed"
+		! grep -qx cc-slow <<<"$l" || fail "cc-slow is listed while its create is in flight"
+		# garden.state=all shows it (state creating)
+		l=$(list_handles garden.state=all) || fail "List failed"
+		grep -qx cc-slow <<<"$l" || fail "garden.state=all does not list cc-slow: $l"
 		API_TIMEOUT=2 api_req GET /ping
 		assert_api 200 '{}'
-		[[ -s $out ]] && break
-		samples=$((samples + 1))
-		if grep -qx cc-slow <<<"$l1"; then
-			# Either the create finished between the List and now, or this is a bug.
-			sleep 0.5
-			[[ -s $out ]] || fail "cc-slow is listed while its create is still running"
-		fi
-		grep -qx cc-slow <<<"$l2" && hidden=$((hidden + 1))
-		sleep 0.01
 	done
+	[[ ! -s $out ]] || fail "the create returned while its runtime was held: $(<"$out")"
+	gate_release run cc-slow
 	bg_wait
-	echo "# $samples samples while the create ran, $hidden with cc-slow listed under garden.state=all" >&3
 	assert_equal "$(head -n 1 "$out")" '{"Handle":"cc-slow"}'
 	run list_handles
 	assert_output cc-slow
 	destroy_container cc-slow
 	assert_no_leaks cc-slow
-	rm -rf "$big"
 }
 
 @test "every container was cleaned up" {

@@ -117,10 +117,17 @@ no_standby() {
 	run --separate-stderr gaol attach -p dl-waited dl-a
 	assert_failure
 	assert_equal "$stderr" "gaol: unknown process: dl-waited"
-	# this one exits after its client left, so nobody got its status: it stays retrievable
-	gaol run -p dl-unwaited dl-a -c 'sleep 1; exit 6' </dev/null
+	# this one exits after its client left (the test lets it go only then), so nobody got its
+	# status: it stays retrievable
+	gaol run -p dl-unwaited dl-a -c "$(sh_await dl-unwaited-go)exit 6" </dev/null
+	wait_process_running dl-a dl-unwaited
+	ctr_signal dl-a dl-unwaited-go
 	wait_process_exited dl-a dl-unwaited
-	sleep 0.5
+	# dadoo has recorded the status; had it counted it as delivered, it would now quit and
+	# remove the dir: it is still there, and so is dadoo
+	wait_until 100 grep -q '"message":"[^"]*\.finished"' "$(proc_dir dl-a dl-unwaited)/dadoo.log" ||
+		fail "dadoo did not log that the process finished"
+	assert is_dadoo "$(dadoo_pid dl-a dl-unwaited)"
 	assert [ -d "$(proc_dir dl-a dl-unwaited)" ]
 	run --separate-stderr gaol attach -p dl-unwaited dl-a
 	assert_failure 6

@@ -91,13 +91,20 @@ in_pty() {
 }
 
 @test "gaol run without -a prints the process id; attach gets early and late output" {
-	run --separate-stderr gaol run pg-a -c 'echo early; sleep 1; echo late'
+	# "early" is written before the attach (the process marks it), "late" only once the
+	# attach has printed "early" (the test releases the process).
+	run --separate-stderr gaol run pg-a -c "echo early; $(sh_mark pg-early)$(sh_await pg-late)echo late"
 	assert_success
-	local id=$output
+	local id=$output pid rc=0
 	assert_regex "$id" "$uuid_v4_regex"
-	run --separate-stderr gaol attach -p "$id" pg-a </dev/null
-	assert_success
-	assert_output $'early\nlate'
+	ctr_wait_mark pg-a pg-early || fail "the process did not start"
+	bg_gaol attach -p "$id" pg-a </dev/null >"$GDN_TMP/early.out"
+	pid=$!
+	wait_until 100 grep -q early "$GDN_TMP/early.out" || fail "attach did not print early"
+	ctr_signal pg-a pg-late
+	wait_client "$pid" || rc=$?
+	assert_equal "$rc" 0
+	assert_equal "$(<"$GDN_TMP/early.out")" $'early\nlate'
 }
 
 @test "gaol run -p ID uses that id; a duplicate fails with exit 1" {
@@ -240,13 +247,15 @@ in_pty() {
 
 @test "a gaol killed while attached leaves the process running; attach later finishes it" {
 	local pid
-	bg_gaol run -a -p gp-kill pg-a -c 'echo one; sleep 2; echo two; exit 6' \
+	# The process writes "two" only once the test lets it, after gaol is gone.
+	bg_gaol run -a -p gp-kill pg-a -c "echo one; $(sh_await gp-kill-go)echo two; exit 6" \
 		</dev/null >"$GDN_TMP/kill.out"
 	pid=$!
-	wait_until 100 grep -q one "$GDN_TMP/kill.out"
+	wait_until 100 grep -q one "$GDN_TMP/kill.out" || fail "gaol did not print one"
 	kill -KILL "$pid"
 	wait_client "$pid" || true
 	assert pid_alive "$(process_host_pid pg-a gp-kill)"
+	ctr_signal pg-a gp-kill-go
 	run --separate-stderr gaol attach -p gp-kill pg-a </dev/null
 	assert_failure 6
 	assert_output two
@@ -268,13 +277,16 @@ in_pty() {
 }
 
 @test "kill -9 guardian during a run; after a restart gaol attach gets the rest and exit 7" {
+	# "1" is written before guardian dies, the rest only after the restart.
 	run --separate-stderr gaol run -p gp-surv pg-a \
-		-c 'for i in $(seq 1 5); do echo $i; sleep 1; done; exit 7'
+		-c "echo 1; $(sh_mark gp-surv)$(sh_await gp-surv-go)"'for i in 2 3 4 5; do echo $i; done; exit 7'
 	assert_success
 	wait_process_running pg-a gp-surv
-	sleep 1.5
+	ctr_wait_mark pg-a gp-surv || fail "the process did not write its first line"
 	kill9_guardian
+	assert pid_alive "$(process_host_pid pg-a gp-surv)"
 	start_guardian
+	ctr_signal pg-a gp-surv-go
 	run --separate-stderr gaol attach -p gp-surv pg-a </dev/null
 	assert_failure 7
 	[[ $'1\n2\n3\n4\n5' == *"$output" && $output == *5 ]] || fail "output: $output"

@@ -476,6 +476,7 @@ gdn_setup_file() {
 gdn_teardown_file() {
 	[[ -n ${GDN_TMP:-} && -d $GDN_TMP ]] || return 0
 	local dadoos
+	gate_release_all
 	kill_bg_clients
 	dadoos=$(all_dadoo_pids)
 	destroy_all || true
@@ -517,6 +518,7 @@ show_log_tail() {
 # Per-test teardown: on failure show the end of the guardian log and destroy every container;
 # then make sure the next test gets a guardian with the default flags.
 gdn_teardown() {
+	gate_release_all
 	kill_bg_clients
 	if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
 		show_log_tail
@@ -558,6 +560,86 @@ wait_until() {
 		sleep 0.1
 	done
 	return 1
+}
+
+# --- holding a runtime call in flight (helpers/gated-runtime) ----------------------------------
+# For tests that must act while a request is really in flight (a create waiting for the runtime):
+# start_gated_guardian runs guardian with the runtime under test wrapped by gated-runtime;
+# gate_hold CMD HANDLE makes the runtime's next `CMD ... HANDLE` wait until gate_release CMD
+# HANDLE; gate_wait_entered CMD HANDLE waits until it is waiting. Teardowns release every gate.
+
+GDN_GATED_RUNTIME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/gated-runtime
+
+# start_gated_guardian [EXTRA-ARGS...]: start_guardian with --runtime-plugin a wrapper script
+# named like the runtime (so guardian's messages still name it) in $GDN_TMP/gate/bin.
+start_gated_guardian() {
+	local real wrapper
+	local -a args
+	real=$(command -v "$GDN_RUNTIME") || {
+		echo "no $GDN_RUNTIME in PATH" >&2
+		return 1
+	}
+	mkdir -p "$GDN_TMP/gate/bin"
+	wrapper=$GDN_TMP/gate/bin/${real##*/}
+	printf '#!/bin/bash\nexec %q %q %q "$@"\n' "$GDN_GATED_RUNTIME" "$GDN_TMP/gate" "$real" \
+		>"$wrapper"
+	chmod 0755 "$wrapper"
+	mapfile -t args < <(gdn_default_args | sed "s|^$GDN_RUNTIME\$|$wrapper|")
+	start_guardian_args "${args[@]}" "$@"
+}
+
+gate_hold() {
+	mkdir -p "$GDN_TMP/gate"
+	rm -f "$GDN_TMP/gate/$1.$2.entered" "$GDN_TMP/gate/$1.$2.release"
+	: >"$GDN_TMP/gate/$1.$2.hold"
+}
+
+# gate_wait_entered CMD HANDLE [TENTHS]: waits (default 30 s) until the runtime is held there.
+gate_wait_entered() {
+	wait_until "${3:-300}" test -e "$GDN_TMP/gate/$1.$2.entered"
+}
+
+gate_release() {
+	rm -f "$GDN_TMP/gate/$1.$2.hold"
+	: >"$GDN_TMP/gate/$1.$2.release"
+}
+
+gate_release_all() {
+	local f
+	for f in "${GDN_TMP:-/nonexistent}"/gate/*.hold; do
+		[[ -e $f ]] || continue
+		rm -f "$f"
+		: >"${f%.hold}.release"
+	done
+	return 0
+}
+
+# --- a test and a container process waiting for each other -------------------------------------
+# Through files in the container's /tmp, which the host sees in the depot's rootfs mount:
+# sh_mark NAME / sh_await NAME are shell code for the process (create /tmp/NAME; wait, 60 s at
+# most, until /tmp/NAME exists); ctr_wait_mark and ctr_signal are their host-side halves.
+
+sh_mark() {
+	printf 'touch /tmp/%s; ' "$1"
+}
+
+sh_await() {
+	printf 'n=0; until [ -e /tmp/%s ] || [ $n -ge 1200 ]; do sleep 0.05; n=$((n + 1)); done; ' "$1"
+}
+
+# ctr_tmp HANDLE NAME: the host path of the container's /tmp/NAME.
+ctr_tmp() {
+	printf '%s\n' "$GDN_DEPOT/$1/rootfs/tmp/$2"
+}
+
+# ctr_wait_mark HANDLE NAME [TENTHS]: waits (default 10 s) until the process made /tmp/NAME.
+ctr_wait_mark() {
+	wait_until "${3:-100}" test -e "$(ctr_tmp "$1" "$2")"
+}
+
+# ctr_signal HANDLE NAME: lets a process waiting in sh_await NAME go on.
+ctr_signal() {
+	: >"$(ctr_tmp "$1" "$2")"
 }
 
 # bg_start CMD...: runs CMD in the background and remembers its pid; bg_wait waits for exactly

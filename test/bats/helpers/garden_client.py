@@ -29,6 +29,8 @@ Options of run/attach:
         signal:N                    a signal payload (0 terminate, 1 kill)
         resize:COLSxROWS            a tty payload
         sleep:SECONDS
+        touch:PATH                  create the (host) file PATH, e.g. a file a process in the
+                                    container waits for (common.bash: sh_await, ctr_tmp)
         disconnect                  close every connection now and print the summary (the
                                     process keeps running)
     --detach                        same as --then disconnect right after the first payload
@@ -332,6 +334,8 @@ class Session:
             self.send(dict(tty=dict(window_size=dict(columns=int(c), rows=int(r)))))
         elif kind == "sleep":
             time.sleep(float(arg))
+        elif kind == "touch":
+            open(arg, "ab").close()
         elif kind == "disconnect":
             self.disconnect()
         else:
