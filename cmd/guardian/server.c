@@ -19,11 +19,6 @@
 
 #define MAX_CONNS 4096
 
-struct gd_server *gd_server_of(struct gdn_loop *l)
-{
-	return (struct gd_server *)((char *)l - offsetof(struct gd_server, loop));
-}
-
 static void rewatch(struct gd_server *s, struct gd_conn *c, uint32_t events)
 {
 	(void)gdn_loop_watch(&s->loop, &c->w, events);

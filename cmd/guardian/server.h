@@ -9,6 +9,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <jansson.h>
@@ -158,7 +159,10 @@ int gd_worker_watch(struct gd_server *s, struct gd_conn *conn, const char *handl
 		    void *arg, void (*free_arg)(void *), gd_worker_done_fn done,
 		    struct gdn_err **err);
 /* The gd_server of a loop (it is embedded there). */
-struct gd_server *gd_server_of(struct gdn_loop *l);
+static inline struct gd_server *gd_server_of(struct gdn_loop *l)
+{
+	return (struct gd_server *)((char *)l - offsetof(struct gd_server, loop));
+}
 
 /* Routing (routes.c): dispatch a complete request. */
 void gd_route(struct gd_server *s, struct gd_conn *c);

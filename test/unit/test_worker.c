@@ -1,7 +1,6 @@
 /* link: cmd/guardian/worker.c */
-/* Workers against a minimal gd_server built by hand: an epoll fd and nothing else. The loop
- * here dispatches worker events the way server.c does, one event per epoll_wait (a handler may
- * free what a later event of the same batch points at). */
+/* Workers against a minimal gd_server built by hand: its loop (lib/loop) and nothing else. The
+ * test drives the loop round by round. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <string.h>
@@ -29,9 +28,8 @@ static struct {
 
 static void server_init(void)
 {
-	srv = (struct gd_server){.cfg = &cfg, .sigfd = -1, .standby_fd = -1};
-	srv.epfd = epoll_create1(EPOLL_CLOEXEC);
-	CHECK(srv.epfd >= 0);
+	srv = (struct gd_server){.cfg = &cfg, .standby_fd = -1};
+	CHECK(gdn_loop_init(&srv.loop, NULL) == 0);
 	gdn_log_init("guardian", GDN_LOG_ERROR, 2);
 	srv.log = gdn_log_root();
 	memset(&got, 0, sizeof(got));
@@ -44,30 +42,10 @@ static void run_until(int calls)
 	uint64_t end = gdn_now_mono_ns() + 10ull * 1000000000ull;
 
 	while (got.calls < calls) {
-		struct epoll_event ev;
-		struct gd_watch *w;
-		int n;
-
 		if (gdn_now_mono_ns() > end)
 			tap_fail_(__FILE__, __LINE__, "%d done() calls after 10 s, wanted %d",
 				  got.calls, calls);
-		n = epoll_wait(srv.epfd, &ev, 1, 100);
-		if (n < 0 && errno == EINTR)
-			continue;
-		CHECK(n >= 0);
-		if (n == 0)
-			continue;
-		w = ev.data.ptr;
-		if (w->kind == GD_W_WORKER_PIDFD)
-			gd_worker_on_pidfd(
-			    &srv,
-			    (struct gd_worker *)((char *)w - offsetof(struct gd_worker, w_pidfd)));
-		else if (w->kind == GD_W_WORKER_PIPE)
-			gd_worker_on_pipe(
-			    &srv,
-			    (struct gd_worker *)((char *)w - offsetof(struct gd_worker, w_pipe)));
-		else
-			tap_fail_(__FILE__, __LINE__, "unexpected watch kind %d", (int)w->kind);
+		CHECK(gdn_loop_run_once(&srv.loop, 100, NULL) >= 0);
 	}
 }
 
@@ -153,8 +131,9 @@ static int fn_env(const struct gd_config *c, void *arg, struct gdn_log *log, str
 	int other_pipe = *(int *)arg;
 
 	(void)c, (void)log;
-	if (fcntl(srv.epfd, F_GETFD) >= 0)
-		return gdn_err_set(err, EBADF, "the epoll fd %d is open in the worker", srv.epfd);
+	if (fcntl(srv.loop.epfd, F_GETFD) >= 0)
+		return gdn_err_set(err, EBADF, "the epoll fd %d is open in the worker",
+				   srv.loop.epfd);
 	if (other_pipe >= 0 && fcntl(other_pipe, F_GETFD) >= 0)
 		return gdn_err_set(err, EBADF, "another worker's pipe %d is open", other_pipe);
 	if (sigprocmask(SIG_SETMASK, NULL, &mask) < 0 || sigismember(&mask, SIGTERM) ||
@@ -359,13 +338,8 @@ static void test_watch_line(void)
 		 err);
 	/* half a line: nothing yet */
 	CHECK(write(sv[1], "{\"pid\":", 7) == 7);
-	{
-		struct epoll_event ev;
-		for (int i = 0; i < 3 && epoll_wait(srv.epfd, &ev, 1, 50) == 1; i++)
-			gd_worker_on_pipe(&srv,
-					  (struct gd_worker *)((char *)ev.data.ptr -
-							       offsetof(struct gd_worker, w_pipe)));
-	}
+	for (int i = 0; i < 3; i++)
+		CHECK(gdn_loop_run_once(&srv.loop, 50, NULL) >= 0);
 	CHECK_INTEQ(got.calls, 0);
 	/* the rest: done() at once, without EOF (the writer keeps its end open) */
 	CHECK(write(sv[1], "42}\n", 4) == 4);
@@ -429,9 +403,10 @@ static void test_watch_bad_fd(void)
 	server_init();
 	CHECK(gd_worker_watch(&srv, NULL, "w-h", -1, &arg, free_arg, on_done, &err) < 0);
 	CHECK(err != NULL);
-	/* no done(), no worker left, and the arg released */
+	/* no done(), no worker left, and the arg released (at the end of the loop's round) */
 	CHECK_INTEQ(got.calls, 0);
 	CHECK(srv.workers == NULL);
+	CHECK(gdn_loop_run_once(&srv.loop, 0, NULL) >= 0);
 	CHECK_INTEQ(got.frees, 1);
 }
 
