@@ -7,7 +7,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 
 #include "lib/fs.h"
 #include "lib/ipc.h"
@@ -22,49 +21,99 @@ char *gd_process_dir(const char *container_dir, const char *id)
 	return procs ? gdn_path_join(procs, id) : NULL;
 }
 
-int gd_dadoo_connect(const char *process_dir, struct gdn_err **err)
+int gd_dadoo_connect(const char *process_dir, int flags, struct gdn_err **err)
 {
-	_cleanup_close_ int dir = open(process_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_close_ int fd = -1;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_free_ char *path = gdn_path_join(process_dir, "dadoo.sock");
+	int fd;
 
-	if (dir < 0)
-		return gdn_err_set(err, errno, "open '%s'", process_dir);
-	(void)snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/dadoo.sock", dir);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return gdn_err_set(err, errno, "socket");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return gdn_err_set(err, errno, "connect to the shim of '%s'", process_dir);
-	return gdn_steal_fd(&fd);
+	if (!path)
+		return gdn_err_set(err, ENOMEM, "connect to the shim");
+	fd = gdn_ipc_connect(path, SOCK_SEQPACKET, flags, err);
+	return fd;
+}
+
+json_t *gd_dadoo_request_new(const char *op)
+{
+	return gdn_ipc_request_new(op, GD_DADOO_PROTO_VERSION);
+}
+
+/* The dadoo's error as guardian passes it on: Garden-typed errors as they came (their Type,
+ * message and status reach the client), plain ones with "shim: " in front. */
+static int shim_error(struct gdn_err **err)
+{
+	if (err && *err && (*err)->kind == GDN_ERR_GENERIC)
+		return gdn_err_wrap(err, "shim");
+	return gdn_err_code(err ? *err : NULL);
+}
+
+static int check_version(int v, struct gdn_err **err)
+{
+	if (v < GD_DADOO_PROTO_MIN)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EPROTONOSUPPORT,
+				    "shim speaks protocol version %d; guardian speaks versions %d "
+				    "to %d",
+				    v, GD_DADOO_PROTO_MIN, GD_DADOO_PROTO_VERSION);
+	return 0;
+}
+
+int gd_dadoo_reply(const json_t *reply, int *ret_v, struct gdn_err **err)
+{
+	int v = 0, r;
+
+	if (ret_v)
+		*ret_v = 0;
+	r = gdn_ipc_reply_parse(reply, &v, err);
+	if (ret_v)
+		*ret_v = v;
+	if (r < 0)
+		return shim_error(err);
+	return check_version(v, err);
+}
+
+int gd_dadoo_start_result(const json_t *result, pid_t *ret_pid, int *ret_v, struct gdn_err **err)
+{
+	const json_t *pid = json_object_get(result, "pid");
+	int r;
+
+	*ret_pid = 0;
+	if (ret_v)
+		*ret_v = 0;
+	if (!json_is_object(result))
+		return gdn_err_set(err, 0, "dadoo exited without starting the process");
+	/* version 0 answered a bare {"pid":N} */
+	if (!json_object_get(result, "ok") && !json_object_get(result, "error") &&
+	    !json_object_get(result, "v") && json_is_integer(pid)) {
+		*ret_pid = (pid_t)json_integer_value(pid);
+		return 0;
+	}
+	r = gdn_ipc_reply_parse(result, ret_v, err);
+	if (r < 0) {
+		/* its message is the runtime's; nothing in front, as before */
+		if (err && *err && !*gdn_err_str(*err))
+			return gdn_err_wrap(err, "dadoo failed to start the process");
+		return r;
+	}
+	if ((r = check_version(ret_v ? *ret_v : 0, err)) < 0)
+		return r;
+	if (!json_is_integer(pid) || json_integer_value(pid) <= 0)
+		return gdn_err_set(err, 0, "dadoo's start result has no pid");
+	*ret_pid = (pid_t)json_integer_value(pid);
+	return 0;
 }
 
 int gd_dadoo_request(int sock, json_t *req, const int *fds, size_t nfds, json_t **ret_reply,
 		     struct gdn_err **err)
 {
-	struct timeval tv = {.tv_sec = 5};
-	json_t *reply = NULL, *error;
+	json_auto_t *reply = NULL;
 	int r;
 
-	(void)setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if ((r = gdn_ipc_send(sock, req, fds, nfds, err)) < 0)
-		return gdn_err_wrap(err, "send to the shim");
-	r = gdn_ipc_recv(sock, &reply, NULL, NULL, err);
+	r = gdn_ipc_call(sock, req, fds, nfds, GD_DADOO_TIMEOUT_MS, &reply, err);
 	if (r < 0)
-		return gdn_err_wrap(err, "receive from the shim");
-	if (r == 0)
-		return gdn_err_set(err, ECONNRESET, "the shim closed the connection");
-	error = json_object_get(reply, "error");
-	if (error || !json_is_true(json_object_get(reply, "ok"))) {
-		r = gdn_err_set(err, 0, "shim: %s",
-				json_is_string(error) ? json_string_value(error) : "bad reply");
-		json_decref(reply);
+		return shim_error(err);
+	if ((r = gd_dadoo_reply(reply, NULL, err)) < 0)
 		return r;
-	}
 	if (ret_reply)
-		*ret_reply = reply;
-	else
-		json_decref(reply);
+		*ret_reply = gdn_steal_ptr(&reply);
 	return 0;
 }
 

@@ -1,7 +1,8 @@
 /* guardian's side of the dadoo socket (docs/PROCESSES.md): connecting to a process's shim,
- * one request/reply exchange, and killing shims at destroy. */
+ * the versioned request/reply exchange, and killing shims at destroy. */
 #pragma once
 
+#include <sys/types.h>
 #include <jansson.h>
 #include "lib/err.h"
 #include "lib/log.h"
@@ -9,12 +10,33 @@
 /* <container dir>/processes/<id> (malloc'd). */
 char *gd_process_dir(const char *container_dir, const char *id);
 
-/* Connects to <process dir>/dadoo.sock (through /proc/self/fd, so long paths work).
- * -ECONNREFUSED / -ENOENT mean the shim is gone. */
-int gd_dadoo_connect(const char *process_dir, struct gdn_err **err);
+/* The dadoo protocol (docs/PROCESSES.md): guardian's requests are of version
+ * GD_DADOO_PROTO_VERSION; it drives dadoos of versions GD_DADOO_PROTO_MIN and up (an
+ * unversioned reply is version 0: dadoos started before versioning), and refuses others with an
+ * error naming both versions. */
+#define GD_DADOO_PROTO_VERSION 1
+#define GD_DADOO_PROTO_MIN 0
+/* How long guardian waits for a dadoo's reply. */
+#define GD_DADOO_TIMEOUT_MS 5000
 
-/* Sends one request with fds and waits (at most 5 s) for dadoo's reply packet. Returns 0 on
- * {"ok":true} (with *ret_reply if non-NULL), or the error dadoo answered. */
+/* Connects to <process dir>/dadoo.sock (long paths through /proc/self/fd); flags as for
+ * gdn_ipc_connect. -ECONNREFUSED / -ENOENT mean the shim is gone. */
+int gd_dadoo_connect(const char *process_dir, int flags, struct gdn_err **err);
+
+/* {"op":op,"v":GD_DADOO_PROTO_VERSION}; the caller adds the members. */
+json_t *gd_dadoo_request_new(const char *op);
+
+/* Checks a dadoo's reply: 0 when ok (with *ret_v, may be NULL, its version), else the error it
+ * answered — Garden-typed ones as they came, plain ones as "shim: <message>"; version 0's
+ * {"error":"<text>"} is a plain error. */
+int gd_dadoo_reply(const json_t *reply, int *ret_v, struct gdn_err **err);
+
+/* Reads a start result: 0 with *ret_pid for {"ok":true,"v":N,"pid":P} (version 0: {"pid":P}),
+ * or the error in it (ExecutableNotFoundError as such). NULL result: dadoo exited silently. */
+int gd_dadoo_start_result(const json_t *result, pid_t *ret_pid, int *ret_v, struct gdn_err **err);
+
+/* Sends one request with fds and waits (at most GD_DADOO_TIMEOUT_MS) for dadoo's reply packet,
+ * blocking. Returns 0 when ok (with *ret_reply if non-NULL), or the error (gd_dadoo_reply). */
 int gd_dadoo_request(int sock, json_t *req, const int *fds, size_t nfds, json_t **ret_reply,
 		     struct gdn_err **err);
 

@@ -140,23 +140,12 @@ static int launch(struct gd_server *s, const struct run_job *j, struct gdn_err *
 	return r;
 }
 
-/* The error in dadoo's start result ({"pid":N} or {"error":{"type":T,"message":M}}), if any. */
+/* The error in dadoo's start result (gd_dadoo_start_result), if any. */
 static int start_error(json_t *result, struct gdn_err **err)
 {
-	json_t *e = json_object_get(result, "error");
-	const char *type, *msg;
+	pid_t pid = 0;
 
-	if (!json_is_object(result))
-		return gdn_err_set(err, 0, "dadoo exited without starting the process");
-	if (!e)
-		return 0;
-	type = json_string_value(json_object_get(e, "type"));
-	msg = json_string_value(json_object_get(e, "message"));
-	return gdn_err_kind(err,
-			    type && strcmp(type, "ExecutableNotFoundError") == 0
-				? GDN_ERR_EXECUTABLE_NOT_FOUND
-				: GDN_ERR_GENERIC,
-			    EIO, "%s", msg ? msg : "dadoo failed to start the process");
+	return gd_dadoo_start_result(result, &pid, NULL, err);
 }
 
 /* --- handing connections to dadoo ---------------------------------------------------------------
@@ -192,12 +181,15 @@ static int hand_attach(struct gd_server *s, struct gd_conn *c, struct gd_ctr *ct
 	if (sock >= 0 && gdn_fd_set_nonblock(sock, false) < 0)
 		return gdn_err_set(err, errno, "attach");
 	if (sock < 0)
-		sock = gd_dadoo_connect(procdir, err);
+		sock = gd_dadoo_connect(procdir, 0, err);
 	if (sock < 0)
 		return sock;
-	req =
-	    json_pack("{s:s, s:i, s:s, s:s, s:s%}", "op", "attach", "status", status, "process_id",
-		      id, "stream_id", stream, "pending", c->in.data ? c->in.data : "", c->in.len);
+	req = gd_dadoo_request_new("attach");
+	if (req &&
+	    json_object_update_new(req, json_pack("{s:i, s:s, s:s, s:s%}", "status", status,
+						  "process_id", id, "stream_id", stream, "pending",
+						  c->in.data ? c->in.data : "", c->in.len)) < 0)
+		req = (json_decref(req), NULL);
 	if (!req)
 		return gdn_err_set(err, EINVAL, "the client sent invalid UTF-8 after its request");
 	lease = gd_lease_new(s, ctr, err);
@@ -350,9 +342,12 @@ static void stream(struct gd_server *s, struct gd_conn *c, struct gd_params *p, 
 	    gdn_name_validate("process ID", p->second, NULL) == 0)
 		procdir = procdir_of(s, p->handle, p->second);
 	if (procdir)
-		sock = gd_dadoo_connect(procdir, NULL);
-	req = json_pack("{s:s, s:s, s:i}", "op", "stream", "stream_id", p->third ? p->third : "",
-			"source", source);
+		sock = gd_dadoo_connect(procdir, 0, NULL);
+	req = gd_dadoo_request_new("stream");
+	if (req &&
+	    json_object_update_new(req, json_pack("{s:s, s:i}", "stream_id",
+						  p->third ? p->third : "", "source", source)) < 0)
+		req = (json_decref(req), NULL);
 	if (sock >= 0 && req && gd_dadoo_request(sock, req, &c->fd, 1, NULL, NULL) == 0) {
 		gd_conn_close(s, c);
 		return;

@@ -1,9 +1,10 @@
-/* link: cmd/dadoo/payload.c */
+/* link: cmd/dadoo/payload.c cmd/guardian/dadoo_client.c */
 #include <signal.h>
 #include <string.h>
 
 #include "test/unit/tap.h"
 #include "cmd/dadoo/dadoo.h"
+#include "cmd/guardian/dadoo_client.h"
 
 static void feed(struct gdn_lines *r, const char *s, size_t len)
 {
@@ -187,6 +188,127 @@ static void test_requests(void)
 	release();
 }
 
+/* dadoo: requests carry "v"; none is version 0 (guardian before versioning); newer ones are
+ * refused with both versions named */
+static void test_request_versions(void)
+{
+	struct dd_request r;
+	struct gdn_err *err = NULL;
+
+	CHECK_OK(request("{\"op\":\"state\"}", &r, &err), err);
+	CHECK_INTEQ(r.v, 0);
+	CHECK_OK(request("{\"op\":\"state\",\"v\":1}", &r, &err), err);
+	CHECK_INTEQ(r.v, 1);
+	CHECK_OK(request("{\"op\":\"signal\",\"v\":1,\"signal\":9}", &r, &err), err);
+	CHECK_INTEQ(r.signal, 9);
+	CHECK(request("{\"op\":\"state\",\"v\":2}", &r, &err) == -EPROTONOSUPPORT);
+	CHECK_INTEQ(r.v, 2);
+	CHECK_STREQ(gdn_err_str(err),
+		    "request 'state' is of protocol version 2; this dadoo speaks versions 0 to 1");
+	err = gdn_err_free(err);
+	CHECK(request("{\"op\":\"state\",\"v\":\"one\"}", &r, &err) == -EBADMSG);
+	err = gdn_err_free(err);
+	CHECK(request("{\"v\":1}", &r, &err) == -EBADMSG);
+	CHECK_STREQ(gdn_err_str(err), "request without an op");
+	err = gdn_err_free(err);
+	CHECK_INTEQ(DD_PROTO_VERSION, GD_DADOO_PROTO_VERSION);
+	release();
+}
+
+static json_t *js(const char *text)
+{
+	json_t *j = json_loads(text, 0, NULL);
+
+	CHECK(j != NULL);
+	return j;
+}
+
+/* guardian: the replies of a dadoo started by guardian before versioning (no "v", errors as
+ * plain strings) are version 0 and understood */
+static void test_guardian_reads_version0_dadoo(void)
+{
+	_cleanup_err_ struct gdn_err *e1 = NULL, *e2 = NULL, *e3 = NULL;
+	json_auto_t *ok = js("{\"ok\":true}");
+	json_auto_t *state = js("{\"ok\":true,\"pid\":7,\"exited\":true,\"exit_status\":3}");
+	json_auto_t *err = js("{\"error\":\"attach: no control connection\"}");
+	json_auto_t *bad = js("{\"ok\":false}");
+	int v = -1;
+
+	CHECK_OK(gd_dadoo_reply(ok, &v, &e1), e1);
+	CHECK_INTEQ(v, 0);
+	CHECK_OK(gd_dadoo_reply(state, &v, &e1), e1);
+	CHECK(gd_dadoo_reply(err, &v, &e2) < 0);
+	CHECK_INTEQ(e2->kind, GDN_ERR_GENERIC);
+	CHECK_STREQ(gdn_err_str(e2), "shim: attach: no control connection");
+	CHECK(gd_dadoo_reply(bad, &v, &e3) < 0);
+}
+
+static void test_guardian_reads_version1_dadoo(void)
+{
+	_cleanup_err_ struct gdn_err *e1 = NULL, *e2 = NULL, *e3 = NULL;
+	json_auto_t *ok = js("{\"ok\":true,\"v\":1}");
+	json_auto_t *typed = js("{\"error\":{\"type\":\"ProcessNotFoundError\",\"message\":"
+				"\"unknown process: p\",\"process_id\":\"p\"},\"v\":1}");
+	json_auto_t *plain =
+	    js("{\"error\":{\"type\":\"\",\"message\":\"x\",\"errno\":22},\"v\":1}");
+	json_auto_t *refused =
+	    js("{\"error\":{\"type\":\"\",\"message\":\"request 'attach' is of protocol version 2; "
+	       "this dadoo speaks versions 0 to 1\",\"errno\":93},\"v\":1}");
+	json_auto_t *badv = js("{\"ok\":true,\"v\":\"1\"}");
+	int v = -1;
+
+	CHECK_OK(gd_dadoo_reply(ok, &v, &e1), e1);
+	CHECK_INTEQ(v, 1);
+	/* a Garden-typed error passes unchanged: the client gets its Type and status */
+	CHECK_INTEQ(gd_dadoo_reply(typed, &v, &e1), -EIO);
+	CHECK_INTEQ(e1->kind, GDN_ERR_PROCESS_NOT_FOUND);
+	CHECK_STREQ(gdn_err_str(e1), "unknown process: p");
+	CHECK_STREQ(e1->process_id, "p");
+	CHECK_INTEQ(gd_dadoo_reply(plain, &v, &e2), -EINVAL);
+	CHECK_STREQ(gdn_err_str(e2), "shim: x");
+	e2 = gdn_err_free(e2);
+	CHECK_INTEQ(gd_dadoo_reply(refused, &v, &e2), -EPROTONOSUPPORT);
+	CHECK(strstr(gdn_err_str(e2), "version 2") && strstr(gdn_err_str(e2), "0 to 1"));
+	CHECK_INTEQ(gd_dadoo_reply(badv, &v, &e3), -EPROTO);
+}
+
+static void test_guardian_reads_start_results(void)
+{
+	pid_t pid = 0;
+	int v = -1;
+
+	{
+		_cleanup_err_ struct gdn_err *e = NULL;
+		json_auto_t *r0 = js("{\"pid\":1234}"); /* version 0 */
+		json_auto_t *r1 = js("{\"ok\":true,\"v\":1,\"pid\":99}");
+
+		CHECK_OK(gd_dadoo_start_result(r0, &pid, &v, &e), e);
+		CHECK_INTEQ(pid, 1234);
+		CHECK_INTEQ(v, 0);
+		CHECK_OK(gd_dadoo_start_result(r1, &pid, &v, &e), e);
+		CHECK_INTEQ(pid, 99);
+		CHECK_INTEQ(v, 1);
+	}
+	{
+		_cleanup_err_ struct gdn_err *e0 = NULL, *e1 = NULL, *en = NULL, *ep = NULL;
+		json_auto_t *f0 = js("{\"error\":{\"type\":\"ExecutableNotFoundError\","
+				     "\"message\":\"runc exec: exit status 1: not found\"}}");
+		json_auto_t *f1 =
+		    js("{\"error\":{\"type\":\"\",\"message\":\"runc exec: exit status "
+		       "1: boom\",\"errno\":5},\"v\":1}");
+		json_auto_t *nopid = js("{\"ok\":true,\"v\":1}");
+
+		CHECK(gd_dadoo_start_result(f0, &pid, &v, &e0) < 0);
+		CHECK_INTEQ(e0->kind, GDN_ERR_EXECUTABLE_NOT_FOUND);
+		CHECK_STREQ(gdn_err_str(e0), "runc exec: exit status 1: not found");
+		CHECK_INTEQ(gd_dadoo_start_result(f1, &pid, &v, &e1), -EIO);
+		CHECK_STREQ(gdn_err_str(e1), "runc exec: exit status 1: boom");
+		CHECK(gd_dadoo_start_result(NULL, &pid, &v, &en) < 0);
+		CHECK_STREQ(gdn_err_str(en), "dadoo exited without starting the process");
+		CHECK(gd_dadoo_start_result(nopid, &pid, &v, &ep) < 0);
+	}
+}
+
 int main(void)
 {
 	static const struct tap_test tests[] = {
@@ -196,6 +318,10 @@ int main(void)
 	    TEST(test_parse_tty),
 	    TEST(test_encode),
 	    TEST(test_requests),
+	    TEST(test_request_versions),
+	    TEST(test_guardian_reads_version0_dadoo),
+	    TEST(test_guardian_reads_version1_dadoo),
+	    TEST(test_guardian_reads_start_results),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
 }
