@@ -5,6 +5,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
@@ -115,6 +116,137 @@ int gd_dadoo_request(int sock, json_t *req, const int *fds, size_t nfds, json_t 
 	if (ret_reply)
 		*ret_reply = gdn_steal_ptr(&reply);
 	return 0;
+}
+
+/* --- asynchronous requests ------------------------------------------------------------------ */
+
+static void call_free(struct gd_server *s, struct gd_call *call)
+{
+	for (struct gd_call **p = &s->calls; *p; p = &(*p)->next) {
+		if (*p == call) {
+			*p = call->next;
+			break;
+		}
+	}
+	if (call->fd >= 0) {
+		(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, call->fd, NULL);
+		(void)close(call->fd);
+	}
+	if (call->free_data)
+		call->free_data(call->data);
+	free(call->process_id);
+	free(call);
+}
+
+/* Runs done() once and frees the call. */
+static void call_finish(struct gd_server *s, struct gd_call *call, json_t *reply,
+			struct gdn_err **err)
+{
+	gd_call_done_fn done = call->done;
+
+	call->done = NULL;
+	if (done)
+		done(s, call, reply, err);
+	call_free(s, call);
+}
+
+int gd_call_start(struct gd_server *s, struct gd_conn *conn, int fd, const char *process_id,
+		  void *data, void (*free_data)(void *), gd_call_done_fn done, struct gdn_err **err)
+{
+	struct gd_call *call = calloc(1, sizeof(*call));
+	struct epoll_event ev = {.events = EPOLLIN};
+
+	if (!call || !(call->process_id = strdup(process_id ? process_id : ""))) {
+		free(call);
+		(void)close(fd);
+		if (free_data)
+			free_data(data);
+		return gdn_err_set(err, ENOMEM, "dadoo call");
+	}
+	call->w.kind = GD_W_DADOO_CALL;
+	call->fd = fd;
+	call->deadline_ns = gdn_now_mono_ns() + (uint64_t)GD_DADOO_TIMEOUT_MS * 1000000ULL;
+	call->conn = conn;
+	call->data = data;
+	call->free_data = free_data;
+	call->done = done;
+	call->next = s->calls;
+	s->calls = call;
+	ev.data.ptr = call;
+	if (gdn_fd_set_nonblock(fd, true) < 0 || epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int r = gdn_err_set(err, errno, "watch the shim");
+
+		call->done = NULL;
+		(void)close(call->fd);
+		call->fd = -1;
+		call_free(s, call);
+		return r;
+	}
+	return 0;
+}
+
+void gd_call_on_event(struct gd_server *s, struct gd_call *call)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+	json_auto_t *reply = NULL;
+	int r = gdn_ipc_recv(call->fd, &reply, NULL, NULL, &e);
+
+	if (r == -EAGAIN)
+		return; /* a spurious wake-up */
+	if (r == 0)
+		(void)gdn_err_kind(&e, GDN_ERR_GENERIC, ECONNRESET,
+				   "the shim of process '%s' hung up without a reply",
+				   call->process_id);
+	else if (r > 0)
+		r = gd_dadoo_reply(reply, NULL, &e);
+	else
+		(void)shim_error(&e);
+	call_finish(s, call, r < 0 ? NULL : reply, &e);
+}
+
+int gd_call_timeout_ms(const struct gd_server *s)
+{
+	uint64_t now = gdn_now_mono_ns(), first = UINT64_MAX;
+
+	for (const struct gd_call *c = s->calls; c; c = c->next)
+		if (c->deadline_ns < first)
+			first = c->deadline_ns;
+	if (first == UINT64_MAX)
+		return -1;
+	return first <= now ? 0 : (int)((first - now + 999999) / 1000000);
+}
+
+void gd_call_expire(struct gd_server *s)
+{
+	uint64_t now = gdn_now_mono_ns();
+
+	for (struct gd_call *c = s->calls, *next; c; c = next) {
+		_cleanup_err_ struct gdn_err *e = NULL;
+
+		next = c->next;
+		if (c->deadline_ns > now)
+			continue;
+		(void)gdn_err_kind(&e, GDN_ERR_GENERIC, ETIMEDOUT,
+				   "the shim of process '%s' did not answer within %d ms",
+				   c->process_id, GD_DADOO_TIMEOUT_MS);
+		call_finish(s, c, NULL, &e);
+		next = s->calls; /* done() may have freed or added calls: start over */
+	}
+}
+
+void gd_call_forget_conn(struct gd_server *s, const struct gd_conn *conn)
+{
+	for (struct gd_call *c = s->calls; c; c = c->next)
+		if (c->conn == conn)
+			c->conn = NULL;
+}
+
+void gd_call_free_all(struct gd_server *s)
+{
+	while (s->calls) {
+		s->calls->done = NULL;
+		call_free(s, s->calls);
+	}
 }
 
 /* A pidfd for the dadoo serving `procdir`, or -1: the process in its dadoo.pid, pinned, if its

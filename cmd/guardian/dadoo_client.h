@@ -6,6 +6,7 @@
 #include <jansson.h>
 #include "lib/err.h"
 #include "lib/log.h"
+#include "cmd/guardian/server.h"
 
 /* <container dir>/processes/<id> (malloc'd). */
 char *gd_process_dir(const char *container_dir, const char *id);
@@ -39,6 +40,38 @@ int gd_dadoo_start_result(const json_t *result, pid_t *ret_pid, int *ret_v, stru
  * blocking. Returns 0 when ok (with *ret_reply if non-NULL), or the error (gd_dadoo_reply). */
 int gd_dadoo_request(int sock, json_t *req, const int *fds, size_t nfds, json_t **ret_reply,
 		     struct gdn_err **err);
+
+/* --- asynchronous requests: the loop never blocks on a dadoo ----------------------------------
+ * A request already sent on fd (non-blocking) whose reply the loop watches, with a deadline of
+ * GD_DADOO_TIMEOUT_MS. done() runs exactly once: with the ok reply and *err NULL, or with reply
+ * NULL and *err saying why (the dadoo's error as gd_dadoo_reply gives it, a hang-up, or no
+ * reply in time); it may take *err. Meanwhile conn (may be NULL) waits; it becomes NULL if the
+ * client leaves. */
+typedef void (*gd_call_done_fn)(struct gd_server *s, struct gd_call *call, json_t *reply,
+				struct gdn_err **err);
+struct gd_call {
+	struct gd_watch w; /* GD_W_DADOO_CALL */
+	int fd;
+	uint64_t deadline_ns; /* CLOCK_MONOTONIC */
+	struct gd_conn *conn;
+	char *process_id; /* for messages */
+	void *data;
+	void (*free_data)(void *);
+	gd_call_done_fn done;
+	struct gd_call *next;
+};
+
+/* Takes fd and data (freed with free_data after done(), or at once on failure). */
+int gd_call_start(struct gd_server *s, struct gd_conn *conn, int fd, const char *process_id,
+		  void *data, void (*free_data)(void *), gd_call_done_fn done,
+		  struct gdn_err **err);
+/* The loop: a reply (or hang-up) on call->fd; ms until the earliest deadline (-1: none);
+ * expiring calls past their deadline; forgetting a connection that went away; freeing all. */
+void gd_call_on_event(struct gd_server *s, struct gd_call *call);
+int gd_call_timeout_ms(const struct gd_server *s);
+void gd_call_expire(struct gd_server *s);
+void gd_call_forget_conn(struct gd_server *s, const struct gd_conn *conn);
+void gd_call_free_all(struct gd_server *s);
 
 /* SIGKILLs the dadoo of every process of the container (pid from dadoo.pid, trusted only if
  * /proc/<pid>/cmdline is a dadoo serving that process dir) and waits for each to go. */

@@ -13,6 +13,7 @@
 #include "lib/errwire.h"
 #include "lib/fs.h"
 #include "lib/util.h"
+#include "cmd/guardian/dadoo_client.h"
 #include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/server.h"
 
@@ -139,6 +140,7 @@ static void conn_free(struct gd_server *s, struct gd_conn *c)
 	for (struct gd_worker *w = s->workers; w; w = w->next)
 		if (w->conn == c)
 			w->conn = NULL;
+	gd_call_forget_conn(s, c);
 	/* Explicitly: epoll keys on the open file, which lives on where the fd was handed over
 	 * (to a dadoo), and would keep reporting events for this freed connection. */
 	(void)epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
@@ -522,6 +524,13 @@ int gd_server_run(struct gd_server *s, struct gdn_err **err)
 		if (s->stopping && !s->workers && !s->conns)
 			break;
 		timeout = gd_reaper_timeout_ms(s);
+		{
+			/* a dadoo that does not answer in time costs only its own client */
+			int calls = gd_call_timeout_ms(s);
+
+			if (calls >= 0 && (timeout < 0 || calls < timeout))
+				timeout = calls;
+		}
 		if (s->standby_wanted && (timeout < 0 || timeout > GD_STANDBY_IDLE_MS))
 			timeout = GD_STANDBY_IDLE_MS;
 		n = epoll_wait(s->epfd, evs, (int)GDN_ARRAY_SIZE(evs), timeout);
@@ -558,6 +567,9 @@ int gd_server_run(struct gd_server *s, struct gdn_err **err)
 			case GD_W_LEASE:
 				lease_end(s, (struct gd_lease *)w);
 				break;
+			case GD_W_DADOO_CALL:
+				gd_call_on_event(s, (struct gd_call *)w);
+				break;
 			case GD_W_SIGNAL:
 				if (on_signal(s) && !s->stopping) {
 					s->stopping = true;
@@ -571,6 +583,7 @@ int gd_server_run(struct gd_server *s, struct gdn_err **err)
 			if (kind != GD_W_LISTENER)
 				break;
 		}
+		gd_call_expire(s);
 		if (!s->stopping)
 			gd_reaper_fire(s);
 	}
@@ -581,6 +594,7 @@ int gd_server_run(struct gd_server *s, struct gdn_err **err)
 void gd_server_free(struct gd_server *s)
 {
 	gd_dadoo_standby_release(s);
+	gd_call_free_all(s);
 	while (s->leases)
 		lease_end(s, s->leases);
 	while (s->conns)

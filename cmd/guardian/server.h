@@ -23,6 +23,7 @@
 struct gd_server;
 struct gd_conn;
 struct gd_worker;
+struct gd_call;
 
 /* What an epoll event's data.ptr points at: the first member of each watched object. */
 enum gd_watch_kind {
@@ -32,6 +33,7 @@ enum gd_watch_kind {
 	GD_W_WORKER_PIPE,
 	GD_W_SIGNAL,
 	GD_W_LEASE,
+	GD_W_DADOO_CALL, /* struct gd_call (dadoo_client.h) */
 };
 struct gd_watch {
 	enum gd_watch_kind kind;
@@ -109,6 +111,7 @@ struct gd_server {
 	struct gd_lease *leases;
 	int standby_fd;	     /* the job socket of the dadoo kept waiting (dadoo_launch.h), or -1 */
 	bool standby_wanted; /* start one once the loop has been idle for GD_STANDBY_IDLE_MS */
+	struct gd_call *calls; /* requests to dadoos whose replies the loop waits for */
 	uint64_t next_stream_id;
 	bool stopping;
 };
