@@ -1,7 +1,12 @@
 /* link: cmd/dadoo/payload.c cmd/guardian/dadoo_client.c */
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include "lib/util.h"
 #include "test/unit/tap.h"
 #include "cmd/dadoo/dadoo.h"
 #include "cmd/guardian/dadoo_client.h"
@@ -309,6 +314,124 @@ static void test_guardian_reads_start_results(void)
 	}
 }
 
+/* guardian's asynchronous dadoo requests: the reply, a dadoo's error, a hang-up and the deadline
+ * each end a call exactly once, in the loop */
+static struct {
+	int calls;
+	bool had_reply;
+	int errnum;
+	enum gdn_err_kind kind;
+	char msg[256];
+	const struct gd_conn *conn;
+} seen;
+
+static void call_done(struct gd_server *s, struct gd_call *call, json_t *reply,
+		      struct gdn_err **err)
+{
+	(void)s;
+	seen.calls++;
+	seen.had_reply = reply != NULL;
+	seen.errnum = *err ? (*err)->errnum : 0;
+	seen.kind = *err ? (*err)->kind : GDN_ERR_GENERIC;
+	(void)snprintf(seen.msg, sizeof(seen.msg), "%s", *err ? gdn_err_str(*err) : "");
+	seen.conn = call->conn;
+}
+
+/* Starts a call on one end of a fresh socketpair; returns the dadoo's end. */
+static int start_call(struct gd_server *s, const struct gd_conn *conn)
+{
+	_cleanup_err_ struct gdn_err *err = NULL;
+	int sv[2];
+
+	CHECK(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) == 0);
+	CHECK_OK(gd_call_start(s, (struct gd_conn *)conn, sv[0], "p1", NULL, NULL, call_done, &err),
+		 err);
+	memset(&seen, 0, sizeof(seen));
+	return sv[1];
+}
+
+/* One turn of the loop: waits (at most 2 s) for the call's event and dispatches it. */
+static void loop_once(struct gd_server *s)
+{
+	struct epoll_event ev;
+
+	CHECK_INTEQ(epoll_wait(s->epfd, &ev, 1, 2000), 1);
+	CHECK_INTEQ(((struct gd_watch *)ev.data.ptr)->kind, GD_W_DADOO_CALL);
+	gd_call_on_event(s, ev.data.ptr);
+}
+
+static void test_guardian_calls_in_the_loop(void)
+{
+	struct gd_server s;
+	int conn_token = 0;
+	const struct gd_conn *conn = (const struct gd_conn *)&conn_token;
+	int peer;
+
+	memset(&s, 0, sizeof(s));
+	s.epfd = epoll_create1(EPOLL_CLOEXEC);
+	CHECK(s.epfd >= 0);
+	CHECK_INTEQ(gd_call_timeout_ms(&s), -1);
+
+	/* an ok reply */
+	peer = start_call(&s, conn);
+	CHECK(gd_call_timeout_ms(&s) > GD_DADOO_TIMEOUT_MS - 1000);
+	CHECK_INTEQ(send(peer, "{\"ok\":true,\"v\":1}\n", 18, 0), 18);
+	loop_once(&s);
+	CHECK_INTEQ(seen.calls, 1);
+	CHECK(seen.had_reply);
+	CHECK_INTEQ(seen.errnum, 0);
+	CHECK(seen.conn == conn);
+	CHECK(s.calls == NULL);
+	close(peer);
+
+	/* a dadoo's typed error */
+	peer = start_call(&s, conn);
+	{
+		static const char r[] = "{\"error\":{\"type\":\"ProcessNotFoundError\",\"message\":"
+					"\"unknown process: p1\",\"process_id\":\"p1\"},\"v\":1}\n";
+		CHECK_INTEQ(send(peer, r, sizeof(r) - 1, 0), (ssize_t)sizeof(r) - 1);
+	}
+	loop_once(&s);
+	CHECK_INTEQ(seen.calls, 1);
+	CHECK(!seen.had_reply);
+	CHECK_INTEQ(seen.kind, GDN_ERR_PROCESS_NOT_FOUND);
+	CHECK_STREQ(seen.msg, "unknown process: p1");
+	close(peer);
+
+	/* a hang-up, after the client left */
+	peer = start_call(&s, conn);
+	gd_call_forget_conn(&s, conn);
+	close(peer);
+	loop_once(&s);
+	CHECK_INTEQ(seen.calls, 1);
+	CHECK(seen.conn == NULL);
+	CHECK_INTEQ(seen.errnum, ECONNRESET);
+	CHECK_STREQ(seen.msg, "the shim of process 'p1' hung up without a reply");
+
+	/* no reply: the deadline ends it, and only it */
+	peer = start_call(&s, conn);
+	CHECK(s.calls != NULL);
+	gd_call_expire(&s);
+	CHECK_INTEQ(seen.calls, 0); /* not yet */
+	s.calls->deadline_ns = gdn_now_mono_ns() - 1;
+	CHECK_INTEQ(gd_call_timeout_ms(&s), 0);
+	gd_call_expire(&s);
+	CHECK_INTEQ(seen.calls, 1);
+	CHECK_INTEQ(seen.errnum, ETIMEDOUT);
+	CHECK_STREQ(seen.msg, "the shim of process 'p1' did not answer within 5000 ms");
+	CHECK(s.calls == NULL);
+	CHECK_INTEQ(gd_call_timeout_ms(&s), -1);
+	close(peer);
+
+	/* freeing the server runs no done() */
+	peer = start_call(&s, conn);
+	gd_call_free_all(&s);
+	CHECK_INTEQ(seen.calls, 0);
+	CHECK(s.calls == NULL);
+	close(peer);
+	close(s.epfd);
+}
+
 int main(void)
 {
 	static const struct tap_test tests[] = {
@@ -322,6 +445,7 @@ int main(void)
 	    TEST(test_guardian_reads_version0_dadoo),
 	    TEST(test_guardian_reads_version1_dadoo),
 	    TEST(test_guardian_reads_start_results),
+	    TEST(test_guardian_calls_in_the_loop),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
 }
