@@ -10,12 +10,12 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 
 #include "lib/http_client.h"
 #include "lib/buf.h"
 #include "lib/fs.h"
 #include "lib/http.h"
+#include "lib/ipc.h"
 #include "lib/macro.h"
 #include "lib/util.h"
 
@@ -28,20 +28,7 @@
 
 static int dial_unix(const char *path, struct gdn_err **err)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	size_t len = strlen(path);
-	_cleanup_close_ int fd = -1;
-
-	if (len >= sizeof(sa.sun_path))
-		return gdn_err_set(err, ENAMETOOLONG, "connect to '%s'", path);
-	memcpy(sa.sun_path, path, len + 1);
-
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return gdn_err_set(err, errno, "socket");
-	if (connect(fd, (const struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return gdn_err_set(err, errno, "connect to '%s'", path);
-	return gdn_steal_fd(&fd);
+	return gdn_ipc_connect(path, SOCK_STREAM, 0, err);
 }
 
 /* Splits "host:port", "[v6]:port" or ":port" (empty host: the local system). */

@@ -3,9 +3,14 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
+#include <sys/un.h>
+#include "lib/errwire.h"
 #include "lib/ipc.h"
 #include "lib/util.h"
 #include "lib/fs.h"
@@ -161,35 +166,29 @@ static int parse_line(const char *data, size_t len, json_t **ret_msg, struct gdn
 	return 1;
 }
 
-int gdn_ipc_recv(int sock, json_t **ret_msg, int *ret_fds, size_t *ret_nfds, struct gdn_err **err)
+ssize_t gdn_ipc_recv_fds(int sock, void *buf, size_t len, int *ret_fds, size_t max_fds,
+			 size_t *ret_nfds, struct gdn_err **err)
 {
-	_cleanup_free_ char *buf = NULL;
 	union fd_cmsg cbuf;
-	struct iovec iov;
-	struct msghdr mh;
+	struct iovec iov = {.iov_base = buf, .iov_len = len};
+	struct msghdr mh = {.msg_iov = &iov,
+			    .msg_iovlen = 1,
+			    .msg_control = cbuf.b,
+			    .msg_controllen = sizeof(cbuf.b)};
 	int fds[GDN_IPC_MAX_FDS];
 	size_t nfds = 0;
-	bool bad_cmsg = false;
+	bool bad_cmsg = false, too_many = false;
 	ssize_t n;
-	int r;
 
-	*ret_msg = NULL;
-	if (ret_nfds)
-		*ret_nfds = 0;
-	buf = malloc(GDN_IPC_MAX_LINE + 1);
-	if (!buf)
-		return gdn_err_set(err, ENOMEM, "ipc recv");
-	iov = (struct iovec){.iov_base = buf, .iov_len = GDN_IPC_MAX_LINE + 1};
+	*ret_nfds = 0;
+	if (max_fds > GDN_IPC_MAX_FDS)
+		max_fds = GDN_IPC_MAX_FDS;
 	memset(&cbuf, 0, sizeof(cbuf));
-	mh = (struct msghdr){.msg_iov = &iov,
-			     .msg_iovlen = 1,
-			     .msg_control = cbuf.b,
-			     .msg_controllen = sizeof(cbuf.b)};
 	do
 		n = recvmsg(sock, &mh, MSG_CMSG_CLOEXEC);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return gdn_err_set(err, errno, "ipc recv");
+		return errno == EAGAIN ? -EAGAIN : gdn_err_set(err, errno, "ipc recv");
 
 	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
 		size_t cnt;
@@ -212,6 +211,8 @@ int gdn_ipc_recv(int sock, json_t **ret_msg, int *ret_fds, size_t *ret_nfds, str
 			}
 		}
 	}
+	if (nfds > max_fds)
+		too_many = true;
 	if (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) {
 		close_fds(fds, nfds);
 		return gdn_err_set(err, EMSGSIZE, "ipc recv: truncated packet%s",
@@ -221,17 +222,40 @@ int gdn_ipc_recv(int sock, json_t **ret_msg, int *ret_fds, size_t *ret_nfds, str
 		close_fds(fds, nfds);
 		return gdn_err_set(err, EBADMSG, "ipc recv: unexpected control message");
 	}
-	if (n == 0) {
-		if (nfds > 0) {
-			close_fds(fds, nfds);
-			return gdn_err_set(err, EBADMSG, "ipc recv: fds without a message");
-		}
-		return 0;
-	}
-	if (nfds > 0 && !ret_fds) {
+	if (too_many) {
 		close_fds(fds, nfds);
 		return gdn_err_set(err, EBADMSG, "ipc recv: %zu unexpected fds", nfds);
 	}
+	if (n == 0 && nfds > 0) {
+		close_fds(fds, nfds);
+		return gdn_err_set(err, EBADMSG, "ipc recv: fds without a message");
+	}
+	if (nfds > 0)
+		memcpy(ret_fds, fds, sizeof(int) * nfds);
+	*ret_nfds = nfds;
+	return n;
+}
+
+int gdn_ipc_recv(int sock, json_t **ret_msg, int *ret_fds, size_t *ret_nfds, struct gdn_err **err)
+{
+	_cleanup_free_ char *buf = NULL;
+	int fds[GDN_IPC_MAX_FDS];
+	size_t nfds = 0;
+	ssize_t n;
+	int r;
+
+	*ret_msg = NULL;
+	if (ret_nfds)
+		*ret_nfds = 0;
+	buf = malloc(GDN_IPC_MAX_LINE + 1);
+	if (!buf)
+		return gdn_err_set(err, ENOMEM, "ipc recv");
+	n = gdn_ipc_recv_fds(sock, buf, GDN_IPC_MAX_LINE + 1, fds, ret_fds ? GDN_IPC_MAX_FDS : 0,
+			     &nfds, err);
+	if (n == -EAGAIN)
+		return gdn_err_set(err, EAGAIN, "ipc recv");
+	if (n <= 0)
+		return (int)n;
 	if (buf[n - 1] != '\n') {
 		close_fds(fds, nfds);
 		return gdn_err_set(err, EBADMSG, "ipc recv: message does not end in a newline");
@@ -416,4 +440,272 @@ int gdn_ipc_read_line(int fd, json_t **ret_msg, struct gdn_err **err)
 					   GDN_IPC_MAX_LINE);
 		return parse_line(b.data, len, ret_msg, err);
 	}
+}
+
+/* --- sockets ----------------------------------------------------------------------------- */
+
+/* sun_path for path: the path itself when it fits, else /proc/self/fd/<dirfd>/<name> with
+ * *ret_dirfd an O_PATH fd of its directory (the caller closes it after bind/connect). */
+static int make_addr(const char *path, struct sockaddr_un *sa, int *ret_dirfd, struct gdn_err **err)
+{
+	_cleanup_free_ char *dir = NULL;
+	size_t len = strlen(path);
+	const char *slash;
+	int n;
+
+	*sa = (struct sockaddr_un){.sun_family = AF_UNIX};
+	*ret_dirfd = -1;
+	if (len == 0)
+		return gdn_err_set(err, EINVAL, "empty socket path");
+	if (len < sizeof(sa->sun_path)) {
+		memcpy(sa->sun_path, path, len + 1);
+		return 0;
+	}
+	slash = strrchr(path, '/');
+	if (!slash || !slash[1])
+		return gdn_err_set(err, ENAMETOOLONG, "socket path '%s'", path);
+	dir = slash == path ? strdup("/") : strndup(path, (size_t)(slash - path));
+	if (!dir)
+		return gdn_err_set(err, ENOMEM, "socket path '%s'", path);
+	*ret_dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*ret_dirfd < 0)
+		return gdn_err_set(err, errno, "open '%s'", dir);
+	n = snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s", *ret_dirfd,
+		     slash + 1);
+	if (n < 0 || (size_t)n >= sizeof(sa->sun_path)) {
+		(void)close(*ret_dirfd);
+		*ret_dirfd = -1;
+		return gdn_err_set(err, ENAMETOOLONG, "socket name '%s'", slash + 1);
+	}
+	return 0;
+}
+
+static int new_socket(int type, int flags)
+{
+	int fd = socket(AF_UNIX,
+			type | SOCK_CLOEXEC | ((flags & GDN_IPC_NONBLOCK) ? SOCK_NONBLOCK : 0), 0);
+
+	return fd < 0 ? -errno : fd;
+}
+
+int gdn_ipc_listen(const char *path, int type, unsigned mode, int flags, struct gdn_err **err)
+{
+	_cleanup_close_ int fd = -1, probe = -1, dirfd = -1;
+	struct sockaddr_un sa;
+	mode_t old;
+	int r;
+
+	if ((r = make_addr(path, &sa, &dirfd, err)) < 0)
+		return r;
+	fd = new_socket(type, flags);
+	probe = new_socket(type, 0);
+	if (fd < 0 || probe < 0)
+		return gdn_err_set(err, -(fd < 0 ? fd : probe), "socket");
+	if (connect(probe, (struct sockaddr *)&sa, sizeof(sa)) == 0)
+		return gdn_err_set(err, EADDRINUSE, "another server is listening on '%s'", path);
+	(void)unlink(sa.sun_path); /* a stale socket, or nothing */
+	/* the file is created with `mode` at once: no window in which others could connect */
+	old = umask((mode_t)(~mode & 0777));
+	r = bind(fd, (struct sockaddr *)&sa, sizeof(sa));
+	(void)umask(old);
+	if (r < 0)
+		return gdn_err_set(err, errno, "bind '%s'", path);
+	if (listen(fd, SOMAXCONN) < 0)
+		return gdn_err_set(err, errno, "listen '%s'", path);
+	return gdn_steal_fd(&fd);
+}
+
+int gdn_ipc_connect(const char *path, int type, int flags, struct gdn_err **err)
+{
+	_cleanup_close_ int fd = -1, dirfd = -1;
+	struct sockaddr_un sa;
+	int r;
+
+	if ((r = make_addr(path, &sa, &dirfd, err)) < 0)
+		return r;
+	fd = new_socket(type, flags);
+	if (fd < 0)
+		return gdn_err_set(err, -fd, "socket");
+	do
+		r = connect(fd, (struct sockaddr *)&sa, sizeof(sa));
+	while (r < 0 && errno == EINTR);
+	if (r < 0 && errno != EINPROGRESS)
+		return gdn_err_set(err, errno, "connect to '%s'", path);
+	return gdn_steal_fd(&fd);
+}
+
+bool gdn_ipc_peer_allowed(int fd)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return false;
+	return cred.uid == 0 || cred.uid == geteuid();
+}
+
+int gdn_ipc_accept(int lfd, int flags, struct gdn_err **err)
+{
+	_cleanup_close_ int fd = -1;
+	struct ucred cred = {0};
+	socklen_t len = sizeof(cred);
+
+	for (;;) {
+		fd = accept4(lfd, NULL, NULL,
+			     SOCK_CLOEXEC | ((flags & GDN_IPC_NONBLOCK) ? SOCK_NONBLOCK : 0));
+		if (fd >= 0)
+			break;
+		if (errno == EINTR || errno == ECONNABORTED)
+			continue;
+		if (errno == EAGAIN)
+			return -EAGAIN;
+		return gdn_err_set(err, errno, "accept");
+	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return gdn_err_set(err, errno, "SO_PEERCRED");
+	if (cred.uid != 0 && cred.uid != geteuid())
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EACCES,
+				    "peer refused: uid %u (pid %d) is neither root nor uid %u",
+				    (unsigned)cred.uid, (int)cred.pid, (unsigned)geteuid());
+	return gdn_steal_fd(&fd);
+}
+
+/* --- the envelope -------------------------------------------------------------------------- */
+
+static int set_v(json_t *msg, int v)
+{
+	return v >= 0 ? json_object_set_new(msg, "v", json_integer(v)) : 0;
+}
+
+json_t *gdn_ipc_request_new(const char *op, int v)
+{
+	json_t *msg = json_pack("{s:s}", "op", op);
+
+	if (msg && set_v(msg, v < 0 ? 0 : v) < 0)
+		msg = (json_decref(msg), NULL);
+	return msg;
+}
+
+json_t *gdn_ipc_ok_new(int v)
+{
+	json_t *msg = json_pack("{s:b}", "ok", 1);
+
+	if (msg && set_v(msg, v) < 0)
+		msg = (json_decref(msg), NULL);
+	return msg;
+}
+
+json_t *gdn_ipc_error_new(const struct gdn_err *e, int v)
+{
+	json_t *msg = json_pack("{s:o}", "error", gdn_err_to_json(e));
+
+	if (msg && set_v(msg, v) < 0)
+		msg = (json_decref(msg), NULL);
+	return msg;
+}
+
+/* "v" of msg: 0 when absent, -1 when not a non-negative integer. */
+static int version_of(const json_t *msg)
+{
+	const json_t *v = json_object_get(msg, "v");
+	json_int_t n;
+
+	if (!v)
+		return 0;
+	n = json_integer_value(v);
+	if (!json_is_integer(v) || n < 0 || n > INT32_MAX)
+		return -1;
+	return (int)n;
+}
+
+int gdn_ipc_request_parse(const json_t *msg, const char **ret_op, int *ret_v, struct gdn_err **err)
+{
+	const char *op = json_string_value(json_object_get(msg, "op"));
+	int v = version_of(msg);
+
+	*ret_op = op;
+	*ret_v = v < 0 ? 0 : v;
+	if (!op)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG, "request without an op");
+	if (v < 0)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG,
+				    "request '%s': \"v\" is not a protocol version", op);
+	return 0;
+}
+
+int gdn_ipc_reply_parse(const json_t *msg, int *ret_v, struct gdn_err **err)
+{
+	const json_t *e = json_object_get(msg, "error");
+	int v = version_of(msg);
+
+	if (ret_v)
+		*ret_v = v < 0 ? 0 : v;
+	if (!json_is_object(msg) || v < 0)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EPROTO, "malformed reply");
+	if (e && !json_is_null(e))
+		return gdn_err_from_json(e, err);
+	if (!json_is_true(json_object_get(msg, "ok")))
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EPROTO, "reply neither ok nor error");
+	return 0;
+}
+
+int gdn_ipc_call(int sock, json_t *req, const int *fds, size_t nfds, int timeout_ms,
+		 json_t **ret_reply, struct gdn_err **err)
+{
+	json_auto_t *reply = NULL;
+	uint64_t deadline = gdn_now_mono_ns() + (uint64_t)timeout_ms * 1000000ULL;
+	int r;
+
+	if (ret_reply)
+		*ret_reply = NULL;
+	if ((r = gdn_ipc_send(sock, req, fds, nfds, err)) < 0)
+		return r;
+	for (;;) {
+		struct pollfd pfd = {.fd = sock, .events = POLLIN};
+		uint64_t now = gdn_now_mono_ns();
+		int left = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+
+		r = left > 0 ? poll(&pfd, 1, left) : 0;
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return gdn_err_set(err, errno, "poll");
+		if (r == 0)
+			return gdn_err_kind(err, GDN_ERR_GENERIC, ETIMEDOUT,
+					    "no reply within %d ms", timeout_ms);
+		{
+			_cleanup_err_ struct gdn_err *e = NULL;
+
+			r = gdn_ipc_recv(sock, &reply, NULL, NULL, &e);
+			if (r == -EAGAIN)
+				continue; /* a spurious wake-up */
+			if (r < 0) {
+				if (err && !*err)
+					*err = gdn_steal_ptr(&e);
+				return r;
+			}
+		}
+		if (r == 0)
+			return gdn_err_kind(err, GDN_ERR_GENERIC, ECONNRESET,
+					    "the peer hung up without a reply");
+		break;
+	}
+	if ((r = gdn_ipc_reply_parse(reply, NULL, err)) < 0)
+		return r;
+	if (ret_reply)
+		*ret_reply = gdn_steal_ptr(&reply);
+	return 0;
+}
+
+int gdn_ipc_reply(int sock, int v, const json_t *result, const struct gdn_err *e,
+		  struct gdn_err **err)
+{
+	json_auto_t *msg = e ? gdn_ipc_error_new(e, v) : gdn_ipc_ok_new(v);
+
+	if (!msg)
+		return gdn_err_set(err, ENOMEM, "reply");
+	/* the result's members after "ok" and "v", which it cannot replace */
+	if (!e && json_is_object(result) && (json_object_update_missing(msg, (json_t *)result) < 0))
+		return gdn_err_set(err, ENOMEM, "reply");
+	return gdn_ipc_send(sock, msg, NULL, 0, err);
 }

@@ -160,6 +160,12 @@ void dd_payload_parse(const json_t *msg, struct dd_payload *ret);
 int dd_payload_first(struct gdn_buf *out, const char *process_id, const char *stream_id);
 int dd_payload_exit(struct gdn_buf *out, const char *process_id, int status);
 
+/* The dadoo protocol version this dadoo speaks (docs/PROCESSES.md). It serves requests of
+ * versions 0 (no "v": guardian before versioning) to DD_PROTO_VERSION, answers version-0
+ * requests in version 0's shapes, and states DD_PROTO_VERSION as "v" in every reply and in the
+ * start result. */
+#define DD_PROTO_VERSION 1
+
 enum dd_op {
 	DD_OP_ATTACH,
 	DD_OP_STREAM,
@@ -169,6 +175,7 @@ enum dd_op {
 
 struct dd_request {
 	enum dd_op op;
+	int v;			/* the request's protocol version (0 when absent) */
 	int status;		/* attach: 201 or 200 */
 	const char *process_id; /* attach; NULL: the process dir's name */
 	const char *stream_id;	/* attach, stream */
@@ -178,7 +185,8 @@ struct dd_request {
 	int signal; /* signal */
 };
 
-/* Validates a dadoo.sock request (strings are borrowed from msg). */
+/* Validates a dadoo.sock request (strings are borrowed from msg). A request of a version above
+ * DD_PROTO_VERSION is refused with an error naming both; ret->v is set even then. */
 int dd_request_parse(const json_t *msg, struct dd_request *ret, struct gdn_err **err);
 
 /* --- runtime.c: `<runtime> exec` -------------------------------------------------------------- */

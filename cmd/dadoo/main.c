@@ -256,24 +256,17 @@ static int launch(struct dd_state *s, struct gdn_err **err)
 	return 0;
 }
 
+/* The start result on fd 3, in the envelope: {"ok":true,"v":1,"pid":N} or
+ * {"error":{"type":…,"message":…},"v":1}. */
 static void start_result(int fd, const struct dd_state *s, const struct gdn_err *e)
 {
-	json_auto_t *msg = NULL;
-	_cleanup_free_ char *line = NULL;
-	size_t len = 0;
+	json_auto_t *result = NULL;
 
 	if (fd < 0)
 		return;
-	if (e)
-		msg = json_pack("{s:{s:s, s:s}}", "error", "type",
-				e->kind == GDN_ERR_EXECUTABLE_NOT_FOUND ? "ExecutableNotFoundError"
-									: "",
-				"message", gdn_err_str(e));
-	else
-		msg = json_pack("{s:i}", "pid", (json_int_t)s->pid);
-	line = gdn_json_line(msg, &len);
-	if (line)
-		(void)gdn_fd_write_all(fd, line, len);
+	if (!e)
+		result = json_pack("{s:i}", "pid", (json_int_t)s->pid);
+	(void)gdn_ipc_reply(fd, DD_PROTO_VERSION, result, e, NULL);
 }
 
 static void teardown(struct dd_state *s)
@@ -313,16 +306,18 @@ static void state_init(struct dd_state *s, const char *dir, const char *handle)
 }
 
 /* --standby: guardian started this dadoo before it had a process for it, so that a Run does not
- * wait for an exec. The job arrives on fd 3 (a SEQPACKET socket) as {"dir":D,"handle":H,
- * "tty":T} with the fd of the process's dadoo.log, which becomes stderr. Returns 1 with the job,
- * 0 when guardian closed the socket instead (it needs no more dadoos), or -errno. */
+ * wait for an exec. The job arrives on fd 3 (a SEQPACKET socket) as the request
+ * {"op":"start","v":1,"dir":D,"handle":H,"tty":T} with the fd of the process's dadoo.log,
+ * which becomes stderr. Returns 1 with the job, 0 when guardian closed the socket instead (it
+ * needs no more dadoos), or -errno; a job refused (bad, or of a version above ours) is also
+ * answered as a failed start result. */
 static int await_job(int fd, char **ret_dir, char **ret_handle, struct gdn_err **err)
 {
 	json_auto_t *job = NULL;
-	const char *dir = NULL, *handle = NULL;
+	const char *dir = NULL, *handle = NULL, *op = NULL;
 	int fds[GDN_IPC_MAX_FDS];
 	size_t nfds = 0;
-	int tty = 0, r;
+	int tty = 0, v = 0, r;
 
 	if (fd < 0)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EBADF, "--standby needs fd 3");
@@ -336,8 +331,21 @@ static int await_job(int fd, char **ret_dir, char **ret_handle, struct gdn_err *
 		for (size_t i = 0; i < nfds; i++)
 			(void)close(fds[i]);
 	}
-	if (json_unpack(job, "{s:s, s:s, s?b}", "dir", &dir, "handle", &handle, "tty", &tty) < 0)
-		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "a job without dir and handle");
+	/* a version-0 job had no op */
+	r = json_object_get(job, "op") ? gdn_ipc_request_parse(job, &op, &v, err) : 0;
+	if (r >= 0 && op && strcmp(op, "start") != 0)
+		r = gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "job: unknown op '%s'", op);
+	if (r >= 0 && v > DD_PROTO_VERSION)
+		r = gdn_err_kind(err, GDN_ERR_GENERIC, EPROTONOSUPPORT,
+				 "job of protocol version %d; this dadoo speaks versions 0 to %d",
+				 v, DD_PROTO_VERSION);
+	if (r >= 0 &&
+	    json_unpack(job, "{s:s, s:s, s?b}", "dir", &dir, "handle", &handle, "tty", &tty) < 0)
+		r = gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "a job without dir and handle");
+	if (r < 0) {
+		start_result(fd, NULL, err ? *err : NULL);
+		return r;
+	}
 	*ret_dir = strdup(dir);
 	*ret_handle = strdup(handle);
 	if (!*ret_dir || !*ret_handle)

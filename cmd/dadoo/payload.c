@@ -1,5 +1,5 @@
 /* Garden's ProcessPayload (garden-protocol.md §5.2, §5.5) and the requests guardian sends on
- * dadoo.sock (docs/PROCESSES.md). Parsing and encoding only. */
+ * dadoo.sock (docs/PROCESSES.md: the versioned dadoo protocol). Parsing and encoding only. */
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
@@ -147,12 +147,19 @@ static const char *opt_string(const json_t *msg, const char *key, size_t *ret_le
 
 int dd_request_parse(const json_t *msg, struct dd_request *ret, struct gdn_err **err)
 {
-	const char *op = opt_string(msg, "op", NULL);
+	const char *op = NULL;
 	const json_t *v;
+	int r;
 
 	memset(ret, 0, sizeof(*ret));
-	if (!op)
-		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "request without an op");
+	r = gdn_ipc_request_parse(msg, &op, &ret->v, err);
+	if (r < 0)
+		return r;
+	if (ret->v > DD_PROTO_VERSION)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EPROTONOSUPPORT,
+				    "request '%s' is of protocol version %d; this dadoo speaks "
+				    "versions 0 to %d",
+				    op, ret->v, DD_PROTO_VERSION);
 	if (strcmp(op, "attach") == 0) {
 		ret->op = DD_OP_ATTACH;
 		v = json_object_get(msg, "status");

@@ -1,45 +1,32 @@
-/* dadoo.sock: a SOCK_SEQPACKET socket in the process dir on which guardian sends one JSON request
- * per packet, with fds attached (attach, stream, signal, state), and gets one reply packet,
- * {"ok":true,...} or {"error":"<text>"}. Bound through /proc/self/fd/<dirfd>/ so that a long
- * depot path does not hit the 108-byte sun_path limit. */
+/* dadoo.sock: a SOCK_SEQPACKET socket (0600) in the process dir on which guardian sends one
+ * request per packet, {"op":…,"v":N,…} with fds attached (attach, stream, signal, state), and
+ * gets one reply packet in the envelope of garden-ipc(5): {"ok":true,"v":1,…} or
+ * {"error":{"type":…,"message":…},"v":1}. lib/ipc binds it through /proc/self/fd/<dirfd>/ when
+ * a long depot path would not fit the 108-byte sun_path. */
 #include <errno.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include "lib/fs.h"
 #include "lib/ipc.h"
+#include "lib/path.h"
 #include "cmd/dadoo/dadoo.h"
 
 #define BACKLOG 16
 
 int dd_server_listen(struct dd_state *s, struct gdn_err **err)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	_cleanup_close_ int fd = -1;
+	_cleanup_free_ char *path = gdn_path_join(s->dir, "dadoo.sock");
+	int fd;
 
-	(void)snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/dadoo.sock", s->dirfd);
-	(void)unlinkat(s->dirfd, "dadoo.sock", 0);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (!path)
+		return gdn_err_set(err, ENOMEM, "dadoo.sock");
+	fd = gdn_ipc_listen(path, SOCK_SEQPACKET, 0600, GDN_IPC_NONBLOCK, err);
 	if (fd < 0)
-		return gdn_err_set(err, errno, "socket");
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return gdn_err_set(err, errno, "bind '%s/dadoo.sock'", s->dir);
-	if (listen(fd, BACKLOG) < 0)
-		return gdn_err_set(err, errno, "listen '%s/dadoo.sock'", s->dir);
-	s->listen.fd = gdn_steal_fd(&fd);
+		return fd;
+	s->listen.fd = fd;
 	dd_watch_set(s, &s->listen, EPOLLIN);
 	return 0;
-}
-
-static bool peer_allowed(int fd)
-{
-	struct ucred cred;
-	socklen_t len = sizeof(cred);
-
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
-		return false;
-	return cred.uid == 0 || cred.uid == geteuid();
 }
 
 void dd_server_adopt(struct dd_state *s, int fd)
@@ -60,15 +47,15 @@ void dd_server_adopt(struct dd_state *s, int fd)
 void dd_server_on_listen(struct dd_state *s)
 {
 	for (;;) {
-		int fd = accept4(s->listen.fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		_cleanup_err_ struct gdn_err *err = NULL;
+		int fd = gdn_ipc_accept(s->listen.fd, GDN_IPC_NONBLOCK, &err);
 
-		if (fd < 0)
-			return;
-		if (!peer_allowed(fd)) {
-			gdn_log_info(s->log, "peer-refused", NULL);
-			(void)close(fd);
+		if (fd == -EACCES) {
+			gdn_log_info(s->log, "peer-refused", "error", gdn_err_str(err), NULL);
 			continue;
 		}
+		if (fd < 0)
+			return;
 		dd_server_adopt(s, fd);
 	}
 }
@@ -80,7 +67,8 @@ static void close_fds(int *fds, size_t n)
 			(void)close(fds[i]);
 }
 
-static void reply(struct dd_state *s, struct dd_client *c, json_t *msg)
+/* Sends msg (taken), or closes the connection. */
+static void send_reply(struct dd_state *s, struct dd_client *c, json_t *msg)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
 
@@ -91,9 +79,26 @@ static void reply(struct dd_state *s, struct dd_client *c, json_t *msg)
 	json_decref(msg);
 }
 
-static void reply_error(struct dd_state *s, struct dd_client *c, const struct gdn_err *err)
+/* {"ok":true,"v":1,...result} (result taken; may be NULL). */
+static void reply_ok(struct dd_state *s, struct dd_client *c, json_t *result)
 {
-	reply(s, c, json_pack("{s:s}", "error", gdn_err_str(err)));
+	json_t *msg = gdn_ipc_ok_new(DD_PROTO_VERSION);
+
+	if (msg && result && json_object_update(msg, result) < 0)
+		msg = (json_decref(msg), NULL);
+	json_decref(result);
+	send_reply(s, c, msg);
+}
+
+/* The error envelope; a version-0 request gets version 0's {"error":"<text>"}. */
+static void reply_error(struct dd_state *s, struct dd_client *c, int v, const struct gdn_err *err)
+{
+	if (v == 0)
+		send_reply(
+		    s, c,
+		    json_pack("{s:s, s:i}", "error", gdn_err_str(err), "v", DD_PROTO_VERSION));
+	else
+		send_reply(s, c, gdn_ipc_error_new(err, DD_PROTO_VERSION));
 }
 
 static void handle(struct dd_state *s, struct dd_client *c, const json_t *msg, int *fds,
@@ -106,19 +111,26 @@ static void handle(struct dd_state *s, struct dd_client *c, const json_t *msg, i
 	if (dd_request_parse(msg, &req, &err) < 0) {
 		close_fds(fds, nfds);
 		gdn_log_error(s->log, "bad-request", err, NULL);
-		reply_error(s, c, err);
+		reply_error(s, c, req.v, err);
 		return;
 	}
 	switch (req.op) {
 	/* guardian waits for the reply: it goes out before the client is written to, which may
 	 * wake the client and delay us */
 	case DD_OP_ATTACH:
-		if (dd_attach_new(s, &req, fds, nfds, &a, &err) < 0) {
-			gdn_log_error(s->log, "attach-failed", err, NULL);
-			reply_error(s, c, err);
+		/* guardian names the process of this dir; anything else is not ours */
+		if (req.process_id && strcmp(req.process_id, s->process_id) != 0) {
+			close_fds(fds, nfds);
+			(void)gdn_err_process_not_found(&err, req.process_id);
+			reply_error(s, c, req.v, err);
 			return;
 		}
-		reply(s, c, json_pack("{s:b}", "ok", 1));
+		if (dd_attach_new(s, &req, fds, nfds, &a, &err) < 0) {
+			gdn_log_error(s->log, "attach-failed", err, NULL);
+			reply_error(s, c, req.v, err);
+			return;
+		}
+		reply_ok(s, c, NULL);
 		dd_attach_begin(s, a);
 		return;
 	case DD_OP_STREAM:
@@ -126,10 +138,10 @@ static void handle(struct dd_state *s, struct dd_client *c, const json_t *msg, i
 			close_fds(fds, nfds);
 			(void)gdn_err_kind(&err, GDN_ERR_GENERIC, EINVAL,
 					   "stream: expected one fd");
-			reply_error(s, c, err);
+			reply_error(s, c, req.v, err);
 			return;
 		}
-		reply(s, c, json_pack("{s:b}", "ok", 1));
+		reply_ok(s, c, NULL);
 		dd_attach_stream(s, &req, fds[0]);
 		return;
 	case DD_OP_SIGNAL:
@@ -138,12 +150,12 @@ static void handle(struct dd_state *s, struct dd_client *c, const json_t *msg, i
 		break;
 	case DD_OP_STATE:
 		close_fds(fds, nfds);
-		reply(s, c,
-		      json_pack("{s:b, s:i, s:b, s:i}", "ok", 1, "pid", (json_int_t)s->pid,
-				"exited", s->finished, "exit_status", s->finished ? s->status : 0));
+		reply_ok(s, c,
+			 json_pack("{s:i, s:b, s:i}", "pid", (json_int_t)s->pid, "exited",
+				   s->finished, "exit_status", s->finished ? s->status : 0));
 		return;
 	}
-	reply(s, c, json_pack("{s:b}", "ok", 1));
+	reply_ok(s, c, NULL);
 }
 
 void dd_server_on_client(struct dd_state *s, struct dd_client *c, uint32_t events)

@@ -1,12 +1,11 @@
-/* The TTY side: a console socket in a short temporary directory (sun_path is 108 bytes), over
- * which the runtime sends the pty master, and the master's settings. */
+/* The TTY side: a console socket (lib/ipc) in a short temporary directory, over which the
+ * runtime sends the pty master, received with lib/ipc's one SCM_RIGHTS parser, and the
+ * master's settings. */
 #include <errno.h>
 #include <string.h>
 #include <termios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/un.h>
-#include <bsd/string.h>
 #include "lib/fs.h"
 #include "lib/path.h"
 #include "lib/util.h"
@@ -17,11 +16,6 @@
 #define PROCESS_JSON_MAX (4 << 20)
 #define DEFAULT_COLUMNS 80
 #define DEFAULT_ROWS 24
-
-union fd_cmsg {
-	struct cmsghdr h;
-	char b[CMSG_SPACE(sizeof(int) * CONSOLE_MAX_FDS)];
-};
 
 void dd_console_remove(const char *dir)
 {
@@ -35,23 +29,6 @@ void dd_console_remove(const char *dir)
 	(void)rmdir(dir);
 }
 
-static int listen_at(const char *path, struct gdn_err **err)
-{
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	_cleanup_close_ int fd = -1;
-
-	if (strlcpy(sa.sun_path, path, sizeof(sa.sun_path)) >= sizeof(sa.sun_path))
-		return gdn_err_set(err, ENAMETOOLONG, "console socket '%s'", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return gdn_err_set(err, errno, "socket");
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return gdn_err_set(err, errno, "bind '%s'", path);
-	if (listen(fd, 1) < 0)
-		return gdn_err_set(err, errno, "listen '%s'", path);
-	return gdn_steal_fd(&fd);
-}
-
 int dd_console_listen(char **ret_dir, char **ret_path, struct gdn_err **err)
 {
 	_cleanup_free_ char *dir = strdup(CONSOLE_DIR_TEMPLATE);
@@ -63,7 +40,8 @@ int dd_console_listen(char **ret_dir, char **ret_path, struct gdn_err **err)
 	if (!mkdtemp(dir))
 		return gdn_err_set(err, errno, "mkdtemp '%s'", CONSOLE_DIR_TEMPLATE);
 	path = gdn_path_join(dir, "tty.sock");
-	fd = path ? listen_at(path, err) : gdn_err_set(err, ENOMEM, "console socket");
+	fd = path ? gdn_ipc_listen(path, SOCK_STREAM, 0600, GDN_IPC_NONBLOCK, err)
+		  : gdn_err_set(err, ENOMEM, "console socket");
 	if (fd < 0) {
 		dd_console_remove(dir);
 		return fd;
@@ -76,50 +54,24 @@ int dd_console_listen(char **ret_dir, char **ret_path, struct gdn_err **err)
 int dd_console_receive(int lfd, struct gdn_err **err)
 {
 	_cleanup_close_ int conn = -1;
-	union fd_cmsg cbuf;
-	char name[4096];
-	struct iovec iov = {.iov_base = name, .iov_len = sizeof(name)};
-	struct msghdr mh = {.msg_iov = &iov,
-			    .msg_iovlen = 1,
-			    .msg_control = cbuf.b,
-			    .msg_controllen = sizeof(cbuf.b)};
-	int master = -1;
+	char name[4096]; /* runc sends the pty's name with it, crun a byte */
+	int fds[CONSOLE_MAX_FDS];
+	size_t nfds = 0;
 	ssize_t n;
 
-	conn = accept4(lfd, NULL, NULL, SOCK_CLOEXEC);
+	conn = gdn_ipc_accept(lfd, 0, err);
 	if (conn < 0)
-		return errno == EAGAIN ? -EAGAIN
-				       : gdn_err_set(err, errno, "accept on the console socket");
-	memset(&cbuf, 0, sizeof(cbuf));
-	do
-		n = recvmsg(conn, &mh, MSG_CMSG_CLOEXEC);
-	while (n < 0 && errno == EINTR);
+		return conn == -EAGAIN ? -EAGAIN : gdn_err_wrap(err, "the console socket");
+	n = gdn_ipc_recv_fds(conn, name, sizeof(name), fds, CONSOLE_MAX_FDS, &nfds, err);
+	if (n == -EAGAIN)
+		return gdn_err_set(err, EAGAIN, "receive from the console socket");
 	if (n < 0)
-		return gdn_err_set(err, errno, "receive from the console socket");
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
-		size_t cnt;
-
-		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS ||
-		    c->cmsg_len < CMSG_LEN(0))
-			continue;
-		cnt = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < cnt; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (master < 0)
-				master = fd;
-			else
-				(void)close(fd);
-		}
-	}
-	if (master >= 0 && (mh.msg_flags & MSG_CTRUNC)) {
-		(void)close(master);
-		master = -1;
-	}
-	if (master < 0)
+		return gdn_err_wrap(err, "receive from the console socket");
+	for (size_t i = 1; i < nfds; i++)
+		(void)close(fds[i]);
+	if (nfds == 0)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EPROTO, "the runtime sent no pty master");
-	return master;
+	return fds[0];
 }
 
 int dd_tty_resize(int master, unsigned columns, unsigned rows)

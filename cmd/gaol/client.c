@@ -6,6 +6,7 @@
 
 #include "cmd/gaol/gaol.h"
 #include "lib/buf.h"
+#include "lib/errwire.h"
 #include "lib/util.h"
 
 const char *arg_target;
@@ -35,38 +36,16 @@ static int bad_response(const struct gdn_http_resp *resp, struct gdn_err **err)
 	return gdn_err_set(err, 0, "bad response (HTTP %d): %.*s", resp->status, (int)len, body);
 }
 
-static const char *member_str(const json_t *obj, const char *key)
-{
-	const char *s = json_string_value(gdn_json_get(obj, key));
-
-	return s ? s : "";
-}
-
 /* A non-2xx answer: {"Type":…,"Message":…,"Handle":…,"ProcessID":…,"Binary":…}. */
 static int decode_error(const struct gdn_http_resp *resp, struct gdn_err **err)
 {
 	json_auto_t *j = NULL;
-	const char *type, *msg;
+	int r;
 
 	if (resp->body_len > 0)
 		j = json_loadb(resp->body, resp->body_len, 0, NULL);
-	if (!json_is_object(j) || !json_is_string(gdn_json_get(j, "Message")))
-		return bad_response(resp, err);
-
-	type = member_str(j, "Type");
-	msg = member_str(j, "Message");
-	/* Like Go's client, the NotFound errors are rebuilt from their Handle/ProcessID. */
-	if (strcmp(type, "ContainerNotFoundError") == 0 && *member_str(j, "Handle"))
-		return gdn_err_not_found(err, member_str(j, "Handle"));
-	if (strcmp(type, "ProcessNotFoundError") == 0 && *member_str(j, "ProcessID"))
-		return gdn_err_process_not_found(err, member_str(j, "ProcessID"));
-	if (strcmp(type, "ExecutableNotFoundError") == 0)
-		return gdn_err_kind(err, GDN_ERR_EXECUTABLE_NOT_FOUND, 0, "%s", msg);
-	if (strcmp(type, "ServiceUnavailableError") == 0)
-		return gdn_err_kind(err, GDN_ERR_SERVICE_UNAVAILABLE, 0, "%s", msg);
-	if (strcmp(type, "UnrecoverableError") == 0)
-		return gdn_err_kind(err, GDN_ERR_UNRECOVERABLE, 0, "%s", msg);
-	return gdn_err_kind(err, GDN_ERR_GENERIC, 0, "%s", msg);
+	r = gdn_err_from_garden_json(j, err);
+	return r == -EBADMSG ? bad_response(resp, err) : r;
 }
 
 int gl_request(const char *method, const char *path, const char *body, size_t body_len,

@@ -5,9 +5,10 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <stddef.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
-#include <sys/un.h>
 
 #include "lib/fs.h"
 #include "lib/ipc.h"
@@ -22,50 +23,221 @@ char *gd_process_dir(const char *container_dir, const char *id)
 	return procs ? gdn_path_join(procs, id) : NULL;
 }
 
-int gd_dadoo_connect(const char *process_dir, struct gdn_err **err)
+int gd_dadoo_connect(const char *process_dir, int flags, struct gdn_err **err)
 {
-	_cleanup_close_ int dir = open(process_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	_cleanup_close_ int fd = -1;
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	_cleanup_free_ char *path = gdn_path_join(process_dir, "dadoo.sock");
+	int fd;
 
-	if (dir < 0)
-		return gdn_err_set(err, errno, "open '%s'", process_dir);
-	(void)snprintf(sa.sun_path, sizeof(sa.sun_path), "/proc/self/fd/%d/dadoo.sock", dir);
-	fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return gdn_err_set(err, errno, "socket");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return gdn_err_set(err, errno, "connect to the shim of '%s'", process_dir);
-	return gdn_steal_fd(&fd);
+	if (!path)
+		return gdn_err_set(err, ENOMEM, "connect to the shim");
+	fd = gdn_ipc_connect(path, SOCK_SEQPACKET, flags, err);
+	return fd;
+}
+
+json_t *gd_dadoo_request_new(const char *op)
+{
+	return gdn_ipc_request_new(op, GD_DADOO_PROTO_VERSION);
+}
+
+/* The dadoo's error as guardian passes it on: Garden-typed errors as they came (their Type,
+ * message and status reach the client), plain ones with "shim: " in front. */
+static int shim_error(struct gdn_err **err)
+{
+	if (err && *err && (*err)->kind == GDN_ERR_GENERIC)
+		return gdn_err_wrap(err, "shim");
+	return gdn_err_code(err ? *err : NULL);
+}
+
+static int check_version(int v, struct gdn_err **err)
+{
+	if (v < GD_DADOO_PROTO_MIN)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EPROTONOSUPPORT,
+				    "shim speaks protocol version %d; guardian speaks versions %d "
+				    "to %d",
+				    v, GD_DADOO_PROTO_MIN, GD_DADOO_PROTO_VERSION);
+	return 0;
+}
+
+int gd_dadoo_reply(const json_t *reply, int *ret_v, struct gdn_err **err)
+{
+	int v = 0, r;
+
+	if (ret_v)
+		*ret_v = 0;
+	r = gdn_ipc_reply_parse(reply, &v, err);
+	if (ret_v)
+		*ret_v = v;
+	if (r < 0)
+		return shim_error(err);
+	return check_version(v, err);
+}
+
+int gd_dadoo_start_result(const json_t *result, pid_t *ret_pid, int *ret_v, struct gdn_err **err)
+{
+	const json_t *pid = json_object_get(result, "pid");
+	int r;
+
+	*ret_pid = 0;
+	if (ret_v)
+		*ret_v = 0;
+	if (!json_is_object(result))
+		return gdn_err_set(err, 0, "dadoo exited without starting the process");
+	/* version 0 answered a bare {"pid":N} */
+	if (!json_object_get(result, "ok") && !json_object_get(result, "error") &&
+	    !json_object_get(result, "v") && json_is_integer(pid)) {
+		*ret_pid = (pid_t)json_integer_value(pid);
+		return 0;
+	}
+	r = gdn_ipc_reply_parse(result, ret_v, err);
+	if (r < 0) {
+		/* its message is the runtime's; nothing in front, as before */
+		if (err && *err && !*gdn_err_str(*err))
+			return gdn_err_wrap(err, "dadoo failed to start the process");
+		return r;
+	}
+	if ((r = check_version(ret_v ? *ret_v : 0, err)) < 0)
+		return r;
+	if (!json_is_integer(pid) || json_integer_value(pid) <= 0)
+		return gdn_err_set(err, 0, "dadoo's start result has no pid");
+	*ret_pid = (pid_t)json_integer_value(pid);
+	return 0;
 }
 
 int gd_dadoo_request(int sock, json_t *req, const int *fds, size_t nfds, json_t **ret_reply,
 		     struct gdn_err **err)
 {
-	struct timeval tv = {.tv_sec = 5};
-	json_t *reply = NULL, *error;
+	json_auto_t *reply = NULL;
 	int r;
 
-	(void)setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if ((r = gdn_ipc_send(sock, req, fds, nfds, err)) < 0)
-		return gdn_err_wrap(err, "send to the shim");
-	r = gdn_ipc_recv(sock, &reply, NULL, NULL, err);
+	r = gdn_ipc_call(sock, req, fds, nfds, GD_DADOO_TIMEOUT_MS, &reply, err);
 	if (r < 0)
-		return gdn_err_wrap(err, "receive from the shim");
+		return shim_error(err);
+	if ((r = gd_dadoo_reply(reply, NULL, err)) < 0)
+		return r;
+	if (ret_reply)
+		*ret_reply = gdn_steal_ptr(&reply);
+	return 0;
+}
+
+/* --- asynchronous requests ------------------------------------------------------------------ */
+
+static void call_release(struct gdn_defer *d)
+{
+	struct gd_call *call = (struct gd_call *)((char *)d - offsetof(struct gd_call, defer));
+
+	if (call->free_data)
+		call->free_data(call->data);
+	free(call->process_id);
+	free(call);
+}
+
+static void call_free(struct gd_server *s, struct gd_call *call)
+{
+	for (struct gd_call **p = &s->calls; *p; p = &(*p)->next) {
+		if (*p == call) {
+			*p = call->next;
+			break;
+		}
+	}
+	gdn_loop_close(&s->loop, &call->w);
+	gdn_loop_timer_cancel(&s->loop, &call->deadline);
+	gdn_loop_defer_free(&s->loop, &call->defer);
+}
+
+/* Runs done() once and frees the call. */
+static void call_finish(struct gd_server *s, struct gd_call *call, json_t *reply,
+			struct gdn_err **err)
+{
+	gd_call_done_fn done = call->done;
+
+	call->done = NULL;
+	if (done)
+		done(s, call, reply, err);
+	call_free(s, call);
+}
+
+static void on_reply(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
+{
+	struct gd_call *call = w->data;
+	_cleanup_err_ struct gdn_err *e = NULL;
+	json_auto_t *reply = NULL;
+	int r = gdn_ipc_recv(call->fd, &reply, NULL, NULL, &e);
+
+	(void)events;
+	if (r == -EAGAIN)
+		return; /* a spurious wake-up */
 	if (r == 0)
-		return gdn_err_set(err, ECONNRESET, "the shim closed the connection");
-	error = json_object_get(reply, "error");
-	if (error || !json_is_true(json_object_get(reply, "ok"))) {
-		r = gdn_err_set(err, 0, "shim: %s",
-				json_is_string(error) ? json_string_value(error) : "bad reply");
-		json_decref(reply);
+		(void)gdn_err_kind(&e, GDN_ERR_GENERIC, ECONNRESET,
+				   "the shim of process '%s' hung up without a reply",
+				   call->process_id);
+	else if (r > 0)
+		r = gd_dadoo_reply(reply, NULL, &e);
+	else
+		(void)shim_error(&e);
+	call_finish(gd_server_of(l), call, r < 0 ? NULL : reply, &e);
+}
+
+/* A dadoo that does not answer in time costs only its own client. */
+static void on_deadline(struct gdn_loop *l, struct gdn_timer *t)
+{
+	struct gd_call *call = t->data;
+	_cleanup_err_ struct gdn_err *e = NULL;
+
+	(void)gdn_err_kind(&e, GDN_ERR_GENERIC, ETIMEDOUT,
+			   "the shim of process '%s' did not answer within %d ms", call->process_id,
+			   GD_DADOO_TIMEOUT_MS);
+	call_finish(gd_server_of(l), call, NULL, &e);
+}
+
+int gd_call_start(struct gd_server *s, struct gd_conn *conn, int fd, const char *process_id,
+		  void *data, void (*free_data)(void *), gd_call_done_fn done, struct gdn_err **err)
+{
+	struct gd_call *call = calloc(1, sizeof(*call));
+	int r;
+
+	if (!call || !(call->process_id = strdup(process_id ? process_id : ""))) {
+		free(call);
+		(void)close(fd);
+		if (free_data)
+			free_data(data);
+		return gdn_err_set(err, ENOMEM, "dadoo call");
+	}
+	gdn_watch_init(&call->w, fd, on_reply, call);
+	gdn_timer_init(&call->deadline, on_deadline, call);
+	call->defer.release = call_release;
+	call->conn = conn;
+	call->data = data;
+	call->free_data = free_data;
+	call->done = done;
+	call->next = s->calls;
+	s->calls = call;
+	r = gdn_fd_set_nonblock(fd, true);
+	if (r >= 0)
+		r = gdn_loop_watch(&s->loop, &call->w, EPOLLIN);
+	if (r >= 0)
+		r = gdn_loop_timer_in(&s->loop, &call->deadline, GD_DADOO_TIMEOUT_MS);
+	if (r < 0) {
+		r = gdn_err_set(err, -r, "watch the shim");
+		call->done = NULL;
+		call_free(s, call);
 		return r;
 	}
-	if (ret_reply)
-		*ret_reply = reply;
-	else
-		json_decref(reply);
 	return 0;
+}
+
+void gd_call_forget_conn(struct gd_server *s, const struct gd_conn *conn)
+{
+	for (struct gd_call *c = s->calls; c; c = c->next)
+		if (c->conn == conn)
+			c->conn = NULL;
+}
+
+void gd_call_free_all(struct gd_server *s)
+{
+	while (s->calls) {
+		s->calls->done = NULL;
+		call_free(s, s->calls);
+	}
 }
 
 /* A pidfd for the dadoo serving `procdir`, or -1: the process in its dadoo.pid, pinned, if its

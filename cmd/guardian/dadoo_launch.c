@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "lib/proc.h"
+#include "cmd/guardian/dadoo_client.h"
 #include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/server.h"
 
@@ -66,9 +67,11 @@ static int spawn_standby(const struct gd_config *cfg, struct gdn_err **err)
 static int assign(int sock, const char *procdir, const char *handle, bool tty, int logfd,
 		  struct gdn_err **err)
 {
-	json_auto_t *job =
-	    json_pack("{s:s, s:s, s:b}", "dir", procdir, "handle", handle, "tty", tty);
+	json_auto_t *job = gd_dadoo_request_new("start");
 
+	if (job && json_object_update_new(job, json_pack("{s:s, s:s, s:b}", "dir", procdir,
+							 "handle", handle, "tty", tty)) < 0)
+		job = (json_decref(job), NULL);
 	if (!job)
 		return gdn_err_set(err, ENOMEM, "dadoo job");
 	return gdn_ipc_send(sock, job, &logfd, 1, err);

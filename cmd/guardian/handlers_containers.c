@@ -1,6 +1,7 @@
 /* Container lifecycle routes: create, destroy, stop (in workers), list, info, bulk_info. */
 #include <string.h>
 
+#include "lib/errwire.h"
 #include "lib/http.h"
 #include "lib/util.h"
 #include "cmd/guardian/container.h"
@@ -468,11 +469,10 @@ void gd_h_bulk_info(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		} else {
 			_cleanup_err_ struct gdn_err *e = NULL;
 			json_t *ej;
-			/* Garden converts per-handle errors to untyped ones. */
-			gdn_err_not_found(&e, h);
-			ej = gd_error_json(e);
-			json_object_set_new(ej, "Type", json_string(""));
-			json_object_set_new(ej, "Handle", json_string(""));
+			/* Garden converts per-handle errors to untyped ones: a plain error with
+			 * the ContainerNotFoundError's text. */
+			gdn_err_kind(&e, GDN_ERR_GENERIC, ENOENT, "unknown handle: %s", h);
+			ej = gdn_err_to_garden_json(e);
 			entry = json_pack("{s:o, s:o}", "Info", empty_info(), "Err", ej);
 		}
 		json_object_set_new(body, h, entry);

@@ -140,23 +140,12 @@ static int launch(struct gd_server *s, const struct run_job *j, struct gdn_err *
 	return r;
 }
 
-/* The error in dadoo's start result ({"pid":N} or {"error":{"type":T,"message":M}}), if any. */
+/* The error in dadoo's start result (gd_dadoo_start_result), if any. */
 static int start_error(json_t *result, struct gdn_err **err)
 {
-	json_t *e = json_object_get(result, "error");
-	const char *type, *msg;
+	pid_t pid = 0;
 
-	if (!json_is_object(result))
-		return gdn_err_set(err, 0, "dadoo exited without starting the process");
-	if (!e)
-		return 0;
-	type = json_string_value(json_object_get(e, "type"));
-	msg = json_string_value(json_object_get(e, "message"));
-	return gdn_err_kind(err,
-			    type && strcmp(type, "ExecutableNotFoundError") == 0
-				? GDN_ERR_EXECUTABLE_NOT_FOUND
-				: GDN_ERR_GENERIC,
-			    EIO, "%s", msg ? msg : "dadoo failed to start the process");
+	return gd_dadoo_start_result(result, &pid, NULL, err);
 }
 
 /* --- handing connections to dadoo ---------------------------------------------------------------
@@ -175,8 +164,41 @@ static char *procdir_of(struct gd_server *s, const char *handle, const char *id)
 	return dir ? gd_process_dir(dir, id) : NULL;
 }
 
+struct attach_call {
+	char *id;
+	bool run; /* a Run's own attach: its errors say the process started */
+};
+
+static void attach_call_free(void *p)
+{
+	struct attach_call *a = p;
+
+	free(a->id);
+	free(a);
+}
+
+/* dadoo's reply to an attach: it has the connection now, or the client gets the error. */
+static void attach_replied(struct gd_server *s, struct gd_call *call, json_t *reply,
+			   struct gdn_err **err)
+{
+	struct attach_call *a = call->data;
+
+	(void)reply;
+	if (!call->conn)
+		return; /* the client left */
+	if (!*err) {
+		gd_conn_close(s, call->conn);
+		return;
+	}
+	if (a->run && (*err)->kind == GDN_ERR_GENERIC)
+		gdn_err_wrap(err, "process '%s' started, but", a->id);
+	gd_reply_error(s, call->conn, *err);
+}
+
 /* Hands a Run/Attach control connection to the process's dadoo, over sock (a Run's job socket,
- * taken) or else a new connection to its dadoo.sock. */
+ * taken) or else a new connection to its dadoo.sock, without waiting: dadoo's reply, watched by
+ * the loop (gd_call_start), answers the client. 0 once the request is on its way; on failure
+ * nothing was sent and c is not answered. */
 static int hand_attach(struct gd_server *s, struct gd_conn *c, struct gd_ctr *ctr, const char *id,
 		       int status, int job_sock, struct gdn_err **err)
 {
@@ -184,29 +206,46 @@ static int hand_attach(struct gd_server *s, struct gd_conn *c, struct gd_ctr *ct
 	_cleanup_free_ char *stream = next_stream_id(s);
 	_cleanup_close_ int sock = job_sock, lease = -1;
 	json_auto_t *req = NULL;
+	struct attach_call *a = NULL;
 	int fds[2];
 	int r;
 
 	if (!procdir || !stream)
 		return gdn_err_set(err, ENOMEM, "attach");
-	if (sock >= 0 && gdn_fd_set_nonblock(sock, false) < 0)
+	if (sock >= 0 && gdn_fd_set_nonblock(sock, true) < 0)
 		return gdn_err_set(err, errno, "attach");
 	if (sock < 0)
-		sock = gd_dadoo_connect(procdir, err);
+		sock = gd_dadoo_connect(procdir, GDN_IPC_NONBLOCK, err);
 	if (sock < 0)
 		return sock;
-	req =
-	    json_pack("{s:s, s:i, s:s, s:s, s:s%}", "op", "attach", "status", status, "process_id",
-		      id, "stream_id", stream, "pending", c->in.data ? c->in.data : "", c->in.len);
+	req = gd_dadoo_request_new("attach");
+	if (req &&
+	    json_object_update_new(req, json_pack("{s:i, s:s, s:s, s:s%}", "status", status,
+						  "process_id", id, "stream_id", stream, "pending",
+						  c->in.data ? c->in.data : "", c->in.len)) < 0)
+		req = (json_decref(req), NULL);
 	if (!req)
 		return gdn_err_set(err, EINVAL, "the client sent invalid UTF-8 after its request");
+	a = calloc(1, sizeof(*a));
+	if (!a || !(a->id = strdup(id))) {
+		free(a);
+		return gdn_err_set(err, ENOMEM, "attach");
+	}
+	a->run = job_sock >= 0;
 	lease = gd_lease_new(s, ctr, err);
-	if (lease < 0)
+	if (lease < 0) {
+		attach_call_free(a);
 		return lease;
+	}
 	fds[0] = c->fd;
 	fds[1] = lease;
-	r = gd_dadoo_request(sock, req, fds, 2, NULL, err);
-	return r;
+	/* a packet this small fits an idle socket's buffer: the send does not wait */
+	if ((r = gdn_ipc_send(sock, req, fds, 2, err)) < 0) {
+		attach_call_free(a);
+		return gdn_err_wrap(err, "shim");
+	}
+	return gd_call_start(s, c, gdn_steal_fd(&sock), id, a, attach_call_free, attach_replied,
+			     err);
 }
 
 static bool shim_gone(const struct gdn_err *e)
@@ -268,9 +307,8 @@ static void run_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *u
 				       gdn_steal_fd(&w->result_fd), &e) < 0) {
 			gdn_err_wrap(&e, "process '%s' started, but", j->spec.id);
 			gd_reply_error(s, w->conn, e);
-		} else {
-			gd_conn_close(s, w->conn);
 		}
+		/* else dadoo's reply answers the client (attach_replied) */
 	}
 	/* the next Run should find a dadoo waiting; it is started once the loop is idle */
 	s->standby_wanted = s->standby_fd < 0;
@@ -333,9 +371,33 @@ void gd_h_attach(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 			attach_finished(s, c, procdir, p->second);
 		else
 			gd_reply_error(s, c, e);
-		return;
 	}
-	gd_conn_close(s, c);
+	/* else dadoo's reply answers the client (attach_replied) */
+}
+
+/* Unknown stream or finished process: the head and an immediate end (protocol §5.4). */
+static void stream_end(struct gd_server *s, struct gd_conn *c)
+{
+	struct gdn_buf head = {0};
+
+	(void)gdn_http_write_hijack_head(&head, 200, "text/plain; charset=utf-8");
+	gd_reply_raw(s, c, head.data, head.len);
+	gdn_buf_free(&head);
+}
+
+static void stream_replied(struct gd_server *s, struct gd_call *call, json_t *reply,
+			   struct gdn_err **err)
+{
+	(void)reply;
+	if (!call->conn)
+		return;
+	if (*err) {
+		gdn_log_info(call->conn->log ? call->conn->log : s->log, "stream-not-handed-over",
+			     "error", gdn_err_str(*err), NULL);
+		stream_end(s, call->conn);
+	} else {
+		gd_conn_close(s, call->conn);
+	}
 }
 
 static void stream(struct gd_server *s, struct gd_conn *c, struct gd_params *p, int source)
@@ -343,24 +405,24 @@ static void stream(struct gd_server *s, struct gd_conn *c, struct gd_params *p, 
 	_cleanup_free_ char *procdir = NULL;
 	_cleanup_close_ int sock = -1;
 	json_auto_t *req = NULL;
-	struct gdn_buf head = {0};
 
 	/* Streams do not touch grace timers (protocol §10), so no gd_lookup here. */
 	if (p->handle && p->second && gdn_name_validate("handle", p->handle, NULL) == 0 &&
 	    gdn_name_validate("process ID", p->second, NULL) == 0)
 		procdir = procdir_of(s, p->handle, p->second);
 	if (procdir)
-		sock = gd_dadoo_connect(procdir, NULL);
-	req = json_pack("{s:s, s:s, s:i}", "op", "stream", "stream_id", p->third ? p->third : "",
-			"source", source);
-	if (sock >= 0 && req && gd_dadoo_request(sock, req, &c->fd, 1, NULL, NULL) == 0) {
-		gd_conn_close(s, c);
+		sock = gd_dadoo_connect(procdir, GDN_IPC_NONBLOCK, NULL);
+	req = gd_dadoo_request_new("stream");
+	if (req &&
+	    json_object_update_new(req, json_pack("{s:s, s:i}", "stream_id",
+						  p->third ? p->third : "", "source", source)) < 0)
+		req = (json_decref(req), NULL);
+	/* dadoo's reply, watched by the loop, hands the connection over (stream_replied) */
+	if (sock >= 0 && req && gdn_ipc_send(sock, req, &c->fd, 1, NULL) == 0 &&
+	    gd_call_start(s, c, gdn_steal_fd(&sock), p->second, NULL, NULL, stream_replied, NULL) ==
+		0)
 		return;
-	}
-	/* Unknown stream or finished process: the head and an immediate end (protocol §5.4). */
-	(void)gdn_http_write_hijack_head(&head, 200, "text/plain; charset=utf-8");
-	gd_reply_raw(s, c, head.data, head.len);
-	gdn_buf_free(&head);
+	stream_end(s, c);
 }
 
 void gd_h_stdout(struct gd_server *s, struct gd_conn *c, struct gd_params *p)

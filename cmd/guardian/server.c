@@ -9,11 +9,11 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
-#include <bsd/string.h>
 
+#include "lib/errwire.h"
 #include "lib/fs.h"
 #include "lib/util.h"
+#include "cmd/guardian/dadoo_client.h"
 #include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/server.h"
 
@@ -34,24 +34,7 @@ static void on_standby(struct gdn_loop *l, struct gdn_timer *t);
 /* Refuses to replace the socket of a guardian that is still serving on it. */
 static int listen_unix(const char *path, unsigned mode, struct gdn_err **err)
 {
-	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	_cleanup_close_ int fd = -1;
-
-	if (strlcpy(sa.sun_path, path, sizeof(sa.sun_path)) >= sizeof(sa.sun_path))
-		return gdn_err_set(err, ENAMETOOLONG, "socket path '%s'", path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-	if (fd < 0)
-		return gdn_err_set(err, errno, "socket");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-		return gdn_err_set(err, EADDRINUSE, "another server is listening on '%s'", path);
-	(void)unlink(path);
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return gdn_err_set(err, errno, "bind '%s'", path);
-	if (chmod(path, mode) < 0)
-		return gdn_err_set(err, errno, "chmod '%s'", path);
-	if (listen(fd, 512) < 0)
-		return gdn_err_set(err, errno, "listen '%s'", path);
-	return gdn_steal_fd(&fd);
+	return gdn_ipc_listen(path, SOCK_STREAM, mode, GDN_IPC_NONBLOCK, err);
 }
 
 static int listen_tcp(const char *ip, uint16_t port, struct gdn_err **err)
@@ -163,6 +146,7 @@ static void conn_free(struct gd_server *s, struct gd_conn *c)
 	for (struct gd_worker *w = s->workers; w; w = w->next)
 		if (w->conn == c)
 			w->conn = NULL;
+	gd_call_forget_conn(s, c);
 	/* gdn_loop_close leaves the epoll set explicitly: epoll keys on the open file, which lives
 	 * on where the fd was handed over (to a dadoo). */
 	gdn_loop_close(&s->loop, &c->w);
@@ -464,41 +448,17 @@ void gd_reply_json(struct gd_server *s, struct gd_conn *c, int status, json_t *b
 	queue_response(s, c);
 }
 
-static const char *kind_type(enum gdn_err_kind k)
-{
-	switch (k) {
-	case GDN_ERR_CONTAINER_NOT_FOUND:
-		return "ContainerNotFoundError";
-	case GDN_ERR_PROCESS_NOT_FOUND:
-		return "ProcessNotFoundError";
-	case GDN_ERR_EXECUTABLE_NOT_FOUND:
-		return "ExecutableNotFoundError";
-	case GDN_ERR_SERVICE_UNAVAILABLE:
-		return "ServiceUnavailableError";
-	case GDN_ERR_UNRECOVERABLE:
-		return "UnrecoverableError";
-	case GDN_ERR_GENERIC:
-	default:
-		return "";
-	}
-}
-
 json_t *gd_error_json(const struct gdn_err *e);
 json_t *gd_error_json(const struct gdn_err *e)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:s}", "Type", e ? kind_type(e->kind) : "",
-			 "Message", gdn_err_str(e), "Handle", e && e->handle ? e->handle : "",
-			 "ProcessID", e && e->process_id ? e->process_id : "", "Binary", "");
+	return gdn_err_to_garden_json(e);
 }
 
 void gd_reply_error(struct gd_server *s, struct gd_conn *c, const struct gdn_err *e)
 {
 	json_auto_t *body = gd_error_json(e);
-	int status = e && e->http_status ? e->http_status : 500;
+	int status = gdn_err_http_status(e);
 
-	if (e && !e->http_status &&
-	    (e->kind == GDN_ERR_CONTAINER_NOT_FOUND || e->kind == GDN_ERR_PROCESS_NOT_FOUND))
-		status = 404;
 	/* A request we could not parse leaves the stream in an unknown place. */
 	if (!c->have_head || status == 413)
 		c->keep_alive = false;
@@ -633,6 +593,7 @@ int gd_server_run(struct gd_server *s, struct gdn_err **err)
 void gd_server_free(struct gd_server *s)
 {
 	gd_dadoo_standby_release(s);
+	gd_call_free_all(s);
 	while (s->leases)
 		lease_end(s, s->leases);
 	while (s->conns)

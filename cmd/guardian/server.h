@@ -30,6 +30,7 @@
 struct gd_server;
 struct gd_conn;
 struct gd_worker;
+struct gd_call;
 
 enum gd_conn_state { GD_CONN_READING, GD_CONN_WAITING, GD_CONN_WRITING };
 
@@ -116,6 +117,7 @@ struct gd_server {
 	struct gd_lease *leases;
 	int standby_fd;	     /* the job socket of the dadoo kept waiting (dadoo_launch.h), or -1 */
 	bool standby_wanted; /* start one once the loop has been idle for GD_STANDBY_IDLE_MS */
+	struct gd_call *calls; /* requests to dadoos whose replies the loop waits for */
 	uint64_t next_stream_id;
 	bool stopping;
 };

@@ -1,8 +1,8 @@
 /* Worker processes: guardian forks one per slow operation (create, destroy, stop). The child
- * runs the operation synchronously and writes one JSON line to a pipe — {} on success or
- * {"error":{"kind":K,"errno":N,"message":M,"handle":H}} — then exits. The loop watches the pipe
- * and the child's pidfd; when both are done, the worker's done() callback answers the client.
- * gd_worker_watch reuses the same bookkeeping for a starting dadoo's result line. */
+ * runs the operation synchronously and writes one JSON line to a pipe — {"ok":true} on
+ * success or {"error":{"type":T,"message":M,...}} (garden-ipc(5)) — then exits. The loop watches
+ * the pipe and the child's pidfd; when both are done, the worker's done() callback answers the
+ * client. gd_worker_watch reuses the same bookkeeping for a starting dadoo's result line. */
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
@@ -15,45 +15,33 @@
 #include "lib/proc.h"
 #include "cmd/guardian/server.h"
 
+/* {"ok":true} or {"error":{...}} (lib/errwire.h), one line. */
 static void write_result(int fd, const struct gdn_err *e)
 {
-	json_auto_t *msg = NULL;
+	json_auto_t *msg = e ? gdn_ipc_error_new(e, -1) : gdn_ipc_ok_new(-1);
 
-	if (e)
-		msg = json_pack("{s:{s:i, s:i, s:s, s:s?}}", "error", "kind", (int)e->kind, "errno",
-				e->errnum, "message", gdn_err_str(e), "handle", e->handle);
-	else
-		msg = json_object();
 	(void)gdn_ipc_send(fd, msg, NULL, 0, NULL);
 }
 
 static struct gdn_err *result_err(json_t *result, int status)
 {
 	struct gdn_err *e = NULL;
-	json_t *je;
-	int kind = 0, errnum = 0;
-	const char *msg = NULL, *handle = NULL;
-	json_t *jh = NULL;
 
 	if (!result) {
 		gdn_err_set(&e, 0, "worker exited with status %d without a result", status);
 		return e;
 	}
-	je = json_object_get(result, "error");
-	if (!je)
+	if (gdn_ipc_reply_parse(result, NULL, &e) == 0)
 		return NULL;
-	if (json_unpack(je, "{s?i, s?i, s?s, s?o}", "kind", &kind, "errno", &errnum, "message",
-			&msg, "handle", &jh) < 0 ||
-	    !msg) {
-		gdn_err_set(&e, 0, "worker sent a malformed result");
-		return e;
+	/* as before the envelope: a ContainerNotFoundError reaches the client as Garden's own
+	 * "unknown handle: <h>", whatever context the worker added */
+	if (e && e->kind == GDN_ERR_CONTAINER_NOT_FOUND && e->handle && *e->handle) {
+		struct gdn_err *nf = NULL;
+
+		gdn_err_not_found(&nf, e->handle);
+		gdn_err_free(e);
+		return nf;
 	}
-	handle = json_string_value(jh);
-	if (kind == GDN_ERR_CONTAINER_NOT_FOUND && handle) {
-		gdn_err_not_found(&e, handle);
-		return e;
-	}
-	gdn_err_kind(&e, (enum gdn_err_kind)kind, errnum, "%s", msg);
 	return e;
 }
 
