@@ -71,9 +71,11 @@ int gd_props_write(const char *dir, const json_t *props, struct gdn_err **err)
 	return gdn_fs_write_atomic(path, text, len, 0600, err);
 }
 
-/* The spec's properties, without garden.state: guardian adds it as create's very last step. */
+/* The spec's properties, without garden.state. */
 static int write_properties(const char *dir, const json_t *props, struct gdn_err **err)
 {
+	/* garden.state is reported by guardian, never stored: whether create completed is the
+	 * `created` marker (GD_CREATED_MARKER). */
 	json_auto_t *p = props ? json_deep_copy(props) : json_object();
 
 	if (!p)
@@ -155,7 +157,12 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 		return gdn_err_set(err, 0, "container init pid %d is not running", (int)pid);
 	(void)snprintf(text, sizeof(text), "%d", (int)pid);
 	gdn_log_info(log, "started-container", "pid", text, NULL);
-	return 0;
+	/* The very last step: from here on the container is created, durably, whatever happens
+	 * to this worker or to guardian. */
+	_cleanup_free_ char *marker = gdn_path_join(dir, GD_CREATED_MARKER);
+	if (!marker)
+		return gdn_err_set(err, ENOMEM, "cannot mark '%s' created", spec->handle);
+	return gdn_fs_write_atomic(marker, "", 0, 0644, err);
 }
 
 static int destroy_dir(const struct gd_config *cfg, const char *handle, const char *dir,
@@ -215,12 +222,8 @@ static int pass_err(struct gdn_err **err, struct gdn_err **from)
 	return code;
 }
 
-/* A pidfd for the container's init (from the depot's pidfile), or -1. The pid is trusted only
- * if, once pinned by the pidfd, it is in the container's cgroup: a stale pidfile (after a host
- * reboot) must never get an unrelated process killed. */
-static int open_init_pidfd(const char *dir, const char *handle)
+int gd_container_pidfd(const char *pidfile, const char *handle, pid_t *ret_pid)
 {
-	_cleanup_free_ char *pidfile = gdn_path_join(dir, "pidfile");
 	_cleanup_free_ char *cgroups = NULL;
 	_cleanup_close_ int pidfd = -1;
 	char path[64], needle[GDN_HANDLE_MAX + 16];
@@ -234,7 +237,17 @@ static int open_init_pidfd(const char *dir, const char *handle)
 	(void)snprintf(needle, sizeof(needle), "/garden/%s\n", handle);
 	if (gdn_fs_read_file(path, 65536, &cgroups, &len, NULL) < 0 || !strstr(cgroups, needle))
 		return -1;
+	if (ret_pid)
+		*ret_pid = pid;
 	return gdn_steal_fd(&pidfd);
+}
+
+/* A pidfd for the container's init (from the depot's pidfile), or -1. */
+static int open_init_pidfd(const char *dir, const char *handle)
+{
+	_cleanup_free_ char *pidfile = gdn_path_join(dir, "pidfile");
+
+	return gd_container_pidfd(pidfile, handle, NULL);
 }
 
 /* Kills the init if the runtime's delete left it running (crun 1.8 does after an exec on a

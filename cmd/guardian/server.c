@@ -17,6 +17,8 @@
 #include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/server.h"
 
+/* At this many connections the one that has waited longest for a request is closed to make room
+ * (so that one local client holding idle connections cannot lock everybody else out). */
 #define MAX_CONNS 4096
 
 static int watch(struct gd_server *s, int fd, uint32_t events, void *ptr)
@@ -103,6 +105,7 @@ int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_
 	s->epfd = -1;
 	s->sigfd = -1;
 	s->standby_fd = -1;
+	s->lock_fd = -1;
 	s->log = gdn_log_root();
 	/* Stream ids must not repeat across restarts: dadoos outlive guardian and still hold
 	 * attachments under the ids of the previous run. */
@@ -169,13 +172,59 @@ static void conn_free(struct gd_server *s, struct gd_conn *c)
 	free(c);
 }
 
+/* A connection that waits for (the rest of) a request head may be closed to make room. */
+static bool evictable(const struct gd_conn *c)
+{
+	return c->state == GD_CONN_READING && !c->have_head;
+}
+
+/* Closes the connection that has waited longest for a request: an idle one (nothing of a
+ * request sent yet) if there is one, else the one that has been sending its head longest.
+ * Connections with a request in progress, being answered or handed to a dadoo (hijacked
+ * streams: not ours any more) are never chosen. false if there was none. */
+static bool evict_oldest(struct gd_server *s)
+{
+	struct gd_conn *pick = NULL;
+
+	for (int pass = 0; pass < 2 && !pick; pass++)
+		for (struct gd_conn *c = s->conns; c; c = c->next)
+			if (evictable(c) && (pass == 1 || c->in.len == 0) &&
+			    (!pick || c->idle_since_ns < pick->idle_since_ns))
+				pick = c;
+	if (!pick)
+		return false;
+	gdn_log_debug(s->log, "connection.evicted", "reason", "connection limit", NULL);
+	conn_free(s, pick);
+	return true;
+}
+
+/* The connection starts waiting for a request: after accept (header timeout) or, keep-alive,
+ * after a response (idle timeout until its first byte, then the header timeout). */
+static void conn_wait_request(struct gd_server *s, struct gd_conn *c, bool idle)
+{
+	uint64_t now = gdn_now_mono_ns();
+	uint64_t limit = idle ? s->cfg->idle_timeout_ns : s->cfg->read_header_timeout_ns;
+
+	c->idle = idle;
+	c->idle_since_ns = now;
+	c->deadline_ns = limit ? now + limit : 0;
+}
+
 static void accept_conns(struct gd_server *s, struct gd_listener *l)
 {
+	bool evicted_for_fds = false;
+
 	for (;;) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		struct gd_conn *c;
 
 		if (fd < 0) {
+			/* Out of fds: make room as at the connection limit, once per batch. */
+			if ((errno == EMFILE || errno == ENFILE) && !evicted_for_fds &&
+			    evict_oldest(s)) {
+				evicted_for_fds = true;
+				continue;
+			}
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 				struct gdn_err *e = NULL;
 				gdn_err_set(&e, errno, "accept on '%s'", l->what);
@@ -184,13 +233,18 @@ static void accept_conns(struct gd_server *s, struct gd_listener *l)
 			}
 			return;
 		}
-		if (s->n_conns >= MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+		if (s->n_conns >= MAX_CONNS && !evict_oldest(s)) {
+			(void)close(fd);
+			continue;
+		}
+		if (!(c = calloc(1, sizeof(*c)))) {
 			(void)close(fd);
 			continue;
 		}
 		c->w.kind = GD_W_CONN;
 		c->fd = fd;
 		c->state = GD_CONN_READING;
+		conn_wait_request(s, c, false);
 		if (watch(s, fd, EPOLLIN | EPOLLRDHUP, c) < 0) {
 			(void)close(fd);
 			free(c);
@@ -200,6 +254,30 @@ static void accept_conns(struct gd_server *s, struct gd_listener *l)
 		s->conns = c;
 		s->n_conns++;
 	}
+}
+
+/* ms until the first connection deadline (-1: none); closes the connections past theirs. */
+static int conns_expire(struct gd_server *s)
+{
+	uint64_t now = gdn_now_mono_ns(), next = UINT64_MAX;
+
+	for (struct gd_conn *c = s->conns, *n; c; c = n) {
+		n = c->next;
+		if (c->state != GD_CONN_READING || c->deadline_ns == 0)
+			continue;
+		if (c->deadline_ns <= now) {
+			gdn_log_debug(s->log, "connection.timed-out", "waiting-for",
+				      c->idle ? "request" : "request head", NULL);
+			conn_free(s, c);
+			continue;
+		}
+		if (c->deadline_ns < next)
+			next = c->deadline_ns;
+	}
+	if (next == UINT64_MAX)
+		return -1;
+	next = (next - now + 999999) / 1000000;
+	return next > 60000 ? 60000 : (int)next;
 }
 
 /* Resets per-request state, keeping unconsumed input for a pipelined next request. */
@@ -253,6 +331,7 @@ static bool conn_parse(struct gd_server *s, struct gd_conn *c)
 		c->head_scanned = 0;
 		gdn_buf_consume(&c->in, (size_t)n);
 		c->have_head = true;
+		c->deadline_ns = 0; /* the body has no time limit (Go's ReadTimeout 0) */
 		c->keep_alive = c->req.keep_alive;
 		if (c->req.has_length && !c->req.chunked && c->req.content_length > GD_MAX_BODY) {
 			gdn_err_kind(&e, GDN_ERR_GENERIC, EFBIG,
@@ -321,6 +400,7 @@ static void conn_flush(struct gd_server *s, struct gd_conn *c)
 	}
 	conn_reset_request(c);
 	c->state = GD_CONN_READING;
+	conn_wait_request(s, c, true);
 	rewatch(s, c->fd, EPOLLIN | EPOLLRDHUP, c);
 	if (c->in.len > 0)
 		(void)conn_parse(s, c);
@@ -355,6 +435,13 @@ static void conn_on_event(struct gd_server *s, struct gd_conn *c, uint32_t event
 		if (gdn_buf_append(&c->in, buf, (size_t)n) < 0) {
 			conn_free(s, c);
 			return;
+		}
+		if (c->idle) {
+			/* the first byte of a keep-alive request: now the head has its limit */
+			uint64_t hdr = s->cfg->read_header_timeout_ns;
+
+			c->idle = false;
+			c->deadline_ns = hdr ? gdn_now_mono_ns() + hdr : 0;
 		}
 		if (conn_parse(s, c))
 			return;
@@ -564,6 +651,14 @@ int gd_server_run(struct gd_server *s, struct gdn_err **err)
 		if (s->stopping && !s->workers && !s->conns)
 			break;
 		timeout = gd_reaper_timeout_ms(s);
+		{
+			int ct = conns_expire(s);
+
+			if (ct >= 0 && (timeout < 0 || ct < timeout))
+				timeout = ct;
+		}
+		if (s->stopping && !s->workers && !s->conns)
+			break;
 		if (s->standby_wanted && (timeout < 0 || timeout > GD_STANDBY_IDLE_MS))
 			timeout = GD_STANDBY_IDLE_MS;
 		n = epoll_wait(s->epfd, evs, (int)GDN_ARRAY_SIZE(evs), timeout);

@@ -54,6 +54,10 @@ struct gd_conn {
 	bool close_after_write;
 	struct gd_ctr *paused; /* container whose grace timer this request paused */
 	struct gdn_log *log;
+	/* monotonic: when this READING connection is closed (0: never); server.c */
+	uint64_t deadline_ns;
+	uint64_t idle_since_ns; /* monotonic: when it last started waiting for a request */
+	bool idle;		/* keep-alive, waiting for the first byte of the next request */
 	struct gd_conn *next;
 };
 
@@ -111,6 +115,9 @@ struct gd_server {
 	bool standby_wanted; /* start one once the loop has been idle for GD_STANDBY_IDLE_MS */
 	uint64_t next_stream_id;
 	bool stopping;
+	/* the depot's flock (main.c), or -1: workers close their copy at once, so that only
+	 * guardian itself holds the lock and a new guardian can start the moment it dies */
+	int lock_fd;
 };
 
 int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_err **err);
