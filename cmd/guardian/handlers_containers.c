@@ -83,8 +83,8 @@ static void undo_interrupted(struct gd_server *s, struct gd_worker *w, struct gd
 	gdn_log_error(s->log, "create.worker-died", e, "handle", ctr->handle, NULL);
 	ctr->state = GD_CTR_DESTROYING;
 	ctr->state_before_destroy = GD_CTR_ACTIVE;
-	if (!handle || gd_worker_start(s, NULL, ctr->handle, destroy_run, handle, free, undo_done,
-				       &ue) < 0) {
+	if (!handle ||
+	    gd_worker_start(s, NULL, ctr->handle, destroy_run, handle, free, undo_done, &ue) < 0) {
 		if (!handle)
 			gdn_err_set(&ue, ENOMEM, "undo");
 		gdn_log_error(s->log, "create.undo-failed", ue, "handle", ctr->handle, NULL);
@@ -152,9 +152,8 @@ void gd_h_create(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		void *tmp;
 		json_t *v;
 
-		json_object_foreach_safe (j->spec.properties, tmp, k, v)
-			if (gd_prop_reserved(k))
-				(void)json_object_del(j->spec.properties, k);
+		json_object_foreach_safe(j->spec.properties, tmp, k, v) if (gd_prop_reserved(k))(
+		    void) json_object_del(j->spec.properties, k);
 	}
 	if (gd_registry_find(&s->reg, j->spec.handle)) {
 		gdn_err_kind(&e, GDN_ERR_GENERIC, EEXIST, "Handle '%s' already in use",

@@ -121,7 +121,8 @@ static bool refuse_reserved(struct gd_server *s, struct gd_conn *c, const char *
 	if (!gd_prop_reserved(name))
 		return false;
 	gdn_err_kind(&e, GDN_ERR_GENERIC, EPERM,
-		     "property '%s' is reserved: it is set by guardian and cannot be changed", name);
+		     "property '%s' is reserved: it is set by guardian and cannot be changed",
+		     name);
 	gd_reply_error(s, c, e);
 	return true;
 }
