@@ -152,8 +152,11 @@ void gd_h_create(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		void *tmp;
 		json_t *v;
 
-		json_object_foreach_safe(j->spec.properties, tmp, k, v) if (gd_prop_reserved(k))(
-		    void) json_object_del(j->spec.properties, k);
+		json_object_foreach_safe(j->spec.properties, tmp, k, v)
+		{
+			if (gd_prop_reserved(k))
+				(void)json_object_del(j->spec.properties, k);
+		}
 	}
 	if (gd_registry_find(&s->reg, j->spec.handle)) {
 		gdn_err_kind(&e, GDN_ERR_GENERIC, EEXIST, "Handle '%s' already in use",
