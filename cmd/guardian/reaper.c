@@ -66,16 +66,26 @@ static int load_props(const char *dir, json_t **ret)
 	return 0;
 }
 
-static void destroy_now(struct gd_server *s, const char *handle, const char *why)
+/* Destroys what start-up must not restore. If that fails, the container is registered anyway
+ * (without garden.state, so only List with garden.state=all shows it) so that a client can
+ * destroy it again instead of its handle being "already in use" until the next restart. */
+static int destroy_now(struct gd_server *s, const char *handle, const char *why)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
 	_cleanup_log_ struct gdn_log *log =
 	    gdn_log_session(s->log, "restore", "handle", handle, NULL);
+	struct gd_ctr *c;
 
 	gdn_log_info(log, "destroying", "reason", why, NULL);
-	if (gd_container_destroy(s->cfg, handle, log, &e) < 0 &&
-	    e->kind != GDN_ERR_CONTAINER_NOT_FOUND)
-		gdn_log_error(log, "destroy-failed", e, NULL);
+	if (gd_container_destroy(s->cfg, handle, log, &e) >= 0 ||
+	    e->kind == GDN_ERR_CONTAINER_NOT_FOUND)
+		return 0;
+	gdn_log_error(log, "destroy-failed", e, NULL);
+	c = gd_registry_add(&s->reg, handle, NULL, 0);
+	if (!c)
+		return -ENOMEM;
+	c->state = GD_CTR_ACTIVE;
+	return 0;
 }
 
 /* Whether create completed: the marker, or (an old depot's only record) garden.state=created in
@@ -124,17 +134,20 @@ int gd_server_restore(struct gd_server *s, struct gdn_err **err)
 			continue;
 		}
 		if (s->cfg->destroy_on_startup) {
-			destroy_now(s, de->d_name, "--destroy-containers-on-startup");
+			if (destroy_now(s, de->d_name, "--destroy-containers-on-startup") < 0)
+				return gdn_err_set(err, ENOMEM, "restore");
 			continue;
 		}
 		if (access(marker, F_OK) == 0) {
-			destroy_now(s, de->d_name, "interrupted destroy");
+			if (destroy_now(s, de->d_name, "interrupted destroy") < 0)
+				return gdn_err_set(err, ENOMEM, "restore");
 			continue;
 		}
 		if (load_props(dir, &props) < 0)
 			props = json_object();
 		if (!props || !was_created(s, dir, de->d_name, props)) {
-			destroy_now(s, de->d_name, "interrupted create");
+			if (destroy_now(s, de->d_name, "interrupted create") < 0)
+				return gdn_err_set(err, ENOMEM, "restore");
 			continue;
 		}
 		/* reported by guardian, whatever properties.json says */
