@@ -2,6 +2,7 @@
  * only brokers: Run hands the process to a dadoo; then every hijacked connection is handed to the
  * process's dadoo over its socket (docs/PROCESSES.md), which streams to the client directly and
  * outlives guardian. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -297,6 +298,29 @@ static char *no_exit_status(struct gd_server *s, const char *handle, const char 
 	if (shim_lost(procdir, &dadoo) && (text = handle_lost_shim(s, handle, procdir, id, dadoo)))
 		return text;
 	return strdup("could not find the exitcode file for the process");
+}
+
+void gd_processes_check_shims(struct gd_server *s, const char *handle)
+{
+	_cleanup_free_ char *dir = gd_container_dir(s->cfg, handle);
+	_cleanup_free_ char *procs = dir ? gdn_path_join(dir, "processes") : NULL;
+	_cleanup_closedir_ DIR *d = procs ? opendir(procs) : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *procdir = NULL, *exitcode = NULL, *record = NULL, *msg = NULL;
+		pid_t dadoo = 0;
+
+		if (de->d_name[0] == '.' || gdn_name_validate("process ID", de->d_name, NULL) < 0)
+			continue;
+		procdir = gdn_path_join(procs, de->d_name);
+		exitcode = procdir ? gdn_path_join(procdir, "exitcode") : NULL;
+		record = procdir ? gdn_path_join(procdir, SHIM_LOST_FILE) : NULL;
+		if (!exitcode || !record || access(exitcode, F_OK) == 0 ||
+		    access(record, F_OK) == 0 || !shim_lost(procdir, &dadoo))
+			continue;
+		msg = handle_lost_shim(s, handle, procdir, de->d_name, dadoo);
+	}
 }
 
 /* The process's dadoo is gone: answer from the exitcode file (the process exited), or with the

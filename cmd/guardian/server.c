@@ -508,8 +508,12 @@ static void lease_end(struct gd_server *s, struct gd_lease *l)
 {
 	struct gd_ctr *ctr = gd_registry_find(&s->reg, l->handle);
 
-	if (ctr && ctr->serial == l->serial)
+	if (ctr && ctr->serial == l->serial) {
 		gd_ctr_resume(ctr);
+		/* the dadoo may have hung up by dying: its process must not run on unseen */
+		if (!s->stopping && ctr->state == GD_CTR_ACTIVE)
+			gd_processes_check_shims(s, ctr->handle);
+	}
 	for (struct gd_lease **p = &s->leases; *p; p = &(*p)->next) {
 		if (*p == l) {
 			*p = l->next;

@@ -139,6 +139,10 @@ void gd_reply_text(struct gd_server *s, struct gd_conn *c, int status, const cha
 void gd_reply_raw(struct gd_server *s, struct gd_conn *c, const void *data, size_t len);
 /* Closes a connection whose fd was handed to another process, without answering. */
 void gd_conn_close(struct gd_server *s, struct gd_conn *c);
+/* Kills the process of every dadoo of the container that died under it (handlers_processes.c:
+ * a process dir whose dadoo.pid is dead and that has no exitcode) and records the loss, which
+ * Attach then answers. Run when a lease ends: the dadoo holding it has hung up or died. */
+void gd_processes_check_shims(struct gd_server *s, const char *handle);
 /* Pauses ctr's grace timer until the other end of the returned lease fd is closed; -errno. */
 int gd_lease_new(struct gd_server *s, struct gd_ctr *ctr, struct gdn_err **err);
 

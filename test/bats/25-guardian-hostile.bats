@@ -300,6 +300,23 @@ conns() {
 	assert_no_leaks hs-shim
 }
 
+@test "kill -9 of the dadoo of an attached client: its process is killed at once, unasked" {
+	create_container hs-shim2
+	bg_client timeout 60 python3 "$GARDEN_CLIENT" "$GDN_SOCK" run hs-shim2 \
+		"$(SPEC_EXTRA='{"id":"lost-2"}' process_spec sleep 1000)" --stdout - >/dev/null 2>&1
+	wait_process_running hs-shim2 lost-2
+	local d p
+	d=$(dadoo_pid hs-shim2 lost-2)
+	p=$(process_host_pid hs-shim2 lost-2)
+	kill -KILL "$d"
+	wait_pid_gone "$p" 50 || fail "process $p of the lost shim is still running"
+	[[ -e $(proc_dir hs-shim2 lost-2)/shim-lost ]] || fail "the loss was not recorded"
+	run --separate-stderr gc attach hs-shim2 lost-2
+	assert_regex "$(json_field "$output" .error)" "lost its dadoo \\(pid $d .*the process \\(pid $p\\) was killed"
+	destroy_container hs-shim2
+	assert_no_leaks hs-shim2
+}
+
 @test "everything was cleaned up" {
 	destroy_all
 	assert_all_clean
