@@ -210,9 +210,10 @@ static void conn_wait_request(struct gd_server *s, struct gd_conn *c, bool idle)
 	c->deadline_ns = limit ? now + limit : 0;
 }
 
-static void accept_conns(struct gd_server *s, struct gd_listener *l)
+/* true when it closed a connection to make room (which later events of the batch may name). */
+static bool accept_conns(struct gd_server *s, struct gd_listener *l)
 {
-	bool evicted_for_fds = false;
+	bool evicted_for_fds = false, evicted = false;
 
 	for (;;) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
@@ -222,7 +223,7 @@ static void accept_conns(struct gd_server *s, struct gd_listener *l)
 			/* Out of fds: make room as at the connection limit, once per batch. */
 			if ((errno == EMFILE || errno == ENFILE) && !evicted_for_fds &&
 			    evict_oldest(s)) {
-				evicted_for_fds = true;
+				evicted_for_fds = evicted = true;
 				continue;
 			}
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
@@ -231,11 +232,14 @@ static void accept_conns(struct gd_server *s, struct gd_listener *l)
 				gdn_log_error(s->log, "accept-failed", e, NULL);
 				gdn_err_free(e);
 			}
-			return;
+			return evicted;
 		}
-		if (s->n_conns >= MAX_CONNS && !evict_oldest(s)) {
-			(void)close(fd);
-			continue;
+		if (s->n_conns >= MAX_CONNS) {
+			if (!evict_oldest(s)) {
+				(void)close(fd);
+				continue;
+			}
+			evicted = true;
 		}
 		if (!(c = calloc(1, sizeof(*c)))) {
 			(void)close(fd);
@@ -678,10 +682,11 @@ int gd_server_run(struct gd_server *s, struct gdn_err **err)
 		for (int i = 0; i < n; i++) {
 			struct gd_watch *w = evs[i].data.ptr;
 			enum gd_watch_kind kind = w->kind; /* w may be freed by its handler */
+			bool freed = true;
 
 			switch (kind) {
 			case GD_W_LISTENER:
-				accept_conns(s, (struct gd_listener *)w);
+				freed = accept_conns(s, (struct gd_listener *)w);
 				break;
 			case GD_W_CONN:
 				conn_on_event(s, (struct gd_conn *)w, evs[i].events);
@@ -706,10 +711,10 @@ int gd_server_run(struct gd_server *s, struct gdn_err **err)
 				}
 				break;
 			}
-			/* Any handler but accept may free objects that later entries of evs point
-			 * at; the rest of the batch is re-reported by the next (level-triggered)
-			 * epoll_wait. */
-			if (kind != GD_W_LISTENER)
+			/* Any handler may free objects that later entries of evs point at (accept
+			 * only when it closed a connection to make room); the rest of the batch is
+			 * re-reported by the next (level-triggered) epoll_wait. */
+			if (freed)
 				break;
 		}
 		if (!s->stopping)
