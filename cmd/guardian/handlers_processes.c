@@ -215,14 +215,20 @@ static bool shim_gone(const struct gdn_err *e)
  * Attach answers with. */
 #define SHIM_LOST_FILE "shim-lost"
 
-/* The shim was killed (or crashed): its dadoo.pid names a pid that no longer exists. (A dadoo
- * that exits on its own writes exitcode first and removes dadoo.pid; one that is still starting
- * has no dadoo.sock yet but is alive.) */
+/* The shim was killed (or crashed): its dadoo.pid names a pid that is gone, a zombie, or exiting
+ * (PF_EXITING: a dadoo's fds, and so its lease, close before it becomes a zombie). (A dadoo that
+ * exits on its own writes exitcode first and removes dadoo.pid; one that is still starting has
+ * no dadoo.sock yet but is alive.) */
 static bool shim_lost(const char *procdir, pid_t *ret_pid)
 {
 	_cleanup_free_ char *path = gdn_path_join(procdir, "dadoo.pid");
+	_cleanup_free_ char *stat = NULL;
 	_cleanup_close_ int fd = -1;
+	char statpath[64];
+	unsigned long flags = 0;
+	const char *p;
 	pid_t pid = 0;
+	char state;
 	size_t len;
 
 	if (!path || gdn_pidfile_read(path, &pid, NULL) < 0)
@@ -231,16 +237,14 @@ static bool shim_lost(const char *procdir, pid_t *ret_pid)
 	if (fd < 0 && errno != ESRCH)
 		return false;
 	if (fd >= 0) {
-		/* a zombie nobody reaped yet is as dead */
-		_cleanup_free_ char *stat = NULL;
-		char statpath[64];
-		const char *p;
-
 		(void)snprintf(statpath, sizeof(statpath), "/proc/%d/stat", (int)pid);
 		if (gdn_fs_read_file(statpath, 4096, &stat, &len, NULL) < 0)
 			return false;
+		/* after "pid (comm) ": state ppid pgrp session tty_nr tpgid flags */
 		p = strrchr(stat, ')');
-		if (!p || p[1] != ' ' || (p[2] != 'Z' && p[2] != 'X'))
+		if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+			return false;
+		if (state != 'Z' && state != 'X' && !(flags & 0x4 /* PF_EXITING */))
 			return false;
 	}
 	*ret_pid = pid;
