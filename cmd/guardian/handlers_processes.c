@@ -419,6 +419,11 @@ void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		gd_reply_error(s, c, e);
 		return;
 	}
+	/* loaded at create or restore; a load that failed then is retried here */
+	if (!ctr->run_base && gd_ctr_load(s->cfg, ctr, &e) < 0) {
+		gd_reply_error(s, c, e);
+		return;
+	}
 	j->handle = strdup(ctr->handle);
 	if (!j->handle)
 		gdn_err_set(&e, ENOMEM, "run");
