@@ -33,19 +33,29 @@ have_worker() {
 
 # slow_runtime: writes $GDN_TMP/slow-runtime, a --runtime-plugin that runs the real runtime and,
 # while $GDN_TMP/slow exists, lingers after `run` (touching $GDN_TMP/run-done first), so that a
-# create worker can be caught after the container started and before it reported.
+# create worker can be caught after the container started and before it reported; while
+# $GDN_TMP/slow-delete exists, it lingers before `delete` (touching $GDN_TMP/delete-waiting).
 slow_runtime() {
 	local real
 	real=$(command -v "$GDN_RUNTIME")
 	cat >"$GDN_TMP/slow-runtime" <<-EOF
 		#!/bin/bash
 		for a in "\$@"; do
+			if [[ \$a == delete && -e $GDN_TMP/slow-delete ]]; then
+				echo \$\$ >>$GDN_TMP/slow-runtime.pids
+				touch $GDN_TMP/delete-waiting
+				sleep 20 &
+				echo \$! >>$GDN_TMP/slow-runtime.pids
+				wait
+			fi
 			if [[ \$a == run && -e $GDN_TMP/slow ]]; then
 				echo \$\$ >>$GDN_TMP/slow-runtime.pids
 				"$real" "\$@"
 				rc=\$?
 				touch $GDN_TMP/run-done
-				sleep 20
+				sleep 20 &
+				echo \$! >>$GDN_TMP/slow-runtime.pids
+				wait
 				exit \$rc
 			fi
 		done
@@ -54,13 +64,13 @@ slow_runtime() {
 	chmod 0755 "$GDN_TMP/slow-runtime"
 }
 
-# kill_slow_runtimes: the lingering wrappers (only ours, by the pids they wrote).
+# kill_slow_runtimes: the lingering wrappers and their sleeps (only ours, by the pids they wrote).
 kill_slow_runtimes() {
-	local p
+	local p c
 	[[ -s ${GDN_TMP:-}/slow-runtime.pids ]] || return 0
 	while read -r p; do
-		[[ -n $p && $(cat "/proc/$p/comm" 2>/dev/null) == slow-runtime ]] &&
-			kill -KILL "$p" 2>/dev/null
+		c=$(cat "/proc/$p/comm" 2>/dev/null) || continue
+		[[ $c == slow-runtime || $c == sleep ]] && kill -KILL "$p" 2>/dev/null
 	done <"$GDN_TMP/slow-runtime.pids"
 	rm -f "$GDN_TMP/slow-runtime.pids"
 	return 0
@@ -238,6 +248,31 @@ conns() {
 	create_container hs-slow
 	destroy_container hs-slow
 	assert_no_leaks hs-slow
+}
+
+@test "kill -9 of a destroy worker: the container stays listed and a second destroy removes it" {
+	slow_runtime
+	start_guardian --runtime-plugin "$GDN_TMP/slow-runtime"
+	create_container hs-del
+	local pid
+	pid=$(init_pid hs-del)
+	touch "$GDN_TMP/slow-delete"
+	bg_client bash -c "curl --unix-socket '$GDN_SOCK' -s --max-time 60 -w '\n%{http_code}' \
+		-X DELETE http://api/containers/hs-del >'$GDN_TMP/destroy.out' 2>&1"
+	local client=$!
+	wait_until 100 test -e "$GDN_TMP/delete-waiting" || fail "destroy did not reach the runtime"
+	local w
+	w=$(worker_pids)
+	[[ -n $w ]] || fail "no destroy worker"
+	kill -KILL $w
+	wait "$client" || true
+	assert_equal "$(tail -n 1 "$GDN_TMP/destroy.out")" 500
+	kill_slow_runtimes
+	rm -f "$GDN_TMP/slow-delete"
+	run list_handles
+	assert_output hs-del
+	destroy_container hs-del
+	assert_no_leaks hs-del "$pid"
 }
 
 # --- 4: a working directory that cannot be made ----------------------------------------------------
