@@ -12,6 +12,12 @@ struct gd_config {
 	unsigned socket_mode;	 /* default 0600 */
 	const char *bind_ip;	 /* NULL: no TCP */
 	uint16_t bind_port;
+	/* --read-header-timeout (gdn's flag, default 0: none): a connection that has not sent a
+	 * whole request head this long after it was accepted (or after the first byte of a
+	 * keep-alive request) is closed. Like Go's net/http, which gdn uses, the same limit is
+	 * the idle timeout of keep-alive connections between requests. */
+	uint64_t read_header_timeout_ns;
+	uint64_t idle_timeout_ns;
 	/* lifecycle */
 	const char *depot; /* absolute; default /var/run/gdn/depot */
 	const char *store; /* volumizer store (shifted rootfs cache); default /var/lib/gdn/store */

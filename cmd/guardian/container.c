@@ -71,9 +71,11 @@ int gd_props_write(const char *dir, const json_t *props, struct gdn_err **err)
 	return gdn_fs_write_atomic(path, text, len, 0600, err);
 }
 
-/* The spec's properties, without garden.state: guardian adds it as create's very last step. */
+/* The spec's properties, without garden.state. */
 static int write_properties(const char *dir, const json_t *props, struct gdn_err **err)
 {
+	/* garden.state is reported by guardian, never stored: whether create completed is the
+	 * `created` marker (GD_CREATED_MARKER). */
 	json_auto_t *p = props ? json_deep_copy(props) : json_object();
 
 	if (!p)
@@ -155,7 +157,12 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 		return gdn_err_set(err, 0, "container init pid %d is not running", (int)pid);
 	(void)snprintf(text, sizeof(text), "%d", (int)pid);
 	gdn_log_info(log, "started-container", "pid", text, NULL);
-	return 0;
+	/* The very last step: from here on the container is created, durably, whatever happens
+	 * to this worker or to guardian. */
+	_cleanup_free_ char *marker = gdn_path_join(dir, GD_CREATED_MARKER);
+	if (!marker)
+		return gdn_err_set(err, ENOMEM, "cannot mark '%s' created", spec->handle);
+	return gdn_fs_write_atomic(marker, "", 0, 0644, err);
 }
 
 static int destroy_dir(const struct gd_config *cfg, const char *handle, const char *dir,
@@ -215,12 +222,8 @@ static int pass_err(struct gdn_err **err, struct gdn_err **from)
 	return code;
 }
 
-/* A pidfd for the container's init (from the depot's pidfile), or -1. The pid is trusted only
- * if, once pinned by the pidfd, it is in the container's cgroup: a stale pidfile (after a host
- * reboot) must never get an unrelated process killed. */
-static int open_init_pidfd(const char *dir, const char *handle)
+int gd_container_pidfd(const char *pidfile, const char *handle, pid_t *ret_pid)
 {
-	_cleanup_free_ char *pidfile = gdn_path_join(dir, "pidfile");
 	_cleanup_free_ char *cgroups = NULL;
 	_cleanup_close_ int pidfd = -1;
 	char path[64], needle[GDN_HANDLE_MAX + 16];
@@ -234,7 +237,17 @@ static int open_init_pidfd(const char *dir, const char *handle)
 	(void)snprintf(needle, sizeof(needle), "/garden/%s\n", handle);
 	if (gdn_fs_read_file(path, 65536, &cgroups, &len, NULL) < 0 || !strstr(cgroups, needle))
 		return -1;
+	if (ret_pid)
+		*ret_pid = pid;
 	return gdn_steal_fd(&pidfd);
+}
+
+/* A pidfd for the container's init (from the depot's pidfile), or -1. */
+static int open_init_pidfd(const char *dir, const char *handle)
+{
+	_cleanup_free_ char *pidfile = gdn_path_join(dir, "pidfile");
+
+	return gd_container_pidfd(pidfile, handle, NULL);
 }
 
 /* Kills the init if the runtime's delete left it running (crun 1.8 does after an exec on a
@@ -353,17 +366,36 @@ static bool is_zombie(pid_t pid)
 	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
 }
 
-/* Signals every live process of the container except init; returns how many there were. */
-static int signal_others(pid_t init, int sig, bool send, struct gdn_err **err)
+/* Whether pid is (still) in the container's cgroup garden/<handle>. On cgroup v1 a zombie's
+ * /proc/<pid>/cgroup shows the root cgroups, so an init that exited during a stop (a destroy,
+ * an OOM) would make its "cgroup.procs" every process on the host, and stop would SIGTERM and
+ * SIGKILL them all: every pid is checked before it is signalled. */
+static bool in_container_cgroup(pid_t pid, const char *handle)
+{
+	_cleanup_free_ char *cgroups = NULL;
+	char path[64], needle[GDN_HANDLE_MAX + 16];
+	size_t len;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	(void)snprintf(needle, sizeof(needle), "/garden/%s\n", handle);
+	return gdn_fs_read_file(path, 65536, &cgroups, &len, NULL) >= 0 && strstr(cgroups, needle);
+}
+
+/* Signals every live process of the container except init; returns how many there were. Only
+ * processes seen in the container's own cgroup are signalled; an init that has left it (it
+ * exited: the container is gone) ends the stop with nothing left to signal. */
+static int signal_others(pid_t init, const char *handle, int sig, bool send, struct gdn_err **err)
 {
 	_cleanup_free_ pid_t *pids = NULL;
 	size_t n = 0;
+	if (!in_container_cgroup(init, handle) || is_zombie(init))
+		return 0;
 	int r = gd_cgroup_procs_of(init, &pids, &n, err);
 	if (r < 0)
 		return r;
 	int alive = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (pids[i] == init || is_zombie(pids[i]))
+		if (pids[i] == init || is_zombie(pids[i]) || !in_container_cgroup(pids[i], handle))
 			continue;
 		alive++;
 		if (send)
@@ -374,21 +406,21 @@ static int signal_others(pid_t init, int sig, bool send, struct gdn_err **err)
 
 /* Sends `sig` and re-checks every 50 ms; re-sends each second, STOP_TRIES times. Returns the
  * number of processes still alive at the end (0: done). */
-static int signal_loop(pid_t init, int sig, struct gdn_err **err)
+static int signal_loop(pid_t init, const char *handle, int sig, struct gdn_err **err)
 {
 	for (int t = 0; t < STOP_TRIES; t++) {
-		int r = signal_others(init, sig, true, err);
+		int r = signal_others(init, handle, sig, true, err);
 		if (r <= 0)
 			return r;
 		for (int p = 0; p < STOP_POLLS_PER_TRY; p++) {
 			struct timespec ts = {0, STOP_POLL_NS};
 			(void)nanosleep(&ts, NULL);
-			r = signal_others(init, sig, false, err);
+			r = signal_others(init, handle, sig, false, err);
 			if (r <= 0)
 				return r;
 		}
 	}
-	return signal_others(init, sig, false, err);
+	return signal_others(init, handle, sig, false, err);
 }
 
 int gd_container_stop(const struct gd_config *cfg, const char *handle, bool kill_now,
@@ -414,14 +446,14 @@ int gd_container_stop(const struct gd_config *cfg, const char *handle, bool kill
 		return gdn_err_set(err, 0, "stop '%s': container has no init process", handle);
 
 	if (!kill_now) {
-		r = signal_loop(init, SIGTERM, err);
+		r = signal_loop(init, handle, SIGTERM, err);
 		if (r < 0)
 			return gdn_err_wrap(err, "stop '%s'", handle);
 		if (r == 0)
 			return 0;
 		gdn_log_info(log, "processes-survived-sigterm", NULL);
 	}
-	r = signal_loop(init, SIGKILL, err);
+	r = signal_loop(init, handle, SIGKILL, err);
 	if (r < 0)
 		return gdn_err_wrap(err, "stop '%s'", handle);
 	if (r > 0)

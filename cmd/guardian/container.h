@@ -35,12 +35,18 @@ struct gd_create_spec {
 	json_t *properties; /* initial properties (object), including garden.grace-time */
 };
 
+/* Empty file in the container dir, written atomically as create's very last step: the only
+ * record that a create completed (start-up restore undoes a container without it, except an
+ * old depot's whose properties.json says garden.state=created). */
+#define GD_CREATED_MARKER "created"
+
 /* <depot>/<handle>: the container's directory (malloc'd). */
 char *gd_container_dir(const struct gd_config *cfg, const char *handle);
 
 /* Creates the depot dir (fails with "Handle '<h>' already in use" if present), writes
  * properties.json (spec->properties, without garden.state), mounts the rootfs volume, writes the
- * OCI bundle and starts the container with `<runtime> run --detach`. On any failure it undoes
+ * OCI bundle, starts the container with `<runtime> run --detach` and, last, writes the
+ * GD_CREATED_MARKER. On any failure it undoes
  * everything it did (as gd_container_destroy) before returning the error. */
 int gd_container_create(const struct gd_config *cfg, const struct gd_create_spec *spec,
 			struct gdn_log *log, struct gdn_err **err);
@@ -55,6 +61,11 @@ int gd_container_destroy(const struct gd_config *cfg, const char *handle, struct
  * 1 s re-checks for up to 10 s then SIGKILL, or SIGKILL at once when kill is true. */
 int gd_container_stop(const struct gd_config *cfg, const char *handle, bool kill,
 		      struct gdn_log *log, struct gdn_err **err);
+
+/* A CLOEXEC pidfd pinning the pid in `pidfile` (may be NULL), or -1 unless that process is in
+ * the container's cgroup (garden/<handle>): a stale pidfile (after a host reboot, or a shim
+ * that died long ago) must never get an unrelated process killed. *ret_pid (may be NULL). */
+int gd_container_pidfd(const char *pidfile, const char *handle, pid_t *ret_pid);
 
 /* Writes <dir>/properties.json (the container's properties, an object) atomically. */
 int gd_props_write(const char *dir, const json_t *props, struct gdn_err **err);

@@ -51,43 +51,73 @@ static int destroy_run(const struct gd_config *cfg, void *arg, struct gdn_log *l
 	return gd_container_destroy(cfg, arg, log, err);
 }
 
+/* The undo of a create that did not report: the entry goes once destroy has removed
+ * everything. If that fails too, the container stays registered (hidden from the default List,
+ * garden.state=all shows it) so that a client's Destroy can retry instead of the handle being
+ * "already in use" until a restart. */
 static void undo_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e)
 {
 	struct gd_ctr *ctr = gd_registry_find(&s->reg, w->handle);
 
-	if (e)
+	if (e && e->kind != GDN_ERR_CONTAINER_NOT_FOUND) {
 		gdn_log_error(s->log, "create.undo-failed", e, "handle", w->handle, NULL);
+		if (ctr)
+			ctr->state = GD_CTR_ACTIVE;
+		return;
+	}
+	gdn_log_info(s->log, "create.undone", "handle", w->handle, NULL);
 	if (ctr)
 		gd_registry_remove(&s->reg, ctr);
+}
+
+/* A create worker that died without a result (killed, crashed) left whatever it had made:
+ * destroy it in a new worker, as start-up would. */
+static void undo_interrupted(struct gd_server *s, struct gd_worker *w, struct gd_ctr *ctr)
+{
+	_cleanup_err_ struct gdn_err *e = NULL, *ue = NULL;
+	char *handle = strdup(ctr->handle);
+
+	gdn_err_set(&e, 0,
+		    "create '%s' was interrupted: its worker (pid %d) died without a result "
+		    "(wait status %d); what it made is being destroyed",
+		    ctr->handle, (int)w->pid, w->status);
+	gdn_log_error(s->log, "create.worker-died", e, "handle", ctr->handle, NULL);
+	ctr->state = GD_CTR_DESTROYING;
+	ctr->state_before_destroy = GD_CTR_ACTIVE;
+	if (!handle ||
+	    gd_worker_start(s, NULL, ctr->handle, destroy_run, handle, free, undo_done, &ue) < 0) {
+		if (!handle)
+			gdn_err_set(&ue, ENOMEM, "undo");
+		gdn_log_error(s->log, "create.undo-failed", ue, "handle", ctr->handle, NULL);
+		ctr->state = GD_CTR_ACTIVE; /* destroyable by the client */
+	}
+	if (w->conn)
+		gd_reply_error(s, w->conn, e);
 }
 
 static void create_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e)
 {
 	struct gd_ctr *ctr = gd_registry_find(&s->reg, w->handle);
-	_cleanup_err_ struct gdn_err *save_err = NULL;
+	_cleanup_err_ struct gdn_err *load_err = NULL;
 	json_auto_t *body = NULL;
 
 	if (!ctr)
 		return;
+	if (e && !w->result) {
+		undo_interrupted(s, w, ctr);
+		return;
+	}
 	if (e) {
+		/* the worker undid what it had made */
 		gd_registry_remove(&s->reg, ctr);
 		if (w->conn)
 			gd_reply_error(s, w->conn, e);
 		return;
 	}
-	/* The very last step: the container becomes visible, durably. */
+	/* The worker wrote the created marker as its last step; what Run needs is read once. */
+	if (gd_ctr_load(s->cfg, ctr, &load_err) < 0)
+		gdn_log_error(s->log, "create.load-failed", load_err, "handle", ctr->handle, NULL);
 	json_object_set_new(ctr->props, "garden.state", json_string("created"));
-	if (gd_ctr_save(s->cfg, ctr, &save_err) < 0) {
-		_cleanup_err_ struct gdn_err *ue = NULL;
-		gdn_err_wrap(&save_err, "create '%s'", ctr->handle);
-		ctr->state = GD_CTR_DESTROYING;
-		if (gd_worker_start(s, NULL, ctr->handle, destroy_run, strdup(ctr->handle), free,
-				    undo_done, &ue) < 0)
-			gdn_log_error(s->log, "create.undo-failed", ue, NULL);
-		if (w->conn)
-			gd_reply_error(s, w->conn, save_err);
-		return;
-	}
 	ctr->state = GD_CTR_ACTIVE;
 	gd_ctr_set_grace(ctr, ctr->grace_ns);
 	gdn_log_info(s->log, "create.created", "handle", ctr->handle, NULL);
@@ -115,6 +145,19 @@ void gd_h_create(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		create_job_free(j);
 		gd_reply_error(s, c, e);
 		return;
+	}
+	/* Garden overwrites guardian's own properties after applying the spec's; here they are
+	 * never taken from a client at all (gd_prop_reserved). */
+	{
+		const char *k;
+		void *tmp;
+		json_t *v;
+
+		json_object_foreach_safe(j->spec.properties, tmp, k, v)
+		{
+			if (gd_prop_reserved(k))
+				(void)json_object_del(j->spec.properties, k);
+		}
 	}
 	if (gd_registry_find(&s->reg, j->spec.handle)) {
 		gdn_err_kind(&e, GDN_ERR_GENERIC, EEXIST, "Handle '%s' already in use",

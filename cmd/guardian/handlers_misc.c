@@ -95,8 +95,9 @@ void gd_h_property_get(struct gd_server *s, struct gd_conn *c, struct gd_params 
 	gd_reply_json(s, c, 200, body);
 }
 
-/* Applies a property change durably: the old map comes back if the depot write fails. */
-static void save_or_revert(struct gd_server *s, struct gd_conn *c, struct gd_ctr *ctr, json_t *old)
+/* Applies a property change durably: the old map comes back if the depot write fails. true
+ * when it was saved. Replies either way. */
+static bool save_or_revert(struct gd_server *s, struct gd_conn *c, struct gd_ctr *ctr, json_t *old)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
 
@@ -104,9 +105,34 @@ static void save_or_revert(struct gd_server *s, struct gd_conn *c, struct gd_ctr
 		json_decref(ctr->props);
 		ctr->props = json_incref(old);
 		gd_reply_error(s, c, e);
-		return;
+		return false;
 	}
 	reply_empty(s, c);
+	return true;
+}
+
+/* garden.state and garden.network.* are guardian's: a client changing them could hide a running
+ * container from List or fake its network facts. Refused (not accepted without effect) so that a
+ * client that tries learns at once that its write did nothing. */
+static bool refuse_reserved(struct gd_server *s, struct gd_conn *c, const char *name)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+
+	if (!gd_prop_reserved(name))
+		return false;
+	gdn_err_kind(&e, GDN_ERR_GENERIC, EPERM,
+		     "property '%s' is reserved: it is set by guardian and cannot be changed",
+		     name);
+	gd_reply_error(s, c, e);
+	return true;
+}
+
+/* garden.grace-time set as a property is the grace time, as in Garden (which reads the property
+ * when it reaps). 0 when the value is not a number of nanoseconds: never reaped. */
+static void apply_grace_prop(struct gd_ctr *ctr, const char *name)
+{
+	if (strcmp(name, "garden.grace-time") == 0)
+		gd_ctr_set_grace(ctr, gd_props_grace(ctr->props));
 }
 
 void gd_h_property_set(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
@@ -127,11 +153,12 @@ void gd_h_property_set(struct gd_server *s, struct gd_conn *c, struct gd_params 
 		return;
 	}
 	ctr = gd_lookup(s, c, p->handle);
-	if (!ctr)
+	if (!ctr || refuse_reserved(s, c, p->second))
 		return;
 	old = json_deep_copy(ctr->props);
 	json_object_set_new(ctr->props, p->second, json_string(v ? json_string_value(v) : ""));
-	save_or_revert(s, c, ctr, old);
+	if (save_or_revert(s, c, ctr, old))
+		apply_grace_prop(ctr, p->second);
 }
 
 void gd_h_property_remove(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
@@ -139,7 +166,7 @@ void gd_h_property_remove(struct gd_server *s, struct gd_conn *c, struct gd_para
 	struct gd_ctr *ctr = gd_lookup(s, c, p->handle);
 	json_auto_t *old = NULL;
 
-	if (!ctr)
+	if (!ctr || refuse_reserved(s, c, p->second))
 		return;
 	if (!json_object_get(ctr->props, p->second)) {
 		reply_empty(s, c);
@@ -147,7 +174,8 @@ void gd_h_property_remove(struct gd_server *s, struct gd_conn *c, struct gd_para
 	}
 	old = json_deep_copy(ctr->props);
 	json_object_del(ctr->props, p->second);
-	save_or_revert(s, c, ctr, old);
+	if (save_or_revert(s, c, ctr, old))
+		apply_grace_prop(ctr, p->second);
 }
 
 void gd_h_grace_time(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
@@ -175,7 +203,7 @@ void gd_h_grace_time(struct gd_server *s, struct gd_conn *c, struct gd_params *p
 	(void)snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(req));
 	json_object_set_new(ctr->props, "garden.grace-time", json_string(buf));
 	ctr->grace_ns = (uint64_t)json_integer_value(req);
-	save_or_revert(s, c, ctr, old);
+	(void)save_or_revert(s, c, ctr, old);
 }
 
 static void reply_limit(struct gd_server *s, struct gd_conn *c, struct gd_params *p,

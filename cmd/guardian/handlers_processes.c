@@ -2,10 +2,13 @@
  * only brokers: Run hands the process to a dadoo; then every hijacked connection is handed to the
  * process's dadoo over its socket (docs/PROCESSES.md), which streams to the client directly and
  * outlives guardian. */
+#include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 
 #include "lib/fs.h"
 #include "lib/http.h"
@@ -47,50 +50,44 @@ static void run_job_freep(struct run_job **j)
 		run_job_free(*j);
 }
 
-static int read_init_pid(const char *dir, pid_t *ret, struct gdn_err **err)
-{
-	_cleanup_free_ char *path = gdn_path_join(dir, "pidfile");
-
-	if (!path)
-		return gdn_err_set(err, ENOMEM, "pidfile");
-	return gdn_pidfile_read(path, ret, err);
-}
-
-/* The OCI process for the spec, resolving the user and creating the working directory. */
-static int build_process(const struct gd_config *cfg, const char *dir,
+/* The OCI process for the spec, resolving the user and creating the working directory. What the
+ * container gives every process (init pid, privileged flag, config.json's process) comes from
+ * the registry, read once at create or restore. */
+static int build_process(const struct gd_config *cfg, const struct gd_ctr *ctr,
 			 const struct gd_process_spec *spec, json_t **ret, struct gdn_err **err)
 {
 	_cleanup_free_ char *passwd = NULL, *group = NULL;
-	json_auto_t *config = NULL;
 	struct gd_user user;
 	const char *cwd;
-	pid_t init = 0;
 	uid_t huid;
 	gid_t hgid;
 	int r;
 
-	if ((r = read_init_pid(dir, &init, err)) < 0 || (r = gd_bundle_read(dir, &config, err)) < 0)
-		return r;
-	(void)gd_container_read_file(init, "/etc/passwd", &passwd, NULL);
-	(void)gd_container_read_file(init, "/etc/group", &group, NULL);
+	if (!ctr->run_base || ctr->init_pid <= 0)
+		return gdn_err_set(err, 0, "container '%s' has no init process on record",
+				   ctr->handle);
+	(void)gd_container_read_file(ctr->init_pid, "/etc/passwd", &passwd, NULL);
+	(void)gd_container_read_file(ctr->init_pid, "/etc/group", &group, NULL);
 	if ((r = gd_user_lookup(passwd, group, spec->user, &user, err)) < 0)
 		return r;
 	cwd = *spec->dir ? spec->dir : user.home;
 	huid = user.uid;
 	hgid = user.gid;
-	if (!gd_bundle_privileged(config)) {
+	if (!ctr->privileged) {
 		huid = gd_idmap_host(cfg->maxid, cfg->uid_map_start, cfg->uid_map_length, user.uid);
 		hgid = gd_idmap_host(cfg->maxid, cfg->gid_map_start, cfg->gid_map_length, user.gid);
 	}
-	/* Garden creates the working directory, owned by the user; if that fails, "/". */
-	if (gd_container_mkdir_p(init, cwd, huid, hgid, NULL) < 0)
-		cwd = "/";
-	*ret = gd_process_oci(config, spec, &user, cwd);
+	/* Garden creates the working directory, owned by the user, and fails the Run (500) when
+	 * it cannot (rundmc: create-workdir-failed). */
+	if ((r = gd_container_mkdir_p(ctr->init_pid, cwd, huid, hgid, err)) < 0)
+		return gdn_err_wrap(err, "create working directory '%s'", cwd);
+	*ret = gd_process_oci(ctr->run_base, spec, &user, cwd);
 	return *ret ? 0 : gdn_err_set(err, ENOMEM, "process config");
 }
 
 /* Makes j->procdir with its process.json. On failure nothing of it is left. */
-static int prepare(const struct gd_config *cfg, struct run_job *j, struct gdn_err **err)
+static int prepare(const struct gd_config *cfg, const struct gd_ctr *ctr, struct run_job *j,
+		   struct gdn_err **err)
 {
 	_cleanup_free_ char *dir = gd_container_dir(cfg, j->handle);
 	_cleanup_free_ char *procs = NULL, *pjson = NULL, *text = NULL;
@@ -103,7 +100,7 @@ static int prepare(const struct gd_config *cfg, struct run_job *j, struct gdn_er
 	pjson = j->procdir ? gdn_path_join(j->procdir, "process.json") : NULL;
 	if (!pjson)
 		return gdn_err_set(err, ENOMEM, "run");
-	if ((r = build_process(cfg, dir, &j->spec, &process, err)) < 0)
+	if ((r = build_process(cfg, ctr, &j->spec, &process, err)) < 0)
 		return r;
 	if (mkdir(procs, 0700) < 0 && errno != EEXIST)
 		return gdn_err_set(err, errno, "mkdir '%s'", procs);
@@ -253,12 +250,129 @@ static bool shim_gone(const struct gdn_err *e)
 	return e && (e->errnum == ECONNREFUSED || e->errnum == ENOENT);
 }
 
-/* The process has exited and its dadoo is gone: answer from the exitcode file. */
-static void attach_finished(struct gd_server *s, struct gd_conn *c, const char *procdir,
+/* A process dir's record that its dadoo died under a running process: the message every later
+ * Attach answers with. */
+#define SHIM_LOST_FILE "shim-lost"
+
+/* The shim was killed (or crashed): its dadoo.pid names a pid that is gone, a zombie, or exiting
+ * (PF_EXITING: a dadoo's fds, and so its lease, close before it becomes a zombie). (A dadoo that
+ * exits on its own writes exitcode first and removes dadoo.pid; one that is still starting has
+ * no dadoo.sock yet but is alive.) */
+static bool shim_lost(const char *procdir, pid_t *ret_pid)
+{
+	_cleanup_free_ char *path = gdn_path_join(procdir, "dadoo.pid");
+	_cleanup_free_ char *stat = NULL;
+	_cleanup_close_ int fd = -1;
+	char statpath[64];
+	unsigned long flags = 0;
+	const char *p;
+	pid_t pid = 0;
+	char state;
+	size_t len;
+
+	if (!path || gdn_pidfile_read(path, &pid, NULL) < 0)
+		return false;
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0 && errno != ESRCH)
+		return false;
+	if (fd >= 0) {
+		(void)snprintf(statpath, sizeof(statpath), "/proc/%d/stat", (int)pid);
+		if (gdn_fs_read_file(statpath, 4096, &stat, &len, NULL) < 0)
+			return false;
+		/* after "pid (comm) ": state ppid pgrp session tty_nr tpgid flags */
+		p = strrchr(stat, ')');
+		if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
+			return false;
+		if (state != 'Z' && state != 'X' && !(flags & 0x4 /* PF_EXITING */))
+			return false;
+	}
+	*ret_pid = pid;
+	return true;
+}
+
+/* The process of a lost shim can no longer be attached to or waited for, so it is killed — its
+ * host pid (the pidfile) trusted only if it is in the container's cgroup, as destroy does for the
+ * init — and the loss is recorded. Returns the message (malloc'd) or NULL. */
+static char *handle_lost_shim(struct gd_server *s, const char *handle, const char *procdir,
+			      const char *id, pid_t dadoo)
+{
+	_cleanup_free_ char *pidfile = gdn_path_join(procdir, "pidfile");
+	_cleanup_free_ char *record = gdn_path_join(procdir, SHIM_LOST_FILE);
+	_cleanup_err_ struct gdn_err *e = NULL;
+	_cleanup_close_ int pidfd = -1;
+	char *msg = NULL;
+	pid_t pid = 0;
+	int n;
+
+	if (!pidfile || !record)
+		return NULL;
+	pidfd = gd_container_pidfd(pidfile, handle, &pid);
+	if (pidfd >= 0 && syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0) == 0)
+		n = asprintf(&msg,
+			     "process '%s' lost its dadoo (pid %d was killed or crashed); the "
+			     "process (pid %d) was killed: its exit status is unknown",
+			     id, (int)dadoo, (int)pid);
+	else
+		n = asprintf(&msg,
+			     "process '%s' lost its dadoo (pid %d was killed or crashed); its exit "
+			     "status is unknown",
+			     id, (int)dadoo);
+	if (n < 0)
+		return NULL;
+	gdn_log_info(s->log, "process.shim-lost", "handle", handle, "process", id, "message", msg,
+		     NULL);
+	if (gdn_fs_write_atomic(record, msg, strlen(msg), 0600, &e) < 0)
+		gdn_log_error(s->log, "process.shim-lost-record-failed", e, "handle", handle, NULL);
+	return msg;
+}
+
+/* The error answered for a process whose dadoo is gone and which left no exit status (malloc'd):
+ * the recorded loss of its shim, a loss found now, or no exitcode file. */
+static char *no_exit_status(struct gd_server *s, const char *handle, const char *procdir,
 			    const char *id)
 {
+	_cleanup_free_ char *record = gdn_path_join(procdir, SHIM_LOST_FILE);
+	char *text = NULL;
+	size_t len;
+	pid_t dadoo = 0;
+
+	if (record && gdn_fs_read_file(record, 4096, &text, &len, NULL) >= 0)
+		return text;
+	if (shim_lost(procdir, &dadoo) && (text = handle_lost_shim(s, handle, procdir, id, dadoo)))
+		return text;
+	return strdup("could not find the exitcode file for the process");
+}
+
+void gd_processes_check_shims(struct gd_server *s, const char *handle)
+{
+	_cleanup_free_ char *dir = gd_container_dir(s->cfg, handle);
+	_cleanup_free_ char *procs = dir ? gdn_path_join(dir, "processes") : NULL;
+	_cleanup_closedir_ DIR *d = procs ? opendir(procs) : NULL;
+	struct dirent *de;
+
+	while (d && (de = readdir(d))) {
+		_cleanup_free_ char *procdir = NULL, *exitcode = NULL, *record = NULL, *msg = NULL;
+		pid_t dadoo = 0;
+
+		if (de->d_name[0] == '.' || gdn_name_validate("process ID", de->d_name, NULL) < 0)
+			continue;
+		procdir = gdn_path_join(procs, de->d_name);
+		exitcode = procdir ? gdn_path_join(procdir, "exitcode") : NULL;
+		record = procdir ? gdn_path_join(procdir, SHIM_LOST_FILE) : NULL;
+		if (!exitcode || !record || access(exitcode, F_OK) == 0 ||
+		    access(record, F_OK) == 0 || !shim_lost(procdir, &dadoo))
+			continue;
+		msg = handle_lost_shim(s, handle, procdir, de->d_name, dadoo);
+	}
+}
+
+/* The process's dadoo is gone: answer from the exitcode file (the process exited), or with the
+ * reason there is none. */
+static void attach_finished(struct gd_server *s, struct gd_conn *c, const char *handle,
+			    const char *procdir, const char *id)
+{
 	_cleanup_free_ char *path = gdn_path_join(procdir, "exitcode");
-	_cleanup_free_ char *text = NULL, *stream = next_stream_id(s);
+	_cleanup_free_ char *text = NULL, *stream = next_stream_id(s), *why = NULL;
 	_cleanup_free_ char *first = NULL, *last = NULL;
 	struct gdn_buf out = {0};
 	json_auto_t *fp = NULL, *lp = NULL;
@@ -269,10 +383,14 @@ static void attach_finished(struct gd_server *s, struct gd_conn *c, const char *
 	if (path && gdn_fs_read_file(path, 64, &text, &len, NULL) >= 0 &&
 	    gdn_parse_u32(text, &code) == 0)
 		lp = json_pack("{s:s, s:i}", "process_id", id, "exit_status", (int)code);
+	else if (text)
+		lp = json_pack("{s:s, s:s}", "process_id", id, "error",
+			       "the exitcode file is invalid");
 	else
 		lp = json_pack("{s:s, s:s}", "process_id", id, "error",
-			       text ? "the exitcode file is invalid"
-				    : "could not find the exitcode file for the process");
+			       (why = no_exit_status(s, handle, procdir, id))
+				   ? why
+				   : "could not find the exitcode file for the process");
 	first = gdn_json_line(fp, NULL);
 	last = gdn_json_line(lp, NULL);
 	(void)gdn_http_write_hijack_head(&out, 200, "application/json");
@@ -339,10 +457,15 @@ void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		gd_reply_error(s, c, e);
 		return;
 	}
+	/* loaded at create or restore; a load that failed then is retried here */
+	if (!ctr->run_base && gd_ctr_load(s->cfg, ctr, &e) < 0) {
+		gd_reply_error(s, c, e);
+		return;
+	}
 	j->handle = strdup(ctr->handle);
 	if (!j->handle)
 		gdn_err_set(&e, ENOMEM, "run");
-	if (!j->handle || prepare(s->cfg, j, &e) < 0 || (sock = launch(s, j, &e)) < 0) {
+	if (!j->handle || prepare(s->cfg, ctr, j, &e) < 0 || (sock = launch(s, j, &e)) < 0) {
 		gd_reply_error(s, c, e);
 		return;
 	}
@@ -368,7 +491,7 @@ void gd_h_attach(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 	}
 	if (hand_attach(s, c, ctr, p->second, 200, -1, &e) < 0) {
 		if (shim_gone(e))
-			attach_finished(s, c, procdir, p->second);
+			attach_finished(s, c, ctr->handle, procdir, p->second);
 		else
 			gd_reply_error(s, c, e);
 	}

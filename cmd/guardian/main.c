@@ -48,6 +48,7 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_SKIP_SETUP,
 	OPT_CLEANUP_PROCESS_DIRS,
+	OPT_READ_HEADER_TIMEOUT,
 	OPT_VERSION,
 };
 
@@ -76,6 +77,7 @@ static const struct option options[] = {
     {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
     {"skip-setup", no_argument, NULL, OPT_SKIP_SETUP},
     {"cleanup-process-dirs-on-wait", no_argument, NULL, OPT_CLEANUP_PROCESS_DIRS},
+    {"read-header-timeout", required_argument, NULL, OPT_READ_HEADER_TIMEOUT},
     {"help", no_argument, NULL, 'h'},
     {"version", no_argument, NULL, OPT_VERSION},
     {NULL, 0, NULL, 0},
@@ -118,6 +120,9 @@ static void usage(FILE *f)
 	    "  --skip-setup                  leave the host's cgroup hierarchies as they are\n"
 	    "  --cleanup-process-dirs-on-wait  remove a process's dir once a client got its\n"
 	    "                                exit status\n"
+	    "  --read-header-timeout DURATION  close a connection that sends no whole request\n"
+	    "                                head (or no request when idle) this long (default\n"
+	    "                                0: never)\n"
 	    "  --help                        show this help\n"
 	    "  --version                     print the version\n",
 	    f);
@@ -212,6 +217,15 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 						    "(e.g. 30s, 5m, 1h)",
 						    optarg);
 			cfg->default_grace_ns = (uint64_t)ns;
+			break;
+		case OPT_READ_HEADER_TIMEOUT:
+			if (gdn_parse_duration(optarg, &ns) < 0 || ns < 0)
+				return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+						    "--read-header-timeout: '%s' is not a duration "
+						    "(e.g. 30s, 5m, 1h)",
+						    optarg);
+			cfg->read_header_timeout_ns = (uint64_t)ns;
+			cfg->idle_timeout_ns = (uint64_t)ns;
 			break;
 		case OPT_MAX_CONTAINERS:
 			if (gdn_parse_u64(optarg, &u) < 0)
@@ -365,6 +379,7 @@ static int serve(struct gd_config *cfg, struct gdn_err **err)
 	if (!cfg->skip_setup)
 		gd_cgroup_setup(gdn_log_root());
 	r = gd_server_init(&s, cfg, err);
+	s.lock_fd = lock;
 	if (r >= 0)
 		r = gd_server_restore(&s, err);
 	if (r >= 0) {

@@ -60,16 +60,45 @@ static int load_props(const char *dir, json_t **ret)
 	return 0;
 }
 
-static void destroy_now(struct gd_server *s, const char *handle, const char *why)
+/* Destroys what start-up must not restore. If that fails, the container is registered anyway
+ * (without garden.state, so only List with garden.state=all shows it) so that a client can
+ * destroy it again instead of its handle being "already in use" until the next restart. */
+static int destroy_now(struct gd_server *s, const char *handle, const char *why)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
 	_cleanup_log_ struct gdn_log *log =
 	    gdn_log_session(s->log, "restore", "handle", handle, NULL);
+	struct gd_ctr *c;
 
 	gdn_log_info(log, "destroying", "reason", why, NULL);
-	if (gd_container_destroy(s->cfg, handle, log, &e) < 0 &&
-	    e->kind != GDN_ERR_CONTAINER_NOT_FOUND)
-		gdn_log_error(log, "destroy-failed", e, NULL);
+	if (gd_container_destroy(s->cfg, handle, log, &e) >= 0 ||
+	    e->kind == GDN_ERR_CONTAINER_NOT_FOUND)
+		return 0;
+	gdn_log_error(log, "destroy-failed", e, NULL);
+	c = gd_registry_add(&s->reg, handle, NULL, 0);
+	if (!c)
+		return -ENOMEM;
+	c->state = GD_CTR_ACTIVE;
+	return 0;
+}
+
+/* Whether create completed: the marker, or (an old depot's only record) garden.state=created in
+ * properties.json, which is then migrated to the marker. */
+static bool was_created(struct gd_server *s, const char *dir, const char *handle, json_t *props)
+{
+	_cleanup_free_ char *marker = gdn_path_join(dir, GD_CREATED_MARKER);
+	_cleanup_err_ struct gdn_err *e = NULL;
+	json_t *state = json_object_get(props, "garden.state");
+
+	if (!marker)
+		return false;
+	if (access(marker, F_OK) == 0)
+		return true;
+	if (!json_is_string(state) || strcmp(json_string_value(state), "created") != 0)
+		return false;
+	if (gdn_fs_write_atomic(marker, "", 0, 0644, &e) < 0)
+		gdn_log_error(s->log, "restore.migrate-failed", e, "handle", handle, NULL);
+	return true;
 }
 
 int gd_server_restore(struct gd_server *s, struct gdn_err **err)
@@ -81,9 +110,9 @@ int gd_server_restore(struct gd_server *s, struct gdn_err **err)
 		return gdn_err_set(err, errno, "open depot '%s'", s->cfg->depot);
 	while ((de = readdir(d))) {
 		_cleanup_free_ char *dir = NULL, *marker = NULL;
+		_cleanup_err_ struct gdn_err *le = NULL;
 		json_auto_t *props = NULL;
 		struct gd_ctr *c;
-		json_t *state;
 		struct stat st;
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -99,25 +128,32 @@ int gd_server_restore(struct gd_server *s, struct gdn_err **err)
 			continue;
 		}
 		if (s->cfg->destroy_on_startup) {
-			destroy_now(s, de->d_name, "--destroy-containers-on-startup");
+			if (destroy_now(s, de->d_name, "--destroy-containers-on-startup") < 0)
+				return gdn_err_set(err, ENOMEM, "restore");
 			continue;
 		}
 		if (access(marker, F_OK) == 0) {
-			destroy_now(s, de->d_name, "interrupted destroy");
+			if (destroy_now(s, de->d_name, "interrupted destroy") < 0)
+				return gdn_err_set(err, ENOMEM, "restore");
 			continue;
 		}
-		state =
-		    load_props(dir, &props) == 0 ? json_object_get(props, "garden.state") : NULL;
-		if (!json_is_string(state) || strcmp(json_string_value(state), "created") != 0) {
-			destroy_now(s, de->d_name, "interrupted create");
+		if (load_props(dir, &props) < 0)
+			props = json_object();
+		if (!props || !was_created(s, dir, de->d_name, props)) {
+			if (destroy_now(s, de->d_name, "interrupted create") < 0)
+				return gdn_err_set(err, ENOMEM, "restore");
 			continue;
 		}
+		/* reported by guardian, whatever properties.json says */
+		json_object_set_new(props, "garden.state", json_string("created"));
 		c = gd_registry_add(&s->reg, de->d_name, props, gd_props_grace(props));
 		if (!c)
 			return gdn_err_set(err, ENOMEM, "restore");
 		c->state = GD_CTR_ACTIVE;
 		/* After a restart every timer restarts from the full grace time. */
 		gd_ctr_set_grace(c, c->grace_ns);
+		if (gd_ctr_load(s->cfg, c, &le) < 0)
+			gdn_log_error(s->log, "restore.load-failed", le, "handle", c->handle, NULL);
 		gdn_log_info(s->log, "restore.restored", "handle", c->handle, NULL);
 	}
 	return 0;

@@ -1,7 +1,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/path.h"
+#include "lib/proc.h"
 #include "lib/util.h"
+#include "cmd/guardian/bundle.h"
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/registry.h"
 
@@ -42,6 +45,7 @@ static void ctr_free(struct gd_ctr *c)
 {
 	free(c->handle);
 	json_decref(c->props);
+	json_decref(c->run_base);
 	free(c);
 }
 
@@ -70,10 +74,42 @@ void gd_registry_free(struct gd_registry *r)
 int gd_ctr_save(const struct gd_config *cfg, const struct gd_ctr *c, struct gdn_err **err)
 {
 	_cleanup_free_ char *dir = gd_container_dir(cfg, c->handle);
+	json_auto_t *props = json_deep_copy(c->props);
 
-	if (!dir)
+	if (!dir || !props)
 		return gdn_err_set(err, ENOMEM, "save properties");
-	return gd_props_write(dir, c->props, err);
+	(void)json_object_del(props, "garden.state");
+	return gd_props_write(dir, props, err);
+}
+
+int gd_ctr_load(const struct gd_config *cfg, struct gd_ctr *c, struct gdn_err **err)
+{
+	_cleanup_free_ char *dir = gd_container_dir(cfg, c->handle);
+	_cleanup_free_ char *pidfile = dir ? gdn_path_join(dir, "pidfile") : NULL;
+	json_auto_t *config = NULL;
+	json_t *base;
+	pid_t pid = 0;
+	int r;
+
+	if (!pidfile)
+		return gdn_err_set(err, ENOMEM, "load '%s'", c->handle);
+	if ((r = gdn_pidfile_read(pidfile, &pid, err)) < 0 ||
+	    (r = gd_bundle_read(dir, &config, err)) < 0)
+		return gdn_err_wrap(err, "load container '%s'", c->handle);
+	base = json_pack("{s:O}", "process", json_object_get(config, "process"));
+	if (!base)
+		return gdn_err_set(err, EINVAL, "load container '%s': config.json has no process",
+				   c->handle);
+	json_decref(c->run_base);
+	c->run_base = base;
+	c->init_pid = pid;
+	c->privileged = gd_bundle_privileged(config);
+	return 0;
+}
+
+bool gd_prop_reserved(const char *name)
+{
+	return strcmp(name, "garden.state") == 0 || strncmp(name, "garden.network.", 15) == 0;
 }
 
 void gd_ctr_pause(struct gd_ctr *c)

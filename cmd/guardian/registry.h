@@ -1,6 +1,8 @@
 /* guardian's in-memory view of its containers. The depot is the source of truth: every change
  * to a container's properties is written to <depot>/<handle>/properties.json atomically before
- * the request that made it is answered, and the registry is rebuilt from the depot at start-up. */
+ * the request that made it is answered, and the registry is rebuilt from the depot at start-up.
+ * Whether a create completed is guardian's own state, kept apart from the client-writable
+ * properties: the `created` marker in the container dir (container.h). */
 #pragma once
 
 #include <stdbool.h>
@@ -24,6 +26,12 @@ struct gd_ctr {
 	uint64_t deadline_ns; /* monotonic; valid when grace_ns > 0 and refs == 0 */
 	unsigned refs;	      /* requests in flight that pause the grace timer */
 	uint64_t serial;      /* unique per registration, never reused */
+	/* What Run needs, read once from the depot when create completed or at restore
+	 * (gd_ctr_load): the init's host pid, the privileged flag and {"process": <config.json's
+	 * process>}, the defaults every process of the container starts from. */
+	pid_t init_pid;
+	bool privileged;
+	json_t *run_base; /* NULL until loaded */
 	struct gd_ctr *next;
 };
 
@@ -39,8 +47,15 @@ struct gd_ctr *gd_registry_add(struct gd_registry *r, const char *handle, json_t
 void gd_registry_remove(struct gd_registry *r, struct gd_ctr *c);
 void gd_registry_free(struct gd_registry *r);
 
-/* Writes c->props to <depot>/<handle>/properties.json atomically. */
+/* Writes c->props to <depot>/<handle>/properties.json atomically (without garden.state, which
+ * guardian reports but never takes from there). */
 int gd_ctr_save(const struct gd_config *cfg, const struct gd_ctr *c, struct gdn_err **err);
+/* Fills init_pid, privileged and run_base from <depot>/<handle>/{pidfile,config.json}. */
+int gd_ctr_load(const struct gd_config *cfg, struct gd_ctr *c, struct gdn_err **err);
+
+/* Properties only guardian sets (garden.state, garden.network.*): clients may read them but
+ * neither set nor remove them. */
+bool gd_prop_reserved(const char *name);
 
 /* Grace timer: pause while a request addresses the container; resume restarts the countdown. */
 void gd_ctr_pause(struct gd_ctr *c);

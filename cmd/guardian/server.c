@@ -17,6 +17,8 @@
 #include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/server.h"
 
+/* At this many connections the one that has waited longest for a request is closed to make room
+ * (so that one local client holding idle connections cannot lock everybody else out). */
 #define MAX_CONNS 4096
 
 static void rewatch(struct gd_server *s, struct gd_conn *c, uint32_t events)
@@ -84,6 +86,7 @@ int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_
 	s->cfg = cfg;
 	s->loop.epfd = s->loop.sig.fd = -1;
 	s->standby_fd = -1;
+	s->lock_fd = -1;
 	s->log = gdn_log_root();
 	gdn_timer_init(&s->reaper, on_reaper, s);
 	gdn_timer_init(&s->standby, on_standby, s);
@@ -149,17 +152,86 @@ static void conn_free(struct gd_server *s, struct gd_conn *c)
 	gd_call_forget_conn(s, c);
 	/* gdn_loop_close leaves the epoll set explicitly: epoll keys on the open file, which lives
 	 * on where the fd was handed over (to a dadoo). */
+	gdn_loop_timer_cancel(&s->loop, &c->deadline);
 	gdn_loop_close(&s->loop, &c->w);
 	gdn_loop_defer_free(&s->loop, &c->defer);
 }
 
+/* A connection that waits for (the rest of) a request head may be closed to make room. */
+static bool evictable(const struct gd_conn *c)
+{
+	return c->state == GD_CONN_READING && !c->have_head;
+}
+
+/* Closes the connection that has waited longest for a request: an idle one (nothing of a
+ * request sent yet) if there is one, else the one that has been sending its head longest.
+ * Connections with a request in progress, being answered or handed to a dadoo (hijacked
+ * streams: not ours any more) are never chosen. false if there was none. */
+static bool evict_oldest(struct gd_server *s)
+{
+	struct gd_conn *pick = NULL;
+
+	for (int pass = 0; pass < 2 && !pick; pass++)
+		for (struct gd_conn *c = s->conns; c; c = c->next)
+			if (evictable(c) && (pass == 1 || c->in.len == 0) &&
+			    (!pick || c->idle_since_ns < pick->idle_since_ns))
+				pick = c;
+	if (!pick)
+		return false;
+	gdn_log_debug(s->log, "connection.evicted", "reason", "connection limit", NULL);
+	conn_free(s, pick);
+	return true;
+}
+
+/* Closes c `limit` ns from now unless it gets further (0: no limit). */
+static void conn_deadline(struct gd_server *s, struct gd_conn *c, uint64_t limit)
+{
+	if (!limit)
+		gdn_loop_timer_cancel(&s->loop, &c->deadline);
+	else if (gdn_loop_timer_at(&s->loop, &c->deadline, gdn_now_mono_ns() + limit) < 0)
+		gdn_log_error(s->log, "connection.timer-failed", NULL, NULL);
+}
+
+static void on_conn_deadline(struct gdn_loop *l, struct gdn_timer *t)
+{
+	struct gd_server *s = gd_server_of(l);
+	struct gd_conn *c = t->data;
+
+	if (c->state != GD_CONN_READING)
+		return;
+	gdn_log_debug(s->log, "connection.timed-out", "waiting-for",
+		      c->idle ? "request" : "request head", NULL);
+	conn_free(s, c);
+}
+
+/* The connection starts waiting for a request: after accept (header timeout) or, keep-alive,
+ * after a response (idle timeout until its first byte, then the header timeout). */
+static void conn_wait_request(struct gd_server *s, struct gd_conn *c, bool idle)
+{
+	uint64_t now = gdn_now_mono_ns();
+	uint64_t limit = idle ? s->cfg->idle_timeout_ns : s->cfg->read_header_timeout_ns;
+
+	c->idle = idle;
+	c->idle_since_ns = now;
+	conn_deadline(s, c, limit);
+}
+
+/* A connection closed to make room is released after the round (later events may name it). */
 static void accept_conns(struct gd_server *s, struct gd_listener *l)
 {
+	bool evicted_for_fds = false;
+
 	for (;;) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
 		struct gd_conn *c;
 
 		if (fd < 0) {
+			/* Out of fds: make room as at the connection limit, once per batch. */
+			if ((errno == EMFILE || errno == ENFILE) && !evicted_for_fds &&
+			    evict_oldest(s)) {
+				evicted_for_fds = true;
+				continue;
+			}
 			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 				struct gdn_err *e = NULL;
 				gdn_err_set(&e, errno, "accept on '%s'", l->what);
@@ -168,13 +240,20 @@ static void accept_conns(struct gd_server *s, struct gd_listener *l)
 			}
 			return;
 		}
-		if (s->n_conns >= MAX_CONNS || !(c = calloc(1, sizeof(*c)))) {
+		if (s->n_conns >= MAX_CONNS) {
+			if (!evict_oldest(s)) {
+				(void)close(fd);
+				continue;
+			}
+		}
+		if (!(c = calloc(1, sizeof(*c)))) {
 			(void)close(fd);
 			continue;
 		}
 		gdn_watch_init(&c->w, fd, on_conn, c);
 		c->defer.release = conn_release;
 		c->state = GD_CONN_READING;
+		gdn_timer_init(&c->deadline, on_conn_deadline, c);
 		if (gdn_loop_watch(&s->loop, &c->w, EPOLLIN | EPOLLRDHUP) < 0) {
 			(void)close(fd);
 			free(c);
@@ -183,6 +262,7 @@ static void accept_conns(struct gd_server *s, struct gd_listener *l)
 		c->next = s->conns;
 		s->conns = c;
 		s->n_conns++;
+		conn_wait_request(s, c, false);
 	}
 }
 
@@ -237,6 +317,7 @@ static bool conn_parse(struct gd_server *s, struct gd_conn *c)
 		c->head_scanned = 0;
 		gdn_buf_consume(&c->in, (size_t)n);
 		c->have_head = true;
+		conn_deadline(s, c, 0); /* the body has no time limit (Go's ReadTimeout 0) */
 		c->keep_alive = c->req.keep_alive;
 		if (c->req.has_length && !c->req.chunked && c->req.content_length > GD_MAX_BODY) {
 			gdn_err_kind(&e, GDN_ERR_GENERIC, EFBIG,
@@ -306,6 +387,7 @@ static void conn_flush(struct gd_server *s, struct gd_conn *c)
 	}
 	conn_reset_request(c);
 	c->state = GD_CONN_READING;
+	conn_wait_request(s, c, true);
 	rewatch(s, c, EPOLLIN | EPOLLRDHUP);
 	if (c->in.len > 0)
 		(void)conn_parse(s, c);
@@ -340,6 +422,13 @@ static void conn_on_event(struct gd_server *s, struct gd_conn *c, uint32_t event
 		if (gdn_buf_append(&c->in, buf, (size_t)n) < 0) {
 			conn_free(s, c);
 			return;
+		}
+		if (c->idle) {
+			/* the first byte of a keep-alive request: now the head has its limit */
+			uint64_t hdr = s->cfg->read_header_timeout_ns;
+
+			c->idle = false;
+			conn_deadline(s, c, hdr);
 		}
 		if (conn_parse(s, c))
 			return;
@@ -412,8 +501,12 @@ static void lease_end(struct gd_server *s, struct gd_lease *l)
 {
 	struct gd_ctr *ctr = gd_registry_find(&s->reg, l->handle);
 
-	if (ctr && ctr->serial == l->serial)
+	if (ctr && ctr->serial == l->serial) {
 		gd_ctr_resume(ctr);
+		/* the dadoo may have hung up by dying: its process must not run on unseen */
+		if (!s->stopping && ctr->state == GD_CTR_ACTIVE)
+			gd_processes_check_shims(s, ctr->handle);
+	}
 	for (struct gd_lease **p = &s->leases; *p; p = &(*p)->next) {
 		if (*p == l) {
 			*p = l->next;

@@ -52,6 +52,10 @@ struct gd_conn {
 	bool close_after_write;
 	struct gd_ctr *paused; /* container whose grace timer this request paused */
 	struct gdn_log *log;
+	/* armed while it waits for a request (head): closes it then; server.c */
+	struct gdn_timer deadline;
+	uint64_t idle_since_ns; /* monotonic: when it last started waiting for a request */
+	bool idle;		/* keep-alive, waiting for the first byte of the next request */
 	struct gd_conn *next;
 };
 
@@ -120,6 +124,9 @@ struct gd_server {
 	struct gd_call *calls; /* requests to dadoos whose replies the loop waits for */
 	uint64_t next_stream_id;
 	bool stopping;
+	/* the depot's flock (main.c), or -1: workers close their copy at once, so that only
+	 * guardian itself holds the lock and a new guardian can start the moment it dies */
+	int lock_fd;
 };
 
 int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_err **err);
@@ -141,6 +148,10 @@ void gd_reply_text(struct gd_server *s, struct gd_conn *c, int status, const cha
 void gd_reply_raw(struct gd_server *s, struct gd_conn *c, const void *data, size_t len);
 /* Closes a connection whose fd was handed to another process, without answering. */
 void gd_conn_close(struct gd_server *s, struct gd_conn *c);
+/* Kills the process of every dadoo of the container that died under it (handlers_processes.c:
+ * a process dir whose dadoo.pid is dead and that has no exitcode) and records the loss, which
+ * Attach then answers. Run when a lease ends: the dadoo holding it has hung up or died. */
+void gd_processes_check_shims(struct gd_server *s, const char *handle);
 /* Pauses ctr's grace timer until the other end of the returned lease fd is closed; -errno. */
 int gd_lease_new(struct gd_server *s, struct gd_ctr *ctr, struct gdn_err **err);
 

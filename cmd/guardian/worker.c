@@ -8,6 +8,7 @@
 #include <string.h>
 #include <stddef.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 
@@ -124,14 +125,23 @@ static void on_pipe(struct gdn_loop *l, struct gdn_watch *watch, uint32_t events
 
 /* In the child: run the operation and report. Never returns. */
 static void __attribute__((noreturn))
-worker_child(struct gd_server *s, struct gdn_log *parent, int fd, const char *handle,
-	     gd_worker_fn fn, void *arg)
+worker_child(struct gd_server *s, pid_t guardian, struct gdn_log *parent, int fd,
+	     const char *handle, gd_worker_fn fn, void *arg)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
 	/* A child of the request's session, so its lines nest under the request's (e.g. "4.1"). */
 	struct gdn_log *log =
 	    gdn_log_session(parent, "worker", "handle", handle ? handle : "", NULL);
 	sigset_t none;
+
+	/* A worker must not outlive guardian: the depot lock is on an open file description that
+	 * fork shares, and a worker left running would race the next guardian's start-up restore
+	 * (which finishes or undoes what a killed worker left half-done). So it drops its copy of
+	 * the lock and dies with guardian; if guardian is already gone, at once. */
+	if (s->lock_fd >= 0)
+		(void)close(s->lock_fd);
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != guardian)
+		_exit(1);
 
 	/* The loop's fds are not ours to use; the signals the loop takes via signalfd must reach
 	 * this child's default handlers (so `kill` of a stuck worker works). */
@@ -214,7 +224,7 @@ int gd_worker_start(struct gd_server *s, struct gd_conn *conn, const char *handl
 {
 	struct gd_worker *w;
 	int p[2];
-	pid_t pid;
+	pid_t pid, self = getpid();
 
 	w = worker_new(handle, arg, free_arg);
 	if (!w) {
@@ -239,7 +249,8 @@ int gd_worker_start(struct gd_server *s, struct gd_conn *conn, const char *handl
 		(void)close(p[0]);
 		/* The result is small; make the write end blocking so it is never short. */
 		(void)fcntl(p[1], F_SETFL, 0);
-		worker_child(s, conn && conn->log ? conn->log : s->log, p[1], handle, fn, arg);
+		worker_child(s, self, conn && conn->log ? conn->log : s->log, p[1], handle, fn,
+			     arg);
 	}
 	(void)close(p[1]);
 	w->pid = pid;
