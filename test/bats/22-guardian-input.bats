@@ -108,6 +108,16 @@ oci_memory_limit() {
 	assert_success
 }
 
+@test "Run with a TTY and a 2^64-2 rlimit: the terminal has the size asked for" {
+	in_container
+	local spec
+	# dadoo reads consoleSize from process.json (with crun, which does not apply it on exec).
+	spec='{"path":"sh","args":["-c","'"$(tty_settle)"'stty size"],"rlimits":{"core":18446744073709551614},"tty":{"window_size":{"columns":123,"rows":45}},"image":{}}'
+	run_gc run in-a "$spec" --stdout -
+	assert_equal "$(json_field "$output" .exit_status)" 0
+	assert_equal "$(json_field "$output" .stdout | tr -d '\r')" "45 123"
+}
+
 @test "Run: nofile 2^64 is refused with Go's message, and so is a negative one" {
 	in_container
 	run_gc run in-a '{"path":"true","rlimits":{"nofile":18446744073709551616},"image":{}}'
