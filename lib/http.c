@@ -382,6 +382,8 @@ ssize_t gdn_chunked_feed(struct gdn_chunked *c, const char *in, size_t in_len, s
 		char ch = in[i];
 		int d;
 
+		if (c->state <= CH_SIZE_LF && ++c->line_len > GDN_HTTP_CHUNK_LINE_MAX)
+			return chunk_fail(c, err, "chunk size line longer than 4096 bytes");
 		switch (c->state) {
 		case CH_SIZE_START:
 		case CH_SIZE:
@@ -399,7 +401,8 @@ ssize_t gdn_chunked_feed(struct gdn_chunked *c, const char *in, size_t in_len, s
 			if (c->state == CH_SIZE_START)
 				return chunk_fail(c, err, "invalid chunk size");
 			c->state = CH_SIZE_WS;
-			break; /* reprocess ch */
+			c->line_len--; /* ch is counted again */
+			break;	       /* reprocess ch */
 		case CH_SIZE_WS:
 			if (ch == ';')
 				c->state = CH_EXT;
@@ -420,6 +423,7 @@ ssize_t gdn_chunked_feed(struct gdn_chunked *c, const char *in, size_t in_len, s
 			if (ch != '\n')
 				return chunk_fail(c, err, "missing LF after chunk size");
 			i++;
+			c->line_len = 0;
 			c->state = c->remaining ? CH_DATA : CH_TRAILER_START;
 			break;
 		case CH_DATA: {

@@ -48,15 +48,21 @@ bool gdn_http_list_has_token(const char *list, const char *token);
 /* Case-insensitive header lookup; NULL if absent. */
 const char *gdn_http_header(const struct gdn_http_req *req, const char *name);
 
+/* Longest chunk-size line (size, extensions, CRLF), as Go's chunked reader (its 4 KiB bufio
+ * line): a longer one is malformed framing. Extensions are otherwise skipped unread. */
+#define GDN_HTTP_CHUNK_LINE_MAX 4096
+
 /* Incremental decoder for a chunked body. */
 struct gdn_chunked {
 	int state;
 	uint64_t remaining; /* bytes left in the current chunk */
+	size_t line_len;    /* bytes of the current chunk-size line so far */
 	bool done;	    /* terminal chunk and trailers consumed */
 };
 /* Consumes input from in[0..in_len), appending decoded body bytes to out. Returns the number of
  * input bytes consumed (it stops right after the end of the body, so pipelined bytes are left),
- * or -EBADMSG with *err (http_status 400) on malformed framing. */
+ * or -EBADMSG with *err (http_status 400) on malformed framing, a chunk-size line over
+ * GDN_HTTP_CHUNK_LINE_MAX included. */
 ssize_t gdn_chunked_feed(struct gdn_chunked *c, const char *in, size_t in_len, struct gdn_buf *out,
 			 struct gdn_err **err);
 

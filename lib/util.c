@@ -148,6 +148,75 @@ json_t *gdn_json_get(const json_t *obj, const char *key)
 	return NULL;
 }
 
+/* A uint64 above INT64_MAX (jansson's integers are int64) travels as an object whose only key
+ * starts with NUL. No decoded document can hold such a key (jansson refuses NUL in keys), and in
+ * compact output the object prints as U64_OPEN digits U64_CLOSE, which gdn_json_line replaces
+ * by the digits: a string value cannot contain U64_OPEN, since every '"' in it is escaped. */
+#define U64_KEY "\0gdn-u64"
+#define U64_OPEN "{\"\\u0000gdn-u64\":\""
+#define U64_CLOSE "\"}"
+
+json_t *gdn_json_u64(uint64_t v)
+{
+	char digits[24];
+
+	if (v <= (uint64_t)INT64_MAX)
+		return json_integer((json_int_t)v);
+	(void)snprintf(digits, sizeof(digits), "%" PRIu64, v);
+	json_t *o = json_object();
+	if (!o || json_object_setn_new(o, U64_KEY, sizeof(U64_KEY) - 1, json_string(digits)) < 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
+}
+
+int gdn_json_u64_value(const json_t *v, uint64_t *ret)
+{
+	json_t *d;
+
+	if (json_is_integer(v)) {
+		if (json_integer_value(v) < 0)
+			return -ERANGE;
+		*ret = (uint64_t)json_integer_value(v);
+		return 0;
+	}
+	d = json_object_getn(v, U64_KEY, sizeof(U64_KEY) - 1);
+	if (!json_is_string(d) || json_object_size(v) != 1)
+		return -EINVAL;
+	return gdn_parse_u64(json_string_value(d), ret);
+}
+
+/* Replaces each U64_OPEN digits U64_CLOSE in s (length n) by the digits; returns the new length. */
+static size_t unwrap_u64(char *s, size_t n)
+{
+	const size_t lo = sizeof(U64_OPEN) - 1, lc = sizeof(U64_CLOSE) - 1;
+	char *w = s, *r = s, *end = s + n, *m;
+
+	while ((m = memmem(r, (size_t)(end - r), U64_OPEN, lo))) {
+		char *d = m + lo, *e = d;
+
+		while (e < end && is_digit(*e))
+			e++;
+		if (e == d || (size_t)(end - e) < lc || memcmp(e, U64_CLOSE, lc) != 0) {
+			/* not ours (cannot happen): keep it as it is */
+			memmove(w, r, (size_t)(d - r));
+			w += d - r;
+			r = d;
+			continue;
+		}
+		memmove(w, r, (size_t)(m - r));
+		w += m - r;
+		memmove(w, d, (size_t)(e - d));
+		w += e - d;
+		r = e + lc;
+	}
+	memmove(w, r, (size_t)(end - r));
+	w += end - r;
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 char *gdn_json_line(const json_t *v, size_t *ret_len)
 {
 	char *s, *line;
@@ -159,6 +228,8 @@ char *gdn_json_line(const json_t *v, size_t *ret_len)
 	if (!s)
 		return NULL;
 	n = strlen(s);
+	if (strstr(s, U64_OPEN))
+		n = unwrap_u64(s, n);
 	line = realloc(s, n + 2);
 	if (!line) {
 		free(s);

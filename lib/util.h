@@ -18,7 +18,14 @@ void gdn_uuid_v4(char out[37]);
 uint64_t gdn_now_mono_ns(void);
 uint64_t gdn_now_real_ns(void);
 
-/* Case-insensitive object member lookup, exact match preferred (Go's decoder rule). */
+/* Case-insensitive object member lookup, exact match preferred. Request bodies and other Go
+ * JSON go through lib/gojson, which follows Go's decoder exactly (the last match wins). */
 json_t *gdn_json_get(const json_t *obj, const char *key);
+/* A JSON integer for any uint64: values above INT64_MAX (which jansson cannot hold) become a
+ * private stand-in that gdn_json_line prints as the exact digits. Other encoders do not know
+ * it: documents holding one must be written with gdn_json_line. NULL on ENOMEM. */
+json_t *gdn_json_u64(uint64_t v);
+/* The value of a non-negative json integer or of a gdn_json_u64 stand-in: 0, -EINVAL, -ERANGE. */
+int gdn_json_u64_value(const json_t *v, uint64_t *ret);
 /* Compact encoding plus '\n', malloc'd; NULL on error. */
 char *gdn_json_line(const json_t *v, size_t *ret_len);

@@ -8,13 +8,13 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include "lib/cli.h"
 #include "lib/fs.h"
 #include "lib/path.h"
 #include "lib/runtime_log.h"
 #include "lib/util.h"
 #include "cmd/dadoo/dadoo.h"
 
-#define DADOO_VERSION "0.1.0"
 #define RESULT_FD 3
 
 enum {
@@ -24,8 +24,6 @@ enum {
 	OPT_STANDBY,
 	OPT_CLEANUP_ON_WAIT,
 	OPT_TTY,
-	OPT_LOG_LEVEL,
-	OPT_VERSION,
 };
 
 static const struct option options[] = {
@@ -35,9 +33,9 @@ static const struct option options[] = {
     {"standby", no_argument, NULL, OPT_STANDBY},
     {"cleanup-on-wait", no_argument, NULL, OPT_CLEANUP_ON_WAIT},
     {"tty", no_argument, NULL, OPT_TTY},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, OPT_VERSION},
+    {"log-level", required_argument, NULL, GDN_CLI_OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, GDN_CLI_OPT_HELP},
+    {"version", no_argument, NULL, GDN_CLI_OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
@@ -50,32 +48,28 @@ static bool arg_cleanup_on_wait;
 static bool arg_tty;
 static enum gdn_log_level arg_log_level = GDN_LOG_INFO;
 
-static void usage(FILE *f)
-{
-	fputs("Usage: dadoo --runtime PATH [OPTIONS] PROCESS-DIR HANDLE\n"
-	      "       dadoo --runtime PATH [OPTIONS] --standby\n"
-	      "       dadoo --help | --version\n"
-	      "\n"
-	      "Runs the process described by PROCESS-DIR/process.json in the container HANDLE\n"
-	      "with '<runtime> exec', and serves its stdio and exit status on\n"
-	      "PROCESS-DIR/dadoo.sock. Started by guardian; see dadoo(8).\n"
-	      "\n"
-	      "Options:\n"
-	      "  --runtime PATH       the OCI runtime (runc or crun)\n"
-	      "  --runtime-root DIR   the runtime's --root\n"
-	      "  --runtime-arg ARG    a global argument for the runtime (repeatable)\n"
-	      "  --standby            wait for PROCESS-DIR, HANDLE and --tty on fd 3\n"
-	      "  --cleanup-on-wait    remove PROCESS-DIR once the exit status was delivered\n"
-	      "  --tty                give the process a pseudo-terminal\n"
-	      "  --log-level LEVEL    debug, info, error or fatal (default info)\n"
-	      "  --help               show this help\n"
-	      "  --version            print the version\n",
-	      f);
-}
+static const char usage[] =
+    "Usage: dadoo --runtime PATH [OPTIONS] PROCESS-DIR HANDLE\n"
+    "       dadoo --runtime PATH [OPTIONS] --standby\n"
+    "       dadoo --help | --version\n"
+    "\n"
+    "Runs the process described by PROCESS-DIR/process.json in the container HANDLE\n"
+    "with '<runtime> exec', and serves its stdio and exit status on\n"
+    "PROCESS-DIR/dadoo.sock. Started by guardian; see dadoo(8).\n"
+    "\n"
+    "Options:\n"
+    "  --runtime PATH       the OCI runtime (runc or crun)\n"
+    "  --runtime-root DIR   the runtime's --root\n"
+    "  --runtime-arg ARG    a global argument for the runtime (repeatable)\n"
+    "  --standby            wait for PROCESS-DIR, HANDLE and --tty on fd 3\n"
+    "  --cleanup-on-wait    remove PROCESS-DIR once the exit status was delivered\n"
+    "  --tty                give the process a pseudo-terminal\n" GDN_CLI_HELP_LOG_LEVEL
+	GDN_CLI_HELP_HELP_VERSION;
 
-/* 0 to go on, 1 to exit successfully, -1 on a usage error. */
+/* 0 to go on, 1 to exit successfully, -1 on a usage error (already reported). */
 static int parse_args(int argc, char **argv)
 {
+	_cleanup_err_ struct gdn_err *err = NULL;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
@@ -88,8 +82,8 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_RUNTIME_ARG:
 			if (n_runtime_args == GDN_RUNTIME_EXTRA_ARGS_MAX) {
-				fprintf(stderr, "dadoo: at most %d --runtime-arg\n",
-					GDN_RUNTIME_EXTRA_ARGS_MAX);
+				(void)gdn_cli_usage_error("dadoo", "at most %d --runtime-arg",
+							  GDN_RUNTIME_EXTRA_ARGS_MAX);
 				return -1;
 			}
 			arg_runtime_args[n_runtime_args++] = optarg;
@@ -103,26 +97,31 @@ static int parse_args(int argc, char **argv)
 		case OPT_TTY:
 			arg_tty = true;
 			break;
-		case OPT_LOG_LEVEL:
-			if (gdn_log_parse_level(optarg, &arg_log_level) < 0) {
-				fprintf(stderr, "dadoo: --log-level: '%s' is not a level\n",
-					optarg);
+		case GDN_CLI_OPT_LOG_LEVEL:
+			if (gdn_cli_log_level(optarg, &arg_log_level, &err) < 0) {
+				(void)gdn_cli_usage_error("dadoo", "%s", gdn_err_str(err));
 				return -1;
 			}
 			break;
-		case 'h':
-			usage(stdout);
+		case GDN_CLI_OPT_HELP:
+			(void)gdn_cli_help(usage);
 			return 1;
-		case OPT_VERSION:
-			puts("dadoo " DADOO_VERSION);
+		case GDN_CLI_OPT_VERSION:
+			(void)gdn_cli_version("dadoo");
 			return 1;
 		default:
-			usage(stderr);
+			/* getopt_long has said what was wrong */
+			(void)gdn_cli_usage_error("dadoo", NULL);
 			return -1;
 		}
 	}
-	if (!arg_runtime || argc - optind != (arg_standby ? 0 : 2)) {
-		usage(stderr);
+	if (!arg_runtime) {
+		(void)gdn_cli_usage_error("dadoo", "--runtime is required");
+		return -1;
+	}
+	if (argc - optind != (arg_standby ? 0 : 2)) {
+		(void)gdn_cli_usage_error("dadoo", arg_standby ? "--standby takes no arguments"
+							       : "expected PROCESS-DIR and HANDLE");
 		return -1;
 	}
 	return 0;

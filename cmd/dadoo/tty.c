@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include "lib/fs.h"
+#include "lib/gojson.h"
 #include "lib/path.h"
 #include "lib/util.h"
 #include "cmd/dadoo/dadoo.h"
@@ -104,19 +105,20 @@ void dd_console_size(const char *process_json, unsigned *ret_columns, unsigned *
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
 	_cleanup_free_ char *text = NULL;
-	json_auto_t *spec = NULL;
-	const json_t *size;
-	json_int_t w, h;
+	_cleanup_gojson_ struct gdn_gojson *spec = NULL;
+	const struct gdn_gojson *size;
+	uint64_t w = 0, h = 0;
 	size_t len = 0;
 
 	*ret_columns = DEFAULT_COLUMNS;
 	*ret_rows = DEFAULT_ROWS;
-	if (gdn_fs_read_file(process_json, PROCESS_JSON_MAX, &text, &len, &err) < 0)
+	/* lib/gojson: rlimits above INT64_MAX, which jansson refuses, may be in the file */
+	if (gdn_fs_read_file(process_json, PROCESS_JSON_MAX, &text, &len, &err) < 0 ||
+	    gdn_gojson_decode(text, len, &spec, &err) < 0)
 		return;
-	spec = json_loadb(text, len, 0, NULL);
-	size = json_object_get(spec, "consoleSize");
-	w = json_integer_value(json_object_get(size, "width"));
-	h = json_integer_value(json_object_get(size, "height"));
+	size = gdn_gojson_member(spec, "consoleSize");
+	(void)gdn_gojson_u64(gdn_gojson_member(size, "width"), &w);
+	(void)gdn_gojson_u64(gdn_gojson_member(size, "height"), &h);
 	if (w > 0 && w <= 65535)
 		*ret_columns = (unsigned)w;
 	if (h > 0 && h <= 65535)

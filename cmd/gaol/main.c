@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/cli.h"
 #include "cmd/gaol/gaol.h"
 
 #define TARGET_HELP                                                                                \
@@ -286,7 +287,9 @@ static void print_usage(FILE *f)
 	      f);
 	for (size_t i = 0; i < gl_n_commands; i++)
 		fprintf(f, "  %-17s %s\n", gl_commands[i].name, gl_commands[i].summary);
-	fputs("\nOptions (also accepted after the command):\n" TARGET_HELP "\n"
+	fputs("\nOptions (also accepted after the command):\n" TARGET_HELP
+	      "  --version           print the version (before the command)\n"
+	      "\n"
 	      "Run 'gaol COMMAND --help' for a command's options.\n",
 	      f);
 }
@@ -377,7 +380,8 @@ static int finish(int status)
 
 int main(int argc, char **argv)
 {
-	static const struct option longopts[] = {GL_COMMON_LONGOPTS, {0}};
+	static const struct option longopts[] = {
+	    GL_COMMON_LONGOPTS, {"version", no_argument, NULL, GDN_CLI_OPT_VERSION}, {0}};
 	const struct gl_cmd *cmd;
 	_cleanup_free_ char *argv0 = NULL;
 	int c;
@@ -391,9 +395,11 @@ int main(int argc, char **argv)
 		case 'h':
 			print_usage(stdout);
 			return finish(GL_EXIT_OK);
+		case GDN_CLI_OPT_VERSION:
+			return finish(gdn_cli_version("gaol"));
 		default:
-			fputs("Try 'gaol --help'.\n", stderr);
-			return GL_EXIT_USAGE;
+			/* getopt_long has said what was wrong */
+			return gdn_cli_usage_error("gaol", NULL);
 		}
 	}
 	if (optind >= argc) {

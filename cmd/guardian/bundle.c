@@ -308,12 +308,28 @@ static json_t *linux_json(const struct gd_config *cfg, const struct gd_create_sp
 	return json_incref(lx);
 }
 
+/* A limit above INT64_MAX is clamped in the OCI resources (int64 there); the annotation keeps
+ * the value the client set, so that the limits getters return it. */
+static int annotate_clamped(json_t *a, const char *key, uint64_t v)
+{
+	char buf[32];
+	if (v <= INT64_MAX)
+		return 0;
+	snprintf(buf, sizeof(buf), "%llu", (unsigned long long)v);
+	return set(a, key, json_string(buf));
+}
+
 static json_t *annotations_json(const struct gd_create_spec *spec)
 {
 	char disk[32];
 	snprintf(disk, sizeof(disk), "%llu", (unsigned long long)spec->limits.disk_byte_hard);
-	return json_pack("{s:s, s:s}", GD_ANNOTATION_PRIVILEGED,
-			 spec->privileged ? "true" : "false", GD_ANNOTATION_DISK_BYTE_HARD, disk);
+	json_auto_t *a =
+	    json_pack("{s:s, s:s}", GD_ANNOTATION_PRIVILEGED, spec->privileged ? "true" : "false",
+		      GD_ANNOTATION_DISK_BYTE_HARD, disk);
+	if (!a || annotate_clamped(a, GD_ANNOTATION_MEMORY_LIMIT, spec->limits.memory_bytes) < 0 ||
+	    annotate_clamped(a, GD_ANNOTATION_CPU_SHARES, spec->limits.cpu_shares) < 0)
+		return NULL;
+	return json_incref(a);
 }
 
 json_t *gd_bundle_config(const struct gd_config *cfg, const struct gd_create_spec *spec,
@@ -398,11 +414,19 @@ void gd_bundle_limits(const json_t *config, struct gd_limits *ret)
 	ret->memory_bytes = get_u64(json_object_get(res, "memory"), "limit");
 	ret->cpu_shares = get_u64(json_object_get(res, "cpu"), "shares");
 	ret->pids_max = get_u64(json_object_get(res, "pids"), "limit");
-	const char *disk = json_string_value(
-	    json_object_get(json_object_get(config, "annotations"), GD_ANNOTATION_DISK_BYTE_HARD));
+	const json_t *annotations = json_object_get(config, "annotations");
+	const char *disk =
+	    json_string_value(json_object_get(annotations, GD_ANNOTATION_DISK_BYTE_HARD));
+	const char *mem =
+	    json_string_value(json_object_get(annotations, GD_ANNOTATION_MEMORY_LIMIT));
+	const char *cpu = json_string_value(json_object_get(annotations, GD_ANNOTATION_CPU_SHARES));
 	uint64_t v = 0;
 	if (disk && gdn_parse_u64(disk, &v) == 0)
 		ret->disk_byte_hard = v;
+	if (mem && gdn_parse_u64(mem, &v) == 0)
+		ret->memory_bytes = v;
+	if (cpu && gdn_parse_u64(cpu, &v) == 0)
+		ret->cpu_shares = v;
 }
 
 bool gd_bundle_privileged(const json_t *config)

@@ -16,6 +16,9 @@ struct gd_bundle_host {
 /* Annotations guardian records in config.json (read back by gd_bundle_read_limits etc.). */
 #define GD_ANNOTATION_PRIVILEGED "org.cloudfoundry.garden.privileged"
 #define GD_ANNOTATION_DISK_BYTE_HARD "org.cloudfoundry.garden.disk-byte-hard"
+/* Only when the limit exceeds INT64_MAX and config.json holds INT64_MAX instead. */
+#define GD_ANNOTATION_MEMORY_LIMIT "org.cloudfoundry.garden.memory-limit-in-bytes"
+#define GD_ANNOTATION_CPU_SHARES "org.cloudfoundry.garden.cpu-limit-in-shares"
 
 /* Longest hostname Garden sets: longer handles keep their last 49 characters. */
 #define GD_HOSTNAME_MAX 49

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "lib/errwire.h"
+#include "lib/gojson.h"
 #include "lib/http.h"
 #include "lib/util.h"
 #include "cmd/guardian/container.h"
@@ -304,18 +305,21 @@ static void stop_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *
 void gd_h_stop(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
-	json_auto_t *req = NULL;
+	_cleanup_gojson_ struct gdn_gojson *req = NULL;
 	struct stop_job *j;
 	struct gd_ctr *ctr;
-	json_t *kill;
+	bool kill;
 
-	if (gd_json_decode(c->body.data, c->body.len, &req, &e) < 0) {
+	if (gdn_gojson_decode(c->body.data, c->body.len, &req, &e) < 0) {
 		gd_reply_error(s, c, e);
 		return;
 	}
-	kill = json_is_object(req) ? gdn_json_get(req, "kill") : req;
-	if (!json_is_object(req) || (kill && !json_is_boolean(kill) && !json_is_null(kill))) {
-		gd_json_type_err(&e, "StopRequest", "kill", kill ? kill : req, "bool");
+	if (req->kind != GDN_GOJSON_OBJECT) {
+		gdn_gojson_type_err(&e, "StopRequest", "kill", req, "bool");
+		gd_reply_error(s, c, e);
+		return;
+	}
+	if (gdn_gojson_get_bool(req, "StopRequest", "kill", &kill, &e) < 0) {
 		gd_reply_error(s, c, e);
 		return;
 	}
@@ -335,7 +339,7 @@ void gd_h_stop(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		gd_reply_error(s, c, e);
 		return;
 	}
-	j->kill = json_is_true(kill);
+	j->kill = kill;
 	if (gd_worker_start(s, c, ctr->handle, stop_run, j, stop_job_free, stop_done, &e) < 0)
 		gd_reply_error(s, c, e);
 }

@@ -4,10 +4,10 @@
 #include <sys/statvfs.h>
 #include <sys/sysinfo.h>
 
+#include "lib/gojson.h"
 #include "lib/util.h"
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/routes.h"
-#include "cmd/guardian/spec.h"
 
 json_t *gd_props_sorted(json_t *props);
 
@@ -138,17 +138,21 @@ static void apply_grace_prop(struct gd_ctr *ctr, const char *name)
 void gd_h_property_set(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
-	json_auto_t *req = NULL, *old = NULL;
+	_cleanup_gojson_ struct gdn_gojson *req = NULL;
+	json_auto_t *old = NULL;
 	struct gd_ctr *ctr;
-	json_t *v;
+	const char *v;
 
-	if (gd_json_decode(c->body.data, c->body.len, &req, &e) < 0) {
+	if (gdn_gojson_decode(c->body.data, c->body.len, &req, &e) < 0) {
 		gd_reply_error(s, c, e);
 		return;
 	}
-	v = json_is_object(req) ? gdn_json_get(req, "value") : NULL;
-	if (!json_is_object(req) || (v && !json_is_string(v))) {
-		gd_json_type_err(&e, "SetPropertyRequest", "value", v ? v : req, "string");
+	if (req->kind != GDN_GOJSON_OBJECT) {
+		gdn_gojson_type_err(&e, "SetPropertyRequest", "value", req, "string");
+		gd_reply_error(s, c, e);
+		return;
+	}
+	if (gdn_gojson_get_str(req, "SetPropertyRequest", "value", &v, &e) < 0) {
 		gd_reply_error(s, c, e);
 		return;
 	}
@@ -156,7 +160,7 @@ void gd_h_property_set(struct gd_server *s, struct gd_conn *c, struct gd_params 
 	if (!ctr || refuse_reserved(s, c, p->second))
 		return;
 	old = json_deep_copy(ctr->props);
-	json_object_set_new(ctr->props, p->second, json_string(v ? json_string_value(v) : ""));
+	json_object_set_new(ctr->props, p->second, json_string(v));
 	if (save_or_revert(s, c, ctr, old))
 		apply_grace_prop(ctr, p->second);
 }
@@ -181,18 +185,22 @@ void gd_h_property_remove(struct gd_server *s, struct gd_conn *c, struct gd_para
 void gd_h_grace_time(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
-	json_auto_t *req = NULL, *old = NULL;
+	_cleanup_gojson_ struct gdn_gojson *req = NULL;
+	json_auto_t *old = NULL;
 	struct gd_ctr *ctr;
+	int64_t grace = 0;
 	char buf[32];
+	bool integer;
 
-	if (gd_json_decode(c->body.data, c->body.len, &req, &e) < 0) {
+	if (gdn_gojson_decode(c->body.data, c->body.len, &req, &e) < 0) {
 		gd_reply_error(s, c, e);
 		return;
 	}
-	if (!json_is_integer(req) || json_integer_value(req) < 0) {
+	integer = gdn_gojson_i64(req, &grace) == 0;
+	if (!integer || grace < 0) {
 		gdn_err_kind(&e, GDN_ERR_GENERIC, EINVAL,
 			     "json: cannot unmarshal %s into Go value of type time.Duration",
-			     json_is_integer(req) ? "negative number" : "non-integer");
+			     integer ? "negative number" : "non-integer");
 		gd_reply_error(s, c, e);
 		return;
 	}
@@ -200,9 +208,9 @@ void gd_h_grace_time(struct gd_server *s, struct gd_conn *c, struct gd_params *p
 	if (!ctr)
 		return;
 	old = json_deep_copy(ctr->props);
-	(void)snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(req));
+	(void)snprintf(buf, sizeof(buf), "%lld", (long long)grace);
 	json_object_set_new(ctr->props, "garden.grace-time", json_string(buf));
-	ctr->grace_ns = (uint64_t)json_integer_value(req);
+	ctr->grace_ns = (uint64_t)grace;
 	(void)save_or_revert(s, c, ctr, old);
 }
 
@@ -224,7 +232,7 @@ static void reply_limit(struct gd_server *s, struct gd_conn *c, struct gd_params
 	v = memory ? l.memory_bytes : l.cpu_shares;
 	body = json_object();
 	if (v > 0)
-		json_object_set_new(body, key, json_integer((json_int_t)v));
+		json_object_set_new(body, key, gdn_json_u64(v));
 	gd_reply_json(s, c, 200, body);
 }
 

@@ -1,5 +1,4 @@
 /* guardian: the Garden API server. `guardian server [flags]`; see guardian(8). */
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -9,9 +8,11 @@
 #include <sys/stat.h>
 #include <bsd/string.h>
 
+#include "lib/cli.h"
 #include "lib/duration.h"
 #include "lib/fs.h"
 #include "lib/log.h"
+#include "lib/net.h"
 #include "lib/path.h"
 #include "lib/proc.h"
 #include "lib/util.h"
@@ -20,8 +21,6 @@
 #include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/prepare.h"
 #include "cmd/guardian/server.h"
-
-#define GUARDIAN_VERSION "0.1.0"
 
 enum {
 	OPT_BIND_SOCKET = 256,
@@ -45,11 +44,9 @@ enum {
 	OPT_INIT_BIN,
 	OPT_DADOO_BIN,
 	OPT_NETWORK_POOL,
-	OPT_LOG_LEVEL,
 	OPT_SKIP_SETUP,
 	OPT_CLEANUP_PROCESS_DIRS,
 	OPT_READ_HEADER_TIMEOUT,
-	OPT_VERSION,
 };
 
 static const struct option options[] = {
@@ -74,58 +71,74 @@ static const struct option options[] = {
     {"init-bin", required_argument, NULL, OPT_INIT_BIN},
     {"dadoo-bin", required_argument, NULL, OPT_DADOO_BIN},
     {"network-pool", required_argument, NULL, OPT_NETWORK_POOL},
-    {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+    {"log-level", required_argument, NULL, GDN_CLI_OPT_LOG_LEVEL},
     {"skip-setup", no_argument, NULL, OPT_SKIP_SETUP},
     {"cleanup-process-dirs-on-wait", no_argument, NULL, OPT_CLEANUP_PROCESS_DIRS},
     {"read-header-timeout", required_argument, NULL, OPT_READ_HEADER_TIMEOUT},
-    {"help", no_argument, NULL, 'h'},
-    {"version", no_argument, NULL, OPT_VERSION},
+    {"help", no_argument, NULL, GDN_CLI_OPT_HELP},
+    {"version", no_argument, NULL, GDN_CLI_OPT_VERSION},
     {NULL, 0, NULL, 0},
 };
 
-static void usage(FILE *f)
+static const char usage[] =
+    "Usage: guardian server [OPTIONS]\n"
+    "       guardian --help | --version\n"
+    "\n"
+    "Serves the Garden HTTP API and runs OCI containers with a runc-compatible runtime.\n"
+    "\n"
+    "Options of 'server':\n"
+    "  --bind-socket PATH            UNIX socket to listen on (default /tmp/garden.sock;\n"
+    "                                not used when only --bind-ip is given)\n"
+    "  --socket-mode OCTAL           mode of the UNIX socket (default 0600)\n"
+    "  --bind-ip IP                  also listen on TCP IP:PORT\n"
+    "  --bind-port PORT              TCP port (default 7777)\n"
+    "  --depot DIR                   container directories (default /var/run/gdn/depot)\n"
+    "  --store DIR                   volumizer cache (default /var/lib/gdn/store)\n"
+    "  --default-rootfs PATH         rootfs for creates that name none\n"
+    "  --default-grace-time DURATION default grace time, Go syntax (default 0: never)\n"
+    "  --max-containers N            limit on containers (default 0: no limit)\n"
+    "  --destroy-containers-on-startup  destroy every container found at start-up\n"
+    "  --disable-privileged-containers  reject privileged creates\n"
+    "  --uid-map-start N             first host uid for container uids >= 1 (default 1)\n"
+    "  --uid-map-length N            length of that mapping (default 4294967293)\n"
+    "  --gid-map-start N             as --uid-map-start, for gids\n"
+    "  --gid-map-length N            as --uid-map-length, for gids\n"
+    "  --runtime-plugin PATH         OCI runtime binary (default runc; crun works)\n"
+    "  --runtime-plugin-extra-arg ARG  global argument for the runtime (repeatable)\n"
+    "  --runtime-root DIR            the runtime's --root (default: its own default)\n"
+    "  --init-bin PATH               pid 1 of containers (default: garden-init beside\n"
+    "                                guardian or in ../libexec/garden-c/)\n"
+    "  --dadoo-bin PATH              the per-process shim (default: dadoo beside "
+    "guardian)\n"
+    "  --network-pool CIDR           container subnet pool, an IPv4 CIDR with a prefix of\n"
+    "                                at most 30 (default 10.254.0.0/22)\n"
+    "  --log-level LEVEL             debug, info, error or fatal (default info)\n"
+    "  --skip-setup                  leave the host's cgroup hierarchies as they are\n"
+    "  --cleanup-process-dirs-on-wait  remove a process's dir once a client got its\n"
+    "                                exit status\n"
+    "  --read-header-timeout DURATION  close a connection that sends no whole request\n"
+    "                                head (or no request when idle) this long (default\n"
+    "                                0: never)\n"
+    "  --help                        show this help\n"
+    "  --version                     print the version\n";
+
+/* Go's net.ParseCIDR, as guardian's CIDRFlag uses it; like Garden, the pool is the network
+ * (host bits cleared). It must hold at least one /30, the subnet of one container. */
+static int parse_network_pool(const char *v, const char **ret, struct gdn_err **err)
 {
-	fputs(
-	    "Usage: guardian server [OPTIONS]\n"
-	    "       guardian --help | --version\n"
-	    "\n"
-	    "Serves the Garden HTTP API and runs OCI containers with a runc-compatible runtime.\n"
-	    "\n"
-	    "Options of 'server':\n"
-	    "  --bind-socket PATH            UNIX socket to listen on (default /tmp/garden.sock;\n"
-	    "                                not used when only --bind-ip is given)\n"
-	    "  --socket-mode OCTAL           mode of the UNIX socket (default 0600)\n"
-	    "  --bind-ip IP                  also listen on TCP IP:PORT\n"
-	    "  --bind-port PORT              TCP port (default 7777)\n"
-	    "  --depot DIR                   container directories (default /var/run/gdn/depot)\n"
-	    "  --store DIR                   volumizer cache (default /var/lib/gdn/store)\n"
-	    "  --default-rootfs PATH         rootfs for creates that name none\n"
-	    "  --default-grace-time DURATION default grace time, Go syntax (default 0: never)\n"
-	    "  --max-containers N            limit on containers (default 0: no limit)\n"
-	    "  --destroy-containers-on-startup  destroy every container found at start-up\n"
-	    "  --disable-privileged-containers  reject privileged creates\n"
-	    "  --uid-map-start N             first host uid for container uids >= 1 (default 1)\n"
-	    "  --uid-map-length N            length of that mapping (default 4294967293)\n"
-	    "  --gid-map-start N             as --uid-map-start, for gids\n"
-	    "  --gid-map-length N            as --uid-map-length, for gids\n"
-	    "  --runtime-plugin PATH         OCI runtime binary (default runc; crun works)\n"
-	    "  --runtime-plugin-extra-arg ARG  global argument for the runtime (repeatable)\n"
-	    "  --runtime-root DIR            the runtime's --root (default: its own default)\n"
-	    "  --init-bin PATH               pid 1 of containers (default: garden-init beside\n"
-	    "                                guardian or in ../libexec/garden-c/)\n"
-	    "  --dadoo-bin PATH              the per-process shim (default: dadoo beside "
-	    "guardian)\n"
-	    "  --network-pool CIDR           container subnet pool (default 10.254.0.0/22)\n"
-	    "  --log-level LEVEL             debug, info, error or fatal (default info)\n"
-	    "  --skip-setup                  leave the host's cgroup hierarchies as they are\n"
-	    "  --cleanup-process-dirs-on-wait  remove a process's dir once a client got its\n"
-	    "                                exit status\n"
-	    "  --read-header-timeout DURATION  close a connection that sends no whole request\n"
-	    "                                head (or no request when idle) this long (default\n"
-	    "                                0: never)\n"
-	    "  --help                        show this help\n"
-	    "  --version                     print the version\n",
-	    f);
+	static char normal[GDN_NET_CIDR_STRLEN];
+	struct gdn_cidr pool;
+
+	if (gdn_net_parse_cidr(v, &pool, err) < 0)
+		return gdn_err_wrap(err, "--network-pool");
+	if (pool.prefix > 30)
+		return gdn_err_kind(
+		    err, GDN_ERR_GENERIC, EINVAL,
+		    "--network-pool: '%s' holds no /30 subnet (the prefix must be at "
+		    "most 30)",
+		    v);
+	*ret = gdn_net_cidr_str(&pool, normal);
+	return 0;
 }
 
 static int parse_u32_flag(const char *name, const char *v, uint32_t *ret, struct gdn_err **err)
@@ -187,9 +200,9 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 			break;
 		}
 		case OPT_BIND_IP: {
-			unsigned char addr[sizeof(struct in6_addr)];
-			if (inet_pton(AF_INET, optarg, addr) != 1 &&
-			    inet_pton(AF_INET6, optarg, addr) != 1)
+			unsigned char addr[16];
+			int family;
+			if (gdn_net_parse_ip(optarg, &family, addr) < 0)
 				return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
 						    "--bind-ip: '%s' is not an IP address", optarg);
 			cfg->bind_ip = optarg;
@@ -274,14 +287,10 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 			cfg->dadoo_bin = optarg;
 			break;
 		case OPT_NETWORK_POOL:
-			cfg->network_pool = optarg;
+			r = parse_network_pool(optarg, &cfg->network_pool, err);
 			break;
-		case OPT_LOG_LEVEL:
-			if (gdn_log_parse_level(optarg, &cfg->log_level) < 0)
-				return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
-						    "--log-level: '%s' is not one of debug, info, "
-						    "error, fatal",
-						    optarg);
+		case GDN_CLI_OPT_LOG_LEVEL:
+			r = gdn_cli_log_level(optarg, &cfg->log_level, err);
 			break;
 		case OPT_SKIP_SETUP:
 			cfg->skip_setup = true;
@@ -289,15 +298,13 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 		case OPT_CLEANUP_PROCESS_DIRS:
 			cfg->cleanup_process_dirs = true;
 			break;
-		case 'h':
-			usage(stdout);
-			exit(0);
-		case OPT_VERSION:
-			printf("guardian %s\n", GUARDIAN_VERSION);
-			exit(0);
+		case GDN_CLI_OPT_HELP:
+			exit(gdn_cli_help(usage));
+		case GDN_CLI_OPT_VERSION:
+			exit(gdn_cli_version("guardian"));
 		default:
-			usage(stderr);
-			exit(2);
+			/* getopt_long has said what was wrong */
+			exit(gdn_cli_usage_error("guardian", NULL));
 		}
 		if (r < 0)
 			return r;
@@ -395,6 +402,7 @@ static int serve(struct gd_config *cfg, struct gdn_err **err)
 
 int main(int argc, char **argv)
 {
+	static char server_argv0[] = "guardian server";
 	_cleanup_err_ struct gdn_err *err = NULL;
 	_cleanup_free_ const char **extra = NULL;
 	struct gd_config cfg = {
@@ -414,22 +422,18 @@ int main(int argc, char **argv)
 	};
 
 	gdn_log_init("guardian", GDN_LOG_INFO, STDERR_FILENO);
-	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
-		usage(stdout);
-		return 0;
-	}
-	if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0)) {
-		printf("guardian %s\n", GUARDIAN_VERSION);
-		return 0;
-	}
-	if (argc < 2 || strcmp(argv[1], "server") != 0) {
-		usage(stderr);
-		return 2;
-	}
-	if (parse_flags(argc - 1, argv + 1, &cfg, &extra, &err) < 0) {
-		fprintf(stderr, "guardian: %s\n", gdn_err_str(err));
-		return 2;
-	}
+	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
+		return gdn_cli_help(usage);
+	if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0))
+		return gdn_cli_version("guardian");
+	if (argc < 2)
+		return gdn_cli_usage_error("guardian",
+					   "missing command: guardian server [OPTIONS]");
+	if (strcmp(argv[1], "server") != 0)
+		return gdn_cli_usage_error("guardian", "unknown command '%s'", argv[1]);
+	argv[1] = server_argv0; /* getopt_long's messages say "guardian server: ..." */
+	if (parse_flags(argc - 1, argv + 1, &cfg, &extra, &err) < 0)
+		return gdn_cli_usage_error("guardian", "%s", gdn_err_str(err));
 	gdn_log_init("guardian", cfg.log_level, STDERR_FILENO);
 	if (serve(&cfg, &err) < 0) {
 		gdn_log_fatal(gdn_log_root(), "failed", err, NULL);

@@ -1,11 +1,11 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "lib/gojson.h"
 #include "lib/path.h"
 #include "lib/util.h"
 #include "cmd/guardian/caps.h"
 #include "cmd/guardian/process_spec.h"
-#include "cmd/guardian/spec.h"
 
 static const struct {
 	const char *key;
@@ -21,131 +21,98 @@ static const struct {
     {"stack", "RLIMIT_STACK"},
 };
 
-static json_t *member(const json_t *obj, const char *key)
+static int get_str(const struct gdn_gojson *obj, const char *key, char **ret, struct gdn_err **err)
 {
-	json_t *v = gdn_json_get(obj, key);
-	return json_is_null(v) ? NULL : v;
-}
+	const char *v;
+	int r = gdn_gojson_get_str(obj, "ProcessSpec", key, &v, err);
 
-static int get_str(const json_t *obj, const char *key, char **ret, struct gdn_err **err)
-{
-	json_t *v = member(obj, key);
-
-	if (v && !json_is_string(v))
-		return gd_json_type_err(err, "ProcessSpec", key, v, "string");
-	*ret = strdup(v ? json_string_value(v) : "");
+	if (r < 0)
+		return r;
+	*ret = strdup(v);
 	return *ret ? 0 : gdn_err_set(err, ENOMEM, "process spec");
 }
 
-static int get_strv(const json_t *obj, const char *key, char ***ret, struct gdn_err **err)
+/* OCI rlimits are uint64 like garden's: every value is carried exactly (gdn_json_u64). */
+static int parse_rlimits(const struct gdn_gojson *spec, json_t **ret, struct gdn_err **err)
 {
-	json_t *v = member(obj, key), *e;
-	char **out;
-	size_t i;
-
-	if (v && !json_is_array(v))
-		return gd_json_type_err(err, "ProcessSpec", key, v, "[]string");
-	out = calloc((v ? json_array_size(v) : 0) + 1, sizeof(*out));
-	if (!out)
-		return gdn_err_set(err, ENOMEM, "process spec");
-	*ret = out;
-	json_array_foreach (v, i, e) {
-		if (!json_is_string(e))
-			return gd_json_type_err(err, "ProcessSpec", key, e, "string");
-		out[i] = strdup(json_string_value(e));
-		if (!out[i])
-			return gdn_err_set(err, ENOMEM, "process spec");
-	}
-	return 0;
-}
-
-static int parse_rlimits(const json_t *spec, json_t **ret, struct gdn_err **err)
-{
-	json_t *rl = member(spec, "rlimits");
+	const struct gdn_gojson *rl;
+	int r;
 
 	*ret = json_array();
 	if (!*ret)
 		return gdn_err_set(err, ENOMEM, "rlimits");
-	if (rl && !json_is_object(rl))
-		return gd_json_type_err(err, "ProcessSpec", "rlimits", rl, "garden.ResourceLimits");
+	r = gdn_gojson_get_obj(spec, "ProcessSpec", "rlimits", "garden.ResourceLimits", &rl, err);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; rl && i < GDN_ARRAY_SIZE(rlimit_names); i++) {
-		json_t *v = member(rl, rlimit_names[i].key);
-		if (!v)
+		uint64_t v;
+
+		if (!gdn_gojson_member(rl, rlimit_names[i].key))
 			continue;
-		if (!json_is_integer(v) || json_integer_value(v) < 0)
-			return gd_json_type_err(err, "ResourceLimits", rlimit_names[i].key, v,
-						"uint64");
-		json_array_append_new(
-		    *ret, json_pack("{s:s, s:I, s:I}", "type", rlimit_names[i].oci, "hard",
-				    json_integer_value(v), "soft", json_integer_value(v)));
+		r = gdn_gojson_get_u64(rl, "ResourceLimits", rlimit_names[i].key, &v, err);
+		if (r < 0)
+			return r;
+		if (json_array_append_new(
+			*ret, json_pack("{s:s, s:o, s:o}", "type", rlimit_names[i].oci, "hard",
+					gdn_json_u64(v), "soft", gdn_json_u64(v))) < 0)
+			return gdn_err_set(err, ENOMEM, "rlimits");
 	}
 	return 0;
 }
 
-/* Absent, or an integer a Go uint16 holds. */
-static bool fits_u16(const json_t *v)
+static int parse_tty(const struct gdn_gojson *spec, struct gd_process_spec *s, struct gdn_err **err)
 {
-	return !v || (json_is_integer(v) && json_integer_value(v) >= 0 &&
-		      json_integer_value(v) <= UINT16_MAX);
-}
+	const struct gdn_gojson *tty, *ws;
+	uint16_t cols, rows;
+	int r;
 
-static int parse_tty(const json_t *spec, struct gd_process_spec *s, struct gdn_err **err)
-{
-	json_t *tty = member(spec, "tty"), *ws;
-	json_t *cols, *rows;
-
-	if (!tty)
-		return 0;
-	if (!json_is_object(tty))
-		return gd_json_type_err(err, "ProcessSpec", "tty", tty, "garden.TTYSpec");
+	if ((r = gdn_gojson_get_obj(spec, "ProcessSpec", "tty", "garden.TTYSpec", &tty, err)) < 0 ||
+	    !tty)
+		return r;
 	s->tty = true;
-	ws = member(tty, "window_size");
-	if (!ws)
-		return 0;
-	if (!json_is_object(ws))
-		return gd_json_type_err(err, "TTYSpec", "window_size", ws, "garden.WindowSize");
-	cols = member(ws, "columns");
-	rows = member(ws, "rows");
-	if (!fits_u16(cols))
-		return gd_json_type_err(err, "WindowSize", "columns", cols, "uint16");
-	if (!fits_u16(rows))
-		return gd_json_type_err(err, "WindowSize", "rows", rows, "uint16");
-	s->cols = cols ? (uint32_t)json_integer_value(cols) : 0;
-	s->rows = rows ? (uint32_t)json_integer_value(rows) : 0;
+	if ((r = gdn_gojson_get_obj(tty, "TTYSpec", "window_size", "garden.WindowSize", &ws, err)) <
+		0 ||
+	    !ws)
+		return r;
+	if ((r = gdn_gojson_get_u16(ws, "WindowSize", "columns", &cols, err)) < 0 ||
+	    (r = gdn_gojson_get_u16(ws, "WindowSize", "rows", &rows, err)) < 0)
+		return r;
+	s->cols = cols;
+	s->rows = rows;
 	return 0;
 }
 
-static int check_unsupported(const json_t *spec, struct gdn_err **err)
+static int check_unsupported(const struct gdn_gojson *spec, struct gdn_err **err)
 {
-	json_t *image = member(spec, "image"), *uri = NULL, *bms = member(spec, "bind_mounts");
+	const struct gdn_gojson *image = gdn_gojson_member(spec, "image");
+	const struct gdn_gojson *uri = gdn_gojson_member(image, "uri");
+	const struct gdn_gojson *bms = gdn_gojson_member(spec, "bind_mounts");
 
-	if (image && json_is_object(image))
-		uri = member(image, "uri");
-	if (uri && json_is_string(uri) && *json_string_value(uri))
+	if (uri && uri->kind == GDN_GOJSON_STRING && *uri->text)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, ENOTSUP,
 				    "running a process in its own image ('%s') is not supported by "
 				    "this guardian yet",
-				    json_string_value(uri));
-	if (bms && json_is_array(bms) && json_array_size(bms) > 0)
+				    uri->text);
+	if (bms && bms->kind == GDN_GOJSON_ARRAY && bms->n > 0)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
 				    "Running a process with bind mounts and no image provided is "
 				    "not allowed");
 	return 0;
 }
 
-static int parse_top(const json_t *spec, struct gd_process_spec *s, struct gdn_err **err)
+static int parse_top(const struct gdn_gojson *spec, struct gd_process_spec *s, struct gdn_err **err)
 {
 	char generated[37];
 	int r;
 
-	if (!json_is_object(spec))
+	if (spec->kind != GDN_GOJSON_OBJECT)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
 				    "json: cannot unmarshal non-object into Go value of type "
 				    "garden.ProcessSpec");
 	if ((r = get_str(spec, "id", &s->id, err)) < 0 ||
 	    (r = get_str(spec, "path", &s->path, err)) < 0 ||
-	    (r = get_strv(spec, "args", &s->args, err)) < 0 ||
-	    (r = get_strv(spec, "env", &s->env, err)) < 0 ||
+	    (r = gdn_gojson_get_strv(spec, "ProcessSpec", "args", &s->args, err)) < 0 ||
+	    (r = gdn_gojson_get_strv(spec, "ProcessSpec", "env", &s->env, err)) < 0 ||
 	    (r = get_str(spec, "dir", &s->dir, err)) < 0 ||
 	    (r = get_str(spec, "user", &s->user, err)) < 0 ||
 	    (r = parse_rlimits(spec, &s->rlimits, err)) < 0 || (r = parse_tty(spec, s, err)) < 0 ||
@@ -173,9 +140,9 @@ static int parse_top(const json_t *spec, struct gd_process_spec *s, struct gdn_e
 int gd_process_spec_parse(const char *body, size_t len, struct gd_process_spec *ret,
 			  struct gdn_err **err)
 {
-	json_auto_t *spec = NULL;
+	_cleanup_gojson_ struct gdn_gojson *spec = NULL;
 	struct gd_process_spec s = {0};
-	int r = gd_json_decode(body, len, &spec, err);
+	int r = gdn_gojson_decode(body, len, &spec, err);
 
 	if (r < 0)
 		return r;

@@ -1,6 +1,12 @@
 /* Route matching as pat/rata do it: per method, patterns in the order of protocol §3, ":name"
  * captures one path segment, captured values are query-unescaped. Unknown path: 404 text;
- * known path, wrong method: 405 with Allow. */
+ * known path, wrong method: 405 with Allow.
+ *
+ * Before any route, the path goes through what Go's net/http does with it: a '%' that does not
+ * start a two-digit hex escape makes url.ParseRequestURI fail, and Go's server answers
+ * "400 Bad Request" (text, connection closed) without reaching the router. An escape that
+ * decodes to NUL (%00) is fine for Go: the handle "a\x00b" reaches the handler, which answers
+ * ContainerNotFoundError for it; so do we (a C string cannot carry it further). */
 #include <stdio.h>
 #include <string.h>
 #include <bsd/string.h>
@@ -53,8 +59,56 @@ static void params_free(struct gd_params *p)
 	free(p->third);
 }
 
-/* Matches path against pattern; on success the captures are stored in order. */
-static bool match(const char *pattern, const char *path, struct gd_params *p)
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* Whether every '%' in path starts a valid escape (Go's url unescape rule). */
+static bool escapes_ok(const char *path)
+{
+	for (const char *p = strchr(path, '%'); p; p = strchr(p + 1, '%'))
+		if (hexval(p[1]) < 0 || hexval(p[2]) < 0)
+			return false;
+	return true;
+}
+
+/* s[0..len) query-unescaped ('+' is a space), malloc'd; it may hold NUL bytes (from %00),
+ * which *ret_len counts. NULL on a bad escape or ENOMEM. */
+static char *unescape(const char *s, size_t len, size_t *ret_len)
+{
+	char *out = malloc(len + 1), *o = out;
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < len; i++) {
+		if (s[i] == '%') {
+			int hi = i + 2 < len + 1 ? hexval(s[i + 1]) : -1;
+			int lo = hi >= 0 && i + 2 < len ? hexval(s[i + 2]) : -1;
+			if (lo < 0) {
+				free(out);
+				return NULL;
+			}
+			*o++ = (char)(hi << 4 | lo);
+			i += 2;
+		} else {
+			*o++ = s[i] == '+' ? ' ' : s[i];
+		}
+	}
+	*o = '\0';
+	*ret_len = (size_t)(o - out);
+	return out;
+}
+
+/* Matches path against pattern; on success the captures are stored in order and lens[] gets
+ * their decoded lengths: a capture holding NUL (%00) is longer than its C string. */
+static bool match(const char *pattern, const char *path, struct gd_params *p, size_t lens[3])
 {
 	char **slots[] = {&p->handle, &p->second, &p->third};
 	size_t n = 0;
@@ -69,7 +123,7 @@ static bool match(const char *pattern, const char *path, struct gd_params *p)
 
 			if (vlen == 0 || n >= GDN_ARRAY_SIZE(slots))
 				break;
-			v = gdn_url_decode(path, vlen, true);
+			v = unescape(path, vlen, &lens[n]);
 			if (!v)
 				break;
 			*slots[n++] = v;
@@ -89,13 +143,58 @@ static bool match(const char *pattern, const char *path, struct gd_params *p)
 	return false;
 }
 
+/* The n-th capture holds NUL (%00), so nothing by that name can exist. A handle:
+ * ContainerNotFoundError naming it, NUL and all, as Garden answers. A process or stream ID of an
+ * existing container: ProcessNotFoundError. A property key: refused. */
+static void reply_nul_capture(struct gd_server *s, struct gd_conn *c, const struct gd_params *p,
+			      size_t n, size_t len)
+{
+	static const char *const prefix[] = {"unknown handle: ", "unknown process: "};
+	const char *name = n == 0 ? p->handle : n == 1 ? p->second : p->third;
+	_cleanup_err_ struct gdn_err *e = NULL;
+	_cleanup_free_ char *msg = NULL;
+	json_auto_t *body = NULL;
+	size_t plen;
+
+	if (n > 0 && !gd_lookup(s, c, p->handle))
+		return;
+	if (n > 0 && strstr(c->req.path, "/properties/")) {
+		gdn_err_kind(&e, GDN_ERR_GENERIC, EINVAL,
+			     "property names holding NUL (%%00) are not supported");
+		gd_reply_error(s, c, e);
+		return;
+	}
+	if (n == 0)
+		gdn_err_not_found(&e, name);
+	else
+		gdn_err_process_not_found(&e, name);
+	plen = strlen(prefix[n > 0]);
+	body = gd_error_json(e);
+	msg = malloc(plen + len + 1);
+	if (!body || !msg) {
+		gd_reply_error(s, c, e);
+		return;
+	}
+	memcpy(msg, prefix[n > 0], plen);
+	memcpy(msg + plen, name, len);
+	(void)json_object_set_new(body, "Message", json_stringn(msg, plen + len));
+	(void)json_object_set_new(body, n == 0 ? "Handle" : "ProcessID", json_stringn(name, len));
+	gdn_log_error(c->log ? c->log : s->log, "failed", e, NULL);
+	gd_reply_json(s, c, 404, body);
+}
+
 void gd_route(struct gd_server *s, struct gd_conn *c)
 {
 	char allow[64] = "";
 	struct gd_params p;
+	size_t lens[3];
 
+	if (!escapes_ok(c->req.path)) {
+		gd_reply_text(s, c, 400, "400 Bad Request", NULL);
+		return;
+	}
 	for (size_t i = 0; i < GDN_ARRAY_SIZE(routes); i++) {
-		if (!match(routes[i].pattern, c->req.path, &p))
+		if (!match(routes[i].pattern, c->req.path, &p, lens))
 			continue;
 		if (strcmp(routes[i].method, c->req.method) != 0) {
 			if (!strstr(allow, routes[i].method)) {
@@ -109,7 +208,14 @@ void gd_route(struct gd_server *s, struct gd_conn *c)
 		c->log = gdn_log_session(s->log, routes[i].name, "handle", p.handle ? p.handle : "",
 					 NULL);
 		gdn_log_debug(c->log, "started", NULL);
-		routes[i].fn(s, c, &p);
+		const char *caps[] = {p.handle, p.second, p.third};
+		size_t nul = 0;
+		while (nul < GDN_ARRAY_SIZE(caps) && (!caps[nul] || strlen(caps[nul]) == lens[nul]))
+			nul++;
+		if (nul < GDN_ARRAY_SIZE(caps))
+			reply_nul_capture(s, c, &p, nul, lens[nul]);
+		else
+			routes[i].fn(s, c, &p);
 		params_free(&p);
 		return;
 	}

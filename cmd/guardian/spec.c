@@ -5,199 +5,90 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lib/gojson.h"
 #include "lib/path.h"
 #include "lib/util.h"
 #include "cmd/guardian/spec.h"
 
-static const char *json_kind(const json_t *v)
+static int parse_limits(const struct gdn_gojson *spec, struct gd_limits *l, struct gdn_err **err)
 {
-	switch (json_typeof(v)) {
-	case JSON_OBJECT:
-		return "object";
-	case JSON_ARRAY:
-		return "array";
-	case JSON_STRING:
-		return "string";
-	case JSON_INTEGER:
-	case JSON_REAL:
-		return "number";
-	case JSON_TRUE:
-	case JSON_FALSE:
-		return "bool";
-	case JSON_NULL:
-	default:
-		return "null";
-	}
-}
-
-int gd_json_type_err(struct gdn_err **err, const char *owner, const char *field, const json_t *v,
-		     const char *gotype)
-{
-	/* Go names the number itself when it does not fit a numeric field ("number -1" into a
-	 * uint64, "number 1.5" into a time.Duration), and only its kind when the field is not
-	 * numeric. */
-	if (json_is_number(v) &&
-	    (strncmp(gotype, "uint", 4) == 0 || strncmp(gotype, "int", 3) == 0 ||
-	     strcmp(gotype, "time.Duration") == 0)) {
-		_cleanup_free_ char *lit = json_dumps(v, JSON_ENCODE_ANY);
-		return gdn_err_kind(
-		    err, GDN_ERR_GENERIC, EINVAL,
-		    "json: cannot unmarshal number %s into Go struct field %s.%s of "
-		    "type %s",
-		    lit ? lit : "", owner, field, gotype);
-	}
-	return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
-			    "json: cannot unmarshal %s into Go struct field %s.%s of type %s",
-			    json_kind(v), owner, field, gotype);
-}
-
-int gd_json_decode(const char *body, size_t len, json_t **ret, struct gdn_err **err)
-{
-	json_error_t jerr;
-	json_t *v;
-	size_t i = 0;
-
-	while (i < len && (body[i] == ' ' || body[i] == '\n' || body[i] == '\r' || body[i] == '\t'))
-		i++;
-	if (i == len)
-		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "EOF");
-	v = json_loadb(body, len, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &jerr);
-	if (!v)
-		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "invalid JSON: %s", jerr.text);
-	*ret = v;
-	return 0;
-}
-
-/* A member that is absent or null is "not given" (Go leaves the field zero). */
-static json_t *member(const json_t *obj, const char *key)
-{
-	json_t *v = gdn_json_get(obj, key);
-	return json_is_null(v) ? NULL : v;
-}
-
-static int get_u64(const json_t *obj, const char *owner, const char *key, uint64_t *ret,
-		   struct gdn_err **err)
-{
-	json_t *v = member(obj, key);
-
-	*ret = 0;
-	if (!v)
-		return 0;
-	if (!json_is_integer(v) || json_integer_value(v) < 0)
-		return gd_json_type_err(err, owner, key, v, "uint64");
-	*ret = (uint64_t)json_integer_value(v);
-	return 0;
-}
-
-static int get_obj(const json_t *obj, const char *owner, const char *key, const char *gotype,
-		   json_t **ret, struct gdn_err **err)
-{
-	json_t *v = member(obj, key);
-
-	*ret = NULL;
-	if (v && !json_is_object(v))
-		return gd_json_type_err(err, owner, key, v, gotype);
-	*ret = v;
-	return 0;
-}
-
-static int get_str(const json_t *obj, const char *owner, const char *key, const char **ret,
-		   struct gdn_err **err)
-{
-	json_t *v = member(obj, key);
-
-	*ret = "";
-	if (!v)
-		return 0;
-	if (!json_is_string(v))
-		return gd_json_type_err(err, owner, key, v, "string");
-	*ret = json_string_value(v);
-	return 0;
-}
-
-static int parse_limits(const json_t *spec, struct gd_limits *l, struct gdn_err **err)
-{
-	json_t *limits, *mem, *cpu, *pid, *disk;
+	const struct gdn_gojson *limits, *mem, *cpu, *pid, *disk;
 	uint64_t weight = 0, shares = 0;
 	int r;
 
-	r = get_obj(spec, "ContainerSpec", "limits", "garden.Limits", &limits, err);
+	r = gdn_gojson_get_obj(spec, "ContainerSpec", "limits", "garden.Limits", &limits, err);
 	if (r < 0 || !limits)
 		return r;
-	if ((r = get_obj(limits, "Limits", "memory_limits", "garden.MemoryLimits", &mem, err)) <
-		0 ||
-	    (r = get_obj(limits, "Limits", "cpu_limits", "garden.CPULimits", &cpu, err)) < 0 ||
-	    (r = get_obj(limits, "Limits", "pid_limits", "garden.PidLimits", &pid, err)) < 0 ||
-	    (r = get_obj(limits, "Limits", "disk_limits", "garden.DiskLimits", &disk, err)) < 0)
+	if ((r = gdn_gojson_get_obj(limits, "Limits", "memory_limits", "garden.MemoryLimits", &mem,
+				    err)) < 0 ||
+	    (r = gdn_gojson_get_obj(limits, "Limits", "cpu_limits", "garden.CPULimits", &cpu,
+				    err)) < 0 ||
+	    (r = gdn_gojson_get_obj(limits, "Limits", "pid_limits", "garden.PidLimits", &pid,
+				    err)) < 0 ||
+	    (r = gdn_gojson_get_obj(limits, "Limits", "disk_limits", "garden.DiskLimits", &disk,
+				    err)) < 0)
 		return r;
-	if (mem && (r = get_u64(mem, "MemoryLimits", "limit_in_bytes", &l->memory_bytes, err)) < 0)
+	if (mem && (r = gdn_gojson_get_u64(mem, "MemoryLimits", "limit_in_bytes", &l->memory_bytes,
+					   err)) < 0)
 		return r;
-	if (cpu && ((r = get_u64(cpu, "CPULimits", "weight", &weight, err)) < 0 ||
-		    (r = get_u64(cpu, "CPULimits", "limit_in_shares", &shares, err)) < 0))
+	if (cpu &&
+	    ((r = gdn_gojson_get_u64(cpu, "CPULimits", "weight", &weight, err)) < 0 ||
+	     (r = gdn_gojson_get_u64(cpu, "CPULimits", "limit_in_shares", &shares, err)) < 0))
 		return r;
 	l->cpu_shares = weight > 0 ? weight : shares;
-	if (pid && (r = get_u64(pid, "PidLimits", "max", &l->pids_max, err)) < 0)
+	if (pid && (r = gdn_gojson_get_u64(pid, "PidLimits", "max", &l->pids_max, err)) < 0)
 		return r;
-	if (disk && (r = get_u64(disk, "DiskLimits", "byte_hard", &l->disk_byte_hard, err)) < 0)
+	if (disk &&
+	    (r = gdn_gojson_get_u64(disk, "DiskLimits", "byte_hard", &l->disk_byte_hard, err)) < 0)
 		return r;
 	return 0;
 }
 
-static int parse_env(const json_t *spec, char ***ret, struct gdn_err **err)
+static int parse_env(const struct gdn_gojson *spec, char ***ret, struct gdn_err **err)
 {
-	json_t *env = member(spec, "env"), *v;
-	char **out;
-	size_t i;
+	_cleanup_strv_ char **out = NULL;
+	int r;
 
 	*ret = NULL;
-	if (env && !json_is_array(env))
-		return gd_json_type_err(err, "ContainerSpec", "env", env, "[]string");
-	out = calloc((env ? json_array_size(env) : 0) + 1, sizeof(char *));
-	if (!out)
-		return gdn_err_set(err, ENOMEM, "env");
-	json_array_foreach (env, i, v) {
-		if (!json_is_string(v)) {
-			gdn_strv_free(out);
-			return gd_json_type_err(err, "ContainerSpec", "env", v, "string");
-		}
-		if (!strchr(json_string_value(v), '=') || json_string_value(v)[0] == '=') {
-			int r = gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
-					     "invalid env entry '%s': must be KEY=VALUE",
-					     json_string_value(v));
-			gdn_strv_free(out);
-			return r;
-		}
-		out[i] = strdup(json_string_value(v));
-		if (!out[i]) {
-			gdn_strv_free(out);
-			return gdn_err_set(err, ENOMEM, "env");
-		}
-	}
+	r = gdn_gojson_get_strv(spec, "ContainerSpec", "env", &out, err);
+	if (r < 0)
+		return r;
+	for (char **e = out; *e; e++)
+		if (!strchr(*e, '=') || **e == '=')
+			return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+					    "invalid env entry '%s': must be KEY=VALUE", *e);
 	*ret = out;
+	out = NULL;
 	return 0;
 }
 
-static int parse_properties(const json_t *spec, json_t **ret, struct gdn_err **err)
+static int parse_properties(const struct gdn_gojson *spec, json_t **ret, struct gdn_err **err)
 {
-	json_t *props = member(spec, "properties"), *v;
-	json_t *out;
-	const char *k;
+	const struct gdn_gojson *props;
+	json_auto_t *out = NULL;
+	int r;
 
 	*ret = NULL;
-	if (props && !json_is_object(props))
-		return gd_json_type_err(err, "ContainerSpec", "properties", props,
-					"garden.Properties");
+	r = gdn_gojson_get_obj(spec, "ContainerSpec", "properties", "garden.Properties", &props,
+			       err);
+	if (r < 0)
+		return r;
 	out = json_object();
 	if (!out)
 		return gdn_err_set(err, ENOMEM, "properties");
-	json_object_foreach (props, k, v) {
-		if (!json_is_string(v)) {
-			json_decref(out);
-			return gd_json_type_err(err, "ContainerSpec", "properties", v, "string");
-		}
-		json_object_set(out, k, v);
+	for (size_t i = 0; props && i < props->n; i++) {
+		const char *v;
+
+		/* a map: null sets the value to "" (Go stores the zero value) */
+		if (props->items[i]->kind == GDN_GOJSON_NULL)
+			v = "";
+		else if ((r = gdn_gojson_str(props->items[i], "ContainerSpec", "properties", &v,
+					     err)) < 0)
+			return r;
+		if (json_object_set_new(out, props->keys[i], json_string(v)) < 0)
+			return gdn_err_set(err, ENOMEM, "properties");
 	}
-	*ret = out;
+	*ret = json_incref(out);
 	return 0;
 }
 
@@ -209,31 +100,32 @@ static bool has_dotdot(const char *path)
 	return false;
 }
 
-static int parse_bind_mounts(const json_t *spec, struct gd_create_spec *s, struct gdn_err **err)
+static int parse_bind_mounts(const struct gdn_gojson *spec, struct gd_create_spec *s,
+			     struct gdn_err **err)
 {
-	json_t *bms = member(spec, "bind_mounts"), *bm;
-	size_t i;
+	const struct gdn_gojson *bms;
 	struct stat st;
+	int r;
 
-	if (!bms)
-		return 0;
-	if (!json_is_array(bms))
-		return gd_json_type_err(err, "ContainerSpec", "bind_mounts", bms,
-					"[]garden.BindMount");
-	s->bind_mounts = calloc(json_array_size(bms) + 1, sizeof(*s->bind_mounts));
+	r = gdn_gojson_get_arr(spec, "ContainerSpec", "bind_mounts", "[]garden.BindMount", &bms,
+			       err);
+	if (r < 0 || !bms)
+		return r;
+	s->bind_mounts = calloc(bms->n + 1, sizeof(*s->bind_mounts));
 	if (!s->bind_mounts)
 		return gdn_err_set(err, ENOMEM, "bind mounts");
-	json_array_foreach (bms, i, bm) {
+	for (size_t i = 0; i < bms->n; i++) {
+		const struct gdn_gojson *bm = bms->items[i];
 		const char *src, *dst;
 		uint64_t mode = 0;
-		int r;
 
-		if (!json_is_object(bm))
-			return gd_json_type_err(err, "ContainerSpec", "bind_mounts", bm,
-						"garden.BindMount");
-		if ((r = get_str(bm, "BindMount", "src_path", &src, err)) < 0 ||
-		    (r = get_str(bm, "BindMount", "dst_path", &dst, err)) < 0 ||
-		    (r = get_u64(bm, "BindMount", "mode", &mode, err)) < 0)
+		/* null is a zero BindMount (no paths, refused below), as in Go */
+		if (bm->kind != GDN_GOJSON_OBJECT && bm->kind != GDN_GOJSON_NULL)
+			return gdn_gojson_type_err(err, "ContainerSpec", "bind_mounts", bm,
+						   "garden.BindMount");
+		if ((r = gdn_gojson_get_str(bm, "BindMount", "src_path", &src, err)) < 0 ||
+		    (r = gdn_gojson_get_str(bm, "BindMount", "dst_path", &dst, err)) < 0 ||
+		    (r = gdn_gojson_get_u64(bm, "BindMount", "mode", &mode, err)) < 0)
 			return r;
 		if (src[0] != '/' || dst[0] != '/')
 			return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
@@ -298,15 +190,16 @@ static int resolve_rootfs(const struct gd_config *cfg, const char *rootfs, const
 	return *ret ? 0 : gdn_err_set(err, ENOMEM, "rootfs");
 }
 
-static int reject_network_fields(const json_t *spec, struct gdn_err **err)
+static int reject_network_fields(const struct gdn_gojson *spec, struct gdn_err **err)
 {
 	static const char *const fields[] = {"netin", "netout_rules"};
 
 	for (size_t i = 0; i < GDN_ARRAY_SIZE(fields); i++) {
-		json_t *v = member(spec, fields[i]);
-		if (v && !json_is_array(v))
-			return gd_json_type_err(err, "ContainerSpec", fields[i], v, "[]");
-		if (v && json_array_size(v) > 0)
+		const struct gdn_gojson *v;
+		int r = gdn_gojson_get_arr(spec, "ContainerSpec", fields[i], "[]", &v, err);
+		if (r < 0)
+			return r;
+		if (v && v->n > 0)
 			return gdn_err_kind(
 			    err, GDN_ERR_GENERIC, ENOTSUP,
 			    "%s is not supported: this guardian has no networker yet", fields[i]);
@@ -314,37 +207,34 @@ static int reject_network_fields(const json_t *spec, struct gdn_err **err)
 	return 0;
 }
 
-static int parse_top(const struct gd_config *cfg, const json_t *spec, struct gd_create_spec *s,
-		     uint64_t *ret_grace, struct gdn_err **err)
+static int parse_top(const struct gd_config *cfg, const struct gdn_gojson *spec,
+		     struct gd_create_spec *s, uint64_t *ret_grace, struct gdn_err **err)
 {
 	const char *handle, *rootfs, *uri = "", *network;
-	json_t *image, *priv, *grace;
+	const struct gdn_gojson *image;
 	char generated[37];
+	int64_t grace;
 	int r;
 
-	if (!json_is_object(spec))
-		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
-				    "json: cannot unmarshal %s into Go value of type "
-				    "garden.ContainerSpec",
-				    json_kind(spec));
-	if ((r = get_str(spec, "ContainerSpec", "handle", &handle, err)) < 0 ||
-	    (r = get_str(spec, "ContainerSpec", "rootfs", &rootfs, err)) < 0 ||
-	    (r = get_str(spec, "ContainerSpec", "network", &network, err)) < 0 ||
-	    (r = get_obj(spec, "ContainerSpec", "image", "garden.ImageRef", &image, err)) < 0)
+	if (spec->kind != GDN_GOJSON_OBJECT)
+		return gdn_gojson_value_err(err, spec, "garden.ContainerSpec");
+	if ((r = gdn_gojson_get_str(spec, "ContainerSpec", "handle", &handle, err)) < 0 ||
+	    (r = gdn_gojson_get_str(spec, "ContainerSpec", "rootfs", &rootfs, err)) < 0 ||
+	    (r = gdn_gojson_get_str(spec, "ContainerSpec", "network", &network, err)) < 0 ||
+	    (r = gdn_gojson_get_obj(spec, "ContainerSpec", "image", "garden.ImageRef", &image,
+				    err)) < 0)
 		return r;
-	if (image && (r = get_str(image, "ImageRef", "uri", &uri, err)) < 0)
+	if (image && (r = gdn_gojson_get_str(image, "ImageRef", "uri", &uri, err)) < 0)
 		return r;
-	priv = member(spec, "privileged");
-	if (priv && !json_is_boolean(priv))
-		return gd_json_type_err(err, "ContainerSpec", "privileged", priv, "bool");
-	s->privileged = json_is_true(priv);
-	grace = member(spec, "grace_time");
-	if (grace && !json_is_integer(grace))
-		return gd_json_type_err(err, "ContainerSpec", "grace_time", grace, "time.Duration");
-	if (grace && json_integer_value(grace) < 0)
+	if ((r = gdn_gojson_get_bool(spec, "ContainerSpec", "privileged", &s->privileged, err)) <
+		0 ||
+	    (r = gdn_gojson_get_i64(spec, "ContainerSpec", "grace_time", "time.Duration", &grace,
+				    err)) < 0)
+		return r;
+	if (grace < 0)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
 				    "grace_time must not be negative");
-	*ret_grace = grace ? (uint64_t)json_integer_value(grace) : 0;
+	*ret_grace = (uint64_t)grace;
 	if (*ret_grace == 0)
 		*ret_grace = cfg->default_grace_ns;
 	if (*network)
@@ -378,12 +268,12 @@ static int parse_top(const struct gd_config *cfg, const json_t *spec, struct gd_
 int gd_spec_parse(const struct gd_config *cfg, const char *body, size_t len,
 		  struct gd_create_spec *ret, uint64_t *ret_grace_ns, struct gdn_err **err)
 {
-	json_auto_t *spec = NULL;
+	_cleanup_gojson_ struct gdn_gojson *spec = NULL;
 	struct gd_create_spec s = {0};
 	uint64_t grace = 0;
 	int r;
 
-	r = gd_json_decode(body, len, &spec, err);
+	r = gdn_gojson_decode(body, len, &spec, err);
 	if (r < 0)
 		return r;
 	r = parse_top(cfg, spec, &s, &grace, err);

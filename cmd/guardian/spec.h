@@ -1,6 +1,5 @@
-/* Decoding a Create request body (garden ContainerSpec, protocol §9.1) the way Go's decoder
- * would (case-insensitive keys, unknown keys ignored, null = absent), plus guardian's own
- * validation. Errors carry Go-style messages and change nothing. */
+/* Decoding a Create request body (garden ContainerSpec, protocol §9.1) through lib/gojson (Go's
+ * decoder rules and messages), plus guardian's own validation. Errors change nothing. */
 #pragma once
 
 #include <stddef.h>
@@ -15,11 +14,3 @@
 int gd_spec_parse(const struct gd_config *cfg, const char *body, size_t len,
 		  struct gd_create_spec *ret, uint64_t *ret_grace_ns, struct gdn_err **err);
 void gd_spec_free(struct gd_create_spec *s);
-
-/* Decodes a request body that must be one JSON value (Go: json.NewDecoder(r).Decode).
- * An empty body is the error "EOF". */
-int gd_json_decode(const char *body, size_t len, json_t **ret, struct gdn_err **err);
-
-/* "json: cannot unmarshal <kind> into Go struct field <owner>.<field> of type <gotype>" */
-int gd_json_type_err(struct gdn_err **err, const char *owner, const char *field, const json_t *v,
-		     const char *gotype);

@@ -1,4 +1,4 @@
-/* max_len: 4096 */
+/* max_len: 16384 */
 /* libFuzzer target: the incremental chunked-body decoder (lib/http.c). The input is fed in up to
  * four pieces whose sizes come from its first bytes, so that every state can be split. */
 #include <stdbool.h>

@@ -301,6 +301,55 @@ static void test_chunked_malformed(void)
 	check_chunk_bad("1;ext\x01\r\n");
 }
 
+/* A chunk-size line (size, extensions, CRLF) of up to GDN_HTTP_CHUNK_LINE_MAX bytes is fine,
+ * on every chunk; one byte more is a 400, however the bytes arrive. Extensions used to be
+ * skipped without bound. */
+static void test_chunk_extension_bound(void)
+{
+	const size_t max = GDN_HTTP_CHUNK_LINE_MAX;
+	_cleanup_buf_ struct gdn_buf in = {0};
+	size_t ext = max - strlen("3;\r\n"); /* fills the line exactly */
+
+	CHECK(gdn_buf_puts(&in, "3;") == 0);
+	for (size_t i = 0; i < ext; i++)
+		CHECK(gdn_buf_puts(&in, "x") == 0);
+	CHECK(gdn_buf_puts(&in, "\r\nabc\r\n1;") == 0);
+	for (size_t i = 0; i < ext; i++)
+		CHECK(gdn_buf_puts(&in, "y") == 0);
+	CHECK(gdn_buf_puts(&in, "\r\nd\r\n0\r\n\r\n") == 0);
+	feed_all(in.data, in.len, 1, "abcd", 0);
+	feed_all(in.data, in.len, 4096, "abcd", 0);
+	feed_all(in.data, in.len, in.len, "abcd", 0);
+
+	for (size_t step = 1; step <= max + 8; step += max / 2 + 3) {
+		_cleanup_err_ struct gdn_err *err = NULL;
+		_cleanup_buf_ struct gdn_buf out = {0};
+		_cleanup_buf_ struct gdn_buf bad = {0};
+		struct gdn_chunked c = {0};
+		ssize_t r = 0;
+
+		CHECK(gdn_buf_puts(&bad, "3;") == 0);
+		for (size_t i = 0; i < ext + 1; i++)
+			CHECK(gdn_buf_puts(&bad, "x") == 0);
+		CHECK(gdn_buf_puts(&bad, "\r\nabc\r\n0\r\n\r\n") == 0);
+		for (size_t at = 0; at < bad.len && r >= 0; at += step) {
+			size_t n = bad.len - at < step ? bad.len - at : step;
+			r = gdn_chunked_feed(&c, bad.data + at, n, &out, &err);
+		}
+		CHECK_INTEQ(r, -EBADMSG);
+		CHECK_INTEQ(err->http_status, 400);
+		CHECK(strstr(gdn_err_str(err), "chunk size line longer than 4096 bytes"));
+	}
+	/* long digits count too (leading zeros) */
+	{
+		_cleanup_buf_ struct gdn_buf zeros = {0};
+		for (size_t i = 0; i < max; i++)
+			CHECK(gdn_buf_puts(&zeros, "0") == 0);
+		CHECK(gdn_buf_puts(&zeros, "1\r\n") == 0);
+		check_chunk_bad(zeros.data);
+	}
+}
+
 static int collect(const char *k, const char *v, void *ud)
 {
 	gdn_buf_printf(ud, "[%s=%s]", k, v);
@@ -462,6 +511,7 @@ int main(void)
 	    TEST(test_head_ready),
 	    TEST(test_chunked),
 	    TEST(test_chunked_malformed),
+	    TEST(test_chunk_extension_bound),
 	    TEST(test_query),
 	    TEST(test_url_decode),
 	    TEST(test_status_text),

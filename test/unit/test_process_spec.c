@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "test/unit/tap.h"
+#include "lib/util.h"
 #include "cmd/guardian/process_spec.h"
 
 static int parse(const char *body, struct gd_process_spec *s, struct gdn_err **err)
@@ -102,6 +103,28 @@ static void test_numbers_out_of_range(void)
 	    "type uint64");
 }
 
+/* Every uint64 rlimit is taken exactly (it was "invalid JSON: too big integer" from 2^63) and
+ * reaches the OCI process JSON unchanged; 2^64 gets Go's error. */
+static void test_big_rlimits(void)
+{
+	_cleanup_err_ struct gdn_err *err = NULL;
+	struct gd_process_spec s = {0};
+	_cleanup_free_ char *line = NULL;
+
+	CHECK_OK(parse("{\"path\":\"true\",\"rlimits\":{\"nofile\":18446744073709551615,"
+		       "\"as\":9223372036854775808}}",
+		       &s, &err),
+		 err);
+	line = gdn_json_line(s.rlimits, NULL);
+	CHECK_STREQ(line, "[{\"type\":\"RLIMIT_AS\",\"hard\":9223372036854775808,\"soft\":"
+			  "9223372036854775808},{\"type\":\"RLIMIT_NOFILE\",\"hard\":"
+			  "18446744073709551615,\"soft\":18446744073709551615}]\n");
+	gd_process_spec_free(&s);
+	expect_error("{\"path\":\"true\",\"rlimits\":{\"nofile\":18446744073709551616}}",
+		     "json: cannot unmarshal number 18446744073709551616 into Go struct field "
+		     "ResourceLimits.nofile of type uint64");
+}
+
 static void test_bad_values(void)
 {
 	expect_error("{}", "process spec has no path");
@@ -118,7 +141,7 @@ int main(void)
 	static const struct tap_test tests[] = {
 	    TEST(test_go_client_body), TEST(test_generated_id_and_defaults),
 	    TEST(test_wrong_types),    TEST(test_numbers_out_of_range),
-	    TEST(test_bad_values),
+	    TEST(test_bad_values),     TEST(test_big_rlimits),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
 }

@@ -107,6 +107,31 @@ static void test_keys_are_case_insensitive_and_null_is_absent(void)
 	gd_spec_free(&s);
 }
 
+/* limit_in_bytes and the other uint64 limits take every value a Go uint64 holds. */
+static void test_big_limits(void)
+{
+	struct gd_config cfg = cfg_with_rootfs();
+	struct gdn_err *err = NULL;
+	struct gd_create_spec s = {0};
+	uint64_t grace = 0;
+
+	CHECK_OK(parse(&cfg,
+		       "{\"limits\":{\"memory_limits\":{\"limit_in_bytes\":9223372036854775808},"
+		       "\"cpu_limits\":{\"limit_in_shares\":18446744073709551615},"
+		       "\"disk_limits\":{\"byte_hard\":18446744073709551615}}}",
+		       &s, &grace, &err),
+		 err);
+	CHECK(s.limits.memory_bytes == (uint64_t)INT64_MAX + 1);
+	CHECK(s.limits.cpu_shares == UINT64_MAX);
+	CHECK(s.limits.disk_byte_hard == UINT64_MAX);
+	gd_spec_free(&s);
+	expect_error(&cfg,
+		     "{\"limits\":{\"memory_limits\":{\"limit_in_bytes\":"
+		     "18446744073709551616}}}",
+		     "json: cannot unmarshal number 18446744073709551616 into Go struct field "
+		     "MemoryLimits.limit_in_bytes of type uint64");
+}
+
 static void test_bad_json(void)
 {
 	struct gd_config cfg = cfg_with_rootfs();
@@ -231,6 +256,7 @@ int main(void)
 	    TEST(test_go_client_body),
 	    TEST(test_keys_are_case_insensitive_and_null_is_absent),
 	    TEST(test_bad_json),
+	    TEST(test_big_limits),
 	    TEST(test_wrong_types),
 	    TEST(test_bad_values),
 	    TEST(test_no_default_rootfs),

@@ -1,0 +1,42 @@
+/* The command-line conventions of the suite: see cli.h. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "lib/cli.h"
+
+int gdn_cli_version(const char *prog)
+{
+	printf("%s %s\n", prog, GDN_VERSION);
+	return GDN_CLI_EXIT_OK;
+}
+
+int gdn_cli_help(const char *text)
+{
+	fputs(text, stdout);
+	return GDN_CLI_EXIT_OK;
+}
+
+int gdn_cli_log_level(const char *value, enum gdn_log_level *ret, struct gdn_err **err)
+{
+	if (gdn_log_parse_level(value, ret) < 0)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+				    "--log-level: '%s' is not one of debug, info, error, fatal",
+				    value ? value : "");
+	return 0;
+}
+
+int gdn_cli_usage_error(const char *prog, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (fmt) {
+		fprintf(stderr, "%s: ", prog);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
+	fprintf(stderr, "Try '%s --help'.\n", prog);
+	return GDN_CLI_EXIT_USAGE;
+}
