@@ -35,6 +35,9 @@ void gdn_child_kill(struct gdn_child *c)
 	siginfo_t si;
 
 	if (c->pid > 0) {
+		/* before the reap: the group's id stays the leader's until then */
+		if (c->group)
+			(void)kill(-c->pid, SIGKILL);
 		if (c->pidfd < 0 || pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0) < 0)
 			(void)kill(c->pid, SIGKILL);
 		for (;;) {
@@ -49,6 +52,7 @@ void gdn_child_kill(struct gdn_child *c)
 		(void)close(c->pidfd);
 	c->pid = 0;
 	c->pidfd = -1;
+	c->group = false;
 	errno = saved;
 }
 
@@ -66,6 +70,7 @@ int gdn_child_spawn(struct gdn_child *c, const struct gdn_spawn_opts *o, struct 
 		return r;
 	c->pid = pid;
 	c->pidfd = pidfd;
+	c->group = o->setsid;
 	return 0;
 }
 
@@ -102,6 +107,7 @@ static int try_reap(struct gdn_child *c, int *ret_status, struct gdn_err **err)
 	(void)close(c->pidfd);
 	c->pid = 0;
 	c->pidfd = -1;
+	c->group = false;
 	return 1;
 }
 

@@ -19,20 +19,23 @@
 /* A child owned by a scope (crun's cleanup_pid): if the scope ends while it is still owned, it is
  * SIGKILLed and reaped. */
 struct gdn_child {
-	pid_t pid; /* 0: none */
-	int pidfd; /* -1: none */
+	pid_t pid;  /* 0: none */
+	int pidfd;  /* -1: none */
+	bool group; /* it leads its own process group (spawned with setsid): kill the group too */
 };
 
 #define GDN_CHILD_INIT                                                                             \
 	{                                                                                          \
-		.pid = 0, .pidfd = -1                                                              \
+		.pid = 0, .pidfd = -1, .group = false                                              \
 	}
 
-/* SIGKILLs and reaps the child if there is one, closes its pidfd and resets *c. */
+/* SIGKILLs and reaps the child if there is one (with its process group, if it leads one: what
+ * it forked dies with it), closes its pidfd and resets *c. */
 void gdn_child_kill(struct gdn_child *c);
 #define _cleanup_child_ _cleanup_(gdn_child_kill)
 
-/* Starts a child as gdn_spawn does (not detached) and makes *c its owner. */
+/* Starts a child as gdn_spawn does (not detached) and makes *c its owner; with o->setsid it
+ * leads a process group of its own, which gdn_child_kill kills as a whole. */
 int gdn_child_spawn(struct gdn_child *c, const struct gdn_spawn_opts *o, struct gdn_err **err);
 
 /* Waits for the child until `deadline_ns` (CLOCK_MONOTONIC, 0: none). Returns 0 with its status
@@ -54,7 +57,7 @@ struct gdn_run_opts {
 	/* stderr goes to the stdout capture too, interleaved as written (needs capture_stdout) */
 	bool merge_stderr;
 	size_t output_max;   /* bound per captured stream; 0: GDN_RUN_OUTPUT_MAX */
-	uint64_t timeout_ns; /* 0: none */
+	uint64_t timeout_ns; /* 0: none; with spawn->setsid its whole process group is killed */
 	/* non-NULL: every line of the child's stderr is re-logged here (gdn_run_relog_line) as
 	 * it arrives; it is captured as well if capture_stderr is set */
 	struct gdn_log *relog;

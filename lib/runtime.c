@@ -218,6 +218,9 @@ int gdn_runtime_call(const struct gdn_runtime *rt, const char *op, const struct 
 	    .stdout_fd = -1,
 	    .stderr_fd = -1,
 	    .cwd = cwd,
+	    /* its own process group: at the deadline, what it forked (crun's container process
+	     * to be, stuck like it) is killed with it */
+	    .setsid = true,
 	};
 	struct gdn_run_opts ro = {
 	    .spawn = &so,

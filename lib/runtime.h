@@ -80,7 +80,9 @@ int gdn_runtime_failed(const struct gdn_runtime *rt, const char *op, int status,
 int gdn_runtime_timed_out(const struct gdn_runtime *rt, const char *op, struct gdn_err **err);
 
 /* Runs a checked argv to completion under the deadline, with stdin on /dev/null and cwd `cwd`
- * (NULL: ours). With `pipes`, stdout and stderr are captured into *ret; without (`run
+ * (NULL: ours), in a process group of its own that is killed as a whole at the deadline (what
+ * the runtime forked, e.g. crun's container process to be, is stuck like it). With `pipes`, stdout
+ * and stderr are captured into *ret; without (`run
  * --detach`, whose container init inherits the runtime's stdio and would hold a pipe open),
  * stdout is /dev/null and stderr a memfd, read back into ret->err. Returns 0 with ret->status
  * whatever it is; -ETIMEDOUT (gdn_runtime_timed_out's message) when the runtime was killed at

@@ -177,3 +177,34 @@ leftovers_of() {
 	assert_no_leaks rd-slow
 	start_guardian --runtime-timeout "${DEADLINE}s"
 }
+
+# procs_with TEXT: live processes whose command line holds TEXT.
+procs_with() {
+	local p cmd
+	for p in /proc/[0-9]*; do
+		cmd=$(tr '\0' ' ' <"$p/cmdline" 2>/dev/null) || continue
+		[[ $cmd == *"$1"* ]] && pid_alive "${p#/proc/}" && echo "${p#/proc/}: $cmd"
+	done
+	return 0
+}
+
+@test "a create on a rootfs whose /etc/passwd is a FIFO fails within the deadline and leaves nothing" {
+	local rootfs=$GDN_TMP/fifo-rootfs start took
+	cp -a "$GDN_ROOTFS" "$rootfs"
+	rm "$rootfs/etc/passwd"
+	mkfifo "$rootfs/etc/passwd"
+	note_handle rd-fifo
+	start=$(date +%s%N)
+	API_TIMEOUT=30 api_req POST /containers "$(jq -cn --arg r "$rootfs" '{handle: "rd-fifo", rootfs: $r}')"
+	took=$((($(date +%s%N) - start) / 1000000))
+	[[ $API_STATUS == 500 ]] || fail "status $API_STATUS: $API_BODY"
+	assert_equal "$(jq -r .Message <<<"$API_BODY")" \
+		"$(basename "$GDN_RUNTIME") run: timed out after ${DEADLINE}s: the runtime was killed"
+	((took < DEADLINE * 1000 + 8000)) || fail "took ${took} ms"
+	assert_no_leaks rd-fifo
+	wait_until 50 test -z "$(procs_with "$GDN_DEPOT/rd-fifo")" ||
+		fail "runtime processes left: $(procs_with "$GDN_DEPOT/rd-fifo")"
+	run api GET /ping
+	assert_line --index 1 200
+	rm -rf "$rootfs"
+}

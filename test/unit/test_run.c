@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <jansson.h>
@@ -126,6 +127,49 @@ static void test_timeout_kills_and_reaps(void)
 	CHECK_STREQ(res.out, "partial\n");
 	CHECK_STREQ(res.err, "e\n");
 	CHECK_INTEQ(count_fds(), fds);
+	check_no_children();
+	gdn_err_free(err);
+}
+
+/* True while pid exists and is not a zombie (an orphan's zombie waits for init). */
+static bool alive(pid_t pid)
+{
+	char path[64], buf[512];
+	ssize_t n;
+	int fd;
+	const char *paren;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	paren = strrchr(buf, ')');
+	return paren && paren[1] == ' ' && paren[2] != 'Z' && paren[2] != 'X';
+}
+
+static void test_timeout_kills_the_process_group(void)
+{
+	_cleanup_run_result_ struct gdn_run_result res = {0};
+	struct gdn_err *err = NULL;
+	struct gdn_spawn_opts so = {
+	    .path = "/bin/sh", .argv = sh("sleep 30 & echo $!; exec sleep 30"), .setsid = true};
+	struct gdn_run_opts o = {
+	    .spawn = &so, .capture_stdout = true, .timeout_ns = 300 * 1000000ULL};
+	const struct timespec tick = {0, 50 * 1000000};
+	long forked;
+	int i;
+
+	CHECK_INTEQ(gdn_run(&o, &res, &err), -ETIMEDOUT);
+	forked = strtol(res.out, NULL, 10);
+	CHECK(forked > 1);
+	for (i = 0; i < 100 && alive((pid_t)forked); i++)
+		nanosleep(&tick, NULL);
+	CHECK(!alive((pid_t)forked));
 	check_no_children();
 	gdn_err_free(err);
 }
@@ -356,6 +400,7 @@ int main(void)
 	    TEST(test_big_stdin_and_a_child_that_does_not_read),
 	    TEST(test_capture_is_bounded),
 	    TEST(test_timeout_kills_and_reaps),
+	    TEST(test_timeout_kills_the_process_group),
 	    TEST(test_exec_failure),
 	    TEST(test_grandchild_holding_the_pipes_is_not_waited_for),
 	    TEST(test_child_wait_deadline_and_kill),
