@@ -265,6 +265,15 @@ static int string_member(const json_t *obj, const char *key, const char **ret)
 	return 0;
 }
 
+/* chug's check of data.trace, data.session and data.error: the map's key, exactly, and when
+ * present (even as null) a string. 0 or -EINVAL. */
+static int data_string_check(const json_t *data, const char *key)
+{
+	json_t *v = json_object_get(data, key);
+
+	return !v || json_is_string(v) ? 0 : -EINVAL;
+}
+
 static int level_from_name(const char *s, enum gdn_log_level *ret)
 {
 	return gdn_log_parse_level(s, ret);
@@ -278,7 +287,7 @@ static json_t *lager_entry(const char *line, size_t len, enum gdn_log_level *ret
 	const char *brace = memchr(line, '{', len);
 	json_auto_t *obj = NULL;
 	json_t *data, *ll;
-	const char *ts = NULL, *level = NULL, *message = NULL, *source = NULL, *s;
+	const char *ts = NULL, *level = NULL, *message = NULL, *source = NULL;
 	json_int_t lvl = 0;
 	int64_t sec = 0;
 	long nsec = 0;
@@ -309,7 +318,7 @@ static json_t *lager_entry(const char *line, size_t len, enum gdn_log_level *ret
 	{
 		json_auto_t *owned = data;
 
-		if (string_member(data, "trace", &s) < 0 || string_member(data, "session", &s) < 0)
+		if (data_string_check(data, "trace") < 0 || data_string_check(data, "session") < 0)
 			return NULL;
 		(void)json_object_del(data, "trace");
 		(void)json_object_del(data, "session");
@@ -322,7 +331,7 @@ static json_t *lager_entry(const char *line, size_t len, enum gdn_log_level *ret
 			*ret_known = false; /* the relogger's switch has no case for it */
 		}
 		if ((*ret_level == GDN_LOG_ERROR || *ret_level == GDN_LOG_FATAL) &&
-		    string_member(data, "error", &s) < 0)
+		    data_string_check(data, "error") < 0)
 			return NULL;
 		if (!ts || parse_timestamp(ts, &sec, &nsec) < 0)
 			return NULL;

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include "lib/duration.h"
 #include "lib/fs.h"
 #include "lib/path.h"
@@ -268,7 +269,10 @@ static int launch(struct dd_state *s, struct gdn_err **err)
 	if (s->tty) {
 		r = adopt_master(s, master, x.veof, err);
 		if (r < 0) {
-			(void)kill(s->pid, SIGKILL); /* nobody could talk to it */
+			/* nobody could talk to it; it is our child (the runtime's orphan) */
+			(void)kill(s->pid, SIGKILL);
+			while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+				;
 			return r;
 		}
 	}

@@ -329,12 +329,15 @@ static void test_relog_lager_and_plain_lines(void)
 	relog(l, "{\"message\":\"m\"}");
 	relog(l, "{\"timestamp\":\"1\",\"level\":\"loud\"}");
 	relog(l, "{\"timestamp\":\"1\",\"data\":{\"session\":4}}");
+	/* data's keys are a map's: exact ("Session" is just data), while the line's are Go's
+	 * (case-insensitive); no level at all is log_level 0, debug */
+	relog(l, "{\"Timestamp\":\"1.25\",\"data\":{\"Session\":4}}");
 	/* empty lines are nothing */
 	relog(l, "\n");
 	relog(l, "");
 
 	lines = logged(fd);
-	CHECK_INTEQ(json_array_size(lines), 7);
+	CHECK_INTEQ(json_array_size(lines), 8);
 	x = json_array_get(lines, 0);
 	CHECK_STREQ(str_at(x, "level"), "info");
 	CHECK_STREQ(str_at(x, "message"), "test.plugin.grootfs.create.done");
@@ -362,6 +365,11 @@ static void test_relog_lager_and_plain_lines(void)
 		    "{\"timestamp\":\"1\",\"level\":\"loud\"}");
 	CHECK_STREQ(data_at(json_array_get(lines, 6), "output"),
 		    "{\"timestamp\":\"1\",\"data\":{\"session\":4}}");
+	x = json_array_get(lines, 7);
+	CHECK_STREQ(str_at(x, "level"), "debug");
+	CHECK_STREQ(str_at(x, "message"), "test.plugin.");
+	CHECK_INTEQ(json_integer_value(json_object_get(json_object_get(x, "data"), "Session")), 4);
+	CHECK_STREQ(data_at(x, "original_timestamp"), "1970-01-01T00:00:01.25Z");
 	gdn_log_free(l);
 	close(fd);
 }
