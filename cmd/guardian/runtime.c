@@ -3,11 +3,17 @@
  * while they run, so that stdout stays clean JSON. `run --detach` never gets a pipe, because the
  * container's init inherits the runtime's stdio and would hold it open forever: stdin and stdout
  * are /dev/null, stderr a memfd (read only when the runtime fails). */
+#include <dirent.h>
 #include <errno.h>
+#include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <jansson.h>
+#include "lib/fs.h"
 #include "lib/path.h"
 #include "lib/runtime.h"
+#include "lib/util.h"
 #include "cmd/guardian/runtime.h"
 
 static struct gdn_runtime runtime_of(const struct gd_config *cfg, struct gdn_log *log)
@@ -32,6 +38,66 @@ static bool is_not_found(const char *text)
 {
 	return text && (strstr(text, "does not exist") || strstr(text, "not found") ||
 			strstr(text, "No such file or directory"));
+}
+
+/* Whether `pid` is alive (not a zombie) and in the cgroup garden/<handle> of some hierarchy
+ * (`needle` is "/garden/<handle>\n"; at the hierarchy's root or under ours, as runc and crun
+ * resolve the relative cgroupsPath differently). */
+static bool in_container_cgroup(unsigned pid, const char *needle)
+{
+	_cleanup_free_ char *cg = NULL;
+	_cleanup_free_ char *stat = NULL;
+	const char *paren;
+	char path[64];
+	size_t len = 0;
+
+	(void)snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+	if (gdn_fs_read_file(path, 4096, &stat, &len, NULL) < 0)
+		return false;
+	paren = strrchr(stat, ')');
+	if (!paren || paren[1] != ' ' || paren[2] == 'Z' || paren[2] == 'X')
+		return false;
+	(void)snprintf(path, sizeof(path), "/proc/%u/cgroup", pid);
+	return gdn_fs_read_file(path, 65536, &cg, &len, NULL) >= 0 && strstr(cg, needle);
+}
+
+/* After a `run` that missed its deadline: what the runtime had put in the container's cgroup is
+ * stuck like it (runc's init or crun's container process opening a FIFO at /etc/passwd), and
+ * crun starts it in a session of its own, out of reach of the runtime's process group. The
+ * container never started, so everything in its cgroup is the runtime's: SIGKILL it, until none
+ * is left (at most ~5 s). */
+static void kill_cgroup_leftovers(const char *handle, struct gdn_log *log)
+{
+	char needle[GDN_HANDLE_MAX + 16];
+
+	(void)snprintf(needle, sizeof(needle), "/garden/%s\n", handle);
+	for (int round = 0; round < 50; round++) {
+		_cleanup_closedir_ DIR *d = opendir("/proc");
+		const struct timespec tick = {0, 100 * 1000000};
+		struct dirent *e;
+		unsigned n = 0;
+
+		if (!d)
+			return;
+		while ((e = readdir(d))) {
+			uint32_t pid = 0;
+
+			if (gdn_parse_u32(e->d_name, &pid) < 0 || !in_container_cgroup(pid, needle))
+				continue;
+			if (kill((pid_t)pid, SIGKILL) == 0)
+				n++;
+		}
+		if (n == 0)
+			return;
+		if (round == 0) {
+			char count[16];
+
+			(void)snprintf(count, sizeof(count), "%u", n);
+			gdn_log_info(log, "killed-runtime-leftovers", "count", count, NULL);
+		}
+		(void)nanosleep(&tick, NULL);
+	}
+	gdn_log_info(log, "runtime-leftovers-survived-sigkill", NULL);
 }
 
 int gd_runtime_run(const struct gd_config *cfg, const char *handle, const char *bundle_dir,
@@ -60,6 +126,8 @@ int gd_runtime_run(const struct gd_config *cfg, const char *handle, const char *
 	if (r < 0)
 		return r;
 	r = gdn_runtime_call(&rt, "run", &a, bundle_dir, false, &res, err);
+	if (r == -ETIMEDOUT)
+		kill_cgroup_leftovers(handle, log);
 	if (r < 0)
 		return r;
 	if (res.status == 0)
