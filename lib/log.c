@@ -147,7 +147,7 @@ static void timestamp(char *out, size_t n)
 }
 
 static void emit(struct gdn_log *l, enum gdn_log_level level, const char *action,
-		 const struct gdn_err *err, va_list ap)
+		 const struct gdn_err *err, const json_t *extra, va_list ap)
 {
 	json_auto_t *line = NULL;
 	json_t *data;
@@ -177,7 +177,10 @@ static void emit(struct gdn_log *l, enum gdn_log_level level, const char *action
 		(void)json_object_set_new(data, "session", json_string(l->session));
 	if (l->data)
 		(void)json_object_update(data, l->data);
-	add_pairs(data, ap);
+	if (extra)
+		(void)json_object_update(data, (json_t *)extra);
+	else
+		add_pairs(data, ap);
 	if (err)
 		(void)json_object_set_new(data, "error", json_string(gdn_err_str(err)));
 	(void)json_object_set_new(line, "data", data);
@@ -207,7 +210,7 @@ void gdn_log_debug(struct gdn_log *l, const char *action, ...)
 	va_list ap;
 
 	va_start(ap, action);
-	emit(l, GDN_LOG_DEBUG, action, NULL, ap);
+	emit(l, GDN_LOG_DEBUG, action, NULL, NULL, ap);
 	va_end(ap);
 }
 
@@ -216,7 +219,7 @@ void gdn_log_info(struct gdn_log *l, const char *action, ...)
 	va_list ap;
 
 	va_start(ap, action);
-	emit(l, GDN_LOG_INFO, action, NULL, ap);
+	emit(l, GDN_LOG_INFO, action, NULL, NULL, ap);
 	va_end(ap);
 }
 
@@ -225,7 +228,7 @@ void gdn_log_error(struct gdn_log *l, const char *action, const struct gdn_err *
 	va_list ap;
 
 	va_start(ap, err);
-	emit(l, GDN_LOG_ERROR, action, err, ap);
+	emit(l, GDN_LOG_ERROR, action, err, NULL, ap);
 	va_end(ap);
 }
 
@@ -234,6 +237,24 @@ void gdn_log_fatal(struct gdn_log *l, const char *action, const struct gdn_err *
 	va_list ap;
 
 	va_start(ap, err);
-	emit(l, GDN_LOG_FATAL, action, err, ap);
+	emit(l, GDN_LOG_FATAL, action, err, NULL, ap);
 	va_end(ap);
+}
+
+static void emit_json(struct gdn_log *l, enum gdn_log_level level, const char *action,
+		      const json_t *data, ...)
+{
+	va_list ap;
+
+	va_start(ap, data);
+	emit(l, level, action, NULL, data, ap);
+	va_end(ap);
+}
+
+void gdn_log_json(struct gdn_log *l, enum gdn_log_level level, const char *action,
+		  const json_t *data)
+{
+	json_auto_t *empty = data ? NULL : json_object();
+
+	emit_json(l, level, action, data ? data : empty, NULL);
 }

@@ -43,3 +43,8 @@ void gdn_log_error(struct gdn_log *l, const char *action, const struct gdn_err *
     __attribute__((sentinel));
 void gdn_log_fatal(struct gdn_log *l, const char *action, const struct gdn_err *err, ...)
     __attribute__((sentinel));
+/* A line whose data (besides the session's) is the members of a JSON object (borrowed; may be
+ * NULL): for re-logging what a child logged (lib/run.h). */
+struct json_t;
+void gdn_log_json(struct gdn_log *l, enum gdn_log_level level, const char *action,
+		  const struct json_t *data);

@@ -16,6 +16,7 @@
 #include "lib/buf.h"
 #include "lib/path.h"
 #include "lib/fs.h"
+#include "lib/run.h"
 #include "lib/util.h"
 
 #define DEFAULT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -391,54 +392,21 @@ int gdn_proc_wait(pid_t pid, int pidfd, int *ret_status, struct gdn_err **err)
 int gdn_proc_run(const struct gdn_spawn_opts *o, int *ret_status, char **ret_output,
 		 struct gdn_err **err)
 {
-	_cleanup_close_ int rfd = -1, wfd = -1, pidfd = -1;
-	_cleanup_buf_ struct gdn_buf out = {0};
-	struct gdn_spawn_opts so;
-	int pipefd[2], status = 0, r;
-	pid_t pid = -1;
+	_cleanup_run_result_ struct gdn_run_result res = {0};
+	struct gdn_run_opts ro = {
+	    .spawn = o,
+	    .capture_stdout = true,
+	    .merge_stderr = true,
+	    .output_max = RUN_OUTPUT_MAX,
+	};
+	int r = gdn_run(&ro, &res, err);
 
-	if (!o)
-		return gdn_err_set(err, EINVAL, "run: no options");
-	if (pipe2(pipefd, O_CLOEXEC) < 0)
-		return gdn_err_set(err, errno, "run '%s': pipe", o->path ? o->path : "");
-	rfd = pipefd[0];
-	wfd = pipefd[1];
-	so = *o;
-	so.stdout_fd = wfd;
-	so.stderr_fd = wfd;
-	r = gdn_spawn(&so, &pid, &pidfd, err);
-	if (r < 0)
-		return r;
-	(void)close(gdn_steal_fd(&wfd));
-
-	for (;;) {
-		char tmp[4096];
-		ssize_t n = read(rfd, tmp, sizeof(tmp));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		/* a failed read only loses output: the exit status is still the answer */
-		if (n <= 0)
-			break;
-		if (out.len < RUN_OUTPUT_MAX) {
-			size_t keep = RUN_OUTPUT_MAX - out.len;
-
-			(void)gdn_buf_append(&out, tmp, (size_t)n < keep ? (size_t)n : keep);
-		}
-		/* beyond the cap the rest is drained so the child does not block */
-	}
-	(void)close(gdn_steal_fd(&rfd));
-
-	r = gdn_proc_wait(pid, pidfd, &status, err);
 	if (r < 0)
 		return r;
 	if (ret_status)
-		*ret_status = status;
-	if (ret_output) {
-		if (!out.data && gdn_buf_append(&out, "", 0) < 0)
-			return gdn_err_set(err, ENOMEM, "run '%s'", o->path);
-		*ret_output = gdn_buf_steal(&out, NULL);
-	}
+		*ret_status = res.status;
+	if (ret_output)
+		*ret_output = gdn_steal_ptr(&res.out);
 	return 0;
 }
 

@@ -37,9 +37,10 @@ int gdn_which(const char *file, char **ret, struct gdn_err **err);
  * or 128+signal. */
 int gdn_proc_wait(pid_t pid, int pidfd, int *ret_status, struct gdn_err **err);
 
-/* Spawns, collects stdout+stderr into *ret_output (NUL-terminated, capped at 64 KiB, may be
- * NULL if ret_output is NULL; o->stdout_fd/stderr_fd are ignored) and waits.
- * Returns 0 with *ret_status set; -errno only if it could not be started or waited for. */
+/* gdn_run (lib/run.h) with stdout and stderr merged: collects them into *ret_output
+ * (NUL-terminated, capped at 64 KiB; ret_output may be NULL; o->stdout_fd/stderr_fd are
+ * ignored), without a deadline. Returns 0 with *ret_status set; -errno only if it could not be
+ * started or waited for. */
 int gdn_proc_run(const struct gdn_spawn_opts *o, int *ret_status, char **ret_output,
 		 struct gdn_err **err);
 

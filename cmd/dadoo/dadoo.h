@@ -194,6 +194,8 @@ struct dd_exec {
 	const char *runtime;
 	const char *runtime_root;	 /* may be NULL */
 	const char *const *runtime_args; /* global arguments, NULL-terminated; may be NULL */
+	uint64_t timeout_ns; /* deadline of the exec; 0: GDN_RUNTIME_TIMEOUT_DEFAULT_NS */
+	struct gdn_log *log; /* the runtime's argv is logged here (debug); may be NULL */
 	const char *dir;
 	const char *handle;
 	int stdio[3];		    /* the process's stdin/stdout/stderr; -1: /dev/null */
@@ -208,14 +210,16 @@ struct dd_exec {
 	void *meanwhile_arg;
 };
 
-/* Runs the runtime to completion. Returns the process's pid (from the pidfile); with a console
- * socket, *ret_master gets the pty master the runtime sent, set up (ONLCR, window size) as soon
- * as it arrived, and x->veof its end-of-file character. A failure of the runtime is
- * -EIO with "<runtime> exec: exit status <n>: <its last error>" in *err, of kind
- * GDN_ERR_EXECUTABLE_NOT_FOUND when that error says so. */
+/* Runs the runtime to completion, within x->timeout_ns. Returns the process's pid (from the
+ * pidfile); with a console socket, *ret_master gets the pty master the runtime sent, set up
+ * (ONLCR, window size) as soon as it arrived, and x->veof its end-of-file character. A failure
+ * of the runtime is -EIO with "<runtime> exec: exit status <n>: <its last error>" in *err, of
+ * kind GDN_ERR_EXECUTABLE_NOT_FOUND when that error says so; a runtime still running at the
+ * deadline is -ETIMEDOUT with "<runtime> exec: timed out after <d>: the runtime was killed".
+ * Whenever it fails, the runtime is killed and reaped, and so are the process (if it was
+ * started) and every other child dadoo got meanwhile (the runtime's orphans, reparented to the
+ * subreaper): nothing starts after dadoo reported failure. */
 int dd_runtime_exec(struct dd_exec *x, pid_t *ret_pid, int *ret_master, struct gdn_err **err);
-/* Whether a runtime error means the executable was not found (runc's and crun's wordings). */
-bool dd_runtime_not_found(const char *msg);
 
 /* --- tty.c: the console socket and the pty master ------------------------------------------ */
 /* Creates /tmp/dadoo-XXXXXX/tty.sock, listening; *ret_dir and *ret_path are malloc'd. */

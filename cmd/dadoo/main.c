@@ -8,10 +8,12 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/wait.h>
 #include "lib/cli.h"
+#include "lib/duration.h"
 #include "lib/fs.h"
 #include "lib/path.h"
-#include "lib/runtime_log.h"
+#include "lib/runtime.h"
 #include "lib/util.h"
 #include "cmd/dadoo/dadoo.h"
 
@@ -21,6 +23,7 @@ enum {
 	OPT_RUNTIME = 256,
 	OPT_RUNTIME_ROOT,
 	OPT_RUNTIME_ARG,
+	OPT_RUNTIME_TIMEOUT,
 	OPT_STANDBY,
 	OPT_CLEANUP_ON_WAIT,
 	OPT_TTY,
@@ -30,6 +33,7 @@ static const struct option options[] = {
     {"runtime", required_argument, NULL, OPT_RUNTIME},
     {"runtime-root", required_argument, NULL, OPT_RUNTIME_ROOT},
     {"runtime-arg", required_argument, NULL, OPT_RUNTIME_ARG},
+    {"runtime-timeout", required_argument, NULL, OPT_RUNTIME_TIMEOUT},
     {"standby", no_argument, NULL, OPT_STANDBY},
     {"cleanup-on-wait", no_argument, NULL, OPT_CLEANUP_ON_WAIT},
     {"tty", no_argument, NULL, OPT_TTY},
@@ -43,6 +47,7 @@ static const char *arg_runtime;
 static const char *arg_runtime_root;
 static const char *arg_runtime_args[GDN_RUNTIME_EXTRA_ARGS_MAX + 1];
 static size_t n_runtime_args;
+static uint64_t arg_runtime_timeout_ns;
 static bool arg_standby;
 static bool arg_cleanup_on_wait;
 static bool arg_tty;
@@ -61,6 +66,7 @@ static const char usage[] =
     "  --runtime PATH       the OCI runtime (runc or crun)\n"
     "  --runtime-root DIR   the runtime's --root\n"
     "  --runtime-arg ARG    a global argument for the runtime (repeatable)\n"
+    "  --runtime-timeout D  deadline of '<runtime> exec' (Go duration, default 60s)\n"
     "  --standby            wait for PROCESS-DIR, HANDLE and --tty on fd 3\n"
     "  --cleanup-on-wait    remove PROCESS-DIR once the exit status was delivered\n"
     "  --tty                give the process a pseudo-terminal\n" GDN_CLI_HELP_LOG_LEVEL
@@ -88,6 +94,17 @@ static int parse_args(int argc, char **argv)
 			}
 			arg_runtime_args[n_runtime_args++] = optarg;
 			break;
+		case OPT_RUNTIME_TIMEOUT: {
+			int64_t ns = 0;
+
+			if (gdn_parse_duration(optarg, &ns) < 0 || ns <= 0) {
+				(void)gdn_cli_usage_error(
+				    "dadoo", "--runtime-timeout: '%s' is not a duration", optarg);
+				return -1;
+			}
+			arg_runtime_timeout_ns = (uint64_t)ns;
+			break;
+		}
 		case OPT_STANDBY:
 			arg_standby = true;
 			break;
@@ -216,6 +233,8 @@ static int launch(struct dd_state *s, struct gdn_err **err)
 	    .runtime = arg_runtime,
 	    .runtime_root = arg_runtime_root,
 	    .runtime_args = arg_runtime_args,
+	    .timeout_ns = arg_runtime_timeout_ns,
+	    .log = s->log,
 	    .dir = s->dir,
 	    .handle = s->handle,
 	    .stdio = {-1, -1, -1},
@@ -248,7 +267,10 @@ static int launch(struct dd_state *s, struct gdn_err **err)
 	if (s->tty) {
 		r = adopt_master(s, master, x.veof, err);
 		if (r < 0) {
-			(void)kill(s->pid, SIGKILL); /* nobody could talk to it */
+			/* nobody could talk to it; it is our child (the runtime's orphan) */
+			(void)kill(s->pid, SIGKILL);
+			while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR)
+				;
 			return r;
 		}
 	}

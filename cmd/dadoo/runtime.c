@@ -1,70 +1,38 @@
-/* `<runtime> [--root R] --log runtime.log --log-format json exec --detach [--tty
- * --console-socket P] --pid-file pidfile -p process.json <handle>`, run in the process dir so
- * that the relative names land there (and crun, which reads "--log <driver>:<path>", never sees a
- * ':' of the depot path). The runtime passes its stdio on to the process. */
+/* `<runtime> [--root R] --log runtime.log --log-format json [extra args] exec --detach [--tty
+ * --console-socket P] --pid-file pidfile -p process.json <handle>` (lib/runtime.h), run in the
+ * process dir so that the relative names land there. The runtime passes its stdio on to the
+ * process. It has a deadline; on every failure it is killed and reaped, and so is whatever it
+ * started. */
+#include <dirent.h>
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include "lib/fs.h"
 #include "lib/path.h"
 #include "lib/proc.h"
-#include "lib/runtime_log.h"
+#include "lib/run.h"
+#include "lib/runtime.h"
 #include "lib/util.h"
 #include "cmd/dadoo/dadoo.h"
 
-#define ARGV_MAX 48
-#define LOG_MAX (4 << 20)
 #define STDERR_MAX (64 << 10)
+/* how long the runtime's leftovers get to die after SIGKILL */
+#define LEFTOVERS_WAIT_NS (5ULL * 1000000000ULL)
 
-struct argv {
-	const char *v[ARGV_MAX + 1];
-	size_t n;
-};
-
-static void add(struct argv *a, const char *s)
+static struct gdn_runtime runtime_of(const struct dd_exec *x)
 {
-	if (a->n < ARGV_MAX)
-		a->v[a->n++] = s;
-	a->v[a->n] = NULL;
-}
-
-static const char *basename_of(const char *path)
-{
-	const char *slash = strrchr(path, '/');
-
-	return slash ? slash + 1 : path;
-}
-
-bool dd_runtime_not_found(const char *msg)
-{
-	const char *p;
-
-	if (!msg)
-		return false;
-	/* runc: exec: "x": executable file not found in $PATH
-	 *       exec: "/x": stat /x: no such file or directory */
-	for (p = strstr(msg, "exec: \""); p; p = strstr(p + 1, "exec: \"")) {
-		const char *q = strstr(p + 7, "\": ");
-
-		if (!q)
-			break;
-		q += 3;
-		if (strncmp(q, "executable file not found", 25) == 0)
-			return true;
-		if (strncmp(q, "stat ", 5) == 0 && strstr(q, ": no such file or directory"))
-			return true;
-	}
-	/* crun: executable file `x` not found in $PATH: No such file or directory */
-	p = strstr(msg, "executable file `");
-	if (p && strstr(p, "` not found"))
-		return true;
-	/* crun: exec container process (missing dynamic library?) `/x`: No such file or directory
-	 */
-	p = strstr(msg, "exec container process");
-	return p && strstr(p, ": No such file or directory");
+	return (struct gdn_runtime){
+	    .path = x->runtime,
+	    .root = x->runtime_root,
+	    .extra_args = x->runtime_args,
+	    .timeout_ns = x->timeout_ns,
+	    .log = x->log,
+	};
 }
 
 /* What the runtime wrote to an fd we can read back: a memfd from its start, or a pipe. */
@@ -91,26 +59,10 @@ static char *read_back(int fd)
 static int failure(const struct dd_exec *x, int status, int errout, struct gdn_err **err)
 {
 	_cleanup_free_ char *log_path = gdn_path_join(x->dir, "runtime.log");
-	_cleanup_free_ char *log_text = NULL;
-	_cleanup_free_ char *msg = NULL;
-	_cleanup_err_ struct gdn_err *log_err = NULL;
-	const char *name = basename_of(x->runtime);
-	size_t len = 0;
+	_cleanup_free_ char *text = errout >= 0 ? read_back(errout) : NULL;
+	struct gdn_runtime rt = runtime_of(x);
 
-	if (log_path && gdn_fs_read_file(log_path, LOG_MAX, &log_text, &len, &log_err) >= 0)
-		msg = gdn_runtime_log_error(log_text);
-	if (!msg && errout >= 0) {
-		_cleanup_free_ char *text = read_back(errout);
-
-		if (text)
-			msg = gdn_runtime_log_error(text);
-	}
-	if (!msg)
-		return gdn_err_kind(err, GDN_ERR_GENERIC, EIO, "%s exec: exit status %d", name,
-				    status);
-	return gdn_err_kind(
-	    err, dd_runtime_not_found(msg) ? GDN_ERR_EXECUTABLE_NOT_FOUND : GDN_ERR_GENERIC, EIO,
-	    "%s exec: exit status %d: %s", name, status, msg);
+	return gdn_runtime_failed(&rt, "exec", status, log_path, text, err);
 }
 
 static int read_pid(const char *dir, pid_t *ret_pid, struct gdn_err **err)
@@ -122,58 +74,129 @@ static int read_pid(const char *dir, pid_t *ret_pid, struct gdn_err **err)
 	return gdn_pidfile_read(path, ret_pid, err);
 }
 
-/* The runtime started the process but it cannot be served: better gone than unreachable. */
-static void kill_started(const char *dir)
+/* Our children, from /proc (the runtime's orphans are reparented to us, the subreaper). Returns
+ * how many were signalled. */
+static size_t kill_children(void)
 {
-	_cleanup_err_ struct gdn_err *err = NULL;
-	pid_t pid = 0;
+	_cleanup_closedir_ DIR *d = opendir("/proc");
+	pid_t self = getpid();
+	size_t n = 0;
+	struct dirent *e;
 
-	if (read_pid(dir, &pid, &err) >= 0)
-		(void)kill(pid, SIGKILL);
+	if (!d)
+		return 0;
+	while ((e = readdir(d))) {
+		_cleanup_free_ char *stat = NULL;
+		char path[64];
+		const char *paren;
+		uint32_t pid = 0;
+		int ppid = 0;
+		size_t len = 0;
+		char state;
+
+		if (gdn_parse_u32(e->d_name, &pid) < 0 || (pid_t)pid == self)
+			continue;
+		(void)snprintf(path, sizeof(path), "/proc/%u/stat", pid);
+		if (gdn_fs_read_file(path, 4096, &stat, &len, NULL) < 0)
+			continue;
+		/* "pid (comm) state ppid ...": comm may hold anything, so parse after the last ')'
+		 */
+		paren = strrchr(stat, ')');
+		if (!paren || sscanf(paren + 1, " %c %d", &state, &ppid) != 2 || ppid != self)
+			continue;
+		if (state != 'Z' && kill((pid_t)pid, SIGKILL) == 0)
+			n++;
+	}
+	return n;
 }
 
-/* Waits for the runtime; meanwhile takes the pty master off the console socket. */
-static int wait_runtime(struct dd_exec *x, pid_t pid, int pidfd, int *ret_status, int *ret_master,
+/* Reaps what has exited of our children; true once there are none left. */
+static bool reap_children(void)
+{
+	for (;;) {
+		pid_t p = waitpid(-1, NULL, WNOHANG);
+
+		if (p > 0)
+			continue;
+		if (p < 0 && errno == EINTR)
+			continue;
+		return p < 0 && errno == ECHILD;
+	}
+}
+
+/* The start failed: the runtime (if still running), the process it may have started and every
+ * other child we got meanwhile are killed and reaped, so that nothing starts after dadoo
+ * reported failure. A process dadoo is not the parent of (no subreaper: unit tests) is killed
+ * through the pidfile only. */
+static void abort_start(const struct dd_exec *x, struct gdn_child *rt)
+{
+	uint64_t until = gdn_now_mono_ns() + LEFTOVERS_WAIT_NS;
+	pid_t pid = 0;
+
+	gdn_child_kill(rt);
+	if (read_pid(x->dir, &pid, NULL) >= 0)
+		(void)kill(pid, SIGKILL);
+	for (;;) {
+		const struct timespec tick = {0, 10 * 1000000};
+		size_t n = kill_children();
+
+		if (reap_children() && n == 0)
+			break;
+		if (gdn_now_mono_ns() >= until) {
+			gdn_log_info(x->log, "runtime-leftovers-survived-sigkill", NULL);
+			break;
+		}
+		(void)nanosleep(&tick, NULL);
+	}
+}
+
+/* Waits for the runtime until the deadline; meanwhile takes the pty master off the console
+ * socket. */
+static int wait_runtime(struct dd_exec *x, struct gdn_child *rt, int *ret_status, int *ret_master,
 			struct gdn_err **err)
 {
+	struct gdn_runtime desc = runtime_of(x);
+	uint64_t deadline = gdn_now_mono_ns() + gdn_runtime_timeout_ns(&desc);
 	_cleanup_close_ int master = -1;
-	siginfo_t si;
+	int r;
 
-	for (;;) {
-		struct pollfd p[2] = {{.fd = pidfd, .events = POLLIN},
+	while (x->console_fd >= 0 && master < 0) {
+		struct pollfd p[2] = {{.fd = rt->pidfd, .events = POLLIN},
 				      {.fd = x->console_fd, .events = POLLIN}};
-		nfds_t n = x->console_fd >= 0 && master < 0 ? 2 : 1;
+		uint64_t now = gdn_now_mono_ns();
+		int timeout = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
 
-		if (poll(p, n, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		r = poll(p, 2, timeout);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
 			return gdn_err_set(err, errno, "poll");
-		}
-		if (n == 2 && (p[1].revents & POLLIN)) {
-			int r = dd_console_receive(x->console_fd, err);
-
+		if (r == 0)
+			return gdn_runtime_timed_out(&desc, "exec", err);
+		if (p[1].revents & POLLIN) {
+			r = dd_console_receive(x->console_fd, err);
 			if (r < 0 && r != -EAGAIN)
 				return r;
-			if (r >= 0)
+			if (r >= 0) {
 				master = r;
-			/* at once: the process may ask for its window size any moment now */
-			if (r >= 0 &&
-			    (r = dd_tty_setup(master, x->columns, x->rows, &x->veof, err)) < 0)
-				return r;
+				/* at once: the process may ask for its window size any moment now
+				 */
+				r = dd_tty_setup(master, x->columns, x->rows, &x->veof, err);
+				if (r < 0)
+					return r;
+			}
 		}
 		if (p[0].revents & POLLIN)
 			break;
 	}
-	memset(&si, 0, sizeof(si));
-	while (waitid(P_PIDFD, (id_t)pidfd, &si, WEXITED) < 0) {
-		if (errno != EINTR)
-			return gdn_err_set(err, errno, "wait for the runtime (pid %d)", (int)pid);
-	}
-	*ret_status = si.si_code == CLD_EXITED ? si.si_status : 128 + si.si_status;
+	r = gdn_child_wait(rt, deadline, ret_status, err);
+	if (r == -ETIMEDOUT)
+		return gdn_runtime_timed_out(&desc, "exec", err);
+	if (r < 0)
+		return gdn_err_wrap(err, "wait for the runtime");
 	if (*ret_status == 0 && x->console_fd >= 0 && master < 0) {
 		/* it may have connected just before exiting */
-		int r = dd_console_receive(x->console_fd, err);
-
+		r = dd_console_receive(x->console_fd, err);
 		if (r == -EAGAIN)
 			return gdn_err_kind(err, GDN_ERR_GENERIC, EPROTO,
 					    "the runtime sent no console");
@@ -189,17 +212,43 @@ static int wait_runtime(struct dd_exec *x, pid_t pid, int pidfd, int *ret_status
 	return 0;
 }
 
+/* Everything after the spawn; the caller aborts the start if this fails. */
+static int exec_started(struct dd_exec *x, struct gdn_child *rt, int errout, pid_t *ret_pid,
+			int *ret_master, struct gdn_err **err)
+{
+	_cleanup_err_ struct gdn_err *setup_err = NULL;
+	_cleanup_close_ int master = -1;
+	struct gdn_runtime desc = runtime_of(x);
+	int status = -1, r;
+
+	if (x->meanwhile && x->console_fd < 0 && x->meanwhile(x->meanwhile_arg, &setup_err) < 0)
+		return gdn_err_code(*err = gdn_steal_ptr(&setup_err)); /* no need to wait for it */
+	r = wait_runtime(x, rt, &status, &master, err);
+	if (r < 0)
+		return r == -ETIMEDOUT ? r : gdn_err_wrap(err, "%s exec", gdn_runtime_name(&desc));
+	if (status != 0)
+		return failure(x, status, errout >= 0 ? errout : x->stderr_peek, err);
+	if (x->meanwhile && x->console_fd >= 0 && x->meanwhile(x->meanwhile_arg, &setup_err) < 0)
+		return gdn_err_code(*err = gdn_steal_ptr(&setup_err));
+	r = read_pid(x->dir, ret_pid, err);
+	if (r < 0)
+		return gdn_err_wrap(err, "%s exec", gdn_runtime_name(&desc));
+	if (ret_master)
+		*ret_master = gdn_steal_fd(&master);
+	return 0;
+}
+
 int dd_runtime_exec(struct dd_exec *x, pid_t *ret_pid, int *ret_master, struct gdn_err **err)
 {
+	_cleanup_child_ struct gdn_child rt = GDN_CHILD_INIT;
 	_cleanup_close_ int errout = -1;
-	_cleanup_close_ int pidfd = -1;
 	_cleanup_free_ char *pidfile = gdn_path_join(x->dir, "pidfile");
 	_cleanup_free_ char *log = gdn_path_join(x->dir, "runtime.log");
+	_cleanup_err_ struct gdn_err *e = NULL;
+	struct gdn_runtime desc = runtime_of(x);
+	struct gdn_runtime_argv a;
 	struct gdn_spawn_opts o;
-	_cleanup_err_ struct gdn_err *setup_err = NULL;
-	struct argv a = {.n = 0};
-	pid_t pid = 0;
-	int status = -1, setup = 0, r;
+	int r;
 
 	if (ret_master)
 		*ret_master = -1;
@@ -208,29 +257,22 @@ int dd_runtime_exec(struct dd_exec *x, pid_t *ret_pid, int *ret_master, struct g
 	/* what is there is stale: the runtime appends to its log */
 	(void)unlink(pidfile);
 	(void)unlink(log);
-	add(&a, x->runtime);
-	if (x->runtime_root) {
-		add(&a, "--root");
-		add(&a, x->runtime_root);
-	}
-	for (const char *const *g = x->runtime_args; g && *g; g++)
-		add(&a, *g);
-	add(&a, "--log");
-	add(&a, "runtime.log");
-	add(&a, "--log-format");
-	add(&a, "json");
-	add(&a, "exec");
-	add(&a, "--detach");
+	gdn_runtime_argv_init(&a, &desc, "runtime.log");
+	gdn_runtime_argv_add(&a, "exec");
+	gdn_runtime_argv_add(&a, "--detach");
 	if (x->console_socket) {
-		add(&a, "--tty");
-		add(&a, "--console-socket");
-		add(&a, x->console_socket);
+		gdn_runtime_argv_add(&a, "--tty");
+		gdn_runtime_argv_add(&a, "--console-socket");
+		gdn_runtime_argv_add(&a, x->console_socket);
 	}
-	add(&a, "--pid-file");
-	add(&a, "pidfile");
-	add(&a, "-p");
-	add(&a, "process.json");
-	add(&a, x->handle);
+	gdn_runtime_argv_add(&a, "--pid-file");
+	gdn_runtime_argv_add(&a, "pidfile");
+	gdn_runtime_argv_add(&a, "-p");
+	gdn_runtime_argv_add(&a, "process.json");
+	gdn_runtime_argv_add(&a, x->handle);
+	r = gdn_runtime_argv_check(&a, &desc, "exec", err);
+	if (r < 0)
+		return r;
 
 	/* with a TTY the runtime's stderr is nobody's: keep it to explain a failure */
 	if (x->stdio[2] < 0) {
@@ -246,33 +288,15 @@ int dd_runtime_exec(struct dd_exec *x, pid_t *ret_pid, int *ret_master, struct g
 	    .stderr_fd = x->stdio[2] >= 0 ? x->stdio[2] : errout,
 	    .cwd = x->dir,
 	};
-	r = gdn_spawn(&o, &pid, &pidfd, err);
+	r = gdn_child_spawn(&rt, &o, err);
 	if (r < 0)
-		return gdn_err_wrap(err, "%s exec", basename_of(x->runtime));
-	if (x->meanwhile && x->console_fd < 0)
-		setup = x->meanwhile(x->meanwhile_arg, &setup_err);
-	r = wait_runtime(x, pid, pidfd, &status, ret_master, err);
-	if (r < 0 && status == 0)
-		kill_started(x->dir);
-	if (r < 0)
-		return gdn_err_wrap(err, "%s exec", basename_of(x->runtime));
-	if (status != 0)
-		return failure(x, status, errout >= 0 ? errout : x->stderr_peek, err);
-	if (x->meanwhile && x->console_fd >= 0)
-		setup = x->meanwhile(x->meanwhile_arg, &setup_err);
-	if (setup < 0) {
-		kill_started(x->dir);
-		if (ret_master && *ret_master >= 0)
-			(void)close(gdn_steal_fd(ret_master));
-		if (err)
-			*err = gdn_steal_ptr(&setup_err);
-		return setup;
-	}
-	r = read_pid(x->dir, ret_pid, err);
+		return gdn_err_wrap(err, "%s exec", gdn_runtime_name(&desc));
+	r = exec_started(x, &rt, errout, ret_pid, ret_master, &e);
 	if (r < 0) {
-		if (ret_master && *ret_master >= 0)
-			(void)close(gdn_steal_fd(ret_master));
-		return gdn_err_wrap(err, "%s exec", basename_of(x->runtime));
+		abort_start(x, &rt);
+		if (err && !*err)
+			*err = gdn_steal_ptr(&e);
+		return r;
 	}
 	return 0;
 }

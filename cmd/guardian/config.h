@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include "lib/log.h"
-#include "lib/runtime_log.h"
+#include "lib/runtime.h"
 
 struct gd_config {
 	/* listening */
@@ -40,6 +40,9 @@ struct gd_config {
 	const char **runtime_extra_args; /* --runtime-plugin-extra-arg, NULL-terminated */
 	const char *init_bin;		 /* --init-bin, default: garden-init next to guardian */
 	const char *dadoo_bin;		 /* --dadoo-bin, default: dadoo next to guardian */
+	/* --runtime-timeout: the deadline of each runtime invocation (guardian's run, delete,
+	 * state; dadoo's exec); 0: GDN_RUNTIME_TIMEOUT_DEFAULT_NS */
+	uint64_t runtime_timeout_ns;
 	/* networking (reported by capacity until kawasaki lands) */
 	const char *network_pool; /* default 10.254.0.0/22 */
 	/* logging */

@@ -142,7 +142,7 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 		return r;
 
 	gdn_log_info(log, "starting-container", NULL);
-	r = gd_runtime_run(cfg, spec->handle, dir, err);
+	r = gd_runtime_run(cfg, spec->handle, dir, log, err);
 	if (r < 0)
 		return r;
 	/* The runtime wrote the pidfile before `run --detach` returned; reading it saves a
@@ -276,10 +276,10 @@ static int delete_from_runtime(const struct gd_config *cfg, const char *handle, 
 	_cleanup_close_ int init = open_init_pidfd(dir, handle);
 	pid_t pid = 0;
 
-	int del = gd_runtime_delete(cfg, handle, true, &del_err);
+	int del = gd_runtime_delete(cfg, handle, true, log, &del_err);
 	if (reap_init(init, handle, log, err) < 0)
 		return gdn_err_code(*err);
-	int st = gd_runtime_state(cfg, handle, &pid, &status, &state_err);
+	int st = gd_runtime_state(cfg, handle, &pid, &status, log, &state_err);
 	if (st >= 0) {
 		if (del < 0)
 			return pass_err(err, &del_err);
@@ -439,7 +439,7 @@ int gd_container_stop(const struct gd_config *cfg, const char *handle, bool kill
 				       : gdn_err_set(err, errno, "stat '%s'", dir);
 
 	pid_t init = 0;
-	int r = gd_runtime_state(cfg, handle, &init, NULL, err);
+	int r = gd_runtime_state(cfg, handle, &init, NULL, log, err);
 	if (r < 0)
 		return gdn_err_wrap(err, "stop '%s'", handle);
 	if (init <= 0)

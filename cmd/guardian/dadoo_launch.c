@@ -1,5 +1,6 @@
 /* See dadoo_launch.h. */
 #include <errno.h>
+#include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -8,14 +9,15 @@
 #include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/server.h"
 
-/* --runtime R [--runtime-root D] [--runtime-arg A]... [--cleanup-on-wait] --standby, plus argv[0]
- * and NULL */
-#define ARGV_FIXED 8
+/* --runtime R [--runtime-root D] [--runtime-timeout T] [--runtime-arg A]... [--cleanup-on-wait]
+ * --standby, plus argv[0] and NULL */
+#define ARGV_FIXED 10
 
 /* A new standby dadoo; returns our end of its job socket. */
 static int spawn_standby(const struct gd_config *cfg, struct gdn_err **err)
 {
 	const char *argv[ARGV_FIXED + 2 * GDN_RUNTIME_EXTRA_ARGS_MAX];
+	char timeout[32];
 	_cleanup_close_ int ours = -1, theirs = -1;
 	size_t n = 0, extra = 0;
 	int sv[2], r;
@@ -34,6 +36,12 @@ static int spawn_standby(const struct gd_config *cfg, struct gdn_err **err)
 	if (cfg->runtime_root) {
 		argv[n++] = "--runtime-root";
 		argv[n++] = cfg->runtime_root;
+	}
+	if (cfg->runtime_timeout_ns) {
+		(void)snprintf(timeout, sizeof(timeout), "%lluns",
+			       (unsigned long long)cfg->runtime_timeout_ns);
+		argv[n++] = "--runtime-timeout";
+		argv[n++] = timeout;
 	}
 	/* check_config refused more at start-up; the bound only keeps argv safe */
 	for (const char **x = cfg->runtime_extra_args;

@@ -41,6 +41,7 @@ enum {
 	OPT_RUNTIME,
 	OPT_RUNTIME_EXTRA_ARG,
 	OPT_RUNTIME_ROOT,
+	OPT_RUNTIME_TIMEOUT,
 	OPT_INIT_BIN,
 	OPT_DADOO_BIN,
 	OPT_NETWORK_POOL,
@@ -68,6 +69,7 @@ static const struct option options[] = {
     {"runtime-plugin", required_argument, NULL, OPT_RUNTIME},
     {"runtime-plugin-extra-arg", required_argument, NULL, OPT_RUNTIME_EXTRA_ARG},
     {"runtime-root", required_argument, NULL, OPT_RUNTIME_ROOT},
+    {"runtime-timeout", required_argument, NULL, OPT_RUNTIME_TIMEOUT},
     {"init-bin", required_argument, NULL, OPT_INIT_BIN},
     {"dadoo-bin", required_argument, NULL, OPT_DADOO_BIN},
     {"network-pool", required_argument, NULL, OPT_NETWORK_POOL},
@@ -106,6 +108,7 @@ static const char usage[] =
     "  --runtime-plugin PATH         OCI runtime binary (default runc; crun works)\n"
     "  --runtime-plugin-extra-arg ARG  global argument for the runtime (repeatable)\n"
     "  --runtime-root DIR            the runtime's --root (default: its own default)\n"
+    "  --runtime-timeout DURATION    deadline of each runtime invocation (default 60s)\n"
     "  --init-bin PATH               pid 1 of containers (default: garden-init beside\n"
     "                                guardian or in ../libexec/garden-c/)\n"
     "  --dadoo-bin PATH              the per-process shim (default: dadoo beside "
@@ -222,6 +225,14 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 			break;
 		case OPT_DEFAULT_ROOTFS:
 			cfg->default_rootfs = optarg;
+			break;
+		case OPT_RUNTIME_TIMEOUT:
+			if (gdn_parse_duration(optarg, &ns) < 0 || ns <= 0)
+				return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+						    "--runtime-timeout: '%s' is not a positive "
+						    "duration (e.g. 30s, 2m)",
+						    optarg);
+			cfg->runtime_timeout_ns = (uint64_t)ns;
 			break;
 		case OPT_DEFAULT_GRACE:
 			if (gdn_parse_duration(optarg, &ns) < 0 || ns < 0)

@@ -1,9 +1,14 @@
 /* link: cmd/dadoo/runtime.c cmd/dadoo/tty.c */
 #include <fcntl.h>
 #include <string.h>
+#include <time.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 
 #include "test/unit/tap.h"
 #include "lib/fs.h"
+#include "lib/runtime.h"
+#include "lib/util.h"
 #include "cmd/dadoo/dadoo.h"
 
 /* A fake runtime: records its argv and cwd; behaves per handle. */
@@ -143,15 +148,15 @@ static void test_not_found_patterns(void)
 
 	for (size_t i = 0; i < GDN_ARRAY_SIZE(yes); i++) {
 		snprintf(msg, sizeof(msg), "%s%s", runc_pfx, yes[i]);
-		CHECK(dd_runtime_not_found(yes[i]));
-		CHECK(dd_runtime_not_found(msg));
+		CHECK(gdn_runtime_not_found(yes[i]));
+		CHECK(gdn_runtime_not_found(msg));
 	}
 	for (size_t i = 0; i < GDN_ARRAY_SIZE(no); i++) {
 		snprintf(msg, sizeof(msg), "%s%s", runc_pfx, no[i]);
-		CHECK(!dd_runtime_not_found(no[i]));
-		CHECK(!dd_runtime_not_found(msg));
+		CHECK(!gdn_runtime_not_found(no[i]));
+		CHECK(!gdn_runtime_not_found(msg));
 	}
-	CHECK(!dd_runtime_not_found(NULL));
+	CHECK(!gdn_runtime_not_found(NULL));
 }
 
 static void test_console_size(void)
@@ -187,12 +192,158 @@ static void test_console_socket(void)
 	free(path);
 }
 
+/* A runtime that gets stuck the way `runc exec` does on a FIFO at the container's /etc/passwd:
+ * its `runc init` child hangs (here a sleep that also records its pid), and so does the runtime
+ * waiting for it. "late" starts the process only after a while. */
+static const char stuck_runtime[] =
+    "#!/bin/sh\n"
+    "for h; do :; done\n"
+    "case \"$h\" in\n"
+    "hang) sleep 30 & echo $! > init.pid; exec sleep 30 ;;\n"
+    "late) sleep 0.5; sleep 30 & echo $! > pidfile; echo yes > started; exit 0 ;;\n"
+    "started) sleep 30 & echo $! > pidfile; exit 0 ;;\n"
+    "esac\n";
+
+static int exec_stuck(const char *handle, uint64_t timeout_ns,
+		      int (*meanwhile)(void *, struct gdn_err **), struct gdn_err **err)
+{
+	char rt[128];
+	struct gdn_err *e = NULL;
+	pid_t pid = 0;
+
+	snprintf(rt, sizeof(rt), "%s/stuck-runc", tap_tmp);
+	CHECK_OK(gdn_fs_write_atomic(rt, stuck_runtime, strlen(stuck_runtime), 0755, &e), e);
+	struct dd_exec x = {
+	    .runtime = rt,
+	    .timeout_ns = timeout_ns,
+	    .dir = tap_tmp,
+	    .handle = handle,
+	    .stdio = {-1, -1, -1},
+	    .console_fd = -1,
+	    .stderr_peek = -1,
+	    .meanwhile = meanwhile,
+	};
+	return dd_runtime_exec(&x, &pid, NULL, err);
+}
+
+static pid_t pid_in(const char *name)
+{
+	_cleanup_free_ char *text = slurp(name);
+	uint32_t pid = 0;
+
+	text[strcspn(text, "\n")] = '\0';
+	CHECK(gdn_parse_u32(text, &pid) == 0 && pid > 1);
+	return (pid_t)pid;
+}
+
+/* No child of ours is left, not even a zombie. */
+static void check_no_children(void)
+{
+	CHECK(waitpid(-1, NULL, WNOHANG) < 0 && errno == ECHILD);
+}
+
+static void test_exec_deadline_kills_runtime_and_its_orphans(void)
+{
+	struct gdn_err *err = NULL;
+	uint64_t t0 = gdn_now_mono_ns();
+	pid_t init;
+
+	/* as dadoo: the runtime's orphans come to us */
+	CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0);
+	CHECK_INTEQ(exec_stuck("hang", 400 * 1000000ULL, NULL, &err), -ETIMEDOUT);
+	CHECK(gdn_now_mono_ns() - t0 < 4000000000ULL);
+	CHECK_STREQ(gdn_err_str(err),
+		    "stuck-runc exec: timed out after 400ms: the runtime was killed");
+	gdn_err_free(err);
+	init = pid_in("init.pid");
+	CHECK(kill(init, 0) < 0 && errno == ESRCH);
+	check_no_children();
+}
+
+static int failing_setup(void *arg, struct gdn_err **err)
+{
+	(void)arg;
+	return gdn_err_set(err, EMFILE, "setup");
+}
+
+static void test_failed_setup_kills_the_runtime_before_it_starts_anything(void)
+{
+	struct gdn_err *err = NULL;
+	const struct timespec wait = {1, 0};
+	char path[160];
+
+	CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0);
+	CHECK(exec_stuck("late", 0, failing_setup, &err) < 0);
+	CHECK(strstr(gdn_err_str(err), "setup") != NULL);
+	gdn_err_free(err);
+	check_no_children();
+	/* the process never starts after dadoo reported failure */
+	nanosleep(&wait, NULL);
+	snprintf(path, sizeof(path), "%s/started", tap_tmp);
+	CHECK(access(path, F_OK) < 0);
+	snprintf(path, sizeof(path), "%s/pidfile", tap_tmp);
+	CHECK(access(path, F_OK) < 0);
+}
+
+static int ok_setup(void *arg, struct gdn_err **err)
+{
+	(void)arg;
+	(void)err;
+	return 0;
+}
+
+static void test_started_process_is_killed_when_the_exec_fails_late(void)
+{
+	struct gdn_err *err = NULL;
+	pid_t pid;
+
+	/* a TTY exec whose runtime sent no console fails after the process started */
+	char rt[128], *dir = NULL, *sock = NULL;
+	struct gdn_err *e = NULL;
+	int console;
+
+	CHECK(prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0);
+	snprintf(rt, sizeof(rt), "%s/stuck-runc", tap_tmp);
+	CHECK_OK(gdn_fs_write_atomic(rt, stuck_runtime, strlen(stuck_runtime), 0755, &e), e);
+	console = dd_console_listen(&dir, &sock, &e);
+	CHECK_OK(console, e);
+	struct dd_exec x = {
+	    .runtime = rt,
+	    .dir = tap_tmp,
+	    .handle = "started",
+	    .stdio = {-1, -1, -1},
+	    .console_fd = console,
+	    .console_socket = sock,
+	    .stderr_peek = -1,
+	    .meanwhile = ok_setup,
+	};
+	pid_t got = 0;
+	int master = -1;
+
+	CHECK(dd_runtime_exec(&x, &got, &master, &err) < 0);
+	CHECK(strstr(gdn_err_str(err), "no console") != NULL);
+	CHECK_INTEQ(master, -1);
+	gdn_err_free(err);
+	pid = pid_in("pidfile");
+	CHECK(kill(pid, 0) < 0 && errno == ESRCH);
+	check_no_children();
+	close(console);
+	dd_console_remove(dir);
+	free(dir);
+	free(sock);
+}
+
 int main(void)
 {
 	static const struct tap_test tests[] = {
-	    TEST(test_exec_arguments_and_pid), TEST(test_exec_failure_messages),
-	    TEST(test_not_found_patterns),     TEST(test_console_size),
+	    TEST(test_exec_arguments_and_pid),
+	    TEST(test_exec_failure_messages),
+	    TEST(test_not_found_patterns),
+	    TEST(test_console_size),
 	    TEST(test_console_socket),
+	    TEST(test_exec_deadline_kills_runtime_and_its_orphans),
+	    TEST(test_failed_setup_kills_the_runtime_before_it_starts_anything),
+	    TEST(test_started_process_is_killed_when_the_exec_fails_late),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
 }
