@@ -5,13 +5,14 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
+#include "lib/depot.h"
 #include "lib/fs.h"
 #include "lib/path.h"
 #include "cmd/dadoo/dadoo.h"
 
 void dd_exit_prepare(struct dd_state *s)
 {
-	/* An unnamed file now, linked as "exitcode" once written: the status still appears
+	/* An unnamed file now, linked as GDN_PROC_EXITCODE once written: the status still appears
 	 * whole or not at all, and making the inode is not on the way from exit to status. */
 	s->exitcode_fd = openat(s->dirfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 }
@@ -27,7 +28,7 @@ static int publish_prepared(struct dd_state *s, const char *code, size_t len)
 	(void)snprintf(self, sizeof(self), "/proc/self/fd/%d", s->exitcode_fd);
 	r = gdn_fd_write_all(s->exitcode_fd, code, len);
 	if (r >= 0)
-		r = linkat(AT_FDCWD, self, s->dirfd, "exitcode", AT_SYMLINK_FOLLOW);
+		r = linkat(AT_FDCWD, self, s->dirfd, GDN_PROC_EXITCODE, AT_SYMLINK_FOLLOW);
 	(void)close(gdn_steal_fd(&s->exitcode_fd));
 	return r < 0 ? -1 : 0;
 }
@@ -46,7 +47,7 @@ void dd_exit_check(struct dd_state *s, uint64_t now)
 			return;
 	n = snprintf(code, sizeof(code), "%d", s->status);
 	if (publish_prepared(s, code, (size_t)n) < 0) {
-		path = gdn_path_join(s->dir, "exitcode");
+		path = gdn_path_join(s->dir, GDN_PROC_EXITCODE);
 		if (!path)
 			(void)gdn_err_set(&err, ENOMEM, "write exitcode");
 		else
@@ -77,8 +78,8 @@ void dd_exit_remove_files(struct dd_state *s)
 {
 	if (s->dirfd < 0)
 		return;
-	(void)unlinkat(s->dirfd, "dadoo.sock", 0);
-	(void)unlinkat(s->dirfd, "dadoo.pid", 0);
+	(void)unlinkat(s->dirfd, GDN_PROC_DADOO_SOCK, 0);
+	(void)unlinkat(s->dirfd, GDN_PROC_DADOO_PID, 0);
 }
 
 void dd_exit_remove_dir(struct dd_state *s)

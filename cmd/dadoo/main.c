@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
+#include "lib/depot.h"
 #include "lib/cli.h"
 #include "lib/duration.h"
 #include "lib/fs.h"
@@ -149,7 +150,7 @@ static int parse_args(int argc, char **argv)
 static int setup(void *arg, struct gdn_err **err)
 {
 	struct dd_state *s = arg;
-	_cleanup_free_ char *pid_path = gdn_path_join(s->dir, "dadoo.pid");
+	_cleanup_free_ char *pid_path = gdn_path_join(s->dir, GDN_PROC_DADOO_PID);
 	char pid[16];
 	int n, r;
 
@@ -227,7 +228,7 @@ static int launch(struct dd_state *s, struct gdn_err **err)
 {
 	_cleanup_free_ char *console_dir = NULL;
 	_cleanup_free_ char *console_path = NULL;
-	_cleanup_free_ char *process_json = gdn_path_join(s->dir, "process.json");
+	_cleanup_free_ char *process_json = gdn_path_join(s->dir, GDN_PROC_SPEC);
 	_cleanup_close_ int console = -1;
 	struct dd_exec x = {
 	    .runtime = arg_runtime,

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
+#include "lib/depot.h"
 #include "lib/fs.h"
 #include "lib/path.h"
 #include "lib/proc.h"
@@ -58,7 +59,7 @@ static char *read_back(int fd)
 
 static int failure(const struct dd_exec *x, int status, int errout, struct gdn_err **err)
 {
-	_cleanup_free_ char *log_path = gdn_path_join(x->dir, "runtime.log");
+	_cleanup_free_ char *log_path = gdn_path_join(x->dir, GDN_PROC_RUNTIME_LOG);
 	_cleanup_free_ char *text = errout >= 0 ? read_back(errout) : NULL;
 	struct gdn_runtime rt = runtime_of(x);
 
@@ -67,7 +68,7 @@ static int failure(const struct dd_exec *x, int status, int errout, struct gdn_e
 
 static int read_pid(const char *dir, pid_t *ret_pid, struct gdn_err **err)
 {
-	_cleanup_free_ char *path = gdn_path_join(dir, "pidfile");
+	_cleanup_free_ char *path = gdn_path_join(dir, GDN_PROC_PIDFILE);
 
 	if (!path)
 		return gdn_err_set(err, ENOMEM, "read pidfile");
@@ -242,8 +243,8 @@ int dd_runtime_exec(struct dd_exec *x, pid_t *ret_pid, int *ret_master, struct g
 {
 	_cleanup_child_ struct gdn_child rt = GDN_CHILD_INIT;
 	_cleanup_close_ int errout = -1;
-	_cleanup_free_ char *pidfile = gdn_path_join(x->dir, "pidfile");
-	_cleanup_free_ char *log = gdn_path_join(x->dir, "runtime.log");
+	_cleanup_free_ char *pidfile = gdn_path_join(x->dir, GDN_PROC_PIDFILE);
+	_cleanup_free_ char *log = gdn_path_join(x->dir, GDN_PROC_RUNTIME_LOG);
 	_cleanup_err_ struct gdn_err *e = NULL;
 	struct gdn_runtime desc = runtime_of(x);
 	struct gdn_runtime_argv a;
@@ -257,7 +258,7 @@ int dd_runtime_exec(struct dd_exec *x, pid_t *ret_pid, int *ret_master, struct g
 	/* what is there is stale: the runtime appends to its log */
 	(void)unlink(pidfile);
 	(void)unlink(log);
-	gdn_runtime_argv_init(&a, &desc, "runtime.log");
+	gdn_runtime_argv_init(&a, &desc, GDN_PROC_RUNTIME_LOG);
 	gdn_runtime_argv_add(&a, "exec");
 	gdn_runtime_argv_add(&a, "--detach");
 	if (x->console_socket) {
@@ -266,9 +267,9 @@ int dd_runtime_exec(struct dd_exec *x, pid_t *ret_pid, int *ret_master, struct g
 		gdn_runtime_argv_add(&a, x->console_socket);
 	}
 	gdn_runtime_argv_add(&a, "--pid-file");
-	gdn_runtime_argv_add(&a, "pidfile");
+	gdn_runtime_argv_add(&a, GDN_PROC_PIDFILE);
 	gdn_runtime_argv_add(&a, "-p");
-	gdn_runtime_argv_add(&a, "process.json");
+	gdn_runtime_argv_add(&a, GDN_PROC_SPEC);
 	gdn_runtime_argv_add(&a, x->handle);
 	r = gdn_runtime_argv_check(&a, &desc, "exec", err);
 	if (r < 0)

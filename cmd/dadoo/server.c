@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include "lib/depot.h"
 #include "lib/fs.h"
 #include "lib/ipc.h"
 #include "lib/path.h"
@@ -16,11 +17,11 @@
 
 int dd_server_listen(struct dd_state *s, struct gdn_err **err)
 {
-	_cleanup_free_ char *path = gdn_path_join(s->dir, "dadoo.sock");
+	_cleanup_free_ char *path = gdn_path_join(s->dir, GDN_PROC_DADOO_SOCK);
 	int fd;
 
 	if (!path)
-		return gdn_err_set(err, ENOMEM, "dadoo.sock");
+		return gdn_err_set(err, ENOMEM, GDN_PROC_DADOO_SOCK);
 	fd = gdn_ipc_listen(path, SOCK_SEQPACKET, 0600, GDN_IPC_NONBLOCK, err);
 	if (fd < 0)
 		return fd;

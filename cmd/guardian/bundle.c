@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
+#include "lib/depot.h"
 #include "lib/fs.h"
 #include "lib/path.h"
 #include "lib/util.h"
@@ -134,8 +135,8 @@ static int add_standard_mounts(json_t *mounts, const struct gd_config *cfg,
 
 	/* gid=5 (tty) must be mapped in the container's user namespace. */
 	bool tty_gid = spec->privileged || cfg->gid_map_length >= 5;
-	_cleanup_free_ char *hosts = gdn_path_join(dir, "hosts");
-	_cleanup_free_ char *resolv = gdn_path_join(dir, "resolv.conf");
+	_cleanup_free_ char *hosts = gdn_path_join(dir, GDN_DEPOT_HOSTS);
+	_cleanup_free_ char *resolv = gdn_path_join(dir, GDN_DEPOT_RESOLV_CONF);
 	if (!hosts || !resolv)
 		return -ENOMEM;
 
@@ -340,7 +341,7 @@ json_t *gd_bundle_config(const struct gd_config *cfg, const struct gd_create_spe
 	if (hlen > GD_HOSTNAME_MAX)
 		hostname += hlen - GD_HOSTNAME_MAX;
 
-	_cleanup_free_ char *rootfs = gdn_path_join(dir, "rootfs");
+	_cleanup_free_ char *rootfs = gdn_path_join(dir, GDN_DEPOT_ROOTFS);
 	json_auto_t *mounts = json_array();
 	json_auto_t *config = NULL;
 	if (!rootfs || !mounts) {
@@ -374,7 +375,7 @@ json_t *gd_bundle_config(const struct gd_config *cfg, const struct gd_create_spe
 
 int gd_bundle_write(const char *dir, const json_t *config, struct gdn_err **err)
 {
-	_cleanup_free_ char *path = gdn_path_join(dir, "config.json");
+	_cleanup_free_ char *path = gdn_path_join(dir, GDN_DEPOT_CONFIG);
 	_cleanup_free_ char *text = json_dumps(config, JSON_INDENT(2));
 	if (!path || !text)
 		return gdn_err_set(err, ENOMEM, "cannot serialize the OCI config");
@@ -383,7 +384,7 @@ int gd_bundle_write(const char *dir, const json_t *config, struct gdn_err **err)
 
 int gd_bundle_read(const char *dir, json_t **ret, struct gdn_err **err)
 {
-	_cleanup_free_ char *path = gdn_path_join(dir, "config.json");
+	_cleanup_free_ char *path = gdn_path_join(dir, GDN_DEPOT_CONFIG);
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 	if (!path)

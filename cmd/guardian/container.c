@@ -37,6 +37,7 @@
 #include <string.h>
 #include <time.h>
 #include <sys/stat.h>
+#include "lib/depot.h"
 #include "lib/fs.h"
 #include "lib/path.h"
 #include "lib/proc.h"
@@ -61,7 +62,7 @@ char *gd_container_dir(const struct gd_config *cfg, const char *handle)
 
 int gd_props_write(const char *dir, const json_t *props, struct gdn_err **err)
 {
-	_cleanup_free_ char *path = gdn_path_join(dir, "properties.json");
+	_cleanup_free_ char *path = gdn_path_join(dir, GDN_DEPOT_PROPERTIES);
 	_cleanup_free_ char *text = NULL;
 	size_t len = 0;
 
@@ -75,7 +76,7 @@ int gd_props_write(const char *dir, const json_t *props, struct gdn_err **err)
 static int write_properties(const char *dir, const json_t *props, struct gdn_err **err)
 {
 	/* garden.state is reported by guardian, never stored: whether create completed is the
-	 * `created` marker (GD_CREATED_MARKER). */
+	 * `created` marker (GDN_DEPOT_CREATED). */
 	json_auto_t *p = props ? json_deep_copy(props) : json_object();
 
 	if (!p)
@@ -112,9 +113,9 @@ static int write_network_files(const struct gd_config *cfg, const struct gd_crea
 	}
 	uid_t uid = gd_idmap_host(cfg->maxid, cfg->uid_map_start, cfg->uid_map_length, 0);
 	gid_t gid = gd_idmap_host(cfg->maxid, cfg->gid_map_start, cfg->gid_map_length, 0);
-	int r = write_owned(dir, "hosts", hosts, !spec->privileged, uid, gid, err);
+	int r = write_owned(dir, GDN_DEPOT_HOSTS, hosts, !spec->privileged, uid, gid, err);
 	if (r >= 0)
-		r = write_owned(dir, "resolv.conf", "", !spec->privileged, uid, gid, err);
+		r = write_owned(dir, GDN_DEPOT_RESOLV_CONF, "", !spec->privileged, uid, gid, err);
 	return r;
 }
 
@@ -147,7 +148,7 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 		return r;
 	/* The runtime wrote the pidfile before `run --detach` returned; reading it saves a
 	 * `state` exec (a Go binary's start-up: ~10 ms) on every create. */
-	_cleanup_free_ char *pidfile = gdn_path_join(dir, "pidfile");
+	_cleanup_free_ char *pidfile = gdn_path_join(dir, GDN_DEPOT_PIDFILE);
 	char text[16];
 	pid_t pid = 0;
 	r = pidfile ? gdn_pidfile_read(pidfile, &pid, err) : -ENOMEM;
@@ -159,7 +160,7 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 	gdn_log_info(log, "started-container", "pid", text, NULL);
 	/* The very last step: from here on the container is created, durably, whatever happens
 	 * to this worker or to guardian. */
-	_cleanup_free_ char *marker = gdn_path_join(dir, GD_CREATED_MARKER);
+	_cleanup_free_ char *marker = gdn_path_join(dir, GDN_DEPOT_CREATED);
 	if (!marker)
 		return gdn_err_set(err, ENOMEM, "cannot mark '%s' created", spec->handle);
 	return gdn_fs_write_atomic(marker, "", 0, 0644, err);
@@ -245,7 +246,7 @@ int gd_container_pidfd(const char *pidfile, const char *handle, pid_t *ret_pid)
 /* A pidfd for the container's init (from the depot's pidfile), or -1. */
 static int open_init_pidfd(const char *dir, const char *handle)
 {
-	_cleanup_free_ char *pidfile = gdn_path_join(dir, "pidfile");
+	_cleanup_free_ char *pidfile = gdn_path_join(dir, GDN_DEPOT_PIDFILE);
 
 	return gd_container_pidfd(pidfile, handle, NULL);
 }
@@ -296,7 +297,7 @@ static int delete_from_runtime(const struct gd_config *cfg, const char *handle, 
 static int destroy_dir(const struct gd_config *cfg, const char *handle, const char *dir,
 		       struct gdn_log *log, struct gdn_err **err)
 {
-	_cleanup_free_ char *marker = gdn_path_join(dir, "destroying");
+	_cleanup_free_ char *marker = gdn_path_join(dir, GDN_DEPOT_DESTROYING);
 	char cgroup[GDN_HANDLE_MAX + 16];
 	if (!marker)
 		return gdn_err_set(err, ENOMEM, "cannot destroy '%s'", handle);
@@ -344,7 +345,7 @@ int gd_container_destroy(const struct gd_config *cfg, const char *handle, struct
 			return gdn_err_set(err, errno, "unlink '%s'", dir);
 		return 0;
 	}
-	gdn_log_info(log, "destroying", NULL);
+	gdn_log_info(log, GDN_DEPOT_DESTROYING, NULL);
 	int r = destroy_dir(cfg, handle, dir, log, err);
 	if (r >= 0)
 		gdn_log_info(log, "destroyed", NULL);

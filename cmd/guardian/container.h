@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "lib/depot.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "cmd/guardian/config.h"
@@ -38,7 +39,6 @@ struct gd_create_spec {
 /* Empty file in the container dir, written atomically as create's very last step: the only
  * record that a create completed (start-up restore undoes a container without it, except an
  * old depot's whose properties.json says garden.state=created). */
-#define GD_CREATED_MARKER "created"
 
 /* <depot>/<handle>: the container's directory (malloc'd). */
 char *gd_container_dir(const struct gd_config *cfg, const char *handle);
@@ -46,7 +46,7 @@ char *gd_container_dir(const struct gd_config *cfg, const char *handle);
 /* Creates the depot dir (fails with "Handle '<h>' already in use" if present), writes
  * properties.json (spec->properties, without garden.state), mounts the rootfs volume, writes the
  * OCI bundle, starts the container with `<runtime> run --detach` and, last, writes the
- * GD_CREATED_MARKER. On any failure it undoes
+ * `created` marker (GDN_DEPOT_CREATED). On any failure it undoes
  * everything it did (as gd_container_destroy) before returning the error. */
 int gd_container_create(const struct gd_config *cfg, const struct gd_create_spec *spec,
 			struct gdn_log *log, struct gdn_err **err);

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 
+#include "lib/depot.h"
 #include "lib/fs.h"
 #include "lib/ipc.h"
 #include "lib/path.h"
@@ -19,13 +20,13 @@
 
 char *gd_process_dir(const char *container_dir, const char *id)
 {
-	_cleanup_free_ char *procs = gdn_path_join(container_dir, "processes");
+	_cleanup_free_ char *procs = gdn_path_join(container_dir, GDN_DEPOT_PROCESSES);
 	return procs ? gdn_path_join(procs, id) : NULL;
 }
 
 int gd_dadoo_connect(const char *process_dir, int flags, struct gdn_err **err)
 {
-	_cleanup_free_ char *path = gdn_path_join(process_dir, "dadoo.sock");
+	_cleanup_free_ char *path = gdn_path_join(process_dir, GDN_PROC_DADOO_SOCK);
 	int fd;
 
 	if (!path)
@@ -244,7 +245,7 @@ void gd_call_free_all(struct gd_server *s)
  * argv[0] ends in "dadoo" and its working directory is the process dir (dadoo chdirs there). */
 static int dadoo_pidfd(const char *procdir)
 {
-	_cleanup_free_ char *pidfile = gdn_path_join(procdir, "dadoo.pid");
+	_cleanup_free_ char *pidfile = gdn_path_join(procdir, GDN_PROC_DADOO_PID);
 	_cleanup_free_ char *cmdline = NULL;
 	_cleanup_close_ int pidfd = -1;
 	char path[64], cwd[PATH_MAX];
@@ -271,7 +272,7 @@ static int dadoo_pidfd(const char *procdir)
 
 void gd_dadoo_kill_all(const char *container_dir, struct gdn_log *log)
 {
-	_cleanup_free_ char *procs = gdn_path_join(container_dir, "processes");
+	_cleanup_free_ char *procs = gdn_path_join(container_dir, GDN_DEPOT_PROCESSES);
 	_cleanup_closedir_ DIR *d = procs ? opendir(procs) : NULL;
 	struct dirent *de;
 

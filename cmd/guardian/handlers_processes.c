@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
+#include "lib/depot.h"
 #include "lib/fs.h"
 #include "lib/http.h"
 #include "lib/path.h"
@@ -95,9 +96,9 @@ static int prepare(const struct gd_config *cfg, const struct gd_ctr *ctr, struct
 	size_t len;
 	int r;
 
-	procs = dir ? gdn_path_join(dir, "processes") : NULL;
+	procs = dir ? gdn_path_join(dir, GDN_DEPOT_PROCESSES) : NULL;
 	j->procdir = dir ? gd_process_dir(dir, j->spec.id) : NULL;
-	pjson = j->procdir ? gdn_path_join(j->procdir, "process.json") : NULL;
+	pjson = j->procdir ? gdn_path_join(j->procdir, GDN_PROC_SPEC) : NULL;
 	if (!pjson)
 		return gdn_err_set(err, ENOMEM, "run");
 	if ((r = build_process(cfg, ctr, &j->spec, &process, err)) < 0)
@@ -112,7 +113,7 @@ static int prepare(const struct gd_config *cfg, const struct gd_ctr *ctr, struct
 	}
 	text = gdn_json_line(process, &len);
 	r = text ? gdn_fs_write_atomic(pjson, text, len, 0600, err)
-		 : gdn_err_set(err, ENOMEM, "process.json");
+		 : gdn_err_set(err, ENOMEM, GDN_PROC_SPEC);
 	if (r < 0)
 		(void)gdn_fs_rm_rf(j->procdir, NULL);
 	return r;
@@ -122,7 +123,7 @@ static int prepare(const struct gd_config *cfg, const struct gd_ctr *ctr, struct
  * failure the process dir is removed. */
 static int launch(struct gd_server *s, const struct run_job *j, struct gdn_err **err)
 {
-	_cleanup_free_ char *logpath = gdn_path_join(j->procdir, "dadoo.log");
+	_cleanup_free_ char *logpath = gdn_path_join(j->procdir, GDN_PROC_DADOO_LOG);
 	_cleanup_close_ int logfd = -1;
 	int r;
 
@@ -252,7 +253,7 @@ static bool shim_gone(const struct gdn_err *e)
 
 /* A process dir's record that its dadoo died under a running process: the message every later
  * Attach answers with. */
-#define SHIM_LOST_FILE "shim-lost"
+#define SHIM_LOST_FILE GDN_PROC_SHIM_LOST
 
 /* The shim was killed (or crashed): its dadoo.pid names a pid that is gone, a zombie, or exiting
  * (PF_EXITING: a dadoo's fds, and so its lease, close before it becomes a zombie). (A dadoo that
@@ -260,7 +261,7 @@ static bool shim_gone(const struct gdn_err *e)
  * no dadoo.sock yet but is alive.) */
 static bool shim_lost(const char *procdir, pid_t *ret_pid)
 {
-	_cleanup_free_ char *path = gdn_path_join(procdir, "dadoo.pid");
+	_cleanup_free_ char *path = gdn_path_join(procdir, GDN_PROC_DADOO_PID);
 	_cleanup_free_ char *stat = NULL;
 	_cleanup_close_ int fd = -1;
 	char statpath[64];
@@ -296,7 +297,7 @@ static bool shim_lost(const char *procdir, pid_t *ret_pid)
 static char *handle_lost_shim(struct gd_server *s, const char *handle, const char *procdir,
 			      const char *id, pid_t dadoo)
 {
-	_cleanup_free_ char *pidfile = gdn_path_join(procdir, "pidfile");
+	_cleanup_free_ char *pidfile = gdn_path_join(procdir, GDN_PROC_PIDFILE);
 	_cleanup_free_ char *record = gdn_path_join(procdir, SHIM_LOST_FILE);
 	_cleanup_err_ struct gdn_err *e = NULL;
 	_cleanup_close_ int pidfd = -1;
@@ -346,7 +347,7 @@ static char *no_exit_status(struct gd_server *s, const char *handle, const char 
 void gd_processes_check_shims(struct gd_server *s, const char *handle)
 {
 	_cleanup_free_ char *dir = gd_container_dir(s->cfg, handle);
-	_cleanup_free_ char *procs = dir ? gdn_path_join(dir, "processes") : NULL;
+	_cleanup_free_ char *procs = dir ? gdn_path_join(dir, GDN_DEPOT_PROCESSES) : NULL;
 	_cleanup_closedir_ DIR *d = procs ? opendir(procs) : NULL;
 	struct dirent *de;
 
@@ -357,7 +358,7 @@ void gd_processes_check_shims(struct gd_server *s, const char *handle)
 		if (de->d_name[0] == '.' || gdn_name_validate("process ID", de->d_name, NULL) < 0)
 			continue;
 		procdir = gdn_path_join(procs, de->d_name);
-		exitcode = procdir ? gdn_path_join(procdir, "exitcode") : NULL;
+		exitcode = procdir ? gdn_path_join(procdir, GDN_PROC_EXITCODE) : NULL;
 		record = procdir ? gdn_path_join(procdir, SHIM_LOST_FILE) : NULL;
 		if (!exitcode || !record || access(exitcode, F_OK) == 0 ||
 		    access(record, F_OK) == 0 || !shim_lost(procdir, &dadoo))
@@ -371,7 +372,7 @@ void gd_processes_check_shims(struct gd_server *s, const char *handle)
 static void attach_finished(struct gd_server *s, struct gd_conn *c, const char *handle,
 			    const char *procdir, const char *id)
 {
-	_cleanup_free_ char *path = gdn_path_join(procdir, "exitcode");
+	_cleanup_free_ char *path = gdn_path_join(procdir, GDN_PROC_EXITCODE);
 	_cleanup_free_ char *text = NULL, *stream = next_stream_id(s), *why = NULL;
 	_cleanup_free_ char *first = NULL, *last = NULL;
 	struct gdn_buf out = {0};

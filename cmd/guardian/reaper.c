@@ -3,6 +3,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "lib/depot.h"
 #include "lib/fs.h"
 #include "lib/path.h"
 #include "lib/util.h"
@@ -44,7 +45,7 @@ void gd_reaper_fire(struct gd_server *s)
 
 static int load_props(const char *dir, json_t **ret)
 {
-	_cleanup_free_ char *path = gdn_path_join(dir, "properties.json");
+	_cleanup_free_ char *path = gdn_path_join(dir, GDN_DEPOT_PROPERTIES);
 	_cleanup_free_ char *text = NULL;
 	size_t len;
 	json_t *v;
@@ -70,7 +71,7 @@ static int destroy_now(struct gd_server *s, const char *handle, const char *why)
 	    gdn_log_session(s->log, "restore", "handle", handle, NULL);
 	struct gd_ctr *c;
 
-	gdn_log_info(log, "destroying", "reason", why, NULL);
+	gdn_log_info(log, GDN_DEPOT_DESTROYING, "reason", why, NULL);
 	if (gd_container_destroy(s->cfg, handle, log, &e) >= 0 ||
 	    e->kind == GDN_ERR_CONTAINER_NOT_FOUND)
 		return 0;
@@ -86,7 +87,7 @@ static int destroy_now(struct gd_server *s, const char *handle, const char *why)
  * properties.json, which is then migrated to the marker. */
 static bool was_created(struct gd_server *s, const char *dir, const char *handle, json_t *props)
 {
-	_cleanup_free_ char *marker = gdn_path_join(dir, GD_CREATED_MARKER);
+	_cleanup_free_ char *marker = gdn_path_join(dir, GDN_DEPOT_CREATED);
 	_cleanup_err_ struct gdn_err *e = NULL;
 	json_t *state = json_object_get(props, "garden.state");
 
@@ -118,7 +119,7 @@ int gd_server_restore(struct gd_server *s, struct gdn_err **err)
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
 		dir = gdn_path_join(s->cfg->depot, de->d_name);
-		marker = dir ? gdn_path_join(dir, "destroying") : NULL;
+		marker = dir ? gdn_path_join(dir, GDN_DEPOT_DESTROYING) : NULL;
 		if (!marker)
 			return gdn_err_set(err, ENOMEM, "restore");
 		if (lstat(dir, &st) < 0 || !S_ISDIR(st.st_mode) ||

@@ -1,6 +1,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/depot.h"
 #include "lib/path.h"
 #include "lib/proc.h"
 #include "lib/util.h"
@@ -85,7 +86,7 @@ int gd_ctr_save(const struct gd_config *cfg, const struct gd_ctr *c, struct gdn_
 int gd_ctr_load(const struct gd_config *cfg, struct gd_ctr *c, struct gdn_err **err)
 {
 	_cleanup_free_ char *dir = gd_container_dir(cfg, c->handle);
-	_cleanup_free_ char *pidfile = dir ? gdn_path_join(dir, "pidfile") : NULL;
+	_cleanup_free_ char *pidfile = dir ? gdn_path_join(dir, GDN_DEPOT_PIDFILE) : NULL;
 	json_auto_t *config = NULL;
 	json_t *base;
 	pid_t pid = 0;

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 #include <jansson.h>
+#include "lib/depot.h"
 #include "lib/fs.h"
 #include "lib/path.h"
 #include "lib/runtime.h"
@@ -103,8 +104,8 @@ static void kill_cgroup_leftovers(const char *handle, struct gdn_log *log)
 int gd_runtime_run(const struct gd_config *cfg, const char *handle, const char *bundle_dir,
 		   struct gdn_log *log, struct gdn_err **err)
 {
-	_cleanup_free_ char *log_path = gdn_path_join(bundle_dir, "create.log");
-	_cleanup_free_ char *pidfile = gdn_path_join(bundle_dir, "pidfile");
+	_cleanup_free_ char *log_path = gdn_path_join(bundle_dir, GDN_DEPOT_CREATE_LOG);
+	_cleanup_free_ char *pidfile = gdn_path_join(bundle_dir, GDN_DEPOT_PIDFILE);
 	_cleanup_run_result_ struct gdn_run_result res = {0};
 	struct gdn_runtime rt = runtime_of(cfg, log);
 	struct gdn_runtime_argv a;
@@ -113,7 +114,7 @@ int gd_runtime_run(const struct gd_config *cfg, const char *handle, const char *
 	if (!log_path || !pidfile)
 		return gdn_err_set(err, ENOMEM, "cannot start the container");
 	/* --log is relative to the runtime's cwd, the bundle dir */
-	gdn_runtime_argv_init(&a, &rt, "create.log");
+	gdn_runtime_argv_init(&a, &rt, GDN_DEPOT_CREATE_LOG);
 	gdn_runtime_argv_add(&a, "run");
 	gdn_runtime_argv_add(&a, "--detach");
 	gdn_runtime_argv_add(&a, "--no-new-keyring");

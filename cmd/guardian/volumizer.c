@@ -35,6 +35,7 @@
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <linux/capability.h>
+#include "lib/depot.h"
 #include "lib/buf.h"
 #include "lib/fs.h"
 #include "lib/path.h"
@@ -511,8 +512,8 @@ static int mkdir_mode(const char *path, mode_t mode, struct gdn_err **err)
 int gd_volume_create(const struct gd_config *cfg, const char *dir, const char *base,
 		     bool privileged, struct gdn_log *log, struct gdn_err **err)
 {
-	_cleanup_free_ char *rootfs = gdn_path_join(dir, "rootfs");
-	_cleanup_free_ char *volume = gdn_path_join(dir, "volume");
+	_cleanup_free_ char *rootfs = gdn_path_join(dir, GDN_DEPOT_ROOTFS);
+	_cleanup_free_ char *volume = gdn_path_join(dir, GDN_DEPOT_VOLUME);
 	_cleanup_free_ char *upper = volume ? gdn_path_join(volume, "upper") : NULL;
 	_cleanup_free_ char *work = volume ? gdn_path_join(volume, "work") : NULL;
 	_cleanup_free_ char *lower = NULL;

@@ -1,0 +1,27 @@
+/* The depot and process-dir layout that guardian and dadoo share (docs/ARCHITECTURE.md "Depot
+ * layout", docs/PROCESSES.md "Process dir"). dadoo outlives guardian, so a name here is part of
+ * the contract between versions: rename one only with a compatibility rule. */
+#pragma once
+
+/* <depot>/<handle>/ */
+#define GDN_DEPOT_PROPERTIES "properties.json" /* every property, rewritten atomically */
+#define GDN_DEPOT_CONFIG "config.json"	       /* the OCI runtime config */
+#define GDN_DEPOT_PIDFILE "pidfile"	       /* the container init's pid (the runtime's) */
+#define GDN_DEPOT_CREATE_LOG "create.log"      /* the runtime's JSON log of `run` */
+#define GDN_DEPOT_HOSTS "hosts"		       /* bind-mounted at /etc/hosts */
+#define GDN_DEPOT_RESOLV_CONF "resolv.conf"    /* bind-mounted at /etc/resolv.conf */
+#define GDN_DEPOT_ROOTFS "rootfs"	       /* the overlay mount point */
+#define GDN_DEPOT_VOLUME "volume"	       /* overlay upper/ and work/ */
+#define GDN_DEPOT_DESTROYING "destroying"      /* present while a destroy is under way */
+#define GDN_DEPOT_CREATED "created"	       /* the record that create completed */
+#define GDN_DEPOT_PROCESSES "processes"	       /* one process dir per process id */
+
+/* <depot>/<handle>/processes/<id>/ */
+#define GDN_PROC_SPEC "process.json"	   /* the OCI process, written by guardian */
+#define GDN_PROC_PIDFILE "pidfile"	   /* the process's host pid (the runtime's) */
+#define GDN_PROC_DADOO_PID "dadoo.pid"	   /* dadoo's pid */
+#define GDN_PROC_DADOO_SOCK "dadoo.sock"   /* dadoo's SEQPACKET socket */
+#define GDN_PROC_RUNTIME_LOG "runtime.log" /* the runtime's JSON log of `exec` */
+#define GDN_PROC_DADOO_LOG "dadoo.log"	   /* dadoo's stderr */
+#define GDN_PROC_EXITCODE "exitcode"	   /* the exit status, once the process has exited */
+#define GDN_PROC_SHIM_LOST "shim-lost"	   /* its dadoo died under the running process */
