@@ -8,6 +8,7 @@
 #include <strings.h>
 #include <time.h>
 #include "lib/http.h"
+#include "lib/util.h"
 
 #define CHUNK_SIZE_MAX ((uint64_t)1 << 40)
 
@@ -354,17 +355,6 @@ enum chunked_state {
 	CH_DONE,
 };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static ssize_t chunk_fail(struct gdn_chunked *c, struct gdn_err **err, const char *what)
 {
 	c->state = CH_DONE;
@@ -387,7 +377,7 @@ ssize_t gdn_chunked_feed(struct gdn_chunked *c, const char *in, size_t in_len, s
 		switch (c->state) {
 		case CH_SIZE_START:
 		case CH_SIZE:
-			d = hexval(ch);
+			d = gdn_hex_digit(ch);
 			if (d >= 0) {
 				if (c->remaining > (CHUNK_SIZE_MAX >> 4))
 					return chunk_fail(c, err, "chunk size too large");
@@ -501,8 +491,8 @@ char *gdn_url_decode(const char *s, size_t len, bool plus_is_space)
 				free(out);
 				return NULL;
 			}
-			hi = hexval(s[i + 1]);
-			lo = hexval(s[i + 2]);
+			hi = gdn_hex_digit(s[i + 1]);
+			lo = gdn_hex_digit(s[i + 2]);
 			if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
 				/* bad escape; %00 is refused as it would truncate a C string */
 				free(out);

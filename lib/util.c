@@ -241,3 +241,14 @@ char *gdn_json_line(const json_t *v, size_t *ret_len)
 		*ret_len = n + 1;
 	return line;
 }
+
+int gdn_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}

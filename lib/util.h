@@ -10,6 +10,8 @@
 int gdn_parse_u64(const char *s, uint64_t *ret);
 int gdn_parse_i64(const char *s, int64_t *ret);
 int gdn_parse_u32(const char *s, uint32_t *ret);
+/* The value of a hexadecimal digit (either case), or -1. */
+int gdn_hex_digit(char c);
 
 /* A random UUIDv4 string (36 chars + NUL) from getrandom(2). */
 void gdn_uuid_v4(char out[37]);

@@ -12,6 +12,7 @@
 #include <bsd/string.h>
 
 #include "lib/http.h"
+#include "lib/util.h"
 #include "cmd/guardian/routes.h"
 
 struct route {
@@ -59,22 +60,11 @@ static void params_free(struct gd_params *p)
 	free(p->third);
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Whether every '%' in path starts a valid escape (Go's url unescape rule). */
 static bool escapes_ok(const char *path)
 {
 	for (const char *p = strchr(path, '%'); p; p = strchr(p + 1, '%'))
-		if (hexval(p[1]) < 0 || hexval(p[2]) < 0)
+		if (gdn_hex_digit(p[1]) < 0 || gdn_hex_digit(p[2]) < 0)
 			return false;
 	return true;
 }
@@ -89,8 +79,8 @@ static char *unescape(const char *s, size_t len, size_t *ret_len)
 		return NULL;
 	for (size_t i = 0; i < len; i++) {
 		if (s[i] == '%') {
-			int hi = i + 2 < len + 1 ? hexval(s[i + 1]) : -1;
-			int lo = hi >= 0 && i + 2 < len ? hexval(s[i + 2]) : -1;
+			int hi = i + 2 < len + 1 ? gdn_hex_digit(s[i + 1]) : -1;
+			int lo = hi >= 0 && i + 2 < len ? gdn_hex_digit(s[i + 2]) : -1;
 			if (lo < 0) {
 				free(out);
 				return NULL;
