@@ -199,7 +199,8 @@ run: deps
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/garden-c \
-		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man8
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(BINS:%=$(BUILD)/bin/%) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(BUILD)/bin/garden-init $(DESTDIR)$(PREFIX)/libexec/garden-c/
 	for p in $(MAN_PAGES); do s=$${p##*.}; install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
