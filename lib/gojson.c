@@ -350,9 +350,20 @@ static int push(struct gdn_gojson *v, char *key, struct gdn_gojson *item)
 	return 0;
 }
 
+/* After a member of an array or object: 1 at ',' (another follows), 0 at `close` (the end),
+ * -1 at anything else. */
+static int list_next(struct parser *ps, char close)
+{
+	skip_ws(ps);
+	if (ps->p < ps->end && (*ps->p == ',' || *ps->p == close))
+		return *ps->p++ == ',';
+	return -1;
+}
+
 static struct gdn_gojson *parse_array(struct parser *ps, unsigned depth)
 {
 	struct gdn_gojson *v = node(GDN_GOJSON_ARRAY);
+	int r;
 
 	if (!v)
 		return oom(ps);
@@ -369,15 +380,11 @@ static struct gdn_gojson *parse_array(struct parser *ps, unsigned depth)
 			gdn_gojson_free(v);
 			return item ? oom(ps) : NULL;
 		}
-		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
+		r = list_next(ps, ']');
+		if (r > 0)
 			continue;
-		}
-		if (ps->p < ps->end && *ps->p == ']') {
-			ps->p++;
+		if (r == 0)
 			return v;
-		}
 		gdn_gojson_free(v);
 		return fail(ps, "after array element");
 	}
@@ -387,6 +394,7 @@ static struct gdn_gojson *parse_object(struct parser *ps, unsigned depth)
 {
 	struct gdn_gojson *v = node(GDN_GOJSON_OBJECT);
 	bool first = true;
+	int r;
 
 	if (!v)
 		return oom(ps);
@@ -425,15 +433,11 @@ static struct gdn_gojson *parse_object(struct parser *ps, unsigned depth)
 			gdn_gojson_free(v);
 			return item ? oom(ps) : NULL;
 		}
-		skip_ws(ps);
-		if (ps->p < ps->end && *ps->p == ',') {
-			ps->p++;
+		r = list_next(ps, '}');
+		if (r > 0)
 			continue;
-		}
-		if (ps->p < ps->end && *ps->p == '}') {
-			ps->p++;
+		if (r == 0)
 			return v;
-		}
 		gdn_gojson_free(v);
 		return fail(ps, "after object key:value pair");
 	}

@@ -336,13 +336,15 @@ void gdn_lines_free(struct gdn_lines *r)
 	r->eof = false;
 }
 
-/* Reads up to and including the next '\n' without consuming anything after it. */
-static int read_line_stream(int fd, struct gdn_buf *out, bool *ret_eof)
+/* Reads up to and including the next '\n' without consuming anything after it: a stream socket
+ * is peeked at in slices; a pipe is read byte by byte, as there is nowhere to keep what follows
+ * the line. */
+static int read_line_fd(int fd, bool peek, struct gdn_buf *out, bool *ret_eof)
 {
 	char tmp[LINES_SLICE];
 
 	for (;;) {
-		ssize_t n = recv(fd, tmp, sizeof(tmp), MSG_PEEK);
+		ssize_t n = peek ? recv(fd, tmp, sizeof(tmp), MSG_PEEK) : read(fd, tmp, 1);
 		const char *nl;
 		size_t take;
 		int r;
@@ -358,8 +360,7 @@ static int read_line_stream(int fd, struct gdn_buf *out, bool *ret_eof)
 		}
 		nl = memchr(tmp, '\n', (size_t)n);
 		take = nl ? (size_t)(nl - tmp) + 1 : (size_t)n;
-		n = gdn_fd_read_all(fd, tmp, take);
-		if (n < 0)
+		if (peek && (n = gdn_fd_read_all(fd, tmp, take)) < 0)
 			return (int)n;
 		r = gdn_buf_append(out, tmp, (size_t)n);
 		if (r < 0)
@@ -369,33 +370,6 @@ static int read_line_stream(int fd, struct gdn_buf *out, bool *ret_eof)
 			return 0;
 		}
 		if (nl)
-			return 0;
-		if (out->len > GDN_IPC_MAX_LINE + 1)
-			return -EMSGSIZE;
-	}
-}
-
-/* Byte by byte, for pipes: there is nowhere to keep what follows the line. */
-static int read_line_bytes(int fd, struct gdn_buf *out, bool *ret_eof)
-{
-	for (;;) {
-		char c;
-		ssize_t n = read(fd, &c, 1);
-		int r;
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0) {
-			*ret_eof = true;
-			return 0;
-		}
-		r = gdn_buf_append(out, &c, 1);
-		if (r < 0)
-			return r;
-		if (c == '\n')
 			return 0;
 		if (out->len > GDN_IPC_MAX_LINE + 1)
 			return -EMSGSIZE;
@@ -416,10 +390,7 @@ int gdn_ipc_read_line(int fd, json_t **ret_msg, struct gdn_err **err)
 		int r;
 
 		gdn_buf_reset(&b);
-		if (type == SOCK_STREAM)
-			r = read_line_stream(fd, &b, &eof);
-		else
-			r = read_line_bytes(fd, &b, &eof);
+		r = read_line_fd(fd, type == SOCK_STREAM, &b, &eof);
 		if (r == -EMSGSIZE)
 			return gdn_err_set(err, EBADMSG, "line longer than %d bytes",
 					   GDN_IPC_MAX_LINE);
