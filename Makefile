@@ -97,10 +97,10 @@ $(BUILD)/bin/dadoo: LDLIBS := $(shell pkg-config --static --libs jansson libbsd 
 endif
 
 # garden-init: pid 1 of every container; static so it runs on any rootfs (busybox has no libc).
-$(BUILD)/bin/garden-init: cmd/init/main.c
+$(BUILD)/bin/garden-init: cmd/init/main.c lib/version.h
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  LD      $@ (static)")
-	$(Q)$(CC) -std=gnu11 -O2 -D_GNU_SOURCE $(WARN) -static -o $@ $<
+	$(Q)$(CC) -std=gnu11 -O2 -D_GNU_SOURCE -iquote . $(WARN) -static -o $@ $<
 
 # Unit tests: test/unit/test_<x>.c links libgdn.a plus, for cmd modules, the objects named in a
 # "// link: cmd/guardian/foo.c ..." line inside the test source.

@@ -12,9 +12,7 @@
 #include <getopt.h>
 #include "lib/err.h"
 #include "lib/log.h"
-
-/* One version string for the whole suite. */
-#define GDN_VERSION "0.1.0"
+#include "lib/version.h"
 
 #define GDN_CLI_EXIT_OK 0
 #define GDN_CLI_EXIT_USAGE 2

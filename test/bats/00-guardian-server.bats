@@ -281,3 +281,27 @@ free_port() {
 	destroy_all
 	assert_all_clean
 }
+
+@test "dadoo and garden-init: --help and --version as every binary does, options in their pages" {
+	local bin page f text missing=() v
+	v=$("$GUARDIAN_BIN" --version)
+	for bin in dadoo garden-init; do
+		run --separate-stderr "$GDN_BUILD/bin/$bin" --help
+		assert_success
+		[[ $output == *Usage:* ]] || fail "$bin --help: $output"
+		run --separate-stderr "$GDN_BUILD/bin/$bin" --version
+		assert_success
+		# one version for the suite
+		assert_equal "${output#"$bin "}" "${v#guardian }"
+		run --separate-stderr "$GDN_BUILD/bin/$bin" --no-such-flag
+		assert_failure 2
+		[[ $stderr == *"Try '$bin --help'."* ]] || fail "$bin usage error: $stderr"
+		page=$(ls "$GDN_MAN_DIR/$bin".[0-9])
+		text=$(sed -e 's/\\-/-/g' -e 's/\\(hy/-/g' -e 's/\\f[BIRP]//g' "$page")
+		missing=()
+		for f in $("$GDN_BUILD/bin/$bin" --help | grep -oE -- '--[a-z][a-z0-9-]+' | sort -u); do
+			grep -qF -- "$f" <<<"$text" || missing+=("$f")
+		done
+		((${#missing[@]} == 0)) || fail "not in $page: ${missing[*]}"
+	done
+}
