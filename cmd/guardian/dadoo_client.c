@@ -270,6 +270,21 @@ static int dadoo_pidfd(const char *procdir)
 	return strcmp(cwd, procdir) == 0 ? gdn_steal_fd(&pidfd) : -1;
 }
 
+void gd_dadoo_kill(const char *procdir, bool wait, struct gdn_log *log)
+{
+	_cleanup_close_ int pidfd = dadoo_pidfd(procdir);
+	const char *id = strrchr(procdir, '/');
+	struct pollfd pfd = {.fd = pidfd, .events = POLLIN};
+
+	if (pidfd < 0)
+		return;
+	id = id ? id + 1 : procdir;
+	gdn_log_debug(log, "killing-dadoo", "process", id, NULL);
+	(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
+	if (wait && poll(&pfd, 1, 5000) != 1)
+		gdn_log_info(log, "dadoo-survived-sigkill", "process", id, NULL);
+}
+
 void gd_dadoo_kill_all(const char *container_dir, struct gdn_log *log)
 {
 	_cleanup_free_ char *procs = gdn_path_join(container_dir, GDN_DEPOT_PROCESSES);
@@ -278,19 +293,11 @@ void gd_dadoo_kill_all(const char *container_dir, struct gdn_log *log)
 
 	while (d && (de = readdir(d))) {
 		_cleanup_free_ char *procdir = NULL;
-		_cleanup_close_ int pidfd = -1;
-		struct pollfd pfd;
 
 		if (de->d_name[0] == '.')
 			continue;
 		procdir = gdn_path_join(procs, de->d_name);
-		pidfd = procdir ? dadoo_pidfd(procdir) : -1;
-		if (pidfd < 0)
-			continue;
-		gdn_log_debug(log, "killing-dadoo", "process", de->d_name, NULL);
-		(void)syscall(SYS_pidfd_send_signal, pidfd, SIGKILL, NULL, 0);
-		pfd = (struct pollfd){.fd = pidfd, .events = POLLIN};
-		if (poll(&pfd, 1, 5000) != 1)
-			gdn_log_info(log, "dadoo-survived-sigkill", "process", de->d_name, NULL);
+		if (procdir)
+			gd_dadoo_kill(procdir, true, log);
 	}
 }

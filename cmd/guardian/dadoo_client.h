@@ -2,6 +2,7 @@
  * the versioned request/reply exchange, and killing shims at destroy. */
 #pragma once
 
+#include <stdbool.h>
 #include <sys/types.h>
 #include <jansson.h>
 #include "lib/err.h"
@@ -71,6 +72,10 @@ int gd_call_start(struct gd_server *s, struct gd_conn *conn, int fd, const char 
 /* Forgetting a connection that went away; freeing all calls (without done()). */
 void gd_call_forget_conn(struct gd_server *s, const struct gd_conn *conn);
 void gd_call_free_all(struct gd_server *s);
+
+/* SIGKILLs the dadoo serving procdir (pid from dadoo.pid, trusted as below), and with `wait`
+ * waits (at most 5 s) for it to go. Nothing happens when there is none. */
+void gd_dadoo_kill(const char *procdir, bool wait, struct gdn_log *log);
 
 /* SIGKILLs the dadoo of every process of the container (pid from dadoo.pid, trusted only if
  * /proc/<pid>/cmdline is a dadoo serving that process dir) and waits for each to go. */

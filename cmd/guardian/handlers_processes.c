@@ -30,6 +30,10 @@
  * that starts the process is usually waiting already (dadoo_launch.h). Its start result arrives
  * on the job socket, watched like a worker's. */
 
+/* How much longer than the runtime's deadline guardian waits for dadoo's start result: dadoo's
+ * own set-up and its report. */
+#define GD_START_MARGIN_NS (5 * 1000000000ULL)
+
 struct run_job {
 	char *handle;
 	char *procdir;
@@ -401,14 +405,24 @@ static void attach_finished(struct gd_server *s, struct gd_conn *c, const char *
 	gdn_buf_free(&out);
 }
 
-static void run_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *unused)
+/* err: only when dadoo gave no start result in time (its runtime has --runtime-timeout, so
+ * dadoo itself is stuck); then it is killed, lest the process start after the Run failed. */
+static void run_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *err)
 {
 	struct run_job *j = w->data;
 	_cleanup_err_ struct gdn_err *e = NULL;
 	struct gd_ctr *ctr = gd_registry_find(&s->reg, w->handle);
+	int r;
 
-	(void)unused; /* NULL for a watch: start_error reads dadoo's result */
-	if (start_error(w->result, &e) < 0) {
+	if (err) {
+		gd_dadoo_kill(j->procdir, false, s->log);
+		r = gdn_err_kind(&e, GDN_ERR_GENERIC, ETIMEDOUT,
+				 "dadoo did not report the start of process '%s': %s", j->spec.id,
+				 gdn_err_str(err));
+	} else {
+		r = start_error(w->result, &e);
+	}
+	if (r < 0) {
 		/* Nothing of a process that never started stays behind. */
 		if (gdn_fs_rm_rf(j->procdir, NULL) < 0)
 			gdn_log_info(s->log, "cleanup-failed", "dir", j->procdir, NULL);
@@ -470,8 +484,9 @@ void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		gd_reply_error(s, c, e);
 		return;
 	}
-	if (gd_worker_watch(s, c, ctr->handle, sock, gdn_steal_ptr(&j), run_job_free, run_done,
-			    &e) < 0)
+	if (gd_worker_watch(s, c, ctr->handle, sock,
+			    s->cfg->runtime_timeout_ns + GD_START_MARGIN_NS, gdn_steal_ptr(&j),
+			    run_job_free, run_done, &e) < 0)
 		gd_reply_error(s, c, e); /* the process may still start: Attach finds it */
 }
 

@@ -71,6 +71,8 @@ struct gd_worker {
 		int result_fd;
 	};
 	struct gdn_defer defer;
+	struct gdn_timer deadline; /* gd_worker_watch's timeout */
+	uint64_t timeout_ns;
 	pid_t pid;
 	struct gdn_lines lines;
 	json_t *result; /* the worker's result line, once read */
@@ -166,11 +168,12 @@ int gd_worker_start(struct gd_server *s, struct gd_conn *conn, const char *handl
 		    struct gdn_err **err);
 /* Like a worker, for a result line that another process (a starting dadoo) writes on fd:
  * done() runs when the line (or EOF) arrives, with err NULL and the line (or NULL) in
- * w->result, and may take w->result_fd (setting it to -1) to go on talking on it. Takes fd, and
- * arg as gd_worker_start does. */
+ * w->result, and may take w->result_fd (setting it to -1) to go on talking on it; or, when no
+ * line came within timeout_ns (0: no limit), with err saying so and w->result NULL. Takes fd,
+ * and arg as gd_worker_start does. */
 int gd_worker_watch(struct gd_server *s, struct gd_conn *conn, const char *handle, int fd,
-		    void *arg, void (*free_arg)(void *), gd_worker_done_fn done,
-		    struct gdn_err **err);
+		    uint64_t timeout_ns, void *arg, void (*free_arg)(void *),
+		    gd_worker_done_fn done, struct gdn_err **err);
 /* The gd_server of a loop (it is embedded there). */
 static inline struct gd_server *gd_server_of(struct gdn_loop *l)
 {

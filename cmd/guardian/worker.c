@@ -54,6 +54,7 @@ static void worker_free(struct gd_server *s, struct gd_worker *w)
 			break;
 		}
 	}
+	gdn_loop_timer_cancel(&s->loop, &w->deadline);
 	gdn_loop_close(&s->loop, &w->w_pidfd);
 	gdn_loop_close(&s->loop, &w->w_pipe);
 	gdn_loop_defer_free(&s->loop, &w->defer);
@@ -81,6 +82,20 @@ static void maybe_finish(struct gd_server *s, struct gd_worker *w)
 	/* a watched line is not a worker's result: done() reads w->result itself */
 	if (!w->watch)
 		e = result_err(w->result, w->status);
+	w->done(s, w, e);
+	worker_free(s, w);
+}
+
+/* A watched line that did not come in time: done() hears so, and the line is not waited for. */
+static void on_deadline(struct gdn_loop *l, struct gdn_timer *t)
+{
+	struct gd_server *s = gd_server_of(l);
+	struct gd_worker *w = t->data;
+	_cleanup_err_ struct gdn_err *e = NULL;
+
+	(void)gdn_err_kind(&e, GDN_ERR_GENERIC, ETIMEDOUT, "no answer within %llu ms",
+			   (unsigned long long)(w->timeout_ns / 1000000));
+	(void)gdn_loop_watch(l, &w->w_pipe, 0);
 	w->done(s, w, e);
 	worker_free(s, w);
 }
@@ -180,6 +195,7 @@ static struct gd_worker *worker_new(const char *handle, void *arg, void (*free_a
 	gdn_watch_init(&w->w_pidfd, -1, on_pidfd, w);
 	gdn_watch_init(&w->w_pipe, -1, on_pipe, w);
 	w->defer.release = worker_release;
+	gdn_timer_init(&w->deadline, on_deadline, w);
 	w->handle = handle ? strdup(handle) : NULL;
 	w->data = arg;
 	w->free_data = free_arg;
@@ -187,8 +203,8 @@ static struct gd_worker *worker_new(const char *handle, void *arg, void (*free_a
 }
 
 int gd_worker_watch(struct gd_server *s, struct gd_conn *conn, const char *handle, int fd,
-		    void *arg, void (*free_arg)(void *), gd_worker_done_fn done,
-		    struct gdn_err **err)
+		    uint64_t timeout_ns, void *arg, void (*free_arg)(void *),
+		    gd_worker_done_fn done, struct gdn_err **err)
 {
 	struct gd_worker *w = worker_new(handle, arg, free_arg);
 	int r;
@@ -206,9 +222,12 @@ int gd_worker_watch(struct gd_server *s, struct gd_conn *conn, const char *handl
 	w->done = done;
 	w->next = s->workers;
 	s->workers = w;
+	w->timeout_ns = timeout_ns;
 	r = gdn_fd_set_nonblock(fd, true);
 	if (r >= 0)
 		r = gdn_loop_watch(&s->loop, &w->w_pipe, EPOLLIN);
+	if (r >= 0 && timeout_ns)
+		r = gdn_loop_timer_at(&s->loop, &w->deadline, gdn_loop_now(&s->loop) + timeout_ns);
 	if (r < 0) {
 		r = gdn_err_set(err, -r, "watch");
 		w->done = NULL;

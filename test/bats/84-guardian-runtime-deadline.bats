@@ -26,7 +26,25 @@ teardown_file() {
 
 teardown() {
 	unplant_fifo
+	# a dadoo this file stopped: killed by its pid
+	if [[ -s $GDN_TMP/stopped-dadoo ]]; then
+		kill -KILL "$(cat "$GDN_TMP/stopped-dadoo")" 2>/dev/null || true
+		rm -f "$GDN_TMP/stopped-dadoo"
+	fi
 	gdn_teardown
+}
+
+# standby_dadoo: the pid of this guardian's standby dadoo (waiting for a job), once there is one.
+standby_dadoo() {
+	local d cmd
+	for d in /proc/[0-9]*; do
+		[[ $(cat "$d/comm" 2>/dev/null) == dadoo ]] || continue
+		cmd=$(tr '\0' ' ' <"$d/cmdline" 2>/dev/null) || continue
+		[[ $cmd == *" --runtime-root $GDN_RUNTIME_ROOT "* && $cmd == *" --standby"* ]] || continue
+		echo "${d#/proc/}"
+		return 0
+	done
+	return 1
 }
 
 etc_of() {
@@ -133,6 +151,30 @@ leftovers_of() {
 	assert_output again
 	destroy_container rd-b
 	assert_no_leaks rd-b
+}
+
+@test "a Run whose dadoo is stuck itself fails after the deadline plus a margin, and the next Run works" {
+	local pid start took
+	wait_until 100 standby_dadoo >/dev/null || fail "no standby dadoo"
+	pid=$(standby_dadoo)
+	kill -STOP "$pid"
+	echo "$pid" >"$GDN_TMP/stopped-dadoo"
+	start=$(date +%s%N)
+	run --separate-stderr timeout 30 "$GAOL_BIN" -t "$GDN_SOCK" run -a -p rd-frozen rd-a -c 'echo never'
+	took=$((($(date +%s%N) - start) / 1000000))
+	((status != 124)) || fail "the Run hung"
+	assert_failure
+	[[ $stderr == *"dadoo did not report the start of process 'rd-frozen': no answer within $((DEADLINE * 1000 + 5000)) ms"* ]] ||
+		fail "$stderr"
+	((took >= DEADLINE * 1000 + 4500)) || fail "failed after ${took} ms, before the deadline"
+	((took < DEADLINE * 1000 + 15000)) || fail "failed only after ${took} ms"
+	[[ ! -e $(proc_dir rd-a rd-frozen) ]] || fail "the process dir is left"
+	# a stopped dadoo cannot start anything: once it goes on, its job's dir is gone
+	kill -KILL "$pid"
+	rm -f "$GDN_TMP/stopped-dadoo"
+	run --separate-stderr gaol run -a rd-a -c 'echo after'
+	assert_success
+	assert_output after
 }
 
 @test "--runtime-timeout reaches dadoo and is checked" {

@@ -334,7 +334,7 @@ static void test_watch_line(void)
 
 	server_init();
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-	CHECK_OK(gd_worker_watch(&srv, NULL, "w-h", sv[0], &arg, free_arg, on_watch_take, &err),
+	CHECK_OK(gd_worker_watch(&srv, NULL, "w-h", sv[0], 0, &arg, free_arg, on_watch_take, &err),
 		 err);
 	/* half a line: nothing yet */
 	CHECK(write(sv[1], "{\"pid\":", 7) == 7);
@@ -365,7 +365,7 @@ static void test_watch_eof(void)
 
 	server_init();
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-	CHECK_OK(gd_worker_watch(&srv, NULL, "w-h", sv[0], NULL, free_arg, on_done, &err), err);
+	CHECK_OK(gd_worker_watch(&srv, NULL, "w-h", sv[0], 0, NULL, free_arg, on_done, &err), err);
 	/* the other process dies without a line: done() with no result, and no error */
 	close(sv[1]);
 	run_until(1);
@@ -384,7 +384,7 @@ static void test_watch_unterminated_line_at_eof(void)
 
 	server_init();
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
-	CHECK_OK(gd_worker_watch(&srv, NULL, "w-h", sv[0], NULL, NULL, on_done, &err), err);
+	CHECK_OK(gd_worker_watch(&srv, NULL, "w-h", sv[0], 0, NULL, NULL, on_done, &err), err);
 	CHECK(write(sv[1], "{\"error\":{}}", 12) == 12);
 	close(sv[1]);
 	run_until(1);
@@ -395,13 +395,41 @@ static void test_watch_unterminated_line_at_eof(void)
 	CHECK(srv.workers == NULL);
 }
 
+/* No line within the timeout: done() hears so (and only once), the fd is closed. */
+static void test_watch_timeout(void)
+{
+	_cleanup_err_ struct gdn_err *err = NULL;
+	uint64_t t0;
+	char c;
+	int sv[2];
+
+	server_init();
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == 0);
+	t0 = gdn_now_mono_ns();
+	CHECK_OK(
+	    gd_worker_watch(&srv, NULL, "w-h", sv[0], 50 * 1000000ULL, NULL, NULL, on_done, &err),
+	    err);
+	run_until(1);
+	CHECK(gdn_now_mono_ns() - t0 >= 50 * 1000000ULL);
+	CHECK(got.had_err);
+	CHECK_INTEQ(got.err.errnum, ETIMEDOUT);
+	CHECK_STREQ(got.err.msg, "no answer within 50 ms");
+	CHECK(got.result == NULL);
+	CHECK(srv.workers == NULL);
+	/* a line now reaches nobody: our end is closed */
+	CHECK(gdn_loop_run_once(&srv.loop, 0, NULL) >= 0);
+	CHECK(read(sv[1], &c, 1) == 0);
+	CHECK_INTEQ(got.calls, 1);
+	close(sv[1]);
+}
+
 static void test_watch_bad_fd(void)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
 	int arg = 0;
 
 	server_init();
-	CHECK(gd_worker_watch(&srv, NULL, "w-h", -1, &arg, free_arg, on_done, &err) < 0);
+	CHECK(gd_worker_watch(&srv, NULL, "w-h", -1, 0, &arg, free_arg, on_done, &err) < 0);
 	CHECK(err != NULL);
 	/* no done(), no worker left, and the arg released (at the end of the loop's round) */
 	CHECK_INTEQ(got.calls, 0);
@@ -424,6 +452,7 @@ int main(void)
 	    TEST(test_watch_line),
 	    TEST(test_watch_eof),
 	    TEST(test_watch_unterminated_line_at_eof),
+	    TEST(test_watch_timeout),
 	    TEST(test_watch_bad_fd),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
