@@ -24,4 +24,5 @@
 #define GDN_PROC_RUNTIME_LOG "runtime.log" /* the runtime's JSON log of `exec` */
 #define GDN_PROC_DADOO_LOG "dadoo.log"	   /* dadoo's stderr */
 #define GDN_PROC_EXITCODE "exitcode"	   /* the exit status, once the process has exited */
-#define GDN_PROC_SHIM_LOST "shim-lost"	   /* its dadoo died under the running process */
+/* its dadoo died under the running process: the message every later Attach answers with */
+#define GDN_PROC_SHIM_LOST "shim-lost"

@@ -442,3 +442,22 @@ int gdn_pidfd_from_pidfile(const char *path, pid_t *ret_pid)
 		*ret_pid = pid;
 	return fd;
 }
+
+int gdn_proc_stat_read(pid_t pid, struct gdn_proc_stat *ret)
+{
+	_cleanup_free_ char *text = NULL;
+	char path[64];
+	const char *p;
+	size_t len = 0;
+	int ppid = 0;
+
+	(void)snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (gdn_fs_read_file(path, 4096, &text, &len, NULL) < 0)
+		return -ENOENT;
+	/* "pid (comm) state ppid pgrp session tty_nr tpgid flags ...": parse after the last ')' */
+	p = strrchr(text, ')');
+	if (!p || sscanf(p + 1, " %c %d %*d %*d %*d %*d %lu", &ret->state, &ppid, &ret->flags) != 3)
+		return -EBADMSG;
+	ret->ppid = (pid_t)ppid;
+	return 0;
+}

@@ -44,6 +44,15 @@ int gdn_proc_wait(pid_t pid, int pidfd, int *ret_status, struct gdn_err **err);
 int gdn_proc_run(const struct gdn_spawn_opts *o, int *ret_status, char **ret_output,
 		 struct gdn_err **err);
 
+/* What /proc/<pid>/stat says of a process (the fields after "(comm)", which may hold anything). */
+struct gdn_proc_stat {
+	char state; /* R, S, D, Z (zombie), X (dead), ... */
+	pid_t ppid;
+	unsigned long flags; /* PF_* (PF_EXITING: 0x4) */
+};
+/* 0, or -ENOENT when the process is gone, -EBADMSG when the file cannot be parsed. */
+int gdn_proc_stat_read(pid_t pid, struct gdn_proc_stat *ret);
+
 /* Decodes a waitid/waitpid status into the 128+signal form. */
 int gdn_proc_status_code(int wstatus);
 

@@ -32,7 +32,6 @@ static int status_of(const siginfo_t *si)
 void gdn_child_kill(struct gdn_child *c)
 {
 	int saved = errno;
-	siginfo_t si;
 
 	if (c->pid > 0) {
 		/* before the reap: the group's id stays the leader's until then */
@@ -40,13 +39,7 @@ void gdn_child_kill(struct gdn_child *c)
 			(void)kill(-c->pid, SIGKILL);
 		if (c->pidfd < 0 || pidfd_send_signal(c->pidfd, SIGKILL, NULL, 0) < 0)
 			(void)kill(c->pid, SIGKILL);
-		for (;;) {
-			int r = c->pidfd >= 0 ? waitid(P_PIDFD, (id_t)c->pidfd, &si, WEXITED)
-					      : waitid(P_PID, (id_t)c->pid, &si, WEXITED);
-
-			if (r == 0 || errno != EINTR)
-				break;
-		}
+		(void)gdn_proc_wait(c->pid, c->pidfd, NULL, NULL);
 	}
 	if (c->pidfd >= 0)
 		(void)close(c->pidfd);

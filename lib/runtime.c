@@ -184,15 +184,16 @@ int gdn_runtime_timed_out(const struct gdn_runtime *rt, const char *op, struct g
 			    gdn_runtime_name(rt), op, deadline);
 }
 
-/* What the runtime wrote to a memfd, from its start, bounded; NULL on ENOMEM. */
-static char *memfd_slurp(int fd, size_t *ret_len)
+char *gdn_runtime_stderr_text(int fd, size_t *ret_len)
 {
 	_cleanup_buf_ struct gdn_buf b = {0};
 	char chunk[4096];
 	off_t off = 0;
+	bool seekable = lseek(fd, 0, SEEK_CUR) >= 0;
 
 	while (b.len < STDERR_MAX) {
-		ssize_t n = pread(fd, chunk, sizeof(chunk), off);
+		ssize_t n = seekable ? pread(fd, chunk, sizeof(chunk), off)
+				     : read(fd, chunk, sizeof(chunk));
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -252,7 +253,7 @@ int gdn_runtime_call(const struct gdn_runtime *rt, const char *op, const struct 
 	if (r < 0)
 		return gdn_err_wrap(err, "%s %s", gdn_runtime_name(rt), op);
 	if (!pipes) {
-		ret->err = memfd_slurp(errout, &ret->err_len);
+		ret->err = gdn_runtime_stderr_text(errout, &ret->err_len);
 		if (!ret->err)
 			return gdn_err_set(err, ENOMEM, "%s %s", gdn_runtime_name(rt), op);
 	}

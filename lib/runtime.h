@@ -75,6 +75,10 @@ bool gdn_runtime_not_found(const char *msg);
 int gdn_runtime_failed(const struct gdn_runtime *rt, const char *op, int status,
 		       const char *log_path, const char *stderr_text, struct gdn_err **err);
 
+/* What the runtime wrote to its stderr: a memfd, read from its start, or a (non-blocking) pipe,
+ * read as far as it goes; bounded, NUL-terminated, "" for nothing; NULL on ENOMEM. */
+char *gdn_runtime_stderr_text(int fd, size_t *ret_len);
+
 /* The error of an invocation that missed its deadline (it was killed): "<runtime> <op>: timed
  * out after <deadline>: the runtime was killed". Returns -ETIMEDOUT. */
 int gdn_runtime_timed_out(const struct gdn_runtime *rt, const char *op, struct gdn_err **err);

@@ -21,7 +21,6 @@
 #include "lib/util.h"
 #include "cmd/dadoo/dadoo.h"
 
-#define STDERR_MAX (64 << 10)
 /* how long the runtime's leftovers get to die after SIGKILL */
 #define LEFTOVERS_WAIT_NS (5ULL * 1000000000ULL)
 
@@ -36,31 +35,10 @@ static struct gdn_runtime runtime_of(const struct dd_exec *x)
 	};
 }
 
-/* What the runtime wrote to an fd we can read back: a memfd from its start, or a pipe. */
-static char *read_back(int fd)
-{
-	_cleanup_buf_ struct gdn_buf b = {0};
-	char chunk[4096];
-	off_t off = 0;
-	bool seekable = lseek(fd, 0, SEEK_CUR) >= 0;
-
-	while (b.len < STDERR_MAX) {
-		ssize_t n = seekable ? pread(fd, chunk, sizeof(chunk), off)
-				     : read(fd, chunk, sizeof(chunk));
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0 || gdn_buf_append(&b, chunk, (size_t)n) < 0)
-			break;
-		off += n;
-	}
-	return gdn_buf_steal(&b, NULL);
-}
-
 static int failure(const struct dd_exec *x, int status, int errout, struct gdn_err **err)
 {
 	_cleanup_free_ char *log_path = gdn_path_join(x->dir, GDN_PROC_RUNTIME_LOG);
-	_cleanup_free_ char *text = errout >= 0 ? read_back(errout) : NULL;
+	_cleanup_free_ char *text = errout >= 0 ? gdn_runtime_stderr_text(errout, NULL) : NULL;
 	struct gdn_runtime rt = runtime_of(x);
 
 	return gdn_runtime_failed(&rt, "exec", status, log_path, text, err);
@@ -87,25 +65,14 @@ static size_t kill_children(void)
 	if (!d)
 		return 0;
 	while ((e = readdir(d))) {
-		_cleanup_free_ char *stat = NULL;
-		char path[64];
-		const char *paren;
+		struct gdn_proc_stat st;
 		uint32_t pid = 0;
-		int ppid = 0;
-		size_t len = 0;
-		char state;
 
 		if (gdn_parse_u32(e->d_name, &pid) < 0 || (pid_t)pid == self)
 			continue;
-		(void)snprintf(path, sizeof(path), "/proc/%u/stat", pid);
-		if (gdn_fs_read_file(path, 4096, &stat, &len, NULL) < 0)
+		if (gdn_proc_stat_read((pid_t)pid, &st) < 0 || st.ppid != self)
 			continue;
-		/* "pid (comm) state ppid ...": comm may hold anything, so parse after the last ')'
-		 */
-		paren = strrchr(stat, ')');
-		if (!paren || sscanf(paren + 1, " %c %d", &state, &ppid) != 2 || ppid != self)
-			continue;
-		if (state != 'Z' && kill((pid_t)pid, SIGKILL) == 0)
+		if (st.state != 'Z' && kill((pid_t)pid, SIGKILL) == 0)
 			n++;
 	}
 	return n;

@@ -223,20 +223,28 @@ static int pass_err(struct gdn_err **err, struct gdn_err **from)
 	return code;
 }
 
-int gd_container_pidfd(const char *pidfile, const char *handle, pid_t *ret_pid)
+/* Whether pid is (still) in the container's cgroup garden/<handle>. On cgroup v1 a zombie's
+ * /proc/<pid>/cgroup shows the root cgroups, so an init that exited during a stop (a destroy,
+ * an OOM) would make its "cgroup.procs" every process on the host, and stop would SIGTERM and
+ * SIGKILL them all: every pid is checked before it is signalled. */
+static bool in_container_cgroup(pid_t pid, const char *handle)
 {
 	_cleanup_free_ char *cgroups = NULL;
-	_cleanup_close_ int pidfd = -1;
 	char path[64], needle[GDN_HANDLE_MAX + 16];
-	pid_t pid = 0;
 	size_t len;
 
-	pidfd = pidfile ? gdn_pidfd_from_pidfile(pidfile, &pid) : -1;
-	if (pidfd < 0)
-		return -1;
 	(void)snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	(void)snprintf(needle, sizeof(needle), "/garden/%s\n", handle);
-	if (gdn_fs_read_file(path, 65536, &cgroups, &len, NULL) < 0 || !strstr(cgroups, needle))
+	return gdn_fs_read_file(path, 65536, &cgroups, &len, NULL) >= 0 && strstr(cgroups, needle);
+}
+
+int gd_container_pidfd(const char *pidfile, const char *handle, pid_t *ret_pid)
+{
+	_cleanup_close_ int pidfd = -1;
+	pid_t pid = 0;
+
+	pidfd = pidfile ? gdn_pidfd_from_pidfile(pidfile, &pid) : -1;
+	if (pidfd < 0 || !in_container_cgroup(pid, handle))
 		return -1;
 	if (ret_pid)
 		*ret_pid = pid;
@@ -356,30 +364,10 @@ int gd_container_destroy(const struct gd_config *cfg, const char *handle, struct
 
 static bool is_zombie(pid_t pid)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	_cleanup_free_ char *stat = NULL;
-	_cleanup_err_ struct gdn_err *e = NULL;
-	size_t len = 0;
-	if (gdn_fs_read_file(path, 4096, &stat, &len, &e) < 0)
-		return true; /* gone */
-	const char *p = strrchr(stat, ')');
-	return !p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X';
-}
+	struct gdn_proc_stat st;
 
-/* Whether pid is (still) in the container's cgroup garden/<handle>. On cgroup v1 a zombie's
- * /proc/<pid>/cgroup shows the root cgroups, so an init that exited during a stop (a destroy,
- * an OOM) would make its "cgroup.procs" every process on the host, and stop would SIGTERM and
- * SIGKILL them all: every pid is checked before it is signalled. */
-static bool in_container_cgroup(pid_t pid, const char *handle)
-{
-	_cleanup_free_ char *cgroups = NULL;
-	char path[64], needle[GDN_HANDLE_MAX + 16];
-	size_t len;
-
-	(void)snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	(void)snprintf(needle, sizeof(needle), "/garden/%s\n", handle);
-	return gdn_fs_read_file(path, 65536, &cgroups, &len, NULL) >= 0 && strstr(cgroups, needle);
+	/* gone or unreadable counts as dead */
+	return gdn_proc_stat_read(pid, &st) < 0 || st.state == 'Z' || st.state == 'X';
 }
 
 /* Signals every live process of the container except init; returns how many there were. Only

@@ -255,10 +255,6 @@ static bool shim_gone(const struct gdn_err *e)
 	return e && (e->errnum == ECONNREFUSED || e->errnum == ENOENT);
 }
 
-/* A process dir's record that its dadoo died under a running process: the message every later
- * Attach answers with. */
-#define SHIM_LOST_FILE GDN_PROC_SHIM_LOST
-
 /* The shim was killed (or crashed): its dadoo.pid names a pid that is gone, a zombie, or exiting
  * (PF_EXITING: a dadoo's fds, and so its lease, close before it becomes a zombie). (A dadoo that
  * exits on its own writes exitcode first and removes dadoo.pid; one that is still starting has
@@ -266,14 +262,9 @@ static bool shim_gone(const struct gdn_err *e)
 static bool shim_lost(const char *procdir, pid_t *ret_pid)
 {
 	_cleanup_free_ char *path = gdn_path_join(procdir, GDN_PROC_DADOO_PID);
-	_cleanup_free_ char *stat = NULL;
 	_cleanup_close_ int fd = -1;
-	char statpath[64];
-	unsigned long flags = 0;
-	const char *p;
+	struct gdn_proc_stat st;
 	pid_t pid = 0;
-	char state;
-	size_t len;
 
 	if (!path || gdn_pidfile_read(path, &pid, NULL) < 0)
 		return false;
@@ -281,14 +272,9 @@ static bool shim_lost(const char *procdir, pid_t *ret_pid)
 	if (fd < 0 && errno != ESRCH)
 		return false;
 	if (fd >= 0) {
-		(void)snprintf(statpath, sizeof(statpath), "/proc/%d/stat", (int)pid);
-		if (gdn_fs_read_file(statpath, 4096, &stat, &len, NULL) < 0)
+		if (gdn_proc_stat_read(pid, &st) < 0)
 			return false;
-		/* after "pid (comm) ": state ppid pgrp session tty_nr tpgid flags */
-		p = strrchr(stat, ')');
-		if (!p || sscanf(p + 1, " %c %*d %*d %*d %*d %*d %lu", &state, &flags) != 2)
-			return false;
-		if (state != 'Z' && state != 'X' && !(flags & 0x4 /* PF_EXITING */))
+		if (st.state != 'Z' && st.state != 'X' && !(st.flags & 0x4 /* PF_EXITING */))
 			return false;
 	}
 	*ret_pid = pid;
@@ -302,7 +288,7 @@ static char *handle_lost_shim(struct gd_server *s, const char *handle, const cha
 			      const char *id, pid_t dadoo)
 {
 	_cleanup_free_ char *pidfile = gdn_path_join(procdir, GDN_PROC_PIDFILE);
-	_cleanup_free_ char *record = gdn_path_join(procdir, SHIM_LOST_FILE);
+	_cleanup_free_ char *record = gdn_path_join(procdir, GDN_PROC_SHIM_LOST);
 	_cleanup_err_ struct gdn_err *e = NULL;
 	_cleanup_close_ int pidfd = -1;
 	char *msg = NULL;
@@ -336,7 +322,7 @@ static char *handle_lost_shim(struct gd_server *s, const char *handle, const cha
 static char *no_exit_status(struct gd_server *s, const char *handle, const char *procdir,
 			    const char *id)
 {
-	_cleanup_free_ char *record = gdn_path_join(procdir, SHIM_LOST_FILE);
+	_cleanup_free_ char *record = gdn_path_join(procdir, GDN_PROC_SHIM_LOST);
 	char *text = NULL;
 	size_t len;
 	pid_t dadoo = 0;
@@ -363,7 +349,7 @@ void gd_processes_check_shims(struct gd_server *s, const char *handle)
 			continue;
 		procdir = gdn_path_join(procs, de->d_name);
 		exitcode = procdir ? gdn_path_join(procdir, GDN_PROC_EXITCODE) : NULL;
-		record = procdir ? gdn_path_join(procdir, SHIM_LOST_FILE) : NULL;
+		record = procdir ? gdn_path_join(procdir, GDN_PROC_SHIM_LOST) : NULL;
 		if (!exitcode || !record || access(exitcode, F_OK) == 0 ||
 		    access(record, F_OK) == 0 || !shim_lost(procdir, &dadoo))
 			continue;

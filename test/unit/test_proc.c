@@ -397,6 +397,33 @@ static void test_which(void)
 	CHECK(none == NULL);
 }
 
+/* /proc/<pid>/stat: ourselves, a zombie child (a comm with ") " in it), a reaped one. */
+static void test_proc_stat(void)
+{
+	struct gdn_proc_stat st;
+	pid_t child;
+
+	CHECK_INTEQ(gdn_proc_stat_read(getpid(), &st), 0);
+	CHECK(st.state == 'R' || st.state == 'S');
+	CHECK_INTEQ(st.ppid, getppid());
+	child = fork();
+	CHECK(child >= 0);
+	if (child == 0) {
+		(void)prctl(PR_SET_NAME, "x) Z 1 (", 0, 0, 0);
+		_exit(0);
+	}
+	for (int i = 0; i < 500; i++) {
+		CHECK_INTEQ(gdn_proc_stat_read(child, &st), 0);
+		if (st.state == 'Z')
+			break;
+		usleep(2000);
+	}
+	CHECK(st.state == 'Z');
+	CHECK_INTEQ(st.ppid, getpid());
+	CHECK(waitpid(child, NULL, 0) == child);
+	CHECK_INTEQ(gdn_proc_stat_read(child, &st), -ENOENT);
+}
+
 int main(void)
 {
 	static const struct tap_test tests[] = {
@@ -414,6 +441,7 @@ int main(void)
 	    TEST(test_detach),
 	    TEST(test_which),
 	    TEST(test_bad_options),
+	    TEST(test_proc_stat),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
 }
