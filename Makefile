@@ -106,8 +106,10 @@ $(BUILD)/bin/garden-init: cmd/init/main.c lib/version.h
 	$(Q)$(CC) -std=gnu11 -O2 -D_GNU_SOURCE -iquote . $(WARN) -static -o $@ $<
 
 # Unit tests: test/unit/test_<x>.c links libgdn.a plus, for cmd modules, the objects named in a
-# "// link: cmd/guardian/foo.c ..." line inside the test source.
+# "/* link: cmd/guardian/foo.c ... */" line inside the test source, and the pkg-config libraries
+# of a "/* pkgs: libnl-route-3.0 libiptc */" line (default BASE_PKGS).
 define unit_rule
+$(BUILD)/$(1): LDLIBS := $(call pkg_libs,$(or $(shell sed -n 's|^/\* pkgs: \(.*\) \*/$$|\1|p' $(1).c),$(BASE_PKGS)))
 $(BUILD)/$(1): $(1).c test/unit/tap.h $(LIBGDN) $(patsubst %.c,$(BUILD)/%.o,$(shell sed -n 's|^/\* link: \(.*\) \*/$$|\1|p' $(1).c))
 	@mkdir -p $$(dir $$@)
 	$$(if $$(Q),@echo "  CCLD    $$@")
