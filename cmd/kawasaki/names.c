@@ -1,0 +1,46 @@
+/* Names of chains and links (internals §11.2): the interface prefix w<tag>, the chain prefix
+ * w-<tag>-, and 11-character instance ids in base 32 (0-9a-v) from a 55-bit counter. */
+#include <stdio.h>
+#include <string.h>
+#include "cmd/kawasaki/kawasaki.h"
+
+void kw_names_init(struct kw_names *n, const char *tag)
+{
+	(void)snprintf(n->input, sizeof(n->input), "w-%s-input", tag);
+	(void)snprintf(n->forward, sizeof(n->forward), "w-%s-forward", tag);
+	(void)snprintf(n->dflt, sizeof(n->dflt), "w-%s-default", tag);
+	(void)snprintf(n->prerouting, sizeof(n->prerouting), "w-%s-prerouting", tag);
+	(void)snprintf(n->postrouting, sizeof(n->postrouting), "w-%s-postrouting", tag);
+	(void)snprintf(n->instance_prefix, sizeof(n->instance_prefix), "w-%s-instance-", tag);
+	(void)snprintf(n->if_prefix, sizeof(n->if_prefix), "w%s", tag);
+}
+
+void kw_instance_id(uint64_t counter, char out[KW_INSTANCE_ID_LEN + 1])
+{
+	static const char digits[] = "0123456789abcdefghijklmnopqrstuv";
+
+	for (unsigned i = 0; i < KW_INSTANCE_ID_LEN; i++)
+		out[i] = digits[(counter >> (55 - (i + 1) * 5)) & 31];
+	out[KW_INSTANCE_ID_LEN] = '\0';
+}
+
+void kw_instance_chain(const struct kw_names *n, const char *id, char out[32])
+{
+	(void)snprintf(out, 32, "%s%.11s", n->instance_prefix, id);
+}
+
+void kw_log_chain(const struct kw_names *n, const char *id, char out[32])
+{
+	(void)snprintf(out, 32, "%s%.11s-log", n->instance_prefix, id);
+}
+
+void kw_alloc_names(const struct kw_names *n, struct kw_alloc *a, const char *id)
+{
+	uint32_t net = a->subnet.network;
+
+	/* at most 1 + 1 + 11 + 2 characters: --tag is one character at most */
+	(void)snprintf(a->id, sizeof(a->id), "%.11s", id);
+	(void)snprintf(a->host_if, sizeof(a->host_if), "%.2s%.11s-0", n->if_prefix, id);
+	(void)snprintf(a->container_if, sizeof(a->container_if), "%.2s%.11s-1", n->if_prefix, id);
+	(void)snprintf(a->bridge, sizeof(a->bridge), "%.2sbrdg-%08x", n->if_prefix, net);
+}

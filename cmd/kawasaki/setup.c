@@ -1,0 +1,212 @@
+/* The global chains (internals §11.6), written as guardian's iptables starter writes them but
+ * with one libiptc commit per table instead of ~40 iptables invocations:
+ *
+ *   filter  w--input    -i <default-if> ACCEPT; ESTABLISHED,RELATED ACCEPT; then REJECT
+ *                       (icmp-host-prohibited), or ACCEPT with --allow-host-access
+ *           INPUT -i w+ -j w--input
+ *           w--forward  -i <default-if> ACCEPT; (instance gotos); DROP
+ *           w--default  ESTABLISHED,RELATED ACCEPT; -d <deny> REJECT for each --deny-network
+ *           FORWARD -i w+ -j w--forward
+ *   nat     PREROUTING -j w--prerouting; OUTPUT -o lo -j w--prerouting;
+ *           POSTROUTING -j w--postrouting
+ *
+ * Like Garden, the set-up (which first tears down every instance chain) runs only when
+ * w--input is missing: after a reboot or on a new host. w--default is rebuilt at every start,
+ * so --deny-network changes reach existing containers. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "cmd/kawasaki/kawasaki.h"
+
+struct chain_list {
+	char (*names)[32];
+	size_t n, cap;
+};
+
+static void collect(const char *chain, void *arg)
+{
+	struct chain_list *l = arg;
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		char(*p)[32] = reallocarray(l->names, cap, sizeof(*p));
+		if (!p)
+			return;
+		l->names = p;
+		l->cap = cap;
+	}
+	(void)snprintf(l->names[l->n++], 32, "%s", chain);
+}
+
+/* Flushes and deletes every chain of the table whose name starts with prefix. */
+static int drop_instance_chains(struct kw_ipt *t, const char *prefix, struct gdn_err **err)
+{
+	struct chain_list l = {0};
+	int r = 0;
+
+	kw_ipt_chains(t, prefix, collect, &l);
+	for (size_t i = 0; r >= 0 && i < l.n; i++)
+		r = kw_ipt_chain_flush(t, l.names[i], err);
+	for (size_t i = 0; r >= 0 && i < l.n; i++)
+		r = kw_ipt_chain_delete(t, l.names[i], err);
+	free(l.names);
+	return r;
+}
+
+static int hook(struct kw_ipt *t, const char *chain, const char *in_if, const char *out_if,
+		const char *target, struct gdn_err **err)
+{
+	struct kw_rule r = {.in_if = in_if, .out_if = out_if, .target = KW_T_JUMP, .chain = target};
+
+	if (kw_ipt_has_rule(t, chain, &r))
+		return 0;
+	return kw_ipt_append(t, chain, &r, err);
+}
+
+static int setup_filter(struct kw_daemon *d, struct kw_ipt *t, struct gdn_err **err)
+{
+	const struct kw_names *n = &d->names;
+	char wildcard[8];
+	struct kw_rule established = {.ctstate = KW_CT_ESTABLISHED | KW_CT_RELATED,
+				      .target = KW_T_ACCEPT};
+	struct kw_rule from_default = {.in_if = d->default_if, .target = KW_T_ACCEPT};
+	struct kw_rule last_input = {.target = d->cfg->allow_host_access ? KW_T_ACCEPT
+									  : KW_T_REJECT,
+				     .reject_with = KW_REJECT_HOST_PROHIBITED};
+	struct kw_rule drop = {.target = KW_T_DROP};
+	int r;
+
+	(void)snprintf(wildcard, sizeof(wildcard), "%s+", n->if_prefix);
+	/* the references go first (forward's gotos, the instance chains' gotos to default and
+	 * to their log chains), then the chains */
+	r = kw_ipt_chain_flush(t, n->forward, err);
+	if (r >= 0)
+		r = kw_ipt_chain_flush(t, n->input, err);
+	if (r >= 0)
+		r = kw_ipt_chain_flush(t, n->dflt, err);
+	if (r >= 0)
+		r = drop_instance_chains(t, n->instance_prefix, err);
+	if (r >= 0)
+		r = kw_ipt_delete_jumps(t, "INPUT", n->input, err);
+	if (r >= 0)
+		r = kw_ipt_delete_jumps(t, "FORWARD", n->forward, err);
+	if (r >= 0)
+		r = kw_ipt_chain_delete(t, n->input, err);
+	if (r >= 0)
+		r = kw_ipt_chain_delete(t, n->forward, err);
+	if (r >= 0)
+		r = kw_ipt_chain_delete(t, n->dflt, err);
+	if (r >= 0)
+		r = kw_ipt_chain_create(t, n->input, err);
+	if (r >= 0 && d->default_if[0])
+		r = kw_ipt_append(t, n->input, &from_default, err);
+	if (r >= 0)
+		r = kw_ipt_append(t, n->input, &established, err);
+	if (r >= 0)
+		r = kw_ipt_append(t, n->input, &last_input, err);
+	if (r >= 0)
+		r = hook(t, "INPUT", wildcard, NULL, n->input, err);
+	if (r >= 0)
+		r = kw_ipt_chain_create(t, n->forward, err);
+	if (r >= 0 && d->default_if[0])
+		r = kw_ipt_append(t, n->forward, &from_default, err);
+	if (r >= 0)
+		r = kw_ipt_append(t, n->forward, &drop, err);
+	if (r >= 0)
+		r = kw_ipt_chain_create(t, n->dflt, err);
+	if (r >= 0)
+		r = hook(t, "FORWARD", wildcard, NULL, n->forward, err);
+	return r;
+}
+
+static int reset_default(struct kw_daemon *d, struct kw_ipt *t, struct gdn_err **err)
+{
+	struct kw_rule established = {.ctstate = KW_CT_ESTABLISHED | KW_CT_RELATED,
+				      .target = KW_T_ACCEPT};
+	int r = kw_ipt_chain_flush(t, d->names.dflt, err);
+
+	if (r >= 0)
+		r = kw_ipt_append(t, d->names.dflt, &established, err);
+	for (size_t i = 0; r >= 0 && i < d->cfg->n_deny; i++) {
+		const struct gdn_cidr *c = &d->cfg->deny[i];
+		struct kw_rule deny = {.dst = c->network,
+				       .dst_mask = gdn_net_mask(c->prefix),
+				       .target = KW_T_REJECT};
+		r = kw_ipt_append(t, d->names.dflt, &deny, err);
+	}
+	return r;
+}
+
+static int setup_nat(struct kw_daemon *d, struct kw_ipt *t, struct gdn_err **err)
+{
+	const struct kw_names *n = &d->names;
+	int r = kw_ipt_chain_flush(t, n->prerouting, err);
+
+	/* like Garden: the chains are emptied (postrouting's MASQUERADE rules too) and kept */
+	if (r >= 0)
+		r = kw_ipt_chain_flush(t, n->postrouting, err);
+	if (r >= 0)
+		r = drop_instance_chains(t, n->instance_prefix, err);
+	if (r >= 0)
+		r = kw_ipt_chain_create(t, n->prerouting, err);
+	if (r >= 0)
+		r = kw_ipt_chain_create(t, n->postrouting, err);
+	if (r >= 0)
+		r = hook(t, "PREROUTING", NULL, NULL, n->prerouting, err);
+	if (r >= 0)
+		r = hook(t, "OUTPUT", NULL, "lo", n->prerouting, err);
+	if (r >= 0)
+		r = hook(t, "POSTROUTING", NULL, NULL, n->postrouting, err);
+	return r;
+}
+
+static int enable_forwarding(struct gdn_err **err)
+{
+	_cleanup_close_ int fd = open("/proc/sys/net/ipv4/ip_forward", O_WRONLY | O_CLOEXEC);
+
+	if (fd < 0 || write(fd, "1\n", 2) != 2)
+		return gdn_err_set(err, errno, "enable IPv4 forwarding");
+	return 0;
+}
+
+static int setup_table(struct kw_daemon *d, const char *table, bool full,
+		       int (*setup)(struct kw_daemon *, struct kw_ipt *, struct gdn_err **),
+		       struct gdn_err **err)
+{
+	struct kw_ipt *t = NULL;
+	int r = kw_ipt_begin(table, KW_IPT_LOCK_TIMEOUT_MS, &t, err);
+
+	if (r < 0)
+		return r;
+	if (full)
+		r = setup(d, t, err);
+	if (r >= 0 && strcmp(table, "filter") == 0)
+		r = reset_default(d, t, err);
+	if (r < 0) {
+		kw_ipt_abort(t);
+		return gdn_err_wrap(err, "set up the %s table", table);
+	}
+	return kw_ipt_commit(t, err);
+}
+
+int kw_setup_host(struct kw_daemon *d, struct gdn_err **err)
+{
+	struct kw_ipt *t = NULL;
+	int r = kw_ipt_begin("filter", KW_IPT_LOCK_TIMEOUT_MS, &t, err);
+
+	if (r < 0)
+		return r;
+	bool full = !kw_ipt_chain_exists(t, d->names.input);
+	kw_ipt_abort(t);
+
+	if (full)
+		gdn_log_info(d->log, "setup.global-chains", "chain", d->names.input, NULL);
+	r = setup_table(d, "filter", full, setup_filter, err);
+	if (r >= 0 && full)
+		r = setup_table(d, "nat", full, setup_nat, err);
+	if (r >= 0)
+		r = enable_forwarding(err);
+	return r;
+}
