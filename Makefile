@@ -157,9 +157,15 @@ $(ROOTFS)/bin/busybox: scripts/mkrootfs
 unit: $(UNIT_BINS)
 	prove -f $(UNIT_BINS)
 
+# The suites run with the host FORWARD guard of scripts/net-guard in place (no test packet may
+# leave the machine); it is removed afterwards, whatever the outcome.
+BATS_RUN = GDN_BUILD=$(CURDIR)/$(BUILD) GDN_ROOTFS=$(ROOTFS) prove -f --comments --exec 'bats --tap'
 bats: all rootfs
-	GDN_BUILD=$(CURDIR)/$(BUILD) GDN_ROOTFS=$(ROOTFS) GDN_RUNTIME=runc prove -f --comments --exec 'bats --tap' test/bats/*.bats
-	GDN_BUILD=$(CURDIR)/$(BUILD) GDN_ROOTFS=$(ROOTFS) GDN_RUNTIME=crun prove -f --comments --exec 'bats --tap' test/bats/*.bats
+	scripts/net-guard install
+	GDN_RUNTIME=runc $(BATS_RUN) $(BATS_FILES) && \
+	GDN_RUNTIME=crun $(BATS_RUN) $(BATS_FILES); \
+	status=$$?; scripts/net-guard remove; exit $$status
+BATS_FILES ?= test/bats/*.bats
 
 # libFuzzer over the parsers of untrusted input; not part of check (CI time). Each target runs
 # FUZZ_SECONDS from its seeds in test/fuzz/corpus/<t>/; new inputs go to build/fuzz/corpus/<t>/,

@@ -117,7 +117,7 @@ struct gdn_log *gdn_log_free(struct gdn_log *l)
 	return NULL;
 }
 
-static const char *level_name(enum gdn_log_level level)
+const char *gdn_log_level_name(enum gdn_log_level level)
 {
 	switch (level) {
 	case GDN_LOG_DEBUG:
@@ -169,7 +169,7 @@ static void emit(struct gdn_log *l, enum gdn_log_level level, const char *action
 		return;
 	}
 	(void)json_object_set_new(line, "timestamp", json_string(ts));
-	(void)json_object_set_new(line, "level", json_string(level_name(level)));
+	(void)json_object_set_new(line, "level", json_string(gdn_log_level_name(level)));
 	(void)json_object_set_new(line, "source", json_string(sink.source));
 	(void)json_object_set_new(line, "message", json_string(msg));
 	free(msg);

@@ -19,6 +19,8 @@ struct gdn_log;
 void gdn_log_init(const char *source, enum gdn_log_level level, int fd);
 /* "debug" | "info" | "error" | "fatal" -> level; -EINVAL otherwise. */
 int gdn_log_parse_level(const char *s, enum gdn_log_level *ret_level);
+/* The level's name, as --log-level takes it (for a child's command line). */
+const char *gdn_log_level_name(enum gdn_log_level level);
 
 /* The root logger (message prefix = source, no session). Never NULL; do not free. */
 struct gdn_log *gdn_log_root(void);

@@ -121,7 +121,8 @@ static int write_network_files(const struct gd_config *cfg, const struct gd_crea
 
 /* Everything create does after the depot dir exists. */
 static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spec *spec,
-			 const char *dir, struct gdn_log *log, struct gdn_err **err)
+			 const char *dir, json_t **ret_props, struct gdn_log *log,
+			 struct gdn_err **err)
 {
 	struct gd_bundle_host host;
 	json_auto_t *config = NULL;
@@ -158,6 +159,20 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 		return gdn_err_set(err, 0, "container init pid %d is not running", (int)pid);
 	(void)snprintf(text, sizeof(text), "%d", (int)pid);
 	gdn_log_info(log, "started-container", "pid", text, NULL);
+	/* Network, NetIn and NetOut of the spec before create returns, as in Garden; the
+	 * properties it yields are durable before the container counts as created. */
+	json_auto_t *net_props = NULL;
+	r = gd_network_up(cfg, dir, spec->handle, pid, spec->properties, &spec->net, &net_props,
+			  log, err);
+	if (r < 0)
+		return r;
+	json_auto_t *all = spec->properties ? json_deep_copy(spec->properties) : json_object();
+	if (!all || json_object_update(all, net_props) < 0)
+		return gdn_err_set(err, ENOMEM, "cannot write the properties");
+	r = write_properties(dir, all, err);
+	if (r < 0)
+		return r;
+	*ret_props = json_incref(net_props);
 	/* The very last step: from here on the container is created, durably, whatever happens
 	 * to this worker or to guardian. */
 	_cleanup_free_ char *marker = gdn_path_join(dir, GDN_DEPOT_CREATED);
@@ -170,7 +185,7 @@ static int destroy_dir(const struct gd_config *cfg, const char *handle, const ch
 		       struct gdn_log *log, struct gdn_err **err);
 
 int gd_container_create(const struct gd_config *cfg, const struct gd_create_spec *spec,
-			struct gdn_log *log, struct gdn_err **err)
+			json_t **ret_props, struct gdn_log *log, struct gdn_err **err)
 {
 	_cleanup_free_ char *dir = NULL;
 	_cleanup_free_ char *real = NULL;
@@ -202,7 +217,7 @@ int gd_container_create(const struct gd_config *cfg, const struct gd_create_spec
 	else if (chmod(real, 0755) < 0)
 		r = gdn_err_set(err, errno, "chmod '%s'", real);
 	if (r >= 0)
-		r = create_in_dir(cfg, spec, real, log, err);
+		r = create_in_dir(cfg, spec, real, ret_props, log, err);
 	if (r >= 0)
 		return 0;
 
@@ -317,6 +332,9 @@ static int destroy_dir(const struct gd_config *cfg, const char *handle, const ch
 	/* The processes are dead now; their shims may linger to deliver exit statuses. */
 	if (r >= 0)
 		gd_dadoo_kill_all(dir, log);
+	/* Garden's order: the network after the runtime (the veth went with the netns) */
+	if (r >= 0)
+		r = gd_network_down(cfg, handle, log, err);
 	/* Processes left in the cgroup make rmdir fail: a safety net against a runtime that lost
 	 * track of a running container (whose files must then not be removed). */
 	if (r >= 0)

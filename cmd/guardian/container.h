@@ -11,6 +11,7 @@
 #include "lib/err.h"
 #include "lib/log.h"
 #include "cmd/guardian/config.h"
+#include "cmd/guardian/network.h"
 
 struct gd_limits {
 	uint64_t memory_bytes;	 /* memory_limits.limit_in_bytes; 0 = none */
@@ -34,6 +35,7 @@ struct gd_create_spec {
 	struct gd_bind_mount *bind_mounts;
 	size_t n_bind_mounts;
 	json_t *properties; /* initial properties (object), including garden.grace-time */
+	struct gd_net_spec net;
 };
 
 /* Empty file in the container dir, written atomically as create's very last step: the only
@@ -45,11 +47,12 @@ char *gd_container_dir(const struct gd_config *cfg, const char *handle);
 
 /* Creates the depot dir (fails with "Handle '<h>' already in use" if present), writes
  * properties.json (spec->properties, without garden.state), mounts the rootfs volume, writes the
- * OCI bundle, starts the container with `<runtime> run --detach` and, last, writes the
+ * OCI bundle, starts the container with `<runtime> run --detach`, sets up its network
+ * (*ret_props: the properties it adds, also written to properties.json) and, last, writes the
  * `created` marker (GDN_DEPOT_CREATED). On any failure it undoes
  * everything it did (as gd_container_destroy) before returning the error. */
 int gd_container_create(const struct gd_config *cfg, const struct gd_create_spec *spec,
-			struct gdn_log *log, struct gdn_err **err);
+			json_t **ret_props, struct gdn_log *log, struct gdn_err **err);
 
 /* Kills every process, deletes the container from the runtime, unmounts the volume and removes
  * the depot dir. Idempotent; a missing depot dir is ContainerNotFoundError. Writes a `destroying`

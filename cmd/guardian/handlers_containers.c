@@ -43,7 +43,12 @@ static int create_run(const struct gd_config *cfg, void *arg, struct gdn_log *lo
 		      struct gdn_err **err)
 {
 	struct create_job *j = arg;
-	return gd_container_create(cfg, &j->spec, log, err);
+	json_auto_t *props = NULL;
+	int r = gd_container_create(cfg, &j->spec, &props, log, err);
+
+	if (r >= 0 && props)
+		gd_worker_set_result(json_pack("{s:O}", "properties", props));
+	return r;
 }
 
 static int destroy_run(const struct gd_config *cfg, void *arg, struct gdn_log *log,
@@ -118,6 +123,10 @@ static void create_done(struct gd_server *s, struct gd_worker *w, struct gdn_err
 	/* The worker wrote the created marker as its last step; what Run needs is read once. */
 	if (gd_ctr_load(s->cfg, ctr, &load_err) < 0)
 		gdn_log_error(s->log, "create.load-failed", load_err, "handle", ctr->handle, NULL);
+	/* the network's properties, which the worker also wrote to properties.json */
+	json_t *net = json_object_get(w->result, "properties");
+	if (json_is_object(net))
+		(void)json_object_update(ctr->props, net);
 	json_object_set_new(ctr->props, "garden.state", json_string("created"));
 	ctr->state = GD_CTR_ACTIVE;
 	gd_ctr_set_grace(ctr, ctr->grace_ns);

@@ -23,29 +23,12 @@ void gd_h_ping(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 	reply_empty(s, c);
 }
 
-/* Number of /30 subnets in the network pool: the container capacity kawasaki will enforce. */
-static uint64_t pool_capacity(const char *cidr)
-{
-	char addr[64];
-	const char *slash = strchr(cidr, '/');
-	uint32_t bits;
-	struct in_addr a;
-
-	if (!slash || (size_t)(slash - cidr) >= sizeof(addr))
-		return 0;
-	memcpy(addr, cidr, (size_t)(slash - cidr));
-	addr[slash - cidr] = '\0';
-	if (inet_pton(AF_INET, addr, &a) != 1 || gdn_parse_u32(slash + 1, &bits) < 0 || bits > 30)
-		return 0;
-	return 1ULL << (30 - bits);
-}
-
 void gd_h_capacity(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 {
 	json_auto_t *body = json_object();
 	struct sysinfo si;
 	struct statvfs sv;
-	uint64_t max = pool_capacity(s->cfg->network_pool);
+	uint64_t max = gd_network_capacity(s->cfg);
 
 	(void)p;
 	if (s->cfg->max_containers > 0 && (max == 0 || s->cfg->max_containers < max))
@@ -61,7 +44,7 @@ void gd_h_capacity(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		json_object_set_new(body, "schedulable_disk_in_bytes", json_integer(disk));
 	}
 	if (max > 0)
-		json_object_set_new(body, "max_containers", json_integer((json_int_t)max));
+		json_object_set_new(body, "max_containers", gdn_json_u64(max));
 	gd_reply_json(s, c, 200, body);
 }
 

@@ -19,6 +19,7 @@
 #include "cmd/guardian/cgroup_setup.h"
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/dadoo_launch.h"
+#include "cmd/guardian/network_flags.h"
 #include "cmd/guardian/prepare.h"
 #include "cmd/guardian/server.h"
 
@@ -79,6 +80,7 @@ static const struct option options[] = {
     {"read-header-timeout", required_argument, NULL, OPT_READ_HEADER_TIMEOUT},
     {"help", no_argument, NULL, GDN_CLI_OPT_HELP},
     {"version", no_argument, NULL, GDN_CLI_OPT_VERSION},
+    GD_NETWORK_OPTIONS,
     {NULL, 0, NULL, 0},
 };
 
@@ -113,8 +115,6 @@ static const char usage[] =
     "                                guardian or in ../libexec/garden-c/)\n"
     "  --dadoo-bin PATH              the per-process shim (default: dadoo beside "
     "guardian)\n"
-    "  --network-pool CIDR           container subnet pool, an IPv4 CIDR with a prefix of\n"
-    "                                at most 30 (default 10.254.0.0/22)\n"
     "  --log-level LEVEL             debug, info, error or fatal (default info)\n"
     "  --skip-setup                  leave the host's cgroup hierarchies as they are\n"
     "  --cleanup-process-dirs-on-wait  remove a process's dir once a client got its\n"
@@ -123,7 +123,7 @@ static const char usage[] =
     "                                head (or no request when idle) this long (default\n"
     "                                0: never)\n"
     "  --help                        show this help\n"
-    "  --version                     print the version\n";
+    "  --version                     print the version\n" GD_NETWORK_USAGE;
 
 /* Go's net.ParseCIDR, as guardian's CIDRFlag uses it; like Garden, the pool is the network
  * (host bits cleared). It must hold at least one /30, the subnet of one container. */
@@ -314,6 +314,10 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 		case GDN_CLI_OPT_VERSION:
 			exit(gdn_cli_version("guardian"));
 		default:
+			if (opt >= GD_OPT_NET_FIRST && opt < GD_OPT_NET_LAST) {
+				r = gd_network_flag(opt, optarg, cfg, err);
+				break;
+			}
 			/* getopt_long has said what was wrong */
 			exit(gdn_cli_usage_error("guardian", NULL));
 		}
@@ -341,7 +345,7 @@ static int check_config(struct gd_config *cfg, struct gdn_err **err)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
 				    "uid/gid maps must end below %u, the host id of container root",
 				    cfg->maxid);
-	static char init_bin[PATH_MAX], dadoo_bin[PATH_MAX];
+	static char init_bin[PATH_MAX], dadoo_bin[PATH_MAX], kawasaki_bin[PATH_MAX];
 	static char *runtime;
 	size_t n_extra;
 
@@ -351,6 +355,10 @@ static int check_config(struct gd_config *cfg, struct gdn_err **err)
 		cfg->dadoo_bin = find_beside("dadoo", dadoo_bin, sizeof(dadoo_bin));
 	else if (realpath(cfg->dadoo_bin, dadoo_bin))
 		cfg->dadoo_bin = dadoo_bin;
+	if (!cfg->kawasaki_bin)
+		cfg->kawasaki_bin = find_beside("kawasaki", kawasaki_bin, sizeof(kawasaki_bin));
+	if ((r = gd_network_flags_finish(cfg, err)) < 0)
+		return r;
 	n_extra = 0;
 	for (const char **x = cfg->runtime_extra_args; x && *x; x++)
 		n_extra++;
@@ -399,7 +407,11 @@ static int serve(struct gd_config *cfg, struct gdn_err **err)
 	r = gd_server_init(&s, cfg, err);
 	s.lock_fd = lock;
 	if (r >= 0)
+		r = gd_kawasaki_start(&s, err);
+	if (r >= 0)
 		r = gd_server_restore(&s, err);
+	if (r >= 0)
+		gd_network_cleanup(&s);
 	if (r >= 0) {
 		gd_dadoo_standby_refill(&s);
 		gdn_log_info(gdn_log_root(), "listening", "socket",
@@ -407,6 +419,7 @@ static int serve(struct gd_config *cfg, struct gdn_err **err)
 			     cfg->bind_ip ? cfg->bind_ip : "", "depot", cfg->depot, NULL);
 		r = gd_server_run(&s, err);
 	}
+	gd_kawasaki_stop(&s);
 	gd_server_free(&s);
 	return r;
 }
@@ -429,6 +442,8 @@ int main(int argc, char **argv)
 	    .maxid = 4294967294U,
 	    .runtime = "runc",
 	    .network_pool = "10.254.0.0/22",
+	    .port_pool_start = 61001,
+	    .port_pool_size = 4534,
 	    .log_level = GDN_LOG_INFO,
 	};
 

@@ -15,6 +15,9 @@ typedef void (*gd_handler_fn)(struct gd_server *s, struct gd_conn *c, struct gd_
 void gd_h_create(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 void gd_h_destroy(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 void gd_h_stop(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
+void gd_h_net_in(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
+void gd_h_net_out(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
+void gd_h_bulk_net_out(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 void gd_h_list(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 void gd_h_info(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 void gd_h_bulk_info(struct gd_server *s, struct gd_conn *c, struct gd_params *p);

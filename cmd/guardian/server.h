@@ -21,6 +21,7 @@
 #include "lib/loop.h"
 #include "cmd/guardian/config.h"
 #include "cmd/guardian/registry.h"
+#include "cmd/guardian/kawasaki_proc.h"
 
 #define GD_MAX_BODY (1024 * 1024)
 /* A standby dadoo is started when the loop has had nothing to do for this long, so that its
@@ -129,6 +130,7 @@ struct gd_server {
 	/* the depot's flock (main.c), or -1: workers close their copy at once, so that only
 	 * guardian itself holds the lock and a new guardian can start the moment it dies */
 	int lock_fd;
+	struct gd_kawasaki kawasaki; /* kawasaki_proc.h */
 };
 
 int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_err **err);
@@ -166,6 +168,8 @@ typedef int (*gd_worker_fn)(const struct gd_config *cfg, void *arg, struct gdn_l
 int gd_worker_start(struct gd_server *s, struct gd_conn *conn, const char *handle, gd_worker_fn fn,
 		    void *arg, void (*free_arg)(void *), gd_worker_done_fn done,
 		    struct gdn_err **err);
+/* In a worker's fn: members for its {"ok":true} line (taken; done() finds them in w->result). */
+void gd_worker_set_result(json_t *members);
 /* Like a worker, for a result line that another process (a starting dadoo) writes on fd:
  * done() runs when the line (or EOF) arrives, with err NULL and the line (or NULL) in
  * w->result, and may take w->result_fd (setting it to -1) to go on talking on it; or, when no

@@ -190,20 +190,80 @@ static int resolve_rootfs(const struct gd_config *cfg, const char *rootfs, const
 	return *ret ? 0 : gdn_err_set(err, ENOMEM, "rootfs");
 }
 
-static int reject_network_fields(const struct gdn_gojson *spec, struct gdn_err **err)
+/* A decoded value as jansson, for what guardian forwards as it came (NetOutRules go to the
+ * networker, which validates them as Garden's does). */
+static json_t *to_jansson(const struct gdn_gojson *v)
 {
-	static const char *const fields[] = {"netin", "netout_rules"};
-
-	for (size_t i = 0; i < GDN_ARRAY_SIZE(fields); i++) {
-		const struct gdn_gojson *v;
-		int r = gdn_gojson_get_arr(spec, "ContainerSpec", fields[i], "[]", &v, err);
-		if (r < 0)
-			return r;
-		if (v && v->n > 0)
-			return gdn_err_kind(
-			    err, GDN_ERR_GENERIC, ENOTSUP,
-			    "%s is not supported: this guardian has no networker yet", fields[i]);
+	switch (v->kind) {
+	case GDN_GOJSON_NULL:
+		return json_null();
+	case GDN_GOJSON_BOOL:
+		return json_boolean(v->boolean);
+	case GDN_GOJSON_STRING:
+		return json_stringn(v->text, v->len);
+	case GDN_GOJSON_NUMBER: {
+		int64_t i;
+		uint64_t u;
+		if (gdn_gojson_i64(v, &i) == 0)
+			return json_integer(i);
+		if (gdn_gojson_u64(v, &u) == 0)
+			return gdn_json_u64(u);
+		return json_real(strtod(v->text, NULL));
 	}
+	case GDN_GOJSON_ARRAY: {
+		json_t *a = json_array();
+		for (size_t i = 0; a && i < v->n; i++)
+			if (json_array_append_new(a, to_jansson(v->items[i])) < 0) {
+				json_decref(a);
+				return NULL;
+			}
+		return a;
+	}
+	case GDN_GOJSON_OBJECT: {
+		json_t *o = json_object();
+		for (size_t i = 0; o && i < v->n; i++)
+			if (json_object_set_new(o, v->keys[i], to_jansson(v->items[i])) < 0) {
+				json_decref(o);
+				return NULL;
+			}
+		return o;
+	}
+	}
+	return NULL;
+}
+
+/* ContainerSpec.netin ([]garden.NetIn, uint32 ports) and netout_rules, for the networker. */
+static int parse_network(const struct gdn_gojson *spec, struct gd_create_spec *s,
+			 struct gdn_err **err)
+{
+	const struct gdn_gojson *netin, *netout;
+	int r = gdn_gojson_get_arr(spec, "ContainerSpec", "netin", "[]garden.NetIn", &netin, err);
+
+	if (r >= 0)
+		r = gdn_gojson_get_arr(spec, "ContainerSpec", "netout_rules", "[]garden.NetOutRule",
+				       &netout, err);
+	if (r < 0)
+		return r;
+	if (netin && netin->n) {
+		s->net.netin = json_array();
+		for (size_t i = 0; s->net.netin && i < netin->n; i++) {
+			const struct gdn_gojson *m = netin->items[i];
+			uint32_t host = 0, container = 0;
+			if (m->kind != GDN_GOJSON_OBJECT && m->kind != GDN_GOJSON_NULL)
+				return gdn_gojson_value_err(err, m, "garden.NetIn");
+			if ((r = gdn_gojson_get_u32(m, "NetIn", "host_port", &host, err)) < 0 ||
+			    (r = gdn_gojson_get_u32(m, "NetIn", "container_port", &container,
+						    err)) < 0)
+				return r;
+			json_array_append_new(s->net.netin,
+					      json_pack("{s:I,s:I}", "host_port", (json_int_t)host,
+							"container_port", (json_int_t)container));
+		}
+		if (!s->net.netin)
+			return gdn_err_set(err, ENOMEM, "netin");
+	}
+	if (netout && netout->n && !(s->net.netout = to_jansson(netout)))
+		return gdn_err_set(err, ENOMEM, "netout_rules");
 	return 0;
 }
 
@@ -237,12 +297,9 @@ static int parse_top(const struct gd_config *cfg, const struct gdn_gojson *spec,
 	*ret_grace = (uint64_t)grace;
 	if (*ret_grace == 0)
 		*ret_grace = cfg->default_grace_ns;
-	if (*network)
-		return gdn_err_kind(err, GDN_ERR_GENERIC, ENOTSUP,
-				    "network '%s' is not supported: this guardian has no networker "
-				    "yet",
-				    network);
-	if ((r = reject_network_fields(spec, err)) < 0)
+	if (!(s->net.network = strdup(network)))
+		return gdn_err_set(err, ENOMEM, "network");
+	if ((r = parse_network(spec, s, err)) < 0)
 		return r;
 
 	if (!*handle) {
@@ -302,5 +359,6 @@ void gd_spec_free(struct gd_create_spec *s)
 		free(s->bind_mounts[i].dst);
 	}
 	free(s->bind_mounts);
+	gd_net_spec_free(&s->net);
 	memset(s, 0, sizeof(*s));
 }

@@ -16,11 +16,22 @@
 #include "lib/proc.h"
 #include "cmd/guardian/server.h"
 
-/* {"ok":true} or {"error":{...}} (lib/errwire.h), one line. */
+/* In a worker process: the members its {"ok":true} carries besides ok. */
+static json_t *child_result;
+
+void gd_worker_set_result(json_t *members)
+{
+	json_decref(child_result);
+	child_result = members;
+}
+
+/* {"ok":true,...} or {"error":{...}} (lib/errwire.h), one line. */
 static void write_result(int fd, const struct gdn_err *e)
 {
 	json_auto_t *msg = e ? gdn_ipc_error_new(e, -1) : gdn_ipc_ok_new(-1);
 
+	if (!e && msg && child_result)
+		(void)json_object_update(msg, child_result);
 	(void)gdn_ipc_send(fd, msg, NULL, 0, NULL);
 }
 
@@ -171,6 +182,7 @@ worker_child(struct gd_server *s, pid_t guardian, struct gdn_log *parent, int fd
 		(void)close(w->pidfd);
 		(void)close(w->result_fd);
 	}
+	(void)close(s->kawasaki.pidfd);
 	/* the standby dadoo must see EOF when guardian dies, whatever its workers do */
 	(void)close(s->standby_fd);
 	sigemptyset(&none);

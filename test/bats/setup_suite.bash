@@ -41,6 +41,13 @@ setup_suite() {
 	grep -qw overlay /proc/filesystems || modprobe overlay 2>/dev/null ||
 		missing+=("overlay file system not available")
 
+	command -v iptables-legacy-save >/dev/null || missing+=("command not found: iptables-legacy-save")
+	# No test packet may leave this machine: the FORWARD guard must be in place (make bats
+	# installs it; a bats run by hand gets it here and keeps it).
+	local guard
+	guard=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/scripts/net-guard
+	"$guard" check 2>/dev/null || "$guard" install || missing+=("cannot install $guard")
+
 	if ((${#missing[@]})); then
 		printf 'setup_suite: %s\n' "${missing[@]}" >&2
 		return 1

@@ -44,13 +44,20 @@ gdn_setup_tmp() {
 	export GDN_RUNTIME_ROOT=$GDN_TMP/runtime-root
 	export GDN_SOCK=$GDN_TMP/gdn.sock
 	export GDN_LOG=$GDN_TMP/guardian.log
+	export GDN_KAWASAKI_STATE=$GDN_TMP/kawasaki
+	export GDN_KAWASAKI_SOCK=$GDN_KAWASAKI_STATE/kawasaki.sock
+	# The host resolv.conf containers' is derived from: a local resolver, so that containers
+	# get their gateway (this host) as nameserver and never one beyond it.
+	export GDN_HOST_RESOLV=$GDN_TMP/host-resolv.conf
+	printf 'nameserver 127.0.0.53\noptions edns0\n' >"$GDN_HOST_RESOLV"
 }
 
 # The flags every test guardian gets; tests add more with start_guardian ARGS...
 gdn_default_args() {
 	printf '%s\n' server --bind-socket "$GDN_SOCK" --depot "$GDN_DEPOT" --store "$GDN_STORE" \
 		--runtime-plugin "$GDN_RUNTIME" --runtime-root "$GDN_RUNTIME_ROOT" \
-		--init-bin "$GARDEN_INIT_BIN" --default-rootfs "$GDN_ROOTFS" --log-level debug
+		--init-bin "$GARDEN_INIT_BIN" --default-rootfs "$GDN_ROOTFS" --log-level debug \
+		--resolv-conf "$GDN_HOST_RESOLV"
 }
 
 guardian_pid() {
@@ -483,6 +490,7 @@ gdn_teardown_file() {
 	stop_guardian >/dev/null 2>&1 || true
 	kill9_guardian >/dev/null 2>&1 || true
 	gdn_cleanup_runtime_and_mounts
+	gdn_cleanup_network
 	# Safety net: shims that destroy should have killed (only ours, by the pids they wrote).
 	kill_dadoos $dadoos
 	rm -rf --one-file-system "$GDN_TMP" 2>/dev/null || rm -rf "$GDN_TMP" 2>/dev/null || true
@@ -506,6 +514,30 @@ gdn_cleanup_runtime_and_mounts() {
 			sort -rn | cut -d' ' -f2-)
 		((left)) || break
 	done
+	return 0
+}
+
+KAWASAKI_BIN=$GDN_BUILD/bin/kawasaki
+
+# kawasaki ARGS...: the admin commands against this file's kawasaki.
+kawasaki() {
+	"$KAWASAKI_BIN" --socket "$GDN_KAWASAKI_SOCK" "$@"
+}
+
+# Safety net: networks whose containers are gone (the guardian was killed and not restarted)
+# are removed by a kawasaki on this file's state dir: its cleanup drops every allocation whose
+# veth went with its container, and chains and links that belong to none.
+gdn_cleanup_network() {
+	local pid
+	[[ -d $GDN_KAWASAKI_STATE/containers ]] || return 0
+	[[ -n $(ls -A "$GDN_KAWASAKI_STATE/containers" 2>/dev/null) ]] || return 0
+	"$KAWASAKI_BIN" serve --socket "$GDN_KAWASAKI_SOCK" --state-dir "$GDN_KAWASAKI_STATE" \
+		--log-level error 2>>"$GDN_TMP/kawasaki-cleanup.log" &
+	pid=$!
+	wait_until 100 test -S "$GDN_KAWASAKI_SOCK" >/dev/null 2>&1 || true
+	kawasaki cleanup >>"$GDN_TMP/kawasaki-cleanup.log" 2>&1 || true
+	kill "$pid" 2>/dev/null || true
+	wait "$pid" 2>/dev/null || true
 	return 0
 }
 

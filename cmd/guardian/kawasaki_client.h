@@ -1,0 +1,16 @@
+/* guardian's side of kawasaki's socket (kawasaki(8)): one blocking request, from a worker
+ * process. A kawasaki that guardian is restarting is waited for (a few seconds), so a create
+ * that meets the restart succeeds. */
+#pragma once
+
+#include <jansson.h>
+#include "lib/err.h"
+#include "cmd/guardian/config.h"
+
+#define GD_KAWASAKI_VERSION 1
+#define GD_KAWASAKI_CONNECT_WAIT_MS 10000
+
+/* Sends req (with fd as SCM_RIGHTS when >= 0) and returns the reply (ok) in *ret_reply (may be
+ * NULL), or the error kawasaki answered. */
+int gd_kawasaki_call(const struct gd_config *cfg, json_t *req, int fd, json_t **ret_reply,
+		     struct gdn_err **err);
