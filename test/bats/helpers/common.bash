@@ -49,7 +49,7 @@ gdn_setup_tmp() {
 	# The host resolv.conf containers' is derived from: a local resolver, so that containers
 	# get their gateway (this host) as nameserver and never one beyond it.
 	export GDN_HOST_RESOLV=$GDN_TMP/host-resolv.conf
-	printf 'nameserver 127.0.0.53\noptions edns0\n' >"$GDN_HOST_RESOLV"
+	printf 'nameserver 127.0.0.53\n' >"$GDN_HOST_RESOLV"
 }
 
 # The flags every test guardian gets; tests add more with start_guardian ARGS...

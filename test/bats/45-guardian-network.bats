@@ -1,0 +1,357 @@
+#!/usr/bin/env bats
+# Networking through kawasaki: real veths, bridges and legacy iptables rules. Every address
+# used is a container's or the host's own; the host FORWARD guard (scripts/net-guard) drops
+# anything forwarded beyond 10.254.0.0/16, and the default --deny-network 0.0.0.0/0 rejects
+# it before that.
+
+load helpers/common
+
+setup_file() {
+	gdn_setup_file
+}
+
+teardown_file() {
+	gdn_teardown_file
+}
+
+teardown() {
+	gdn_teardown
+}
+
+# iptables-legacy-save without counters and comments (what the tables hold, not their traffic)
+ipt_save() {
+	iptables-legacy-save | sed -E '/^#/d; s/ \[[0-9]+:[0-9]+\]$//'
+}
+
+host_links() {
+	ip -o link | awk -F': ' '{ sub(/@.*/, "", $2); print $2 }' | sort
+}
+
+info_field() {
+	api_req GET "/containers/$1/info"
+	jq -r ".$2" <<<"$API_BODY"
+}
+
+# the host's default-route source address: kawasaki's ExternalIP
+external_ip() {
+	local dev
+	dev=$(ip -4 route show default | awk '{ for (i = 1; i < NF; i++) if ($i == "dev") print $(i + 1); exit }')
+	ip -o -4 addr show dev "$dev" | awk '{ sub(/\/.*/, "", $4); print $4; exit }'
+}
+
+# serve_http HANDLE PORT: busybox httpd in the container answering "hello-from-HANDLE"
+serve_http() {
+	rt_exec "$1" sh -c "mkdir -p /tmp/www && echo hello-from-$1 >/tmp/www/index.html"
+	rt_exec_bg "$1" httpd -f -p "$2" -h /tmp/www
+	wait_until 50 rt_exec "$1" sh -c "netstat -ltn | grep -q ':$2 '"
+}
+
+# fetch_from HANDLE URL: wget inside the container (2 s timeout)
+fetch_from() {
+	rt_exec "$1" wget -q -T 2 -O - "$2"
+}
+
+instance_chains() {
+	iptables-legacy-save | grep -c '^:w--instance-' || true
+}
+
+@test "a container gets its address, route, hosts, resolv.conf and Info's network fields" {
+	create_container net-a
+	local ip gw ext
+	ip=$(info_field net-a ContainerIP)
+	gw=$(info_field net-a HostIP)
+	ext=$(info_field net-a ExternalIP)
+	[[ $ip =~ ^10\.254\.[0-3]\.[0-9]+$ ]] || fail "ContainerIP '$ip'"
+	assert_equal "$ext" "$(external_ip)"
+	assert_equal "$(jq -c .MappedPorts <<<"$API_BODY")" '[]'
+	assert_equal "$(jq -r '.Properties["kawasaki.subnet"]' <<<"$API_BODY")" "${gw%.*}.$((${gw##*.} - 1))/30"
+	assert_equal "$(jq -r '.Properties["kawasaki.iptable-prefix"]' <<<"$API_BODY")" "w--"
+	local id
+	id=$(jq -r '.Properties["kawasaki.iptable-inst"]' <<<"$API_BODY")
+	[[ $id =~ ^[0-9a-v]{11}$ ]] || fail "instance id '$id'"
+	assert_equal "$(jq -r '.Properties["kawasaki.host-interface"]' <<<"$API_BODY")" "w$id-0"
+
+	run rt_exec net-a ip -o -4 addr show dev "w$id-1"
+	assert_output --partial "inet $ip/30"
+	run rt_exec net-a ip route
+	assert_output --partial "default via $gw"
+	run rt_exec net-a cat /etc/hosts
+	assert_output "$(printf '127.0.0.1 localhost\n%s net-a' "$ip")"
+	# the host uses a local resolver (127.0.0.53): the container asks its gateway, this host
+	run rt_exec net-a cat /etc/resolv.conf
+	assert_output "nameserver $gw"
+	run rt_exec net-a hostname
+	assert_output net-a
+	# the bridge holds the gateway address
+	run ip -o -4 addr show dev "wbrdg-$(printf '%02x' ${gw//./ } | head -c 8)"
+	assert_output --partial "inet $gw/30"
+	destroy_container net-a
+}
+
+@test "the host reaches a server in a container" {
+	create_container net-srv
+	serve_http net-srv 8080
+	run curl -s --max-time 3 "http://$(info_field net-srv ContainerIP):8080/"
+	assert_success
+	assert_output hello-from-net-srv
+	destroy_container net-srv
+}
+
+@test "NetIn: host port 0 takes the pool's next port; the server is reached via the external IP" {
+	create_container net-in
+	serve_http net-in 8080
+	api_req POST /containers/net-in/net/in '{"handle":"net-in","container_port":8080}'
+	assert_api 200 '{"host_port":61001,"container_port":8080}'
+	run curl -s --max-time 3 "http://$(external_ip):61001/"
+	assert_success
+	assert_output hello-from-net-in
+	# container port 0 means the host port
+	api_req POST /containers/net-in/net/in '{"handle":"net-in","host_port":62000}'
+	assert_api 200 '{"host_port":62000,"container_port":62000}'
+	assert_equal "$(info_field net-in MappedPorts | jq -c .)" \
+		'[{"HostPort":61001,"ContainerPort":8080},{"HostPort":62000,"ContainerPort":62000}]'
+	api_req GET /containers/net-in/properties/garden.network.mapped-ports
+	assert_equal "$API_STATUS" 200
+	destroy_container net-in
+	# the DNAT went with the container
+	run bash -c "iptables-legacy-save -t nat | grep -c 'dport 61001' || true"
+	assert_output 0
+}
+
+@test "NetIn and NetOut given in the spec are in place when create returns" {
+	create_container net-spec '{"netin":[{"host_port":0,"container_port":8080}],"netout_rules":[{"protocol":1,"networks":[{"start":"10.254.3.250","end":"10.254.3.251"}],"ports":[{"start":80,"end":90}]}]}'
+	assert_equal "$(info_field net-spec MappedPorts | jq -c '.[0].ContainerPort')" 8080
+	run kawasaki rules net-spec
+	assert_success
+	assert_output --partial "-p tcp -m iprange --dst-range 10.254.3.250-10.254.3.251 -m tcp --dport 80:90"
+	assert_output --partial "-j DNAT --to-destination $(info_field net-spec ContainerIP):8080"
+	destroy_container net-spec
+}
+
+@test "containers that share a subnet reach each other over its bridge" {
+	create_container net-s1 '{"network":"10.254.8.0/29"}'
+	create_container net-s2 '{"network":"10.254.8.5"}'
+	assert_equal "$(info_field net-s1 ContainerIP)" 10.254.8.2
+	assert_equal "$(info_field net-s2 ContainerIP)" 10.254.8.5
+	assert_equal "$(info_field net-s2 HostIP)" 10.254.8.1
+	serve_http net-s2 8080
+	run fetch_from net-s1 http://10.254.8.5:8080/
+	assert_success
+	assert_output hello-from-net-s2
+	destroy_container net-s1
+	# the bridge stays while the subnet has a container
+	run ip link show wbrdg-0afe0800
+	assert_success
+	destroy_container net-s2
+	run ip link show wbrdg-0afe0800
+	assert_failure
+}
+
+@test "NetOut: another subnet is rejected until a rule allows it, by port range and by ICMP type" {
+	create_container net-cli
+	create_container net-dst
+	local dst
+	dst=$(info_field net-dst ContainerIP)
+	serve_http net-dst 8080
+	serve_http net-dst 9090
+	run fetch_from net-cli "http://$dst:8080/"
+	assert_failure
+	run rt_exec net-cli ping -c 1 -W 1 "$dst"
+	assert_failure
+
+	api_req POST /containers/net-cli/net/out "{\"protocol\":1,\"networks\":[{\"start\":\"$dst\",\"end\":\"$dst\"}],\"ports\":[{\"start\":8000,\"end\":8100}]}"
+	assert_api 200 '{}'
+	run fetch_from net-cli "http://$dst:8080/"
+	assert_success
+	assert_output hello-from-net-dst
+	run fetch_from net-cli "http://$dst:9090/"
+	assert_failure
+	run rt_exec net-cli ping -c 1 -W 1 "$dst"
+	assert_failure
+
+	api_req POST /containers/net-cli/net/out "{\"protocol\":3,\"networks\":[{\"start\":\"$dst\"}],\"icmps\":{\"type\":8,\"code\":0},\"log\":true}"
+	assert_api 200 '{}'
+	run rt_exec net-cli ping -c 1 -W 2 "$dst"
+	assert_success
+	run kawasaki rules net-cli
+	assert_output --partial "-p icmp -m icmp --icmp-type 8/0"
+	assert_output --partial "-g w--instance-$(info_field net-cli 'Properties["kawasaki.iptable-inst"]')-log"
+	destroy_container net-cli
+	destroy_container net-dst
+}
+
+@test "BulkNetOut of 3000 rules is applied in one request" {
+	create_container net-bulk
+	local rules
+	rules=$(jq -cn '[range(3000) | {protocol: 1, networks: [{start: "10.254.9.\(. % 250 + 1)"}], ports: [{start: (1000 + .), end: (1000 + .)}]}]')
+	api_req POST /containers/net-bulk/net/out/bulk "$rules"
+	assert_api 200 '{}'
+	local id
+	id=$(info_field net-bulk 'Properties["kawasaki.iptable-inst"]')
+	run bash -c "iptables-legacy-save -t filter | grep -c -- '-A w--instance-$id -d'"
+	assert_output 3000
+	# later rules win: the last one is first
+	run bash -c "iptables-legacy-save -t filter | grep -m1 -- '-A w--instance-$id '"
+	assert_output --partial "--dport 3999"
+	destroy_container net-bulk
+	assert_equal "$(instance_chains)" 0
+}
+
+@test "bad network input is Garden's error and allocates nothing" {
+	create_container net-keep
+	local before_list before_ipt
+	before_list=$(kawasaki list)
+	before_ipt=$(ipt_save)
+	api_req POST /containers '{"handle":"net-bad1","network":"10.254.1.0/24"}'
+	assert_garden_error 500 "" 'the requested subnet \(10\.254\.1\.0/24\) overlaps the dynamic allocation range \(10\.254\.0\.0/22\)'
+	api_req POST /containers '{"handle":"net-bad2","network":"10.254.300.0/30"}'
+	assert_garden_error 500 "" 'invalid CIDR address: 10\.254\.300\.0/30'
+	api_req POST /containers '{"handle":"net-bad3","network":"10.254.8.1/29"}'
+	assert_garden_error 500 "" 'a container IP must not equal the gateway IP'
+	api_req POST /containers '{"handle":"net-bad4","netout_rules":[{"protocol":3,"ports":[{"start":80,"end":80}]}]}'
+	assert_garden_error 500 "" 'Ports cannot be specified for Protocol ICMP'
+	api_req POST /containers '{"handle":"net-bad5","netout_rules":[{"protocol":4}]}'
+	assert_garden_error 500 "" 'invalid protocol: 4'
+	api_req POST /containers/net-keep/net/out '{"protocol":0,"ports":[{"start":1,"end":2}]}'
+	assert_garden_error 500 "" 'Ports cannot be specified for Protocol ALL'
+	local h
+	for h in net-bad1 net-bad2 net-bad3 net-bad4 net-bad5; do
+		assert_no_leaks "$h"
+	done
+	assert_equal "$(kawasaki list)" "$before_list"
+	assert_equal "$(ipt_save)" "$before_ipt"
+	destroy_container net-keep
+}
+
+@test "a pool or port pool that is used up is Garden's error, and nothing is left" {
+	start_guardian --network-pool 10.254.0.0/29 --port-pool-start 61001 --port-pool-size 1
+	api_req GET /capacity
+	assert_equal "$(jq -r .max_containers <<<"$API_BODY")" 2
+	create_container net-p1
+	create_container net-p2 '{"netin":[{"host_port":0,"container_port":80}]}'
+	api_req POST /containers '{"handle":"net-p3"}'
+	assert_garden_error 500 "" 'insufficient subnets remaining in the pool'
+	assert_no_leaks net-p3
+	api_req POST /containers/net-p1/net/in '{"handle":"net-p1","container_port":80}'
+	assert_garden_error 500 "" 'port pool is exhausted'
+	assert_equal "$(info_field net-p1 MappedPorts | jq -c .)" '[]'
+	destroy_container net-p2
+	# its port went back to the pool
+	api_req POST /containers/net-p1/net/in '{"handle":"net-p1","container_port":80}'
+	assert_api 200 '{"host_port":61001,"container_port":80}'
+	destroy_container net-p1
+	start_guardian
+}
+
+@test "destroy removes every rule, link and allocation, the MASQUERADE rule and the bridge too" {
+	local before_ipt before_links
+	before_ipt=$(ipt_save)
+	before_links=$(host_links)
+	create_container net-d '{"netin":[{"host_port":0,"container_port":80}],"netout_rules":[{"protocol":2,"networks":[{"start":"10.254.3.1"}],"log":true}]}'
+	run bash -c "iptables-legacy-save -t nat | grep -c MASQUERADE"
+	assert_output 1
+	destroy_container net-d
+	assert_equal "$(ipt_save)" "$before_ipt"
+	assert_equal "$(host_links)" "$before_links"
+	assert_equal "$(kawasaki list)" ""
+}
+
+@test "kill -9 of kawasaki: guardian restarts it; networks and allocations are kept" {
+	create_container net-k1
+	serve_http net-k1 8080
+	local ip k
+	ip=$(info_field net-k1 ContainerIP)
+	k=$(pgrep -P "$(guardian_pid)" -x kawasaki)
+	[[ -n $k ]] || fail "no kawasaki child of guardian"
+	kill -KILL "$k"
+	run curl -s --max-time 3 "http://$ip:8080/"
+	assert_output hello-from-net-k1
+	# the restarted kawasaki knows net-k1's subnet: a new container gets another one
+	wait_until 50 bash -c "pgrep -P $(guardian_pid) -x kawasaki >/dev/null"
+	create_container net-k2
+	[[ $(info_field net-k2 ContainerIP) != "$ip" ]] || fail "subnet handed out twice"
+	run kawasaki list
+	assert_line --partial "net-k1 "
+	assert_line --partial "net-k2 "
+	destroy_container net-k1
+	destroy_container net-k2
+	assert_equal "$(instance_chains)" 0
+}
+
+@test "kill -9 of guardian: networks survive, the restored container keeps its allocation" {
+	create_container net-g1 '{"netin":[{"host_port":0,"container_port":8080}]}'
+	serve_http net-g1 8080
+	local ip port
+	ip=$(info_field net-g1 ContainerIP)
+	port=$(info_field net-g1 'MappedPorts[0].HostPort')
+	kill9_guardian
+	run curl -s --max-time 3 "http://$ip:8080/"
+	assert_output hello-from-net-g1
+	start_guardian
+	assert_equal "$(info_field net-g1 ContainerIP)" "$ip"
+	run curl -s --max-time 3 "http://$(external_ip):$port/"
+	assert_output hello-from-net-g1
+	create_container net-g2 '{"netin":[{"host_port":0,"container_port":8080}]}'
+	[[ $(info_field net-g2 ContainerIP) != "$ip" ]] || fail "subnet handed out twice"
+	[[ $(info_field net-g2 'MappedPorts[0].HostPort') != "$port" ]] || fail "port handed out twice"
+	destroy_container net-g1
+	destroy_container net-g2
+}
+
+@test "100 creates and destroys leave iptables-legacy-save and the host's links as they were" {
+	local before_ipt before_links i
+	create_container net-warm
+	destroy_container net-warm
+	before_ipt=$(ipt_save)
+	before_links=$(host_links)
+	for ((i = 0; i < 100; i++)); do
+		api_req POST /containers "{\"handle\":\"net-c$i\",\"netin\":[{\"host_port\":0,\"container_port\":80}]}"
+		assert_equal "$API_STATUS" 200
+		api_req DELETE "/containers/net-c$i"
+		assert_equal "$API_STATUS" 200
+	done
+	assert_equal "$(ipt_save)" "$before_ipt"
+	assert_equal "$(host_links)" "$before_links"
+	assert_equal "$(kawasaki list)" ""
+}
+
+@test "--destroy-containers-on-startup leaves no chains, links or allocations" {
+	local before_links
+	before_links=$(host_links)
+	create_container net-x1
+	create_container net-x2 '{"network":"10.254.8.0/29"}'
+	kill9_guardian
+	start_guardian --destroy-containers-on-startup
+	wait_until 100 bash -c '[[ -z $(ls -A "$GDN_DEPOT") ]]'
+	assert_equal "$(instance_chains)" 0
+	assert_equal "$(host_links)" "$before_links"
+	assert_equal "$(kawasaki list)" ""
+	start_guardian
+}
+
+@test "kawasaki's cleanup removes what belongs to no live container" {
+	create_container net-o1
+	local id
+	id=$(info_field net-o1 'Properties["kawasaki.iptable-inst"]')
+	# the container dies behind guardian's back: its veth goes with its netns
+	rt delete --force net-o1
+	run kawasaki cleanup
+	assert_success
+	assert_output --partial "removed container net-o1"
+	run bash -c "iptables-legacy-save | grep -c 'w--instance-$id' || true"
+	assert_output 0
+	api_req DELETE /containers/net-o1
+	assert_api 200 '{}'
+}
+
+@test "kawasaki --help, --version and its man page" {
+	run "$KAWASAKI_BIN" --help
+	assert_success
+	assert_output --partial "Usage: kawasaki serve [OPTIONS]"
+	run "$KAWASAKI_BIN" --version
+	assert_output --regexp '^kawasaki [0-9]'
+	run "$KAWASAKI_BIN" serve --tag ab
+	assert_failure 2
+	assert_output --partial "--tag: 'ab' must be one letter or digit"
+	[[ -f $GDN_MAN_DIR/kawasaki.8 ]] || fail "no man page"
+}
