@@ -98,8 +98,8 @@ static struct gd_ctr *active(struct gd_server *s, struct gd_conn *c, const char 
 	return ctr;
 }
 
-static void start(struct gd_server *s, struct gd_conn *c, struct gd_ctr *ctr,
-		  struct net_job *j, gd_worker_fn fn)
+static void start(struct gd_server *s, struct gd_conn *c, struct gd_ctr *ctr, struct net_job *j,
+		  gd_worker_fn fn)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
 
@@ -160,7 +160,8 @@ static void net_out(struct gd_server *s, struct gd_conn *c, struct gd_params *p,
 		gd_reply_error(s, c, e);
 		return;
 	}
-	json_t *rules = json_loadb(c->body.data, c->body.len, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &jerr);
+	json_t *rules =
+	    json_loadb(c->body.data, c->body.len, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &jerr);
 	if (!rules || json_is_null(rules)) {
 		json_decref(rules);
 		rules = bulk ? json_array() : json_object();

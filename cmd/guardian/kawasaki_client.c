@@ -31,8 +31,8 @@ static int connect_waiting(const char *path, struct gdn_err **err)
 int gd_kawasaki_call(const struct gd_config *cfg, json_t *req, int fd, json_t **ret_reply,
 		     struct gdn_err **err)
 {
-	uint64_t timeout_ns = cfg->network_timeout_ns ? cfg->network_timeout_ns
-						      : 60ULL * 1000 * 1000 * 1000;
+	uint64_t timeout_ns =
+	    cfg->network_timeout_ns ? cfg->network_timeout_ns : 60ULL * 1000 * 1000 * 1000;
 	_cleanup_close_ int sock = connect_waiting(cfg->kawasaki_listen, err);
 
 	if (sock < 0)

@@ -135,10 +135,9 @@ static int wait_ready(struct gd_server *s, struct gdn_err **err)
 		if (s->kawasaki.pid > 0 && gdn_proc_wait(s->kawasaki.pid, -2, &status, NULL) == 1)
 			return gdn_err_set(err, ESRCH, "kawasaki exited at start-up");
 		if (gdn_now_mono_ns() >= until)
-			return gdn_err_set(err, ETIMEDOUT,
-					   "kawasaki did not answer on '%s' within %d s: %s",
-					   s->cfg->kawasaki_listen, READY_WAIT_MS / 1000,
-					   gdn_err_str(e));
+			return gdn_err_set(
+			    err, ETIMEDOUT, "kawasaki did not answer on '%s' within %d s: %s",
+			    s->cfg->kawasaki_listen, READY_WAIT_MS / 1000, gdn_err_str(e));
 		struct timespec ts = {0, 20 * 1000 * 1000};
 		(void)nanosleep(&ts, NULL);
 	}

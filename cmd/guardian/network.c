@@ -41,8 +41,8 @@ static struct gd_netplugin plugin_of(const struct gd_config *cfg)
 	return (struct gd_netplugin){
 	    .path = cfg->network_plugin,
 	    .extra_args = cfg->network_plugin_extra_args,
-	    .timeout_ns = cfg->network_timeout_ns ? cfg->network_timeout_ns
-						  : cfg->runtime_timeout_ns,
+	    .timeout_ns =
+		cfg->network_timeout_ns ? cfg->network_timeout_ns : cfg->runtime_timeout_ns,
 	};
 }
 
@@ -86,8 +86,8 @@ static void default_route_address(char out[GDN_NET_IPV4_STRLEN])
 	for (struct ifaddrs *i = ifs; i; i = i->ifa_next)
 		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
 		    strcmp(i->ifa_name, ifname) == 0) {
-			(void)inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, out,
-					GDN_NET_IPV4_STRLEN);
+			(void)inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr,
+					out, GDN_NET_IPV4_STRLEN);
 			break;
 		}
 	freeifaddrs(ifs);
@@ -123,9 +123,8 @@ static char *joined(const char **v, const char *sep)
 	return out;
 }
 
-static int up_kawasaki(const struct gd_config *cfg, const char *dir, const char *handle,
-		       pid_t pid, const struct gd_net_spec *ns, json_t **ret_props,
-		       struct gdn_err **err)
+static int up_kawasaki(const struct gd_config *cfg, const char *dir, const char *handle, pid_t pid,
+		       const struct gd_net_spec *ns, json_t **ret_props, struct gdn_err **err)
 {
 	char path[64];
 	json_auto_t *req = gdn_ipc_request_new("up", GD_KAWASAKI_VERSION);
@@ -286,8 +285,8 @@ int gd_network_net_out(const struct gd_config *cfg, const char *handle, const js
 		return bulk ? gd_netplugin_bulk_net_out(&p, handle, ip, rules, log, err)
 			    : gd_netplugin_net_out(&p, handle, ip, rules, log, err);
 	}
-	json_auto_t *req = gdn_ipc_request_new(bulk ? "bulk-net-out" : "net-out",
-					       GD_KAWASAKI_VERSION);
+	json_auto_t *req =
+	    gdn_ipc_request_new(bulk ? "bulk-net-out" : "net-out", GD_KAWASAKI_VERSION);
 	if (!req || json_object_set_new(req, "handle", json_string(handle)) < 0 ||
 	    json_object_set(req, bulk ? "rules" : "rule", (json_t *)rules) < 0)
 		return gdn_err_set(err, ENOMEM, "net-out");

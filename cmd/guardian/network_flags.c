@@ -143,10 +143,11 @@ int gd_network_flags_finish(struct gd_config *cfg, struct gdn_err **err)
 	if (cfg->port_pool_start == 0)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "--port-pool-start: must be > 0");
 	if ((uint64_t)cfg->port_pool_start + cfg->port_pool_size > 65536)
-		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
-				    "the port pool (--port-pool-start %u, --port-pool-size %u) ends "
-				    "past port 65535",
-				    (unsigned)cfg->port_pool_start, (unsigned)cfg->port_pool_size);
+		return gdn_err_kind(
+		    err, GDN_ERR_GENERIC, EINVAL,
+		    "the port pool (--port-pool-start %u, --port-pool-size %u) ends "
+		    "past port 65535",
+		    (unsigned)cfg->port_pool_start, (unsigned)cfg->port_pool_size);
 	if (!cfg->kawasaki_state_dir) {
 		char depot[4096];
 		(void)snprintf(depot, sizeof(depot), "%s", cfg->depot);

@@ -43,7 +43,8 @@ enum {
 	    {"port-pool-size", required_argument, NULL, GD_OPT_PORT_POOL_SIZE},                    \
 	    {"port-pool-properties-path", required_argument, NULL,                                 \
 	     GD_OPT_PORT_POOL_PROPERTIES_PATH},                                                    \
-	    {"mtu", required_argument, NULL, GD_OPT_MTU}, {"tag", required_argument, NULL, GD_OPT_TAG}, \
+	    {"mtu", required_argument, NULL, GD_OPT_MTU},                                          \
+	    {"tag", required_argument, NULL, GD_OPT_TAG},                                          \
 	    {"network-plugin", required_argument, NULL, GD_OPT_NETWORK_PLUGIN},                    \
 	{                                                                                          \
 		"network-plugin-extra-arg", required_argument, NULL,                               \

@@ -128,8 +128,7 @@ int kw_op_up(struct kw_daemon *d, const json_t *req, int netns_fd, json_t *reply
 int kw_op_down(struct kw_daemon *d, const json_t *req, json_t *reply, struct gdn_err **err);
 int kw_op_net_in(struct kw_daemon *d, const json_t *req, json_t *reply, struct gdn_err **err);
 int kw_op_net_out(struct kw_daemon *d, const json_t *req, json_t *reply, struct gdn_err **err);
-int kw_op_bulk_net_out(struct kw_daemon *d, const json_t *req, json_t *reply,
-		       struct gdn_err **err);
+int kw_op_bulk_net_out(struct kw_daemon *d, const json_t *req, json_t *reply, struct gdn_err **err);
 int kw_op_list(struct kw_daemon *d, const json_t *req, json_t *reply, struct gdn_err **err);
 int kw_op_rules(struct kw_daemon *d, const json_t *req, json_t *reply, struct gdn_err **err);
 int kw_op_cleanup(struct kw_daemon *d, const json_t *req, json_t *reply, struct gdn_err **err);

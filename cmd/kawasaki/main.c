@@ -82,8 +82,8 @@ static const char usage[] =
     "  --external-ip IP       NetIn address (default: the default route's source)\n"
     "  --mtu N                container MTU (default: that of the external interface; at\n"
     "                         most 1500)\n"
-    "  --tag T                one character namespacing chains and interfaces\n" GDN_CLI_HELP_LOG_LEVEL
-    "Options of cleanup:\n"
+    "  --tag T                one character namespacing chains and "
+    "interfaces\n" GDN_CLI_HELP_LOG_LEVEL "Options of cleanup:\n"
     "  --depot DIR            keep the containers that have a directory in DIR\n"
     "  --keep HANDLE          keep this container (repeatable)\n"
     "                         (neither: keep those whose host veth still exists)\n"
@@ -247,9 +247,9 @@ static int cmd_list(void)
 		size_t j;
 		json_t *p;
 		json_array_foreach (json_object_get(c, "ports"), j, p)
-			(void)printf(" %lld:%lld",
-				     (long long)json_integer_value(json_object_get(p, "host")),
-				     (long long)json_integer_value(json_object_get(p, "container")));
+			(void)printf(
+			    " %lld:%lld", (long long)json_integer_value(json_object_get(p, "host")),
+			    (long long)json_integer_value(json_object_get(p, "container")));
 		(void)printf("\n");
 	}
 	return 0;

@@ -67,16 +67,15 @@ json_t *kw_alloc_properties(const struct kw_daemon *d, const struct kw_alloc *a)
 				     gdn_net_ipv4_str(d->cfg->dns[i], s));
 	}
 	(void)snprintf(mtu, sizeof(mtu), "%u", a->mtu);
-	json_t *p = json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s#}",
-			      "garden.network.container-ip", gdn_net_ipv4_str(a->ip, ip),
-			      "garden.network.host-ip", gdn_net_ipv4_str(a->subnet.network + 1, gw),
-			      "garden.network.external-ip", gdn_net_ipv4_str(d->external_ip, ext),
-			      "kawasaki.host-interface", a->host_if,
-			      "kawasaki.container-interface", a->container_if,
-			      "kawasaki.bridge-interface", a->bridge, "kawasaki.subnet",
-			      gdn_net_cidr_str(&a->subnet, subnet), "kawasaki.iptable-prefix",
-			      prefix, "kawasaki.iptable-inst", a->id, "kawasaki.mtu", mtu,
-			      "kawasaki.dns-servers", dns.data ? dns.data : "", dns.len);
+	json_t *p = json_pack(
+	    "{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s#}", "garden.network.container-ip",
+	    gdn_net_ipv4_str(a->ip, ip), "garden.network.host-ip",
+	    gdn_net_ipv4_str(a->subnet.network + 1, gw), "garden.network.external-ip",
+	    gdn_net_ipv4_str(d->external_ip, ext), "kawasaki.host-interface", a->host_if,
+	    "kawasaki.container-interface", a->container_if, "kawasaki.bridge-interface", a->bridge,
+	    "kawasaki.subnet", gdn_net_cidr_str(&a->subnet, subnet), "kawasaki.iptable-prefix",
+	    prefix, "kawasaki.iptable-inst", a->id, "kawasaki.mtu", mtu, "kawasaki.dns-servers",
+	    dns.data ? dns.data : "", dns.len);
 	gdn_buf_free(&dns);
 	if (p && a->n_ports && ports)
 		json_object_set_new(p, "garden.network.mapped-ports", json_string(ports));
@@ -98,8 +97,8 @@ static int parse_port(const json_t *v, const char *what, uint16_t *ret, struct g
 
 /* Chooses the ports of one NetIn (internals §11.8): host 0 takes the pool's next port,
  * container 0 is the host port. */
-static int choose_ports(struct kw_daemon *d, uint16_t host, uint16_t container,
-			struct kw_port *ret, struct gdn_err **err)
+static int choose_ports(struct kw_daemon *d, uint16_t host, uint16_t container, struct kw_port *ret,
+			struct gdn_err **err)
 {
 	int r;
 	bool pooled = false;
@@ -159,7 +158,8 @@ static int translate_all(const json_t *rules, const char *handle, const char *lo
 			 struct kw_netout *out, struct gdn_err **err)
 {
 	if (rules && !json_is_array(rules))
-		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "invalid netout rules: not a list");
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+				    "invalid netout rules: not a list");
 	for (size_t i = 0; i < json_array_size(rules); i++) {
 		int r = kw_netout_translate(json_array_get(rules, i), handle, log_chain, out, err);
 		if (r < 0)
@@ -290,7 +290,8 @@ int kw_op_up(struct kw_daemon *d, const json_t *req, int netns_fd, json_t *reply
 	kw_netout_free(&out);
 	if (r < 0) {
 		_cleanup_err_ struct gdn_err *undo = NULL;
-		gdn_log_error(d->log, "up.failed-undoing", err ? *err : NULL, "handle", handle, NULL);
+		gdn_log_error(d->log, "up.failed-undoing", err ? *err : NULL, "handle", handle,
+			      NULL);
 		if (teardown(d, a, &undo) < 0 || forget(d, a, &undo) < 0)
 			gdn_log_error(d->log, "up.undo-failed", undo, "handle", handle, NULL);
 		return r;
@@ -399,8 +400,7 @@ int kw_op_net_out(struct kw_daemon *d, const json_t *req, json_t *reply, struct 
 	return net_out(d, req, rule, false, err);
 }
 
-int kw_op_bulk_net_out(struct kw_daemon *d, const json_t *req, json_t *reply,
-		       struct gdn_err **err)
+int kw_op_bulk_net_out(struct kw_daemon *d, const json_t *req, json_t *reply, struct gdn_err **err)
 {
 	(void)reply;
 	return net_out(d, req, json_object_get(req, "rules"), true, err);
@@ -432,7 +432,8 @@ int kw_op_capacity(struct kw_daemon *d, const json_t *req, json_t *reply, struct
 {
 	(void)req;
 	(void)err;
-	json_object_set_new(reply, "max_containers", json_integer((json_int_t)kw_pool_capacity(d->pool)));
+	json_object_set_new(reply, "max_containers",
+			    json_integer((json_int_t)kw_pool_capacity(d->pool)));
 	json_object_set_new(reply, "allocated", json_integer((json_int_t)d->n_allocs));
 	return 0;
 }

@@ -81,8 +81,8 @@ static int dns_accepts(struct kw_daemon *d, struct kw_ipt *t, struct gdn_err **e
 {
 	int r = 0;
 	for (size_t i = 0; r >= 0 && i < d->cfg->n_dns; i++) {
-		struct kw_rule acc = {.dst = d->cfg->dns[i], .dst_mask = 0xffffffff,
-				      .target = KW_T_ACCEPT};
+		struct kw_rule acc = {
+		    .dst = d->cfg->dns[i], .dst_mask = 0xffffffff, .target = KW_T_ACCEPT};
 		if (!kw_ipt_has_rule(t, d->names.input, &acc))
 			r = kw_ipt_insert(t, d->names.input, 0, &acc, err);
 	}
@@ -235,8 +235,7 @@ struct net_in_arg {
 	const struct kw_port *p;
 };
 
-static int net_in_fn(struct kw_daemon *d, struct kw_ipt *t, const void *arg,
-		     struct gdn_err **err)
+static int net_in_fn(struct kw_daemon *d, struct kw_ipt *t, const void *arg, struct gdn_err **err)
 {
 	const struct net_in_arg *x = arg;
 	char chain[32];
@@ -260,8 +259,7 @@ struct net_out_arg {
 	bool dns;
 };
 
-static int net_out_fn(struct kw_daemon *d, struct kw_ipt *t, const void *arg,
-		      struct gdn_err **err)
+static int net_out_fn(struct kw_daemon *d, struct kw_ipt *t, const void *arg, struct gdn_err **err)
 {
 	const struct net_out_arg *x = arg;
 	char chain[32];
@@ -373,8 +371,7 @@ static void collect_orphan(const char *chain, void *arg)
 	(void)snprintf(l->names[l->n++], 32, "%s", chain);
 }
 
-static int orphans_fn(struct kw_daemon *d, struct kw_ipt *t, const void *arg,
-		      struct gdn_err **err)
+static int orphans_fn(struct kw_daemon *d, struct kw_ipt *t, const void *arg, struct gdn_err **err)
 {
 	json_t *removed = (json_t *)arg;
 	struct orphan_list l = {.d = d};

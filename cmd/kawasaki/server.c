@@ -36,10 +36,14 @@ static const struct {
 	const char *name;
 	op_fn fn;
 } ops[] = {
-    {"ping", op_ping},		{"down", kw_op_down},
-    {"net-in", kw_op_net_in},	{"net-out", kw_op_net_out},
-    {"bulk-net-out", kw_op_bulk_net_out}, {"list", kw_op_list},
-    {"rules", kw_op_rules},	{"cleanup", kw_op_cleanup},
+    {"ping", op_ping},
+    {"down", kw_op_down},
+    {"net-in", kw_op_net_in},
+    {"net-out", kw_op_net_out},
+    {"bulk-net-out", kw_op_bulk_net_out},
+    {"list", kw_op_list},
+    {"rules", kw_op_rules},
+    {"cleanup", kw_op_cleanup},
     {"capacity", kw_op_capacity},
 };
 
@@ -105,8 +109,8 @@ static void on_conn(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
 		gdn_log_error(d->log, "request.failed", e, "op", op ? op : "", "handle",
 			      handle ? handle : "", NULL);
 	_cleanup_err_ struct gdn_err *se = NULL;
-	if (gdn_ipc_reply(w->fd, KW_PROTOCOL_VERSION, r < 0 ? NULL : reply, r < 0 ? e : NULL,
-			  &se) < 0)
+	if (gdn_ipc_reply(w->fd, KW_PROTOCOL_VERSION, r < 0 ? NULL : reply, r < 0 ? e : NULL, &se) <
+	    0)
 		conn_close(c);
 }
 
@@ -227,7 +231,8 @@ static int start(struct kw_daemon *d, struct gdn_err **err)
 
 int kw_serve(const struct kw_config *cfg, struct gdn_err **err)
 {
-	struct kw_daemon d = {.cfg = cfg, .lock_fd = -1, .loop = {.epfd = -1}, .listener = {.fd = -1}};
+	struct kw_daemon d = {
+	    .cfg = cfg, .lock_fd = -1, .loop = {.epfd = -1}, .listener = {.fd = -1}};
 
 	d.log = gdn_log_root();
 	(void)signal(SIGPIPE, SIG_IGN);

@@ -72,8 +72,8 @@ static int setup_filter(struct kw_daemon *d, struct kw_ipt *t, struct gdn_err **
 	struct kw_rule established = {.ctstate = KW_CT_ESTABLISHED | KW_CT_RELATED,
 				      .target = KW_T_ACCEPT};
 	struct kw_rule from_default = {.in_if = d->default_if, .target = KW_T_ACCEPT};
-	struct kw_rule last_input = {.target = d->cfg->allow_host_access ? KW_T_ACCEPT
-									  : KW_T_REJECT,
+	struct kw_rule last_input = {.target =
+					 d->cfg->allow_host_access ? KW_T_ACCEPT : KW_T_REJECT,
 				     .reject_with = KW_REJECT_HOST_PROHIBITED};
 	struct kw_rule drop = {.target = KW_T_DROP};
 	int r;
@@ -131,9 +131,8 @@ static int reset_default(struct kw_daemon *d, struct kw_ipt *t, struct gdn_err *
 		r = kw_ipt_append(t, d->names.dflt, &established, err);
 	for (size_t i = 0; r >= 0 && i < d->cfg->n_deny; i++) {
 		const struct gdn_cidr *c = &d->cfg->deny[i];
-		struct kw_rule deny = {.dst = c->network,
-				       .dst_mask = gdn_net_mask(c->prefix),
-				       .target = KW_T_REJECT};
+		struct kw_rule deny = {
+		    .dst = c->network, .dst_mask = gdn_net_mask(c->prefix), .target = KW_T_REJECT};
 		r = kw_ipt_append(t, d->names.dflt, &deny, err);
 	}
 	return r;

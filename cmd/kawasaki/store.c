@@ -64,8 +64,8 @@ json_t *kw_alloc_to_json(const struct kw_alloc *a)
 
 	for (size_t i = 0; ports && i < a->n_ports; i++)
 		json_array_append_new(ports, json_pack("{s:i,s:i,s:b}", "host", a->ports[i].host,
-						       "container", a->ports[i].container,
-						       "pooled", a->ports[i].pooled));
+						       "container", a->ports[i].container, "pooled",
+						       a->ports[i].pooled));
 	return json_pack("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:i,s:s?,s:o*}", "handle", a->handle, "id",
 			 a->id, "subnet", gdn_net_cidr_str(&a->subnet, subnet), "ip",
 			 gdn_net_ipv4_str(a->ip, ip), "bridge", a->bridge, "host_if", a->host_if,
