@@ -63,6 +63,7 @@ struct gd_config {
 	const char *network_plugin;	       /* --network-plugin: kawasaki is not used */
 	const char **network_plugin_extra_args; /* NULL-terminated */
 	uint64_t network_timeout_ns; /* of each kawasaki request or plugin run */
+	bool no_networking; /* --no-networking: an empty network namespace, no kawasaki */
 	/* logging */
 	enum gdn_log_level log_level;
 	/* host facts read at start-up */

@@ -21,7 +21,7 @@
 
 bool gd_kawasaki_used(const struct gd_server *s)
 {
-	return !s->cfg->network_plugin;
+	return !s->cfg->network_plugin && !s->cfg->no_networking;
 }
 
 static int spawn(struct gd_server *s, struct gdn_err **err)

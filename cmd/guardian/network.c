@@ -29,7 +29,7 @@ uint64_t gd_network_capacity(const struct gd_config *cfg)
 {
 	struct gdn_cidr pool;
 
-	if (cfg->network_plugin)
+	if (cfg->network_plugin || cfg->no_networking)
 		return UINT64_MAX;
 	if (gdn_net_parse_cidr(cfg->network_pool, &pool, NULL) < 0)
 		return 0;
@@ -191,6 +191,10 @@ int gd_network_up(const struct gd_config *cfg, const char *dir, const char *hand
 		  const json_t *props, const struct gd_net_spec *ns, json_t **ret_props,
 		  struct gdn_log *log, struct gdn_err **err)
 {
+	if (cfg->no_networking) {
+		*ret_props = json_object();
+		return *ret_props ? 0 : gdn_err_set(err, ENOMEM, "network");
+	}
 	gdn_log_info(log, "network-up", NULL);
 	int r = cfg->network_plugin
 		    ? up_plugin(cfg, dir, handle, pid, props, ns, ret_props, log, err)
@@ -203,6 +207,8 @@ int gd_network_up(const struct gd_config *cfg, const char *dir, const char *hand
 int gd_network_down(const struct gd_config *cfg, const char *handle, struct gdn_log *log,
 		    struct gdn_err **err)
 {
+	if (cfg->no_networking)
+		return 0;
 	if (cfg->network_plugin) {
 		struct gd_netplugin p = plugin_of(cfg);
 		return gd_netplugin_down(&p, handle, log, err);
@@ -229,6 +235,12 @@ static json_t *mapped_ports_with(const json_t *props, uint32_t host, uint32_t co
 	return text ? json_pack("{s:s}", "garden.network.mapped-ports", text) : NULL;
 }
 
+static int disabled(struct gdn_err **err)
+{
+	return gdn_err_kind(err, GDN_ERR_GENERIC, ENOTSUP,
+			    "this guardian networks no containers (--no-networking)");
+}
+
 static int need_container_ip(const json_t *props, const char *handle, const char **ret,
 			     struct gdn_err **err)
 {
@@ -244,6 +256,8 @@ int gd_network_net_in(const struct gd_config *cfg, const char *handle, const jso
 		      uint32_t *ret_container, json_t **ret_props, struct gdn_log *log,
 		      struct gdn_err **err)
 {
+	if (cfg->no_networking)
+		return disabled(err);
 	if (cfg->network_plugin) {
 		struct gd_netplugin p = plugin_of(cfg);
 		const char *ip;
@@ -276,6 +290,8 @@ int gd_network_net_in(const struct gd_config *cfg, const char *handle, const jso
 int gd_network_net_out(const struct gd_config *cfg, const char *handle, const json_t *props,
 		       const json_t *rules, bool bulk, struct gdn_log *log, struct gdn_err **err)
 {
+	if (cfg->no_networking)
+		return disabled(err);
 	if (cfg->network_plugin) {
 		struct gd_netplugin p = plugin_of(cfg);
 		const char *ip;

@@ -122,6 +122,9 @@ int gd_network_flag(int opt, const char *v, struct gd_config *cfg, struct gdn_er
 	case GD_OPT_NETWORK_PLUGIN:
 		cfg->network_plugin = v;
 		return 0;
+	case GD_OPT_NO_NETWORKING:
+		cfg->no_networking = true;
+		return 0;
 	case GD_OPT_NETWORK_PLUGIN_EXTRA_ARG:
 		return append(plugin_args, "network-plugin-extra-arg", v, err);
 	default:
@@ -138,6 +141,9 @@ int gd_network_flags_finish(struct gd_config *cfg, struct gdn_err **err)
 	cfg->additional_dns_servers = add_dns;
 	cfg->additional_host_entries = host_entries;
 	cfg->network_plugin_extra_args = plugin_args;
+	if (cfg->no_networking && cfg->network_plugin)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+				    "--no-networking and --network-plugin exclude each other");
 	if (!cfg->resolv_conf)
 		cfg->resolv_conf = "/etc/resolv.conf";
 	if (cfg->port_pool_start == 0)

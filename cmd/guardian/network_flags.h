@@ -25,6 +25,7 @@ enum {
 	GD_OPT_TAG,
 	GD_OPT_NETWORK_PLUGIN,
 	GD_OPT_NETWORK_PLUGIN_EXTRA_ARG,
+	GD_OPT_NO_NETWORKING,
 	GD_OPT_NET_LAST,
 };
 
@@ -46,6 +47,7 @@ enum {
 	    {"mtu", required_argument, NULL, GD_OPT_MTU},                                          \
 	    {"tag", required_argument, NULL, GD_OPT_TAG},                                          \
 	    {"network-plugin", required_argument, NULL, GD_OPT_NETWORK_PLUGIN},                    \
+	    {"no-networking", no_argument, NULL, GD_OPT_NO_NETWORKING},                    \
 	{                                                                                          \
 		"network-plugin-extra-arg", required_argument, NULL,                               \
 		    GD_OPT_NETWORK_PLUGIN_EXTRA_ARG                                                \
@@ -78,7 +80,9 @@ enum {
 	"  --kawasaki-state-dir DIR      state of the kawasaki guardian starts (default\n"         \
 	"                                <depot>/../kawasaki)\n"                                   \
 	"  --network-plugin PATH         an external network plugin instead of kawasaki\n"         \
-	"  --network-plugin-extra-arg A  an argument for it (repeatable)\n"
+	"  --network-plugin-extra-arg A  an argument for it (repeatable)\n"                        \
+	"  --no-networking               containers get an empty network namespace (no\n"        \
+	"                                kawasaki; NetIn and NetOut fail)\n"
 
 /* Handles one of the GD_OPT_NET_* options. */
 int gd_network_flag(int opt, const char *v, struct gd_config *cfg, struct gdn_err **err);
