@@ -58,7 +58,7 @@ struct kw_rule {
 	bool icmp;
 	uint8_t icmp_type, icmp_code;
 	bool icmp_any_code;
-	unsigned ctstate; /* KW_CT_* bits, 0: no conntrack match */
+	unsigned ctstate;    /* KW_CT_* bits, 0: no conntrack match */
 	const char *comment; /* -m comment --comment, NULL: none */
 	enum kw_target target;
 	const char *chain;	/* KW_T_JUMP / KW_T_GOTO */
