@@ -12,7 +12,8 @@
 #include "lib/util.h"
 
 /* iptables' XT_LOCK_NAME (xtables.h, which libiptc-dev does not ship): iptables-legacy -w and
- * iptables-legacy-restore take it around their read-modify-replace of a table. */
+ * iptables-legacy-restore take it around their read-modify-replace of a table. Like them, we
+ * take $XTABLES_LOCKFILE instead when it is set. */
 #define KW_XT_LOCK_NAME "/run/xtables.lock"
 #define LOCK_POLL_NS (10 * 1000 * 1000ull) /* iptables -W's default interval is 1 s; ours 10 ms */
 
@@ -23,14 +24,19 @@ struct kw_ipt {
 	char table[XT_TABLE_MAXNAMELEN];
 };
 
+/* timeout_ms < 0: no limit */
 static int lock_take(int timeout_ms, int *ret_fd, struct gdn_err **err)
 {
 	uint64_t deadline =
 	    gdn_now_mono_ns() + (uint64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000;
-	_cleanup_close_ int fd = open(KW_XT_LOCK_NAME, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
+	const char *path = getenv("XTABLES_LOCKFILE");
+	_cleanup_close_ int fd = -1;
 
+	if (!path || !path[0])
+		path = KW_XT_LOCK_NAME;
+	fd = open(path, O_RDONLY | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0)
-		return gdn_err_set(err, errno, "can't open lock file %s", KW_XT_LOCK_NAME);
+		return gdn_err_set(err, errno, "can't open lock file %s", path);
 	for (;;) {
 		uint64_t now, nap;
 
@@ -39,14 +45,14 @@ static int lock_take(int timeout_ms, int *ret_fd, struct gdn_err **err)
 		if (errno == EINTR)
 			continue;
 		if (errno != EWOULDBLOCK)
-			return gdn_err_set(err, errno, "can't lock %s", KW_XT_LOCK_NAME);
+			return gdn_err_set(err, errno, "can't lock %s", path);
 		now = gdn_now_mono_ns();
 		if (timeout_ms >= 0 && now >= deadline)
 			return gdn_err_kind(
 			    err, GDN_ERR_GENERIC, ETIMEDOUT,
 			    "another app is currently holding the xtables lock (%s); "
 			    "stopped waiting after %d ms",
-			    KW_XT_LOCK_NAME, timeout_ms);
+			    path, timeout_ms);
 		nap = timeout_ms >= 0 && deadline - now < LOCK_POLL_NS ? deadline - now
 								       : LOCK_POLL_NS;
 		(void)nanosleep(&(struct timespec){.tv_nsec = (long)nap}, NULL);
@@ -57,15 +63,17 @@ static int lock_take(int timeout_ms, int *ret_fd, struct gdn_err **err)
 
 int kw_ipt_begin(const char *table, int timeout_ms, struct kw_ipt **ret, struct gdn_err **err)
 {
-	_cleanup_free_ struct kw_ipt *t = calloc(1, sizeof(*t));
+	_cleanup_free_ struct kw_ipt *t = NULL;
 	int r;
 
 	*ret = NULL;
-	if (!t)
-		return gdn_err_set(err, ENOMEM, "opening iptables table `%s'", table);
-	if (strlcpy(t->table, table, sizeof(t->table)) >= sizeof(t->table))
+	if (strlen(table) >= sizeof(t->table))
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "table name `%s' too long",
 				    table);
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return gdn_err_set(err, ENOMEM, "opening iptables table `%s'", table);
+	(void)strlcpy(t->table, table, sizeof(t->table));
 	if ((r = lock_take(timeout_ms, &t->lock_fd, err)) < 0)
 		return r;
 	t->h = iptc_init(table);

@@ -986,6 +986,28 @@ static void test_lock_serialises(void)
 	close(p[0]);
 }
 
+/* It is iptables' own lock: iptables-legacy -w waits for kw_ipt, and gives up. */
+static void test_lock_is_iptables_lock(void)
+{
+	const char *argv[] = {IPTABLES, "-w", "1", "-W", "10000", "-N", "x", NULL};
+	struct gdn_spawn_opts so = {.path = argv[0], .argv = (char *const *)argv};
+	struct gdn_run_opts o = {.spawn = &so, .capture_stdout = true, .capture_stderr = true};
+	_cleanup_run_result_ struct gdn_run_result res = {0};
+	struct gdn_err *err = NULL;
+	struct kw_ipt *t;
+
+	enter_netns();
+	t = begin("filter");
+	CHECK_OK(gdn_run(&o, &res, &err), err);
+	CHECK(res.status != 0);
+	CHECK(strstr(res.err, "Another app is currently holding the xtables lock") != NULL);
+	kw_ipt_abort(t);
+	free(run(argv));
+	t = begin("filter");
+	CHECK(kw_ipt_chain_exists(t, "x"));
+	kw_ipt_abort(t);
+}
+
 static double ms_since(uint64_t t0)
 {
 	return (double)(gdn_now_mono_ns() - t0) / 1e6;
@@ -1147,6 +1169,7 @@ int main(void)
 	    TEST(test_errors),
 	    TEST(test_format_other_rules),
 	    TEST(test_lock_serialises),
+	    TEST(test_lock_is_iptables_lock),
 	    TEST(test_timings),
 	};
 
