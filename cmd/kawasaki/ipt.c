@@ -177,11 +177,9 @@ int kw_ipt_chain_delete(struct kw_ipt *t, const char *chain, struct gdn_err **er
 static int build(struct kw_ipt *t, const char *chain, const struct kw_rule *r,
 		 struct ipt_entry **ret, struct gdn_err **err)
 {
-	if (!kw_ipt_chain_exists(t, chain)) {
-		errno = ENOENT;
+	if (!kw_ipt_chain_exists(t, chain))
 		return gdn_err_kind(err, GDN_ERR_GENERIC, ENOENT,
 				    "iptables: no chain `%s' in table `%s'", chain, t->table);
-	}
 	if ((r->target == KW_T_JUMP || r->target == KW_T_GOTO) && r->chain &&
 	    !kw_ipt_chain_exists(t, r->chain))
 		return gdn_err_kind(err, GDN_ERR_GENERIC, ENOENT,
