@@ -563,6 +563,16 @@ int kw_netout_translate(const json_t *rule, const char *handle, const char *log_
 	return r;
 }
 
+int kw_netout_decode_check(const json_t *rule, struct gdn_err **err)
+{
+	struct go_rule g = {0};
+	int r = decode(rule, &g, err);
+
+	free(g.networks.v);
+	free(g.ports.v);
+	return r;
+}
+
 void kw_netout_free(struct kw_netout *out)
 {
 	free(out->rules);

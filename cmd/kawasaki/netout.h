@@ -31,3 +31,8 @@ struct kw_netout {
 int kw_netout_translate(const json_t *rule, const char *handle, const char *log_chain,
 			struct kw_netout *out, struct gdn_err **err);
 void kw_netout_free(struct kw_netout *out);
+
+/* Only the decoding (its errors are kw_netout_translate's json and IP errors): guardian decodes a
+ * BulkNetOut's whole array before it translates any rule, so a decoding error in a later rule
+ * wins over a translation error in an earlier one. 0 or -EINVAL. */
+int kw_netout_decode_check(const json_t *rule, struct gdn_err **err);

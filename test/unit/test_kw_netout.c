@@ -332,11 +332,33 @@ static void test_appends_and_borrows(void)
 	json_decref(bad);
 }
 
+/* BulkNetOut's first pass: decoding errors only. */
+static void test_decode_check(void)
+{
+	json_t *ok = parse("{\"protocol\":4,\"ports\":[{\"start\":1}]}"),
+	       *bad = parse("{\"protocol\":256}"),
+	       *ip = parse("{\"networks\":[{\"start\":\"x\"}]}");
+	struct gdn_err *err = NULL;
+
+	CHECK_OK(kw_netout_decode_check(ok, &err), err);
+	CHECK_OK(kw_netout_decode_check(NULL, &err), err);
+	CHECK(kw_netout_decode_check(bad, &err) == -EINVAL);
+	CHECK_STREQ(gdn_err_str(err), "json: cannot unmarshal number 256 into Go struct field "
+				      "NetOutRule.protocol of type garden.Protocol");
+	err = gdn_err_free(err);
+	CHECK(kw_netout_decode_check(ip, &err) == -EINVAL);
+	CHECK_STREQ(gdn_err_str(err), "invalid IP address: x");
+	err = gdn_err_free(err);
+	json_decref(ok);
+	json_decref(bad);
+	json_decref(ip);
+}
+
 int main(void)
 {
 	static const struct tap_test tests[] = {
 	    TEST(test_translations),	  TEST(test_decode_errors),	  TEST(test_garden_errors),
-	    TEST(test_iptables_refusals), TEST(test_appends_and_borrows),
+	    TEST(test_iptables_refusals), TEST(test_appends_and_borrows), TEST(test_decode_check),
 	};
 
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
