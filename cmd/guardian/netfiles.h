@@ -9,10 +9,10 @@
 #include "lib/err.h"
 
 struct gd_dns_config {
-	const char **dns_servers;	     /* --dns-server..., NULL-terminated (may be NULL) */
-	const char **additional_dns_servers; /* --additional-dns-server... */
+	const char **dns_servers;	      /* --dns-server..., NULL-terminated (may be NULL) */
+	const char **additional_dns_servers;  /* --additional-dns-server... */
 	const char **additional_host_entries; /* --additional-host-entry... (hosts lines) */
-	const char *host_resolv_conf;	     /* the host's resolv.conf, default /etc/resolv.conf */
+	const char *host_resolv_conf;	      /* the host's resolv.conf, default /etc/resolv.conf */
 };
 
 /* hosts: "127.0.0.1 localhost\n<container_ip> <hostname>\n" + each additional host entry.

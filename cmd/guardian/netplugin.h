@@ -33,13 +33,12 @@ int gd_netplugin_down(const struct gd_netplugin *p, const char *handle, struct g
  * "ContainerPort":c}, stdout {"host_port":H,"container_port":C}. */
 int gd_netplugin_net_in(const struct gd_netplugin *p, const char *handle, const char *external_ip,
 			const char *container_ip, uint32_t host_port, uint32_t container_port,
-			uint32_t *ret_host_port, uint32_t *ret_container_port,
-			struct gdn_log *log, struct gdn_err **err);
+			uint32_t *ret_host_port, uint32_t *ret_container_port, struct gdn_log *log,
+			struct gdn_err **err);
 /* `net-out`: stdin {"container_ip":ip,"netout_rule":rule}; `bulk-net-out`:
  * {"container_ip":ip,"netout_rules":[...]}; stdout ignored. */
-int gd_netplugin_net_out(const struct gd_netplugin *p, const char *handle,
-			 const char *container_ip, const json_t *rule, struct gdn_log *log,
-			 struct gdn_err **err);
+int gd_netplugin_net_out(const struct gd_netplugin *p, const char *handle, const char *container_ip,
+			 const json_t *rule, struct gdn_log *log, struct gdn_err **err);
 int gd_netplugin_bulk_net_out(const struct gd_netplugin *p, const char *handle,
 			      const char *container_ip, const json_t *rules, struct gdn_log *log,
 			      struct gdn_err **err);
