@@ -17,14 +17,6 @@
 #include "cmd/guardian/netplugin.h"
 #include "cmd/guardian/network.h"
 
-void gd_net_spec_free(struct gd_net_spec *ns)
-{
-	free(ns->network);
-	json_decref(ns->netin);
-	json_decref(ns->netout);
-	memset(ns, 0, sizeof(*ns));
-}
-
 uint64_t gd_network_capacity(const struct gd_config *cfg)
 {
 	struct gdn_cidr pool;

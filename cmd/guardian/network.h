@@ -39,6 +39,7 @@ int gd_network_net_in(const struct gd_config *cfg, const char *handle, const jso
 int gd_network_net_out(const struct gd_config *cfg, const char *handle, const json_t *props,
 		       const json_t *rules, bool bulk, struct gdn_log *log, struct gdn_err **err);
 
+/* spec.c */
 void gd_net_spec_free(struct gd_net_spec *ns);
 
 /* Capacity's network limit: the pool's /30s with kawasaki, unbounded with a plugin. */

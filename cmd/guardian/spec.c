@@ -348,6 +348,14 @@ int gd_spec_parse(const struct gd_config *cfg, const char *body, size_t len,
 	return 0;
 }
 
+void gd_net_spec_free(struct gd_net_spec *ns)
+{
+	free(ns->network);
+	json_decref(ns->netin);
+	json_decref(ns->netout);
+	memset(ns, 0, sizeof(*ns));
+}
+
 void gd_spec_free(struct gd_create_spec *s)
 {
 	free(s->handle);

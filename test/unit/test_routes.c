@@ -43,6 +43,9 @@ static void record(const char *name, struct gd_conn *c, const struct gd_params *
 STAND_IN(gd_h_create)
 STAND_IN(gd_h_destroy)
 STAND_IN(gd_h_stop)
+STAND_IN(gd_h_net_in)
+STAND_IN(gd_h_net_out)
+STAND_IN(gd_h_bulk_net_out)
 STAND_IN(gd_h_list)
 STAND_IN(gd_h_info)
 STAND_IN(gd_h_bulk_info)
@@ -225,9 +228,9 @@ static void test_every_route(void)
 	expect("GET", "/containers/h/limits/cpu", "gd_h_limits_cpu", "h", NULL, NULL);
 	expect("GET", "/containers/h/limits/disk", "gd_h_limits_empty", "h", NULL, NULL);
 	expect("GET", "/containers/h/limits/memory", "gd_h_limits_memory", "h", NULL, NULL);
-	expect("POST", "/containers/h/net/in", "gd_h_not_implemented", "h", NULL, NULL);
-	expect("POST", "/containers/h/net/out", "gd_h_not_implemented", "h", NULL, NULL);
-	expect("POST", "/containers/h/net/out/bulk", "gd_h_not_implemented", "h", NULL, NULL);
+	expect("POST", "/containers/h/net/in", "gd_h_net_in", "h", NULL, NULL);
+	expect("POST", "/containers/h/net/out", "gd_h_net_out", "h", NULL, NULL);
+	expect("POST", "/containers/h/net/out/bulk", "gd_h_bulk_net_out", "h", NULL, NULL);
 	expect("GET", "/containers/h/processes/p/attaches/7/stdout", "gd_h_stdout", "h", "p", "7");
 	expect("GET", "/containers/h/processes/p/attaches/7/stderr", "gd_h_stderr", "h", "p", "7");
 	expect("POST", "/containers/h/processes", "gd_h_run", "h", NULL, NULL);
@@ -249,7 +252,7 @@ static void test_fixed_paths_win_in_table_order(void)
 	/* "processes" as a process id */
 	expect("GET", "/containers/h/processes/processes", "gd_h_attach", "h", "processes", NULL);
 	/* "bulk" as a handle, "out" as a key */
-	expect("POST", "/containers/bulk/net/out", "gd_h_not_implemented", "bulk", NULL, NULL);
+	expect("POST", "/containers/bulk/net/out", "gd_h_net_out", "bulk", NULL, NULL);
 	expect("GET", "/containers/h/properties/out", "gd_h_property_get", "h", "out", NULL);
 	reset();
 }

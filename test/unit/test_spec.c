@@ -179,7 +179,11 @@ static void test_bad_values(void)
 	expect_error(&cfg, "{\"rootfs\":\"/tmp\",\"image\":{\"uri\":\"/tmp\"}}",
 		     "Cannot provide both Image.URI and RootFSPath");
 	expect_error(&cfg, "{\"image\":{\"uri\":\"docker:///busybox\"}}", "only local directories");
-	expect_error(&cfg, "{\"netin\":[{\"host_port\":0,\"container_port\":8080}]}", "netin");
+	expect_error(&cfg, "{\"netin\":[{\"host_port\":-1}]}",
+		     "json: cannot unmarshal number -1 into Go struct field NetIn.host_port of type "
+		     "uint32");
+	expect_error(&cfg, "{\"netin\":{}}", "ContainerSpec.netin of type []garden.NetIn");
+	expect_error(&cfg, "{\"netout_rules\":3}", "of type []garden.NetOutRule");
 	expect_error(&cfg, "{\"bind_mounts\":[{\"src_path\":\"rel\",\"dst_path\":\"/x\"}]}",
 		     "must be absolute");
 	expect_error(&cfg, "{\"bind_mounts\":[{\"src_path\":\"/tmp\",\"dst_path\":\"/a/../b\"}]}",
@@ -187,6 +191,30 @@ static void test_bad_values(void)
 	expect_error(&cfg, "{\"bind_mounts\":[{\"src_path\":\"/nope-x\",\"dst_path\":\"/x\"}]}",
 		     "does not exist");
 	expect_error(&cfg, "{\"grace_time\":-1}", "negative");
+}
+
+static void test_network_fields(void)
+{
+	struct gd_config cfg = cfg_with_rootfs();
+	struct gd_create_spec s;
+	uint64_t grace;
+	_cleanup_err_ struct gdn_err *e = NULL;
+	const char *body = "{\"network\":\"10.254.8.0/29\",\"netin\":[{\"host_port\":0,"
+			   "\"container_port\":8080},{\"host_port\":61999}],\"netout_rules\":"
+			   "[{\"protocol\":1,\"ports\":[{\"start\":80,\"end\":80}]}]}";
+
+	CHECK(gd_spec_parse(&cfg, body, strlen(body), &s, &grace, &e) == 0);
+	CHECK(strcmp(s.net.network, "10.254.8.0/29") == 0);
+	_cleanup_free_ char *netin = json_dumps(s.net.netin, JSON_COMPACT);
+	CHECK(strcmp(netin, "[{\"host_port\":0,\"container_port\":8080},"
+			    "{\"host_port\":61999,\"container_port\":0}]") == 0);
+	_cleanup_free_ char *netout = json_dumps(s.net.netout, JSON_COMPACT);
+	CHECK(strcmp(netout, "[{\"protocol\":1,\"ports\":[{\"start\":80,\"end\":80}]}]") == 0);
+	gd_spec_free(&s);
+
+	CHECK(gd_spec_parse(&cfg, "{}", 2, &s, &grace, &e) == 0);
+	CHECK(strcmp(s.net.network, "") == 0 && !s.net.netin && !s.net.netout);
+	gd_spec_free(&s);
 }
 
 static void test_no_default_rootfs(void)
@@ -259,6 +287,7 @@ int main(void)
 	    TEST(test_big_limits),
 	    TEST(test_wrong_types),
 	    TEST(test_bad_values),
+	    TEST(test_network_fields),
 	    TEST(test_no_default_rootfs),
 	    TEST(test_privileged_disabled),
 	    TEST(test_bind_mounts),
