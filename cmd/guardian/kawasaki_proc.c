@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include "lib/ipc.h"
@@ -129,11 +130,13 @@ static int wait_ready(struct gd_server *s, struct gdn_err **err)
 		json_auto_t *req = gdn_ipc_request_new("ping", GD_KAWASAKI_VERSION);
 		if (fd >= 0 && req && gdn_ipc_call(fd, req, NULL, 0, 1000, NULL, &e) == 0)
 			return 0;
-		int status;
-		if (s->kawasaki.pid > 0 && kill(s->kawasaki.pid, 0) < 0)
-			return gdn_err_set(err, ESRCH, "kawasaki exited at start-up (see its log)");
-		if (s->kawasaki.pid > 0 && gdn_proc_wait(s->kawasaki.pid, -2, &status, NULL) == 1)
-			return gdn_err_set(err, ESRCH, "kawasaki exited at start-up");
+		siginfo_t si = {0};
+		if (s->kawasaki.pid > 0 &&
+		    waitid(P_PID, (id_t)s->kawasaki.pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+		    si.si_pid == s->kawasaki.pid)
+			return gdn_err_set(err, ESRCH,
+					   "kawasaki exited at start-up (status %d; see its log)",
+					   si.si_status);
 		if (gdn_now_mono_ns() >= until)
 			return gdn_err_set(
 			    err, ETIMEDOUT, "kawasaki did not answer on '%s' within %d s: %s",

@@ -191,9 +191,7 @@ int gd_network_up(const struct gd_config *cfg, const char *dir, const char *hand
 	int r = cfg->network_plugin
 		    ? up_plugin(cfg, dir, handle, pid, props, ns, ret_props, log, err)
 		    : up_kawasaki(cfg, dir, handle, pid, ns, ret_props, err);
-	if (r < 0)
-		return gdn_err_wrap(err, "network");
-	return 0;
+	return r < 0 ? r : 0;
 }
 
 int gd_network_down(const struct gd_config *cfg, const char *handle, struct gdn_log *log,
