@@ -15,16 +15,20 @@ teardown() {
 	gdn_teardown
 }
 
-# info_expected HANDLE: the ContainerInfo of a fresh container without networking, less
-# Properties.
+# info_expected HANDLE: the ContainerInfo of a fresh container, less Properties; its network
+# fields are those kawasaki set in its properties.
 info_expected() {
-	jq -cn --arg p "$GDN_DEPOT/$1" '{State: "active", Events: null, HostIP: "", ContainerIP: "",
-		ContainerIPv6: "", ExternalIP: "", ContainerPath: $p, ProcessIDs: null, MappedPorts: []}'
+	local props
+	props=$(api GET "/containers/$1/properties" | sed '$d')
+	jq -cn --arg p "$GDN_DEPOT/$1" --argjson pr "$props" '{State: "active", Events: null,
+		HostIP: $pr["garden.network.host-ip"], ContainerIP: $pr["garden.network.container-ip"],
+		ContainerIPv6: "", ExternalIP: $pr["garden.network.external-ip"], ContainerPath: $p,
+		ProcessIDs: null, MappedPorts: []}'
 }
 
-# user_props JSON: the properties that are not garden.* keys.
+# user_props JSON: the properties that are not guardian's (garden.*) or kawasaki's.
 user_props() {
-	jq -c 'with_entries(select(.key | startswith("garden.") | not))' <<<"$1"
+	jq -c 'with_entries(select(.key | (startswith("garden.") or startswith("kawasaki.")) | not))' <<<"$1"
 }
 
 @test "GET /ping answers {} with a JSON content type and a trailing newline" {
@@ -340,9 +344,6 @@ user_props() {
 	local -a reqs=(
 		'PUT /containers/api-later/files?destination=/tmp -'
 		'GET /containers/api-later/files?source=/etc/passwd'
-		'POST /containers/api-later/net/in {"container_port":8080}'
-		'POST /containers/api-later/net/out {"protocol":1}'
-		'POST /containers/api-later/net/out/bulk [{"protocol":1}]'
 		'GET /containers/api-later/metrics'
 		'GET /containers/bulk_metrics?handles=api-later'
 	)

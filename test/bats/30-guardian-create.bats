@@ -30,7 +30,7 @@ teardown() {
 	gdn_teardown
 }
 
-@test "an unprivileged container: user namespace, garden-init as pid 1, hostname, only lo" {
+@test "an unprivileged container: user namespace, garden-init as pid 1, hostname, lo and its veth" {
 	create_container cr-unpriv
 	local pid
 	pid=$(init_pid cr-unpriv)
@@ -44,10 +44,12 @@ teardown() {
 	assert_line --index 0 /tmp/garden-init
 	run nsenter -t "$pid" -u hostname
 	assert_output cr-unpriv
+	# lo and kawasaki's veth end
 	run nsenter -t "$pid" -n ip -o link
 	assert_success
-	assert_equal "${#lines[@]}" 1
+	assert_equal "${#lines[@]}" 2
 	assert_line --index 0 --regexp '^1: lo: '
+	assert_line --index 1 --regexp '^[0-9]+: w[0-9a-v]{11}-1@'
 	# Inside its pid namespace init is pid 1.
 	run rt_exec cr-unpriv cat /proc/1/cmdline
 	assert_output --partial /tmp/garden-init
@@ -201,7 +203,7 @@ teardown() {
 	run nsenter -t "$pid" -u hostname
 	assert_output cr-priv
 	run nsenter -t "$pid" -n ip -o link
-	assert_equal "${#lines[@]}" 1
+	assert_equal "${#lines[@]}" 2
 	run rt_exec cr-priv sh -c 'echo x > /privfile && cat /privfile'
 	assert_output x
 	assert_equal "$(rootfs_fingerprint "$GDN_ROOTFS")" "$ROOTFS_PRINT"

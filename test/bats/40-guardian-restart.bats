@@ -19,7 +19,7 @@ teardown() {
 
 user_props_of() {
 	api_req GET "/containers/$1/properties"
-	jq -cS 'with_entries(select(.key | startswith("garden.") | not))' <<<"$API_BODY"
+	jq -cS 'with_entries(select(.key | (startswith("garden.") or startswith("kawasaki.")) | not))' <<<"$API_BODY"
 }
 
 @test "after kill -9 and a restart: list, properties (also ones set after create) and init survive" {
