@@ -63,6 +63,14 @@ static int up_inputs(struct gdn_buf *in, int *ret_ns, struct gdn_err **err)
 	return 0;
 }
 
+static int hung_up(const char *path, struct gdn_err **err)
+{
+	return gdn_err_kind(err, GDN_ERR_GENERIC, ECONNRESET,
+			    "netplugin-shim server at '%s': it hung up without a reply (is this "
+			    "user allowed to use it?)",
+			    path);
+}
+
 /* gdn_ipc_call's exchange, with our own words for a server that does not answer (an error
  * it does answer is the plugin's, passed on as it is). */
 static int exchange(int sock, json_t *req, int ns, int timeout_ms, const char *path,
@@ -72,6 +80,8 @@ static int exchange(int sock, json_t *req, int ns, int timeout_ms, const char *p
 	json_auto_t *reply = NULL;
 	int r = gdn_ipc_send(sock, req, &ns, ns >= 0 ? 1 : 0, err);
 
+	if (r == -EPIPE || r == -ECONNRESET)
+		return hung_up(path, err);
 	if (r < 0)
 		return gdn_err_wrap(err, "netplugin-shim server at '%s'", path);
 	for (;;) {
@@ -90,16 +100,22 @@ static int exchange(int sock, json_t *req, int ns, int timeout_ms, const char *p
 			return gdn_err_kind(err, GDN_ERR_GENERIC, ETIMEDOUT,
 					    "netplugin-shim server at '%s': no reply within %d ms",
 					    path, timeout_ms);
-		r = gdn_ipc_recv(sock, &reply, NULL, NULL, err);
-		if (r == -EAGAIN)
-			continue;
-		if (r < 0)
-			return gdn_err_wrap(err, "netplugin-shim server at '%s'", path);
-		if (r == 0)
-			return gdn_err_kind(err, GDN_ERR_GENERIC, ECONNRESET,
-					    "netplugin-shim server at '%s': it hung up without a "
-					    "reply (is this user allowed to use it?)",
-					    path);
+		{
+			_cleanup_err_ struct gdn_err *e = NULL;
+
+			r = gdn_ipc_recv(sock, &reply, NULL, NULL, &e);
+			if (r == -EAGAIN)
+				continue;
+			/* a server that refused us closed the connection with our request
+			 * unread: a reset */
+			if (r == 0 || r == -ECONNRESET)
+				return hung_up(path, err);
+			if (r < 0) {
+				if (err && !*err)
+					*err = gdn_steal_ptr(&e);
+				return gdn_err_wrap(err, "netplugin-shim server at '%s'", path);
+			}
+		}
 		break;
 	}
 	r = gdn_ipc_reply_parse(reply, NULL, err);
