@@ -78,12 +78,17 @@ static int exchange(int sock, json_t *req, int ns, int timeout_ms, const char *p
 {
 	uint64_t deadline = gdn_now_mono_ns() + (uint64_t)timeout_ms * NPS_NS_PER_MS;
 	json_auto_t *reply = NULL;
-	int r = gdn_ipc_send(sock, req, &ns, ns >= 0 ? 1 : 0, err);
+	_cleanup_err_ struct gdn_err *send_err = NULL;
+	int r = gdn_ipc_send(sock, req, &ns, ns >= 0 ? 1 : 0, &send_err);
 
+	/* a server that refused us may have closed the connection before we sent */
 	if (r == -EPIPE || r == -ECONNRESET)
 		return hung_up(path, err);
-	if (r < 0)
+	if (r < 0) {
+		if (err && !*err)
+			*err = gdn_steal_ptr(&send_err);
 		return gdn_err_wrap(err, "netplugin-shim server at '%s'", path);
+	}
 	for (;;) {
 		struct pollfd p = {.fd = sock, .events = POLLIN};
 		uint64_t now = gdn_now_mono_ns();
