@@ -45,24 +45,24 @@ struct gd_config {
 	uint64_t runtime_timeout_ns;
 	/* networking: kawasaki (spawned by guardian, or a standalone one at kawasaki_socket) or
 	 * an external network plugin */
-	const char *network_pool;     /* default 10.254.0.0/22 */
-	const char *kawasaki_bin;     /* --kawasaki-bin, default: kawasaki next to guardian */
-	const char *kawasaki_socket;  /* --kawasaki-socket: use that daemon, start none */
+	const char *network_pool;	/* default 10.254.0.0/22 */
+	const char *kawasaki_bin;	/* --kawasaki-bin, default: kawasaki next to guardian */
+	const char *kawasaki_socket;	/* --kawasaki-socket: use that daemon, start none */
 	const char *kawasaki_state_dir; /* --kawasaki-state-dir, default <depot>/../kawasaki */
-	const char *kawasaki_listen;  /* the socket guardian's own kawasaki serves on */
-	const char **deny_networks;   /* --deny-network..., NULL-terminated; default 0.0.0.0/0 */
+	const char *kawasaki_listen;	/* the socket guardian's own kawasaki serves on */
+	const char **deny_networks;	/* --deny-network..., NULL-terminated; default 0.0.0.0/0 */
 	bool allow_host_access;
-	const char **dns_servers;	     /* --dns-server... */
-	const char **additional_dns_servers; /* --additional-dns-server... */
+	const char **dns_servers;	      /* --dns-server... */
+	const char **additional_dns_servers;  /* --additional-dns-server... */
 	const char **additional_host_entries; /* --additional-host-entry... */
-	const char *resolv_conf;	     /* --resolv-conf, default /etc/resolv.conf */
-	const char *external_ip;	     /* --external-ip, NULL: kawasaki's default route */
+	const char *resolv_conf;	      /* --resolv-conf, default /etc/resolv.conf */
+	const char *external_ip;	      /* --external-ip, NULL: kawasaki's default route */
 	uint32_t port_pool_start, port_pool_size;
 	uint32_t mtu; /* 0: the external interface's */
 	const char *tag;
-	const char *network_plugin;	       /* --network-plugin: kawasaki is not used */
+	const char *network_plugin;		/* --network-plugin: kawasaki is not used */
 	const char **network_plugin_extra_args; /* NULL-terminated */
-	uint64_t network_timeout_ns; /* of each kawasaki request or plugin run */
+	uint64_t network_timeout_ns;		/* of each kawasaki request or plugin run */
 	bool no_networking; /* --no-networking: an empty network namespace, no kawasaki */
 	/* logging */
 	enum gdn_log_level log_level;

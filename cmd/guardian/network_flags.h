@@ -47,7 +47,7 @@ enum {
 	    {"mtu", required_argument, NULL, GD_OPT_MTU},                                          \
 	    {"tag", required_argument, NULL, GD_OPT_TAG},                                          \
 	    {"network-plugin", required_argument, NULL, GD_OPT_NETWORK_PLUGIN},                    \
-	    {"no-networking", no_argument, NULL, GD_OPT_NO_NETWORKING},                    \
+	    {"no-networking", no_argument, NULL, GD_OPT_NO_NETWORKING},                            \
 	{                                                                                          \
 		"network-plugin-extra-arg", required_argument, NULL,                               \
 		    GD_OPT_NETWORK_PLUGIN_EXTRA_ARG                                                \
@@ -81,7 +81,7 @@ enum {
 	"                                <depot>/../kawasaki)\n"                                   \
 	"  --network-plugin PATH         an external network plugin instead of kawasaki\n"         \
 	"  --network-plugin-extra-arg A  an argument for it (repeatable)\n"                        \
-	"  --no-networking               containers get an empty network namespace (no\n"        \
+	"  --no-networking               containers get an empty network namespace (no\n"          \
 	"                                kawasaki; NetIn and NetOut fail)\n"
 
 /* Handles one of the GD_OPT_NET_* options. */

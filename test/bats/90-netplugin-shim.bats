@@ -13,12 +13,8 @@ FAKE_CNI=$(cd "$BATS_TEST_DIRNAME/../netplugin" && pwd)/fake-cni
 
 setup_file() {
 	# The suite's guard: nothing a test forwards may leave for an address outside
-	# 10.254.0.0/16 (nft-backed iptables; left in place, make test manages it). The guard
-	# may already be there with its comment.
-	iptables -C FORWARD ! -d 10.254.0.0/16 -m comment --comment garden-c-test-guard -j DROP \
-		2>/dev/null ||
-		iptables -C FORWARD ! -d 10.254.0.0/16 -j DROP 2>/dev/null ||
-		iptables -I FORWARD ! -d 10.254.0.0/16 -j DROP
+	# 10.254.0.0/16 (scripts/net-guard; make bats installs and removes it).
+	"$BATS_TEST_DIRNAME/../../scripts/net-guard" install
 	gdn_setup_tmp
 	export NPS_SOCK=$GDN_TMP/nps.sock NPS_STATE=$GDN_TMP/cni
 	export NPS_LOG=$GDN_TMP/server.log

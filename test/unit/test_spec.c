@@ -179,9 +179,10 @@ static void test_bad_values(void)
 	expect_error(&cfg, "{\"rootfs\":\"/tmp\",\"image\":{\"uri\":\"/tmp\"}}",
 		     "Cannot provide both Image.URI and RootFSPath");
 	expect_error(&cfg, "{\"image\":{\"uri\":\"docker:///busybox\"}}", "only local directories");
-	expect_error(&cfg, "{\"netin\":[{\"host_port\":-1}]}",
-		     "json: cannot unmarshal number -1 into Go struct field NetIn.host_port of type "
-		     "uint32");
+	expect_error(
+	    &cfg, "{\"netin\":[{\"host_port\":-1}]}",
+	    "json: cannot unmarshal number -1 into Go struct field NetIn.host_port of type "
+	    "uint32");
 	expect_error(&cfg, "{\"netin\":{}}", "ContainerSpec.netin of type []garden.NetIn");
 	expect_error(&cfg, "{\"netout_rules\":3}", "of type []garden.NetOutRule");
 	expect_error(&cfg, "{\"bind_mounts\":[{\"src_path\":\"rel\",\"dst_path\":\"/x\"}]}",
