@@ -201,8 +201,9 @@ void gd_network_cleanup(struct gd_server *s)
 	for (size_t k = 0; k < GDN_ARRAY_SIZE(kinds); k++) {
 		size_t i;
 		json_t *v;
-		json_array_foreach (json_object_get(reply, kinds[k]), i, v)
+		json_array_foreach (json_object_get(reply, kinds[k]), i, v) {
 			gdn_log_info(s->log, "network.cleanup-removed", "kind", kinds[k], "name",
 				     json_string_value(v), NULL);
+		}
 	}
 }

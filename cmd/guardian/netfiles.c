@@ -348,9 +348,10 @@ int gd_netfiles_write_resolv(const char *dir, const char *local_resolver,
 	if (!dns)
 		dns = &none;
 	if (json_is_array(plugin_dns)) {
-		json_array_foreach (plugin_dns, i, v)
+		json_array_foreach (plugin_dns, i, v) {
 			if (nameserver(&b, json_string_value(v)) < 0)
 				return gdn_err_set(err, ENOMEM, "resolv.conf");
+		}
 	} else if (dns->dns_servers && dns->dns_servers[0]) {
 		if (nameservers(&b, dns->dns_servers) < 0 ||
 		    nameservers(&b, dns->additional_dns_servers) < 0)
@@ -362,9 +363,10 @@ int gd_netfiles_write_resolv(const char *dir, const char *local_resolver,
 	}
 	if (json_is_array(plugin_search)) {
 		r = gdn_buf_puts(&b, "search");
-		json_array_foreach (plugin_search, i, v)
+		json_array_foreach (plugin_search, i, v) {
 			if (r >= 0 && json_is_string(v))
 				r = gdn_buf_printf(&b, " %s", json_string_value(v));
+		}
 		if (r >= 0)
 			r = gdn_buf_puts(&b, "\n");
 		if (r < 0)

@@ -246,10 +246,11 @@ static int cmd_list(void)
 			     json_string_value(json_object_get(c, "host_if")));
 		size_t j;
 		json_t *p;
-		json_array_foreach (json_object_get(c, "ports"), j, p)
+		json_array_foreach (json_object_get(c, "ports"), j, p) {
 			(void)printf(
 			    " %lld:%lld", (long long)json_integer_value(json_object_get(p, "host")),
 			    (long long)json_integer_value(json_object_get(p, "container")));
+		}
 		(void)printf("\n");
 	}
 	return 0;
@@ -306,9 +307,10 @@ static int cmd_cleanup(void)
 	for (size_t k = 0; k < GDN_ARRAY_SIZE(kinds); k++) {
 		size_t i;
 		json_t *v;
-		json_array_foreach (json_object_get(reply, kinds[k]), i, v)
+		json_array_foreach (json_object_get(reply, kinds[k]), i, v) {
 			(void)printf("removed %.*s %s\n", (int)strlen(kinds[k]) - 1, kinds[k],
 				     json_string_value(v));
+		}
 	}
 	return 0;
 }

@@ -442,9 +442,10 @@ static bool kept(const json_t *keep, const char *handle)
 {
 	size_t i;
 	json_t *v;
-	json_array_foreach (keep, i, v)
+	json_array_foreach (keep, i, v) {
 		if (json_is_string(v) && strcmp(json_string_value(v), handle) == 0)
 			return true;
+	}
 	return false;
 }
 
