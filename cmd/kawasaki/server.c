@@ -3,6 +3,7 @@
  * messages and at most two table commits, and serialising them is what keeps the pools, the
  * records and the tables in step without locks. */
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,6 +113,10 @@ static void on_conn(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
 	if (gdn_ipc_reply(w->fd, KW_PROTOCOL_VERSION, r < 0 ? NULL : reply, r < 0 ? e : NULL, &se) <
 	    0)
 		conn_close(c);
+	/* A request reads and rebuilds whole tables (hundreds of kB with many containers) and
+	 * frees them: hand the pages back, so the daemon's RSS is what it holds between
+	 * requests, not the peak of the largest table it ever committed. */
+	(void)malloc_trim(0);
 }
 
 static void on_accept(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
@@ -236,6 +241,10 @@ int kw_serve(const struct kw_config *cfg, struct gdn_err **err)
 
 	d.log = gdn_log_root();
 	(void)signal(SIGPIPE, SIG_IGN);
+	/* Fixed thresholds (glibc's adapt upwards after the first large free, which then keeps
+	 * every later table snapshot on the heap): large blocks are mmapped, unmapped at free. */
+	(void)mallopt(M_MMAP_THRESHOLD, 64 * 1024);
+	(void)mallopt(M_TRIM_THRESHOLD, 128 * 1024);
 	int r = start(&d, err);
 	if (r >= 0)
 		r = gdn_loop_run(&d.loop, err);

@@ -368,3 +368,112 @@ instance_chains() {
 	assert_output --partial "--tag: 'ab' must be one letter or digit"
 	[[ -f $GDN_MAN_DIR/kawasaki.8 ]] || fail "no man page"
 }
+
+@test "the host is closed to containers unless --allow-host-access; replies to the host's connections pass" {
+	create_container net-h1
+	local gw pid
+	gw=$(info_field net-h1 HostIP)
+	python3 -m http.server 18080 --bind "$gw" >/dev/null 2>&1 &
+	pid=$!
+	wait_until 50 bash -c "ss -ltn | grep -q '$gw:18080 '"
+	run rt_exec net-h1 sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $gw 18080"
+	assert_output --partial "No route to host"
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	destroy_container net-h1
+
+	start_guardian --allow-host-access
+	create_container net-h2
+	gw=$(info_field net-h2 HostIP)
+	python3 -m http.server 18080 --bind "$gw" >/dev/null 2>&1 &
+	pid=$!
+	wait_until 50 bash -c "ss -ltn | grep -q '$gw:18080 '"
+	run rt_exec net-h2 sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $gw 18080"
+	assert_output --partial "200 OK"
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	destroy_container net-h2
+	start_guardian
+}
+
+@test "--deny-network= denies nothing: another subnet is reachable without NetOut; the default denies it" {
+	start_guardian --deny-network=
+	run bash -c "iptables-legacy-save -t filter | grep -c -- '-A w--default .*REJECT' || true"
+	assert_output 0
+	create_container net-open1
+	create_container net-open2
+	serve_http net-open2 8080
+	run fetch_from net-open1 "$(info_field net-open2 ContainerIP)" 8080
+	assert_success
+	assert_output hello-from-net-open2
+	destroy_container net-open1
+	destroy_container net-open2
+	start_guardian
+	run bash -c "iptables-legacy-save -t filter | grep -c -- '-A w--default -j REJECT'"
+	assert_output 1
+}
+
+@test "--dns-server, --additional-dns-server and --additional-host-entry reach the container's files" {
+	start_guardian --dns-server 127.0.0.1 --additional-dns-server 127.0.0.2 \
+		--additional-host-entry "127.0.0.9 registry.test"
+	create_container net-dns
+	run rt_exec net-dns cat /etc/resolv.conf
+	assert_output "$(printf 'nameserver 127.0.0.1\nnameserver 127.0.0.2')"
+	run rt_exec net-dns cat /etc/hosts
+	assert_line --index 2 "127.0.0.9 registry.test"
+	assert_equal "$(info_field net-dns 'Properties["kawasaki.dns-servers"]')" 127.0.0.1
+	assert_equal "$(info_field net-dns 'Properties["kawasaki.host-entries"]')" "127.0.0.9 registry.test"
+	# the DNS server is let in from containers (BulkNetOut's rule)
+	run bash -c "iptables-legacy-save -t filter | grep -c -- '-A w--input -d 127.0.0.1/32 -j ACCEPT'"
+	assert_output 1
+	destroy_container net-dns
+	start_guardian
+}
+
+@test "a kawasaki of its own (as a BPM job): guardian --kawasaki-socket uses it and starts none" {
+	local ks=$GDN_TMP/kw-own pid
+	"$KAWASAKI_BIN" serve --socket "$ks/k.sock" --state-dir "$ks" --log-level debug \
+		2>>"$GDN_TMP/kw-own.log" &
+	pid=$!
+	wait_until 100 test -S "$ks/k.sock"
+	start_guardian --kawasaki-socket "$ks/k.sock"
+	run pgrep -P "$(guardian_pid)" -x kawasaki
+	assert_failure
+	create_container net-own
+	run "$KAWASAKI_BIN" --socket "$ks/k.sock" list
+	assert_output --partial "net-own $(info_field net-own 'Properties["kawasaki.subnet"]')"
+	destroy_container net-own
+	run "$KAWASAKI_BIN" --socket "$ks/k.sock" list
+	assert_output ""
+	kill "$pid"
+	wait "$pid" 2>/dev/null || true
+	start_guardian
+}
+
+@test "kill -9 of kawasaki during concurrent creates: no address twice, nothing left of failed ones" {
+	local i k pids=() ok=()
+	for ((i = 0; i < 8; i++)); do
+		api POST /containers "{\"handle\":\"net-r$i\"}" >"$GDN_TMP/r$i.out" 2>&1 &
+		pids+=($!)
+	done
+	sleep 0.05
+	k=$(pgrep -P "$(guardian_pid)" -x kawasaki)
+	kill -KILL "$k"
+	for i in "${pids[@]}"; do wait "$i" || true; done
+	for ((i = 0; i < 8; i++)); do
+		if [[ $(tail -n1 "$GDN_TMP/r$i.out") == 200 ]]; then
+			ok+=("net-r$i")
+		else
+			assert_no_leaks "net-r$i"
+		fi
+	done
+	# each live container has its own address, and kawasaki records exactly those
+	local ips
+	ips=$(for h in "${ok[@]}"; do info_field "$h" ContainerIP; done | sort)
+	assert_equal "$(uniq <<<"$ips" | wc -l)" "${#ok[@]}"
+	wait_until 50 bash -c "pgrep -P $(guardian_pid) -x kawasaki >/dev/null"
+	assert_equal "$(kawasaki list | awk '{ print $1 }' | sort | tr '\n' ' ')" \
+		"$(printf '%s\n' "${ok[@]}" | sed '/^$/d' | sort | tr '\n' ' ')"
+	for h in "${ok[@]}"; do destroy_container "$h"; done
+	assert_equal "$(instance_chains)" 0
+}
