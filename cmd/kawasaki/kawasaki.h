@@ -93,6 +93,8 @@ void kw_alloc_names(const struct kw_names *n, struct kw_alloc *a, const char *id
 void kw_instance_chain(const struct kw_names *n, const char *id, char out[32]);
 void kw_log_chain(const struct kw_names *n, const char *id, char out[32]);
 void kw_instance_id(uint64_t counter, char out[KW_INSTANCE_ID_LEN + 1]);
+/* A host veth (w<tag><11-char id>-0) or bridge (w<tag>brdg-<8 hex>) of this tag's naming. */
+bool kw_link_is_ours(const struct kw_names *n, const char *name, bool *is_bridge);
 
 /* store.c: <state-dir>/containers/<handle>.json and <state-dir>/ports.json */
 int kw_store_open(struct kw_daemon *d, struct gdn_err **err);
@@ -106,6 +108,8 @@ void kw_alloc_unlink(struct kw_daemon *d, struct kw_alloc *a);
 
 /* setup.c: the global chains (internals §11.6) */
 int kw_setup_host(struct kw_daemon *d, struct gdn_err **err);
+/* `kawasaki teardown`: every chain, hook and link of the tag's naming (no daemon running). */
+int kw_teardown_host(const struct kw_names *n, struct kw_nl *nl, struct gdn_err **err);
 
 /* rules.c: a container's chains */
 int kw_rules_create(struct kw_daemon *d, const struct kw_alloc *a, const struct kw_netout *out,

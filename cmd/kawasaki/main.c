@@ -61,6 +61,7 @@ static const char usage[] =
     "       kawasaki [--socket PATH] rules HANDLE\n"
     "       kawasaki [--socket PATH] cleanup [--depot DIR | --keep HANDLE...]\n"
     "       kawasaki [--socket PATH] capacity\n"
+    "       kawasaki [--tag T] [--socket PATH] teardown\n"
     "       kawasaki --help | --version\n"
     "\n"
     "The networker of garden-c: container subnets, veth pairs, bridges and iptables\n"
@@ -87,6 +88,7 @@ static const char usage[] =
     "  --depot DIR            keep the containers that have a directory in DIR\n"
     "  --keep HANDLE          keep this container (repeatable)\n"
     "                         (neither: keep those whose host veth still exists)\n"
+    "teardown removes every chain, hook and link of the tag (the daemon must be stopped).\n"
     "Options of list:\n"
     "  --json                 one JSON object per container\n" GDN_CLI_HELP_HELP_VERSION;
 
@@ -328,6 +330,31 @@ static int cmd_capacity(void)
 	return 0;
 }
 
+static int cmd_teardown(void)
+{
+	_cleanup_err_ struct gdn_err *err = NULL;
+	struct kw_names names;
+	struct kw_nl *nl = NULL;
+	int fd = gdn_ipc_connect(cfg.socket, SOCK_SEQPACKET, 0, NULL);
+
+	if (fd >= 0) {
+		(void)close(fd);
+		(void)fprintf(stderr, "kawasaki: a kawasaki serves on '%s': stop it first\n",
+			      cfg.socket);
+		return 1;
+	}
+	kw_names_init(&names, cfg.tag);
+	int r = kw_nl_open(&nl, &err);
+	if (r >= 0)
+		r = kw_teardown_host(&names, nl, &err);
+	kw_nl_close(nl);
+	if (r < 0) {
+		(void)fprintf(stderr, "kawasaki: teardown: %s\n", gdn_err_str(err));
+		return 1;
+	}
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
@@ -361,6 +388,8 @@ int main(int argc, char **argv)
 		return cmd_cleanup();
 	if (strcmp(cmd, "capacity") == 0)
 		return cmd_capacity();
+	if (strcmp(cmd, "teardown") == 0)
+		return cmd_teardown();
 	if (strcmp(cmd, "serve") != 0)
 		return gdn_cli_usage_error("kawasaki", "unknown command '%s'", cmd);
 	if ((uint32_t)cfg.port_start + cfg.port_size > 65536)

@@ -44,3 +44,21 @@ void kw_alloc_names(const struct kw_names *n, struct kw_alloc *a, const char *id
 	(void)snprintf(a->container_if, sizeof(a->container_if), "%.2s%.11s-1", n->if_prefix, id);
 	(void)snprintf(a->bridge, sizeof(a->bridge), "%.2sbrdg-%08x", n->if_prefix, net);
 }
+
+bool kw_link_is_ours(const struct kw_names *n, const char *name, bool *is_bridge)
+{
+	size_t p = strlen(n->if_prefix);
+	const char *rest = name + p;
+
+	if (strncmp(name, n->if_prefix, p) != 0)
+		return false;
+	if (strncmp(rest, "brdg-", 5) == 0 && strlen(rest + 5) == 8 &&
+	    strspn(rest + 5, "0123456789abcdef") == 8) {
+		*is_bridge = true;
+		return true;
+	}
+	*is_bridge = false;
+	return strlen(rest) == KW_INSTANCE_ID_LEN + 2 &&
+	       strspn(rest, "0123456789abcdefghijklmnopqrstuv") == KW_INSTANCE_ID_LEN &&
+	       strcmp(rest + KW_INSTANCE_ID_LEN, "-0") == 0;
+}

@@ -456,30 +456,12 @@ struct link_sweep {
 	struct gdn_err **err;
 };
 
-static bool is_ours(const struct kw_daemon *d, const char *name, bool *is_bridge)
-{
-	size_t p = strlen(d->names.if_prefix);
-	const char *rest = name + p;
-
-	if (strncmp(name, d->names.if_prefix, p) != 0)
-		return false;
-	if (strncmp(rest, "brdg-", 5) == 0 && strlen(rest + 5) == 8 &&
-	    strspn(rest + 5, "0123456789abcdef") == 8) {
-		*is_bridge = true;
-		return true;
-	}
-	*is_bridge = false;
-	return strlen(rest) == KW_INSTANCE_ID_LEN + 2 &&
-	       strspn(rest, "0123456789abcdefghijklmnopqrstuv") == KW_INSTANCE_ID_LEN &&
-	       strcmp(rest + KW_INSTANCE_ID_LEN, "-0") == 0;
-}
-
 static void sweep_link(const char *name, void *arg)
 {
 	struct link_sweep *s = arg;
 	bool bridge;
 
-	if (s->r < 0 || !is_ours(s->d, name, &bridge))
+	if (s->r < 0 || !kw_link_is_ours(&s->d->names, name, &bridge))
 		return;
 	for (struct kw_alloc *a = s->d->allocs; a; a = a->next)
 		if (strcmp(bridge ? a->bridge : a->host_if, name) == 0)

@@ -69,12 +69,7 @@ static int setup_filter(struct kw_daemon *d, struct kw_ipt *t, struct gdn_err **
 {
 	const struct kw_names *n = &d->names;
 	char wildcard[8];
-	struct kw_rule established = {.ctstate = KW_CT_ESTABLISHED | KW_CT_RELATED,
-				      .target = KW_T_ACCEPT};
 	struct kw_rule from_default = {.in_if = d->default_if, .target = KW_T_ACCEPT};
-	struct kw_rule last_input = {.target =
-					 d->cfg->allow_host_access ? KW_T_ACCEPT : KW_T_REJECT,
-				     .reject_with = KW_REJECT_HOST_PROHIBITED};
 	struct kw_rule drop = {.target = KW_T_DROP};
 	int r;
 
@@ -100,12 +95,6 @@ static int setup_filter(struct kw_daemon *d, struct kw_ipt *t, struct gdn_err **
 		r = kw_ipt_chain_delete(t, n->dflt, err);
 	if (r >= 0)
 		r = kw_ipt_chain_create(t, n->input, err);
-	if (r >= 0 && d->default_if[0])
-		r = kw_ipt_append(t, n->input, &from_default, err);
-	if (r >= 0)
-		r = kw_ipt_append(t, n->input, &established, err);
-	if (r >= 0)
-		r = kw_ipt_append(t, n->input, &last_input, err);
 	if (r >= 0)
 		r = hook(t, "INPUT", wildcard, NULL, n->input, err);
 	if (r >= 0)
@@ -118,6 +107,33 @@ static int setup_filter(struct kw_daemon *d, struct kw_ipt *t, struct gdn_err **
 		r = kw_ipt_chain_create(t, n->dflt, err);
 	if (r >= 0)
 		r = hook(t, "FORWARD", wildcard, NULL, n->forward, err);
+	return r;
+}
+
+/* w--input from the flags, at every start (Garden writes it only with the global set-up, so
+ * a changed --allow-host-access or --dns-server waits for a reboot there). */
+static int reset_input(struct kw_daemon *d, struct kw_ipt *t, struct gdn_err **err)
+{
+	const struct kw_names *n = &d->names;
+	struct kw_rule established = {.ctstate = KW_CT_ESTABLISHED | KW_CT_RELATED,
+				      .target = KW_T_ACCEPT};
+	struct kw_rule from_default = {.in_if = d->default_if, .target = KW_T_ACCEPT};
+	struct kw_rule last_input = {.target =
+					 d->cfg->allow_host_access ? KW_T_ACCEPT : KW_T_REJECT,
+				     .reject_with = KW_REJECT_HOST_PROHIBITED};
+	int r = kw_ipt_chain_flush(t, n->input, err);
+
+	for (size_t i = 0; r >= 0 && i < d->cfg->n_dns; i++) {
+		struct kw_rule acc = {
+		    .dst = d->cfg->dns[i], .dst_mask = 0xffffffff, .target = KW_T_ACCEPT};
+		r = kw_ipt_append(t, n->input, &acc, err);
+	}
+	if (r >= 0 && d->default_if[0])
+		r = kw_ipt_append(t, n->input, &from_default, err);
+	if (r >= 0)
+		r = kw_ipt_append(t, n->input, &established, err);
+	if (r >= 0)
+		r = kw_ipt_append(t, n->input, &last_input, err);
 	return r;
 }
 
@@ -182,6 +198,8 @@ static int setup_table(struct kw_daemon *d, const char *table, bool full,
 	if (full)
 		r = setup(d, t, err);
 	if (r >= 0 && strcmp(table, "filter") == 0)
+		r = reset_input(d, t, err);
+	if (r >= 0 && strcmp(table, "filter") == 0)
 		r = reset_default(d, t, err);
 	if (r < 0) {
 		kw_ipt_abort(t);
@@ -207,5 +225,100 @@ int kw_setup_host(struct kw_daemon *d, struct gdn_err **err)
 		r = setup_table(d, "nat", full, setup_nat, err);
 	if (r >= 0)
 		r = enable_forwarding(err);
+	return r;
+}
+
+/* ---- teardown ------------------------------------------------------------------------------ */
+
+static int teardown_filter(const struct kw_names *n, struct kw_ipt *t, struct gdn_err **err)
+{
+	int r = kw_ipt_chain_flush(t, n->forward, err);
+
+	if (r >= 0)
+		r = kw_ipt_chain_flush(t, n->input, err);
+	if (r >= 0)
+		r = kw_ipt_chain_flush(t, n->dflt, err);
+	if (r >= 0)
+		r = drop_instance_chains(t, n->instance_prefix, err);
+	if (r >= 0)
+		r = kw_ipt_delete_jumps(t, "INPUT", n->input, err);
+	if (r >= 0)
+		r = kw_ipt_delete_jumps(t, "FORWARD", n->forward, err);
+	if (r >= 0)
+		r = kw_ipt_chain_delete(t, n->input, err);
+	if (r >= 0)
+		r = kw_ipt_chain_delete(t, n->forward, err);
+	if (r >= 0)
+		r = kw_ipt_chain_delete(t, n->dflt, err);
+	return r;
+}
+
+static int teardown_nat(const struct kw_names *n, struct kw_ipt *t, struct gdn_err **err)
+{
+	int r = kw_ipt_chain_flush(t, n->prerouting, err);
+
+	if (r >= 0)
+		r = kw_ipt_chain_flush(t, n->postrouting, err);
+	if (r >= 0)
+		r = drop_instance_chains(t, n->instance_prefix, err);
+	if (r >= 0)
+		r = kw_ipt_delete_jumps(t, "PREROUTING", n->prerouting, err);
+	if (r >= 0)
+		r = kw_ipt_delete_jumps(t, "OUTPUT", n->prerouting, err);
+	if (r >= 0)
+		r = kw_ipt_delete_jumps(t, "POSTROUTING", n->postrouting, err);
+	if (r >= 0)
+		r = kw_ipt_chain_delete(t, n->prerouting, err);
+	if (r >= 0)
+		r = kw_ipt_chain_delete(t, n->postrouting, err);
+	return r;
+}
+
+struct link_list {
+	const struct kw_names *n;
+	char (*names)[32];
+	size_t count, cap;
+};
+
+static void collect_link(const char *name, void *arg)
+{
+	struct link_list *l = arg;
+	bool bridge;
+
+	if (!kw_link_is_ours(l->n, name, &bridge))
+		return;
+	if (l->count == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 16;
+		char(*p)[32] = reallocarray(l->names, cap, sizeof(*p));
+		if (!p)
+			return;
+		l->names = p;
+		l->cap = cap;
+	}
+	(void)snprintf(l->names[l->count++], 32, "%s", name);
+}
+
+int kw_teardown_host(const struct kw_names *n, struct kw_nl *nl, struct gdn_err **err)
+{
+	struct kw_ipt *t = NULL;
+	int r = kw_ipt_begin("filter", KW_IPT_LOCK_TIMEOUT_MS, &t, err);
+
+	if (r >= 0 && (r = teardown_filter(n, t, err)) < 0)
+		kw_ipt_abort(t);
+	else if (r >= 0)
+		r = kw_ipt_commit(t, err);
+	if (r >= 0)
+		r = kw_ipt_begin("nat", KW_IPT_LOCK_TIMEOUT_MS, &t, err);
+	if (r >= 0 && (r = teardown_nat(n, t, err)) < 0)
+		kw_ipt_abort(t);
+	else if (r >= 0)
+		r = kw_ipt_commit(t, err);
+	if (r < 0)
+		return r;
+	struct link_list l = {.n = n};
+	r = kw_links_each(nl, n->if_prefix, collect_link, &l, err);
+	for (size_t i = 0; r >= 0 && i < l.count; i++)
+		r = kw_link_delete(nl, l.names[i], err);
+	free(l.names);
 	return r;
 }

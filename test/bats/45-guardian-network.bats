@@ -15,6 +15,11 @@ teardown_file() {
 }
 
 teardown() {
+	# a host server a failed test left running (ours, by its PID)
+	if [[ -f $GDN_TMP/http.pid ]]; then
+		kill "$(cat "$GDN_TMP/http.pid")" 2>/dev/null || true
+		rm -f "$GDN_TMP/http.pid"
+	fi
 	gdn_teardown
 }
 
@@ -373,8 +378,9 @@ instance_chains() {
 	create_container net-h1
 	local gw pid
 	gw=$(info_field net-h1 HostIP)
-	python3 -m http.server 18080 --bind "$gw" >/dev/null 2>&1 &
+	python3 -m http.server 18080 --bind "$gw" >/dev/null 2>&1 3>&- &
 	pid=$!
+	echo "$pid" >"$GDN_TMP/http.pid"
 	wait_until 50 bash -c "ss -ltn | grep -q '$gw:18080 '"
 	run rt_exec net-h1 sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $gw 18080"
 	assert_output --partial "No route to host"
@@ -385,8 +391,9 @@ instance_chains() {
 	start_guardian --allow-host-access
 	create_container net-h2
 	gw=$(info_field net-h2 HostIP)
-	python3 -m http.server 18080 --bind "$gw" >/dev/null 2>&1 &
+	python3 -m http.server 18080 --bind "$gw" >/dev/null 2>&1 3>&- &
 	pid=$!
+	echo "$pid" >"$GDN_TMP/http.pid"
 	wait_until 50 bash -c "ss -ltn | grep -q '$gw:18080 '"
 	run rt_exec net-h2 sh -c "printf 'GET / HTTP/1.0\r\n\r\n' | nc -w 2 $gw 18080"
 	assert_output --partial "200 OK"
