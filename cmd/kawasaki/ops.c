@@ -224,9 +224,17 @@ static int configure(struct kw_daemon *d, struct kw_alloc *a, int netns_fd,
 	    .mtu = a->mtu,
 	    .netns_fd = netns_fd,
 	};
+	uint64_t t0 = gdn_now_mono_ns();
 	int r = kw_links_up(d->nl, &lc, err);
+	uint64_t t1 = gdn_now_mono_ns();
 	if (r >= 0)
 		r = kw_rules_create(d, a, out, err);
+	uint64_t t2 = gdn_now_mono_ns();
+	char links_us[24], rules_us[24];
+	(void)snprintf(links_us, sizeof(links_us), "%llu", (unsigned long long)(t1 - t0) / 1000);
+	(void)snprintf(rules_us, sizeof(rules_us), "%llu", (unsigned long long)(t2 - t1) / 1000);
+	gdn_log_debug(d->log, "up.timing", "handle", a->handle, "links_us", links_us, "rules_us",
+		      rules_us, NULL);
 	return r;
 }
 
