@@ -333,7 +333,7 @@ static int cmd_capacity(void)
 static int cmd_teardown(void)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
-	struct kw_names names;
+	struct kw_names names = {0};
 	struct kw_nl *nl = NULL;
 	int fd = gdn_ipc_connect(cfg.socket, SOCK_SEQPACKET, 0, NULL);
 
