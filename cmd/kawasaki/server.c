@@ -93,6 +93,14 @@ static void on_conn(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
 	(void)l;
 	(void)events;
 	int r = gdn_ipc_recv(w->fd, &req, fds, &nfds, &e);
+	if (r == -EBADMSG) {
+		/* not one JSON object per packet: say so, and stay ready for the next one */
+		_cleanup_err_ struct gdn_err *se = NULL;
+		gdn_log_error(d->log, "request.invalid", e, NULL);
+		if (gdn_ipc_reply(w->fd, KW_PROTOCOL_VERSION, NULL, e, &se) < 0)
+			conn_close(c);
+		return;
+	}
 	if (r <= 0) {
 		if (r < 0)
 			gdn_log_error(d->log, "request.receive-failed", e, NULL);

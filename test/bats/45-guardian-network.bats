@@ -484,3 +484,39 @@ instance_chains() {
 	for h in "${ok[@]}"; do destroy_container "$h"; done
 	assert_equal "$(instance_chains)" 0
 }
+
+@test "kawasaki's socket: bad requests get an error reply and change nothing" {
+	create_container net-hz
+	local before
+	before=$(ipt_save)
+	run python3 - "$GDN_KAWASAKI_SOCK" <<'PY'
+import json, socket, sys
+def raw(b):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    s.connect(sys.argv[1])
+    s.send(b)
+    r = s.recv(1 << 20)
+    s.close()
+    return json.loads(r)["error"]["message"]
+for b in [b'{"op":"nope"}\n', b'{"op":"up","handle":"../../etc/x"}\n',
+          b'{"op":"up","handle":"net-hz2"}\n', b'not json\n', b'{"op":"up","v":9}\n',
+          b'{"op":"net-in","handle":"net-hz","host_port":70000}\n',
+          b'{"op":"net-out","handle":"net-hz","rule":{"protocol":1,"networks":[{"start":"1.2.3"}]}}\n',
+          b'{"op":"down","handle":"a/b"}\n']:
+    print(raw(b))
+PY
+	assert_success
+	assert_line --index 0 --partial "unknown request 'nope'"
+	assert_line --index 1 --partial "invalid handle '../../etc/x'"
+	assert_line --index 2 --partial "no network namespace was passed"
+	assert_line --index 3 --partial "invalid"
+	assert_line --index 4 --partial "request version 9 is newer"
+	assert_line --index 5 --partial "invalid host_port"
+	assert_line --index 6 --partial "invalid IP address: 1.2.3"
+	assert_line --index 7 --partial "invalid handle 'a/b'"
+	assert_equal "$(ipt_save)" "$before"
+	run kawasaki list
+	assert_output --partial "net-hz "
+	[[ ! -e $GDN_KAWASAKI_STATE/etc ]] || fail "a record outside containers/"
+	destroy_container net-hz
+}
