@@ -743,3 +743,50 @@ int gdn_gojson_get_strv(const struct gdn_gojson *obj, const char *owner, const c
 	out = NULL;
 	return 0;
 }
+
+static bool gojson_is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+size_t gdn_gojson_value_end(const char *s, size_t len, size_t i)
+{
+	size_t depth = 0;
+
+	if (s[i] == 't' || s[i] == 'n')
+		return i + 4;
+	if (s[i] == 'f')
+		return i + 5;
+	if (s[i] == '-' || gojson_is_digit(s[i])) {
+		i += s[i] == '-';
+		if (s[i] == '0')
+			i++;
+		else
+			while (i < len && gojson_is_digit(s[i]))
+				i++;
+		if (i < len && s[i] == '.')
+			for (i++; i < len && gojson_is_digit(s[i]); i++)
+				;
+		if (i < len && (s[i] == 'e' || s[i] == 'E')) {
+			i++;
+			if (i < len && (s[i] == '+' || s[i] == '-'))
+				i++;
+			while (i < len && gojson_is_digit(s[i]))
+				i++;
+		}
+		return i;
+	}
+	do {
+		if (s[i] == '"') {
+			for (i++; i < len && s[i] != '"'; i++)
+				if (s[i] == '\\')
+					i++;
+		} else if (s[i] == '{' || s[i] == '[') {
+			depth++;
+		} else if (s[i] == '}' || s[i] == ']') {
+			depth--;
+		}
+		i++;
+	} while (depth > 0 && i < len);
+	return i;
+}

@@ -104,3 +104,8 @@ int gdn_gojson_get_strv(const struct gdn_gojson *obj, const char *owner, const c
  * string, EINVAL when it holds NUL. */
 int gdn_gojson_str(const struct gdn_gojson *v, const char *owner, const char *field,
 		   const char **ret, struct gdn_err **err);
+
+/* The end (index past it) of the JSON value that starts at s[i] in text that
+ * gdn_gojson_decode accepted: for callers that rewrite or slice such text (the network plugin's
+ * output, netplugin-shim's UpInputs). Only the structure is followed. */
+size_t gdn_gojson_value_end(const char *s, size_t len, size_t i);

@@ -121,54 +121,6 @@ static bool go_ws(char c)
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* The end of the JSON value that starts at s[i], which gdn_gojson_decode has accepted. */
-static size_t value_end(const char *s, size_t len, size_t i)
-{
-	size_t depth = 0;
-
-	if (s[i] == 't' || s[i] == 'n')
-		return i + 4;
-	if (s[i] == 'f')
-		return i + 5;
-	if (s[i] == '-' || is_digit(s[i])) {
-		i += s[i] == '-';
-		if (s[i] == '0')
-			i++;
-		else
-			while (i < len && is_digit(s[i]))
-				i++;
-		if (i < len && s[i] == '.')
-			for (i++; i < len && is_digit(s[i]); i++)
-				;
-		if (i < len && (s[i] == 'e' || s[i] == 'E')) {
-			i++;
-			if (i < len && (s[i] == '+' || s[i] == '-'))
-				i++;
-			while (i < len && is_digit(s[i]))
-				i++;
-		}
-		return i;
-	}
-	do {
-		if (s[i] == '"') {
-			for (i++; i < len && s[i] != '"'; i++)
-				if (s[i] == '\\')
-					i++;
-		} else if (s[i] == '{' || s[i] == '[') {
-			depth++;
-		} else if (s[i] == '}' || s[i] == ']') {
-			depth--;
-		}
-		i++;
-	} while (depth > 0 && i < len);
-	return i;
-}
-
 /* Go's quoteChar, for the one byte its scanner stopped at. */
 static void quote_char(unsigned char c, char out[16])
 {
@@ -219,7 +171,7 @@ static int unmarshal(const char *s, size_t len, struct gdn_gojson **ret, struct 
 	}
 	while (i < len && go_ws(s[i]))
 		i++;
-	for (i = value_end(s, len, i); i < len && go_ws(s[i]); i++)
+	for (i = gdn_gojson_value_end(s, len, i); i < len && go_ws(s[i]); i++)
 		;
 	if (i < len) {
 		char q[16], msg[64];

@@ -93,6 +93,14 @@ void kw_alloc_names(const struct kw_names *n, struct kw_alloc *a, const char *id
 void kw_instance_chain(const struct kw_names *n, const char *id, char out[32]);
 void kw_log_chain(const struct kw_names *n, const char *id, char out[32]);
 void kw_instance_id(uint64_t counter, char out[KW_INSTANCE_ID_LEN + 1]);
+/* Names gathered from a walk (chains, links) that may not change what it walks. */
+struct kw_name_list {
+	char (*names)[32];
+	size_t n, cap;
+	bool oom; /* a name could not be kept: the caller must fail */
+};
+void kw_name_list_add(struct kw_name_list *l, const char *name);
+void kw_name_list_free(struct kw_name_list *l);
 /* A host veth (w<tag><11-char id>-0) or bridge (w<tag>brdg-<8 hex>) of this tag's naming. */
 bool kw_link_is_ours(const struct kw_names *n, const char *name, bool *is_bridge);
 

@@ -1,6 +1,7 @@
 /* Names of chains and links (internals §11.2): the interface prefix w<tag>, the chain prefix
  * w-<tag>-, and 11-character instance ids in base 32 (0-9a-v) from a 55-bit counter. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "cmd/kawasaki/kawasaki.h"
 
@@ -61,4 +62,25 @@ bool kw_link_is_ours(const struct kw_names *n, const char *name, bool *is_bridge
 	return strlen(rest) == KW_INSTANCE_ID_LEN + 2 &&
 	       strspn(rest, "0123456789abcdefghijklmnopqrstuv") == KW_INSTANCE_ID_LEN &&
 	       strcmp(rest + KW_INSTANCE_ID_LEN, "-0") == 0;
+}
+
+void kw_name_list_add(struct kw_name_list *l, const char *name)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 32;
+		char(*p)[32] = reallocarray(l->names, cap, sizeof(*p));
+		if (!p) {
+			l->oom = true;
+			return;
+		}
+		l->names = p;
+		l->cap = cap;
+	}
+	(void)snprintf(l->names[l->n++], 32, "%s", name);
+}
+
+void kw_name_list_free(struct kw_name_list *l)
+{
+	free(l->names);
+	*l = (struct kw_name_list){0};
 }

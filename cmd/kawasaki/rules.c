@@ -344,52 +344,46 @@ int kw_rules_format(struct kw_daemon *d, const struct kw_alloc *a, json_t *out,
 
 /* cleanup: instance chains of no allocation (containers whose create or destroy was cut short
  * before kawasaki kept a record, or whose record was removed by hand). */
-struct orphan_list {
+struct orphan_walk {
 	struct kw_daemon *d;
-	char (*names)[32];
-	size_t n, cap;
+	struct kw_name_list list;
 };
 
 static void collect_orphan(const char *chain, void *arg)
 {
-	struct orphan_list *l = arg;
-	const char *id = chain + strlen(l->d->names.instance_prefix);
+	struct orphan_walk *w = arg;
+	const char *id = chain + strlen(w->d->names.instance_prefix);
 
 	if (strlen(id) < KW_INSTANCE_ID_LEN)
 		return;
-	for (struct kw_alloc *a = l->d->allocs; a; a = a->next)
+	for (struct kw_alloc *a = w->d->allocs; a; a = a->next)
 		if (strncmp(a->id, id, KW_INSTANCE_ID_LEN) == 0)
 			return;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		char(*p)[32] = reallocarray(l->names, cap, sizeof(*p));
-		if (!p)
-			return;
-		l->names = p;
-		l->cap = cap;
-	}
-	(void)snprintf(l->names[l->n++], 32, "%s", chain);
+	kw_name_list_add(&w->list, chain);
 }
 
 static int orphans_fn(struct kw_daemon *d, struct kw_ipt *t, const void *arg, struct gdn_err **err)
 {
 	json_t *removed = (json_t *)arg;
-	struct orphan_list l = {.d = d};
+	struct orphan_walk w = {.d = d};
+	struct kw_name_list *l = &w.list;
 	int r = 0;
 	bool filter = kw_ipt_chain_exists(t, d->names.forward);
 
-	kw_ipt_chains(t, d->names.instance_prefix, collect_orphan, &l);
-	for (size_t i = 0; r >= 0 && i < l.n; i++) {
+	kw_ipt_chains(t, d->names.instance_prefix, collect_orphan, &w);
+	if (l->oom)
+		r = gdn_err_set(err, ENOMEM, "list the instance chains");
+	for (size_t i = 0; r >= 0 && i < l->n; i++) {
 		r = kw_ipt_delete_jumps(t, filter ? d->names.forward : d->names.prerouting,
-					l.names[i], err);
+					l->names[i], err);
 		if (r >= 0)
-			r = kw_ipt_chain_flush(t, l.names[i], err);
+			r = kw_ipt_chain_flush(t, l->names[i], err);
 	}
-	for (size_t i = 0; r >= 0 && i < l.n; i++) {
-		r = kw_ipt_chain_delete(t, l.names[i], err);
-		json_array_append_new(removed, json_string(l.names[i]));
+	for (size_t i = 0; r >= 0 && i < l->n; i++) {
+		r = kw_ipt_chain_delete(t, l->names[i], err);
+		json_array_append_new(removed, json_string(l->names[i]));
 	}
-	free(l.names);
+	kw_name_list_free(l);
 	return r;
 }
 

@@ -21,39 +21,30 @@
 #include <unistd.h>
 #include "cmd/kawasaki/kawasaki.h"
 
-struct chain_list {
-	char (*names)[32];
-	size_t n, cap;
-};
-
 static void collect(const char *chain, void *arg)
 {
-	struct chain_list *l = arg;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		char(*p)[32] = reallocarray(l->names, cap, sizeof(*p));
-		if (!p)
-			return;
-		l->names = p;
-		l->cap = cap;
-	}
-	(void)snprintf(l->names[l->n++], 32, "%s", chain);
+	kw_name_list_add(arg, chain);
 }
 
 /* Flushes and deletes every chain of the table whose name starts with prefix. */
 static int drop_instance_chains(struct kw_ipt *t, const char *prefix, struct gdn_err **err)
 {
-	struct chain_list l = {0};
+	struct kw_name_list l = {0};
 	int r = 0;
 
 	kw_ipt_chains(t, prefix, collect, &l);
+	if (l.oom)
+		r = gdn_err_set(err, ENOMEM, "list the chains '%s*'", prefix);
 	for (size_t i = 0; r >= 0 && i < l.n; i++)
 		r = kw_ipt_chain_flush(t, l.names[i], err);
 	for (size_t i = 0; r >= 0 && i < l.n; i++)
 		r = kw_ipt_chain_delete(t, l.names[i], err);
-	free(l.names);
+	kw_name_list_free(&l);
 	return r;
 }
+
+static int teardown_filter(const struct kw_names *n, struct kw_ipt *t, struct gdn_err **err);
+static int teardown_nat(const struct kw_names *n, struct kw_ipt *t, struct gdn_err **err);
 
 static int hook(struct kw_ipt *t, const char *chain, const char *in_if, const char *out_if,
 		const char *target, struct gdn_err **err)
@@ -74,25 +65,8 @@ static int setup_filter(struct kw_daemon *d, struct kw_ipt *t, struct gdn_err **
 	int r;
 
 	(void)snprintf(wildcard, sizeof(wildcard), "%s+", n->if_prefix);
-	/* the references go first (forward's gotos, the instance chains' gotos to default and
-	 * to their log chains), then the chains */
-	r = kw_ipt_chain_flush(t, n->forward, err);
-	if (r >= 0)
-		r = kw_ipt_chain_flush(t, n->input, err);
-	if (r >= 0)
-		r = kw_ipt_chain_flush(t, n->dflt, err);
-	if (r >= 0)
-		r = drop_instance_chains(t, n->instance_prefix, err);
-	if (r >= 0)
-		r = kw_ipt_delete_jumps(t, "INPUT", n->input, err);
-	if (r >= 0)
-		r = kw_ipt_delete_jumps(t, "FORWARD", n->forward, err);
-	if (r >= 0)
-		r = kw_ipt_chain_delete(t, n->input, err);
-	if (r >= 0)
-		r = kw_ipt_chain_delete(t, n->forward, err);
-	if (r >= 0)
-		r = kw_ipt_chain_delete(t, n->dflt, err);
+	/* what an older set-up left: every chain and hook of ours, instance chains included */
+	r = teardown_filter(n, t, err);
 	if (r >= 0)
 		r = kw_ipt_chain_create(t, n->input, err);
 	if (r >= 0)
@@ -157,13 +131,9 @@ static int reset_default(struct kw_daemon *d, struct kw_ipt *t, struct gdn_err *
 static int setup_nat(struct kw_daemon *d, struct kw_ipt *t, struct gdn_err **err)
 {
 	const struct kw_names *n = &d->names;
-	int r = kw_ipt_chain_flush(t, n->prerouting, err);
+	/* like Garden's: the instance chains and the MASQUERADE rules go */
+	int r = teardown_nat(n, t, err);
 
-	/* like Garden: the chains are emptied (postrouting's MASQUERADE rules too) and kept */
-	if (r >= 0)
-		r = kw_ipt_chain_flush(t, n->postrouting, err);
-	if (r >= 0)
-		r = drop_instance_chains(t, n->instance_prefix, err);
 	if (r >= 0)
 		r = kw_ipt_chain_create(t, n->prerouting, err);
 	if (r >= 0)
@@ -274,28 +244,18 @@ static int teardown_nat(const struct kw_names *n, struct kw_ipt *t, struct gdn_e
 	return r;
 }
 
-struct link_list {
+struct link_walk {
 	const struct kw_names *n;
-	char (*names)[32];
-	size_t count, cap;
+	struct kw_name_list list;
 };
 
 static void collect_link(const char *name, void *arg)
 {
-	struct link_list *l = arg;
+	struct link_walk *w = arg;
 	bool bridge;
 
-	if (!kw_link_is_ours(l->n, name, &bridge))
-		return;
-	if (l->count == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 16;
-		char(*p)[32] = reallocarray(l->names, cap, sizeof(*p));
-		if (!p)
-			return;
-		l->names = p;
-		l->cap = cap;
-	}
-	(void)snprintf(l->names[l->count++], 32, "%s", name);
+	if (kw_link_is_ours(w->n, name, &bridge))
+		kw_name_list_add(&w->list, name);
 }
 
 int kw_teardown_host(const struct kw_names *n, struct kw_nl *nl, struct gdn_err **err)
@@ -315,10 +275,12 @@ int kw_teardown_host(const struct kw_names *n, struct kw_nl *nl, struct gdn_err 
 		r = kw_ipt_commit(t, err);
 	if (r < 0)
 		return r;
-	struct link_list l = {.n = n};
-	r = kw_links_each(nl, n->if_prefix, collect_link, &l, err);
-	for (size_t i = 0; r >= 0 && i < l.count; i++)
-		r = kw_link_delete(nl, l.names[i], err);
-	free(l.names);
+	struct link_walk w = {.n = n};
+	r = kw_links_each(nl, n->if_prefix, collect_link, &w, err);
+	if (r >= 0 && w.list.oom)
+		r = gdn_err_set(err, ENOMEM, "list the links");
+	for (size_t i = 0; r >= 0 && i < w.list.n; i++)
+		r = kw_link_delete(nl, w.list.names[i], err);
+	kw_name_list_free(&w.list);
 	return r;
 }

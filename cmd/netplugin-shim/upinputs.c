@@ -17,41 +17,6 @@ static size_t skip_ws(const char *s, size_t len, size_t i)
 	return i;
 }
 
-static bool is_digit(char c)
-{
-	return c >= '0' && c <= '9';
-}
-
-/* The end of the JSON value at s[i], which gdn_gojson_decode has accepted (so only its
- * structure needs following). */
-static size_t value_end(const char *s, size_t len, size_t i)
-{
-	size_t depth = 0;
-
-	if (s[i] == 't' || s[i] == 'n')
-		return i + 4;
-	if (s[i] == 'f')
-		return i + 5;
-	if (s[i] == '-' || is_digit(s[i])) {
-		for (i++; i < len && (is_digit(s[i]) || (s[i] && strchr(".eE+-", s[i]))); i++)
-			;
-		return i;
-	}
-	do {
-		if (s[i] == '"') {
-			for (i++; i < len && s[i] != '"'; i++)
-				if (s[i] == '\\')
-					i++;
-		} else if (s[i] == '{' || s[i] == '[') {
-			depth++;
-		} else if (s[i] == '}' || s[i] == ']') {
-			depth--;
-		}
-		i++;
-	} while (depth > 0 && i < len);
-	return i;
-}
-
 int nps_upinputs_rewrite(const char *text, size_t len, int64_t *ret_pid, char **ret_text,
 			 size_t *ret_len, struct gdn_err **err)
 {
@@ -78,10 +43,10 @@ int nps_upinputs_rewrite(const char *text, size_t len, int64_t *ret_pid, char **
 		size_t start;
 
 		i = skip_ws(text, len, i);
-		i = value_end(text, len, i);   /* the name */
-		i = skip_ws(text, len, i) + 1; /* ':' */
+		i = gdn_gojson_value_end(text, len, i); /* the name */
+		i = skip_ws(text, len, i) + 1;		/* ':' */
 		start = skip_ws(text, len, i);
-		i = value_end(text, len, start); /* the value */
+		i = gdn_gojson_value_end(text, len, start); /* the value */
 		if (strcasecmp(v->keys[m], "Pid") == 0 && v->items[m]->kind != GDN_GOJSON_NULL) {
 			if (gdn_buf_append(&b, text + copied, start - copied) < 0 ||
 			    gdn_buf_puts(&b, "0") < 0)
