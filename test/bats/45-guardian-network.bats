@@ -520,3 +520,20 @@ PY
 	[[ ! -e $GDN_KAWASAKI_STATE/etc ]] || fail "a record outside containers/"
 	destroy_container net-hz
 }
+
+@test "--external-ip and --mtu: Info's ExternalIP, NetIn's DNAT address and the links' MTU" {
+	start_guardian --external-ip 192.0.2.200 --mtu 1280
+	create_container net-ext '{"netin":[{"host_port":0,"container_port":80}]}'
+	assert_equal "$(info_field net-ext ExternalIP)" 192.0.2.200
+	assert_equal "$(info_field net-ext 'Properties["kawasaki.mtu"]')" 1280
+	run kawasaki rules net-ext
+	assert_output --regexp "-d 192\.0\.2\.200/32 -p tcp -m tcp --dport $(info_field net-ext 'MappedPorts[0].HostPort') "
+	local id
+	id=$(info_field net-ext 'Properties["kawasaki.iptable-inst"]')
+	run ip -o link show "w$id-0"
+	assert_output --partial "mtu 1280"
+	run rt_exec net-ext ip -o link show "w$id-1"
+	assert_output --partial "mtu 1280"
+	destroy_container net-ext
+	start_guardian
+}
