@@ -4,6 +4,7 @@
 #include <stdio.h>
 
 #include "lib/cli.h"
+#include "lib/util.h"
 
 int gdn_cli_version(const char *prog)
 {
@@ -24,6 +25,18 @@ int gdn_cli_log_level(const char *value, enum gdn_log_level *ret, struct gdn_err
 				    "--log-level: '%s' is not one of debug, info, error, fatal",
 				    value ? value : "");
 	return 0;
+}
+
+int gdn_cli_u32(const char *flag, const char *value, uint32_t max, uint32_t *ret,
+		struct gdn_err **err)
+{
+	if (gdn_parse_u32(value, ret) == 0 && *ret <= max)
+		return 0;
+	if (max == UINT32_MAX)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "--%s: '%s' is not a number",
+				    flag, value);
+	return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "--%s: '%s' is not a number from 0 to %u",
+			    flag, value, (unsigned)max);
 }
 
 int gdn_cli_usage_error(const char *prog, const char *fmt, ...)

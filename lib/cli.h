@@ -10,6 +10,7 @@
 #pragma once
 
 #include <getopt.h>
+#include <stdint.h>
 #include "lib/err.h"
 #include "lib/log.h"
 #include "lib/version.h"
@@ -40,6 +41,10 @@ int gdn_cli_help(const char *text);
  * -EINVAL. */
 int gdn_cli_log_level(const char *value, enum gdn_log_level *ret, struct gdn_err **err);
 
+/* A numeric flag's value, at most max: "--<flag>: '<v>' is not a number" (max UINT32_MAX) or
+ * "... is not a number from 0 to <max>", -EINVAL. */
+int gdn_cli_u32(const char *flag, const char *value, uint32_t max, uint32_t *ret,
+		struct gdn_err **err);
 /* "<prog>: <message>\nTry '<prog> --help'.\n" on stderr. Returns GDN_CLI_EXIT_USAGE. A NULL
  * fmt prints only the hint (getopt_long has already said what was wrong). */
 int gdn_cli_usage_error(const char *prog, const char *fmt, ...) GDN_PRINTF(2, 3);

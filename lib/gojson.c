@@ -790,3 +790,46 @@ size_t gdn_gojson_value_end(const char *s, size_t len, size_t i)
 	} while (depth > 0 && i < len);
 	return i;
 }
+
+/* A decoded value as jansson, for what guardian forwards as it came (NetOutRules go to the
+ * networker, which validates them as Garden's does). */
+json_t *gdn_gojson_to_json(const struct gdn_gojson *v)
+{
+	switch (v->kind) {
+	case GDN_GOJSON_NULL:
+		return json_null();
+	case GDN_GOJSON_BOOL:
+		return json_boolean(v->boolean);
+	case GDN_GOJSON_STRING:
+		return json_stringn(v->text, v->len);
+	case GDN_GOJSON_NUMBER: {
+		int64_t i;
+		uint64_t u;
+		if (gdn_gojson_i64(v, &i) == 0)
+			return json_integer(i);
+		if (gdn_gojson_u64(v, &u) == 0)
+			return gdn_json_u64(u);
+		return json_real(strtod(v->text, NULL));
+	}
+	case GDN_GOJSON_ARRAY: {
+		json_t *a = json_array();
+		for (size_t i = 0; a && i < v->n; i++)
+			if (json_array_append_new(a, gdn_gojson_to_json(v->items[i])) < 0) {
+				json_decref(a);
+				return NULL;
+			}
+		return a;
+	}
+	case GDN_GOJSON_OBJECT: {
+		json_t *o = json_object();
+		for (size_t i = 0; o && i < v->n; i++)
+			if (json_object_set_new(o, v->keys[i], gdn_gojson_to_json(v->items[i])) <
+			    0) {
+				json_decref(o);
+				return NULL;
+			}
+		return o;
+	}
+	}
+	return NULL;
+}

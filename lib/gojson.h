@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include "lib/err.h"
 
 enum gdn_gojson_kind {
@@ -109,3 +110,8 @@ int gdn_gojson_str(const struct gdn_gojson *v, const char *owner, const char *fi
  * gdn_gojson_decode accepted: for callers that rewrite or slice such text (the network plugin's
  * output, netplugin-shim's UpInputs). Only the structure is followed. */
 size_t gdn_gojson_value_end(const char *s, size_t len, size_t i);
+
+/* A decoded value as jansson (numbers as integers when they fit int64 or uint64, else reals),
+ * for what is forwarded as it came: NetOutRules go on to the networker, which checks them.
+ * NULL when out of memory. */
+json_t *gdn_gojson_to_json(const struct gdn_gojson *v);

@@ -26,6 +26,20 @@ struct gd_ctr *gd_lookup(struct gd_server *s, struct gd_conn *c, const char *han
 	return ctr;
 }
 
+struct gd_ctr *gd_lookup_active(struct gd_server *s, struct gd_conn *c, const char *handle)
+{
+	struct gd_ctr *ctr = gd_lookup(s, c, handle);
+
+	if (ctr && ctr->state != GD_CTR_ACTIVE) {
+		_cleanup_err_ struct gdn_err *e = NULL;
+		gdn_err_kind(&e, GDN_ERR_GENERIC, EBUSY, "container '%s' is being %s", ctr->handle,
+			     ctr->state == GD_CTR_CREATING ? "created" : "destroyed");
+		gd_reply_error(s, c, e);
+		return NULL;
+	}
+	return ctr;
+}
+
 /* --- create ---------------------------------------------------------------------------------- */
 
 struct create_job {
@@ -332,15 +346,9 @@ void gd_h_stop(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		gd_reply_error(s, c, e);
 		return;
 	}
-	ctr = gd_lookup(s, c, p->handle);
+	ctr = gd_lookup_active(s, c, p->handle);
 	if (!ctr)
 		return;
-	if (ctr->state != GD_CTR_ACTIVE) {
-		gdn_err_kind(&e, GDN_ERR_GENERIC, EBUSY, "container '%s' is being %s", ctr->handle,
-			     ctr->state == GD_CTR_CREATING ? "created" : "destroyed");
-		gd_reply_error(s, c, e);
-		return;
-	}
 	j = calloc(1, sizeof(*j));
 	if (!j || !(j->handle = strdup(ctr->handle))) {
 		free(j);

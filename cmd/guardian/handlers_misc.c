@@ -1,5 +1,4 @@
 /* Small routes answered inline: ping, capacity, properties, grace time, limits getters. */
-#include <arpa/inet.h>
 #include <string.h>
 #include <sys/statvfs.h>
 #include <sys/sysinfo.h>

@@ -83,21 +83,6 @@ static void net_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e
 	gd_reply_json(s, w->conn, 200, body);
 }
 
-/* The container, active; else the reply is sent and NULL returned. */
-static struct gd_ctr *active(struct gd_server *s, struct gd_conn *c, const char *handle)
-{
-	_cleanup_err_ struct gdn_err *e = NULL;
-	struct gd_ctr *ctr = gd_lookup(s, c, handle);
-
-	if (ctr && ctr->state != GD_CTR_ACTIVE) {
-		gdn_err_kind(&e, GDN_ERR_GENERIC, EBUSY, "container '%s' is being %s", ctr->handle,
-			     ctr->state == GD_CTR_CREATING ? "created" : "destroyed");
-		gd_reply_error(s, c, e);
-		return NULL;
-	}
-	return ctr;
-}
-
 static void start(struct gd_server *s, struct gd_conn *c, struct gd_ctr *ctr, struct net_job *j,
 		  gd_worker_fn fn)
 {
@@ -129,7 +114,7 @@ void gd_h_net_in(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		gd_reply_error(s, c, e);
 		return;
 	}
-	struct gd_ctr *ctr = active(s, c, p->handle);
+	struct gd_ctr *ctr = gd_lookup_active(s, c, p->handle);
 	if (!ctr)
 		return;
 	struct net_job *j = calloc(1, sizeof(*j));
@@ -146,7 +131,6 @@ void gd_h_net_in(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 static void net_out(struct gd_server *s, struct gd_conn *c, struct gd_params *p, bool bulk)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
-	json_error_t jerr;
 	/* syntax as Go's decoder reports it; the rules themselves are the networker's to check */
 	_cleanup_gojson_ struct gdn_gojson *req = NULL;
 
@@ -160,13 +144,9 @@ static void net_out(struct gd_server *s, struct gd_conn *c, struct gd_params *p,
 		gd_reply_error(s, c, e);
 		return;
 	}
-	json_t *rules =
-	    json_loadb(c->body.data, c->body.len, JSON_DECODE_ANY | JSON_DISABLE_EOF_CHECK, &jerr);
-	if (!rules || json_is_null(rules)) {
-		json_decref(rules);
-		rules = bulk ? json_array() : json_object();
-	}
-	struct gd_ctr *ctr = active(s, c, p->handle);
+	json_t *rules = req->kind == GDN_GOJSON_NULL ? (bulk ? json_array() : json_object())
+						     : gdn_gojson_to_json(req);
+	struct gd_ctr *ctr = gd_lookup_active(s, c, p->handle);
 	struct net_job *j = ctr ? calloc(1, sizeof(*j)) : NULL;
 	if (!j) {
 		json_decref(rules);

@@ -449,15 +449,9 @@ void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		gd_reply_error(s, c, e);
 		return;
 	}
-	ctr = gd_lookup(s, c, p->handle);
+	ctr = gd_lookup_active(s, c, p->handle);
 	if (!ctr)
 		return; /* answered */
-	if (ctr->state != GD_CTR_ACTIVE) {
-		gdn_err_kind(&e, GDN_ERR_GENERIC, EBUSY, "container '%s' is being %s", ctr->handle,
-			     ctr->state == GD_CTR_CREATING ? "created" : "destroyed");
-		gd_reply_error(s, c, e);
-		return;
-	}
 	/* loaded at create or restore; a load that failed then is retried here */
 	if (!ctr->run_base && gd_ctr_load(s->cfg, ctr, &e) < 0) {
 		gd_reply_error(s, c, e);

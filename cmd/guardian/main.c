@@ -144,14 +144,6 @@ static int parse_network_pool(const char *v, const char **ret, struct gdn_err **
 	return 0;
 }
 
-static int parse_u32_flag(const char *name, const char *v, uint32_t *ret, struct gdn_err **err)
-{
-	if (gdn_parse_u32(v, ret) < 0)
-		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "--%s: '%s' is not a number",
-				    name, v);
-	return 0;
-}
-
 /* `name` beside the guardian binary, else in ../libexec/garden-c/ (where make install puts
  * garden-init). Returns a static buffer per call site's `buf`. */
 static const char *find_beside(const char *name, char *buf, size_t size)
@@ -266,16 +258,20 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 			cfg->disable_privileged = true;
 			break;
 		case OPT_UID_MAP_START:
-			r = parse_u32_flag("uid-map-start", optarg, &cfg->uid_map_start, err);
+			r = gdn_cli_u32("uid-map-start", optarg, UINT32_MAX, &cfg->uid_map_start,
+					err);
 			break;
 		case OPT_UID_MAP_LENGTH:
-			r = parse_u32_flag("uid-map-length", optarg, &cfg->uid_map_length, err);
+			r = gdn_cli_u32("uid-map-length", optarg, UINT32_MAX, &cfg->uid_map_length,
+					err);
 			break;
 		case OPT_GID_MAP_START:
-			r = parse_u32_flag("gid-map-start", optarg, &cfg->gid_map_start, err);
+			r = gdn_cli_u32("gid-map-start", optarg, UINT32_MAX, &cfg->gid_map_start,
+					err);
 			break;
 		case OPT_GID_MAP_LENGTH:
-			r = parse_u32_flag("gid-map-length", optarg, &cfg->gid_map_length, err);
+			r = gdn_cli_u32("gid-map-length", optarg, UINT32_MAX, &cfg->gid_map_length,
+					err);
 			break;
 		case OPT_RUNTIME:
 			cfg->runtime = optarg;

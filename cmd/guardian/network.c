@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "lib/buf.h"
 #include "lib/net.h"
 #include "lib/ipc.h"
 #include "lib/util.h"
@@ -103,16 +104,12 @@ static int write_files(const struct gd_config *cfg, const char *dir, const char 
 
 static char *joined(const char **v, const char *sep)
 {
-	size_t len = 1;
+	struct gdn_buf b = {0};
+
 	for (const char **p = v; p && *p; p++)
-		len += strlen(*p) + strlen(sep);
-	char *out = calloc(1, len);
-	for (const char **p = v; out && p && *p; p++) {
-		if (p != v)
-			strcat(out, sep);
-		strcat(out, *p);
-	}
-	return out;
+		(void)gdn_buf_printf(&b, "%s%s", p == v ? "" : sep, *p);
+	(void)gdn_buf_append(&b, "", 1);
+	return gdn_buf_steal(&b, NULL);
 }
 
 static int up_kawasaki(const struct gd_config *cfg, const char *dir, const char *handle, pid_t pid,

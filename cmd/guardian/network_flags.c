@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "lib/cli.h"
 #include "lib/net.h"
 #include "lib/path.h"
 #include "lib/util.h"
@@ -39,16 +40,6 @@ static int ipv4_flag(const char *flag, const char *v, struct gdn_err **err)
 	if (gdn_net_parse_ipv4(v, &ip) < 0)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
 				    "--%s: '%s' is not an IPv4 address", flag, v);
-	return 0;
-}
-
-static int u32_flag(const char *flag, const char *v, uint32_t max, uint32_t *ret,
-		    struct gdn_err **err)
-{
-	if (gdn_parse_u32(v, ret) < 0 || *ret > max)
-		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
-				    "--%s: '%s' is not a number from 0 to %u", flag, v,
-				    (unsigned)max);
 	return 0;
 }
 
@@ -104,13 +95,13 @@ int gd_network_flag(int opt, const char *v, struct gd_config *cfg, struct gdn_er
 		cfg->external_ip = v;
 		return 0;
 	case GD_OPT_PORT_POOL_START:
-		return u32_flag("port-pool-start", v, 65535, &cfg->port_pool_start, err);
+		return gdn_cli_u32("port-pool-start", v, 65535, &cfg->port_pool_start, err);
 	case GD_OPT_PORT_POOL_SIZE:
-		return u32_flag("port-pool-size", v, 65535, &cfg->port_pool_size, err);
+		return gdn_cli_u32("port-pool-size", v, 65535, &cfg->port_pool_size, err);
 	case GD_OPT_PORT_POOL_PROPERTIES_PATH:
 		return 0;
 	case GD_OPT_MTU:
-		return u32_flag("mtu", v, 65535, &cfg->mtu, err);
+		return gdn_cli_u32("mtu", v, 65535, &cfg->mtu, err);
 	case GD_OPT_TAG:
 		if (strlen(v) > 1 || (*v && !strchr("abcdefghijklmnopqrstuvwxyz0123456789", *v)))
 			return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,

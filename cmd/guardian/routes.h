@@ -44,6 +44,9 @@ void gd_h_not_implemented(struct gd_server *s, struct gd_conn *c, struct gd_para
 /* Looks up a registered container for a per-handle route, pausing its grace timer until the
  * response is written. Answers ContainerNotFoundError itself and returns NULL if unknown. */
 struct gd_ctr *gd_lookup(struct gd_server *s, struct gd_conn *c, const char *handle);
+/* gd_lookup of a container that is neither being created nor destroyed (else 500 "container
+ * '<h>' is being created|destroyed" is answered and NULL returned). */
+struct gd_ctr *gd_lookup_active(struct gd_server *s, struct gd_conn *c, const char *handle);
 
 /* The Info object of a container (protocol §4.7). */
 json_t *gd_info_json(struct gd_server *s, struct gd_ctr *ctr);

@@ -190,48 +190,6 @@ static int resolve_rootfs(const struct gd_config *cfg, const char *rootfs, const
 	return *ret ? 0 : gdn_err_set(err, ENOMEM, "rootfs");
 }
 
-/* A decoded value as jansson, for what guardian forwards as it came (NetOutRules go to the
- * networker, which validates them as Garden's does). */
-static json_t *to_jansson(const struct gdn_gojson *v)
-{
-	switch (v->kind) {
-	case GDN_GOJSON_NULL:
-		return json_null();
-	case GDN_GOJSON_BOOL:
-		return json_boolean(v->boolean);
-	case GDN_GOJSON_STRING:
-		return json_stringn(v->text, v->len);
-	case GDN_GOJSON_NUMBER: {
-		int64_t i;
-		uint64_t u;
-		if (gdn_gojson_i64(v, &i) == 0)
-			return json_integer(i);
-		if (gdn_gojson_u64(v, &u) == 0)
-			return gdn_json_u64(u);
-		return json_real(strtod(v->text, NULL));
-	}
-	case GDN_GOJSON_ARRAY: {
-		json_t *a = json_array();
-		for (size_t i = 0; a && i < v->n; i++)
-			if (json_array_append_new(a, to_jansson(v->items[i])) < 0) {
-				json_decref(a);
-				return NULL;
-			}
-		return a;
-	}
-	case GDN_GOJSON_OBJECT: {
-		json_t *o = json_object();
-		for (size_t i = 0; o && i < v->n; i++)
-			if (json_object_set_new(o, v->keys[i], to_jansson(v->items[i])) < 0) {
-				json_decref(o);
-				return NULL;
-			}
-		return o;
-	}
-	}
-	return NULL;
-}
-
 /* ContainerSpec.netin ([]garden.NetIn, uint32 ports) and netout_rules, for the networker. */
 static int parse_network(const struct gdn_gojson *spec, struct gd_create_spec *s,
 			 struct gdn_err **err)
@@ -262,7 +220,7 @@ static int parse_network(const struct gdn_gojson *spec, struct gd_create_spec *s
 		if (!s->net.netin)
 			return gdn_err_set(err, ENOMEM, "netin");
 	}
-	if (netout && netout->n && !(s->net.netout = to_jansson(netout)))
+	if (netout && netout->n && !(s->net.netout = gdn_gojson_to_json(netout)))
 		return gdn_err_set(err, ENOMEM, "netout_rules");
 	return 0;
 }

@@ -110,9 +110,9 @@ static bool arg_json;
 
 static int parse_number(const char *name, const char *v, uint32_t max, uint32_t *ret)
 {
-	if (gdn_parse_u32(v, ret) < 0 || *ret > max)
-		return gdn_cli_usage_error("kawasaki", "--%s: '%s' is not a number up to %u", name,
-					   v, (unsigned)max);
+	_cleanup_err_ struct gdn_err *err = NULL;
+	if (gdn_cli_u32(name, v, max, ret, &err) < 0)
+		return usage_error("%s", gdn_err_str(err));
 	return 0;
 }
 

@@ -154,6 +154,14 @@ static int add_ports(struct kw_daemon *d, struct kw_alloc *a, const json_t *neti
 	return 0;
 }
 
+static bool has_pooled_port(const struct kw_alloc *a)
+{
+	for (size_t i = 0; i < a->n_ports; i++)
+		if (a->ports[i].pooled)
+			return true;
+	return false;
+}
+
 static int translate_all(const json_t *rules, const char *handle, const char *log_chain,
 			 struct kw_netout *out, struct gdn_err **err)
 {
@@ -291,7 +299,8 @@ int kw_op_up(struct kw_daemon *d, const json_t *req, int netns_fd, json_t *reply
 	d->n_allocs++;
 
 	r = kw_store_save(d, a, err);
-	if (r >= 0)
+	/* the rotation moved only if a port came from the pool */
+	if (r >= 0 && has_pooled_port(a))
 		r = kw_store_save_cursor(d, err);
 	if (r >= 0)
 		r = configure(d, a, netns_fd, &out, err);
@@ -359,7 +368,7 @@ int kw_op_net_in(struct kw_daemon *d, const json_t *req, json_t *reply, struct g
 	a->ports = ports;
 	a->ports[a->n_ports++] = p;
 	r = kw_store_save(d, a, err);
-	if (r >= 0)
+	if (r >= 0 && p.pooled)
 		r = kw_store_save_cursor(d, err);
 	if (r >= 0)
 		r = kw_rules_net_in(d, a, &p, err);

@@ -362,26 +362,29 @@ static void collect_orphan(const char *chain, void *arg)
 	kw_name_list_add(&w->list, chain);
 }
 
+struct orphans_arg {
+	const char *jumps_from; /* the global chain that jumps to instance chains */
+	json_t *removed;
+};
+
 static int orphans_fn(struct kw_daemon *d, struct kw_ipt *t, const void *arg, struct gdn_err **err)
 {
-	json_t *removed = (json_t *)arg;
+	const struct orphans_arg *x = arg;
 	struct orphan_walk w = {.d = d};
 	struct kw_name_list *l = &w.list;
 	int r = 0;
-	bool filter = kw_ipt_chain_exists(t, d->names.forward);
 
 	kw_ipt_chains(t, d->names.instance_prefix, collect_orphan, &w);
 	if (l->oom)
 		r = gdn_err_set(err, ENOMEM, "list the instance chains");
 	for (size_t i = 0; r >= 0 && i < l->n; i++) {
-		r = kw_ipt_delete_jumps(t, filter ? d->names.forward : d->names.prerouting,
-					l->names[i], err);
+		r = kw_ipt_delete_jumps(t, x->jumps_from, l->names[i], err);
 		if (r >= 0)
 			r = kw_ipt_chain_flush(t, l->names[i], err);
 	}
 	for (size_t i = 0; r >= 0 && i < l->n; i++) {
 		r = kw_ipt_chain_delete(t, l->names[i], err);
-		json_array_append_new(removed, json_string(l->names[i]));
+		json_array_append_new(x->removed, json_string(l->names[i]));
 	}
 	kw_name_list_free(l);
 	return r;
@@ -389,8 +392,11 @@ static int orphans_fn(struct kw_daemon *d, struct kw_ipt *t, const void *arg, st
 
 int kw_rules_orphans(struct kw_daemon *d, json_t *removed, struct gdn_err **err)
 {
-	int r = in_table(d, "nat", orphans_fn, removed, err);
+	struct orphans_arg nat = {d->names.prerouting, removed};
+	struct orphans_arg filter = {d->names.forward, removed};
+	int r = in_table(d, "nat", orphans_fn, &nat, err);
+
 	if (r >= 0)
-		r = in_table(d, "filter", orphans_fn, removed, err);
+		r = in_table(d, "filter", orphans_fn, &filter, err);
 	return r;
 }

@@ -156,43 +156,52 @@ static int enable_forwarding(struct gdn_err **err)
 	return 0;
 }
 
-static int setup_table(struct kw_daemon *d, const char *table, bool full,
-		       int (*setup)(struct kw_daemon *, struct kw_ipt *, struct gdn_err **),
-		       struct gdn_err **err)
-{
-	struct kw_ipt *t = NULL;
-	int r = kw_ipt_begin(table, KW_IPT_LOCK_TIMEOUT_MS, &t, err);
-
-	if (r < 0)
-		return r;
-	if (full)
-		r = setup(d, t, err);
-	if (r >= 0 && strcmp(table, "filter") == 0)
-		r = reset_input(d, t, err);
-	if (r >= 0 && strcmp(table, "filter") == 0)
-		r = reset_default(d, t, err);
-	if (r < 0) {
-		kw_ipt_abort(t);
-		return gdn_err_wrap(err, "set up the %s table", table);
-	}
-	return kw_ipt_commit(t, err);
-}
-
-int kw_setup_host(struct kw_daemon *d, struct gdn_err **err)
+/* The filter table in one commit: the global set-up when w--input is missing, then the chains
+ * rebuilt from the flags at every start. */
+static int setup_filter_table(struct kw_daemon *d, bool *ret_full, struct gdn_err **err)
 {
 	struct kw_ipt *t = NULL;
 	int r = kw_ipt_begin("filter", KW_IPT_LOCK_TIMEOUT_MS, &t, err);
 
 	if (r < 0)
 		return r;
-	bool full = !kw_ipt_chain_exists(t, d->names.input);
-	kw_ipt_abort(t);
-
-	if (full)
+	*ret_full = !kw_ipt_chain_exists(t, d->names.input);
+	if (*ret_full) {
 		gdn_log_info(d->log, "setup.global-chains", "chain", d->names.input, NULL);
-	r = setup_table(d, "filter", full, setup_filter, err);
+		r = setup_filter(d, t, err);
+	}
+	if (r >= 0)
+		r = reset_input(d, t, err);
+	if (r >= 0)
+		r = reset_default(d, t, err);
+	if (r < 0) {
+		kw_ipt_abort(t);
+		return gdn_err_wrap(err, "set up the filter table");
+	}
+	return kw_ipt_commit(t, err);
+}
+
+static int setup_nat_table(struct kw_daemon *d, struct gdn_err **err)
+{
+	struct kw_ipt *t = NULL;
+	int r = kw_ipt_begin("nat", KW_IPT_LOCK_TIMEOUT_MS, &t, err);
+
+	if (r < 0)
+		return r;
+	if (setup_nat(d, t, err) < 0) {
+		kw_ipt_abort(t);
+		return gdn_err_wrap(err, "set up the nat table");
+	}
+	return kw_ipt_commit(t, err);
+}
+
+int kw_setup_host(struct kw_daemon *d, struct gdn_err **err)
+{
+	bool full = false;
+	int r = setup_filter_table(d, &full, err);
+
 	if (r >= 0 && full)
-		r = setup_table(d, "nat", full, setup_nat, err);
+		r = setup_nat_table(d, err);
 	if (r >= 0)
 		r = enable_forwarding(err);
 	return r;
@@ -258,21 +267,28 @@ static void collect_link(const char *name, void *arg)
 		kw_name_list_add(&w->list, name);
 }
 
-int kw_teardown_host(const struct kw_names *n, struct kw_nl *nl, struct gdn_err **err)
+static int teardown_table(const struct kw_names *n, const char *table,
+			  int (*fn)(const struct kw_names *, struct kw_ipt *, struct gdn_err **),
+			  struct gdn_err **err)
 {
 	struct kw_ipt *t = NULL;
-	int r = kw_ipt_begin("filter", KW_IPT_LOCK_TIMEOUT_MS, &t, err);
+	int r = kw_ipt_begin(table, KW_IPT_LOCK_TIMEOUT_MS, &t, err);
 
-	if (r >= 0 && (r = teardown_filter(n, t, err)) < 0)
+	if (r < 0)
+		return r;
+	if (fn(n, t, err) < 0) {
 		kw_ipt_abort(t);
-	else if (r >= 0)
-		r = kw_ipt_commit(t, err);
+		return gdn_err_wrap(err, "tear down the %s table", table);
+	}
+	return kw_ipt_commit(t, err);
+}
+
+int kw_teardown_host(const struct kw_names *n, struct kw_nl *nl, struct gdn_err **err)
+{
+	int r = teardown_table(n, "filter", teardown_filter, err);
+
 	if (r >= 0)
-		r = kw_ipt_begin("nat", KW_IPT_LOCK_TIMEOUT_MS, &t, err);
-	if (r >= 0 && (r = teardown_nat(n, t, err)) < 0)
-		kw_ipt_abort(t);
-	else if (r >= 0)
-		r = kw_ipt_commit(t, err);
+		r = teardown_table(n, "nat", teardown_nat, err);
 	if (r < 0)
 		return r;
 	struct link_walk w = {.n = n};
