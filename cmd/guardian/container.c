@@ -159,6 +159,7 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 		return gdn_err_set(err, 0, "container init pid %d is not running", (int)pid);
 	(void)snprintf(text, sizeof(text), "%d", (int)pid);
 	gdn_log_info(log, "started-container", "pid", text, NULL);
+	gd_volume_detach(dir, log);
 	/* Network, NetIn and NetOut of the spec before create returns, as in Garden; the
 	 * properties it yields are durable before the container counts as created. */
 	json_auto_t *net_props = NULL;

@@ -1,7 +1,11 @@
 /* The built-in volumizer.
  *
  * Per container (<dir> = <depot>/<handle>):
- *   <dir>/rootfs          overlay mount point (lowerdir = base or shifted copy)
+ *   <dir>/rootfs          overlay mount point (lowerdir = base or shifted copy); mounted in
+ *                         guardian's mount namespace only until the container has started
+ *                         (the container's own mount namespace keeps it), see gd_volume_detach
+ *   <dir>/volume/lowerdir the overlay's lowerdir, recorded before the mount: what
+ *                         gd_volume_mount remounts and what keeps a shifted copy in use
  *   <dir>/volume/upper    upperdir; its root dir gets the base root's mode and the container
  *                         root's host uid/gid, so the merged / is owned by the container's root
  *   <dir>/volume/work     workdir
@@ -19,7 +23,8 @@
  * are rewritten as v3 with rootid = the container root's host uid. Hard links are shifted once.
  * POSIX ACL entries naming users/groups are not shifted.
  * When the base's root dir stat changes, a new generation is built; older generations are
- * removed once no overlay mount (per /proc/self/mountinfo) still uses them. Changes deeper in
+ * removed once no container records them as its lowerdir and no overlay mount (per
+ * /proc/self/mountinfo) uses them. Changes deeper in
  * the base that leave its root dir alone are not noticed (as with any overlay lower, the base
  * must not be modified in place while containers use it). */
 #include <errno.h>
@@ -265,10 +270,40 @@ static bool lower_in_use(const struct gd_mounts *mounts, const char *needle)
 	return false;
 }
 
-/* Removes builds left by a crashed builder and generations other than `gen` that no mount uses.
+/* Whether the lowerdir recorded by a container of the depot is `path`. A record that cannot be
+ * read counts as a use: collecting a copy a container still runs on would break it. */
+static bool lower_recorded(const char *depot, const char *path)
+{
+	_cleanup_closedir_ DIR *d = opendir(depot);
+	struct dirent *ent;
+	if (!d)
+		return errno != ENOENT;
+	while ((ent = readdir(d))) {
+		if (ent->d_name[0] == '.')
+			continue;
+		char rec[PATH_MAX];
+		_cleanup_free_ char *lower = NULL;
+		_cleanup_err_ struct gdn_err *e = NULL;
+		size_t len = 0;
+		int n = snprintf(rec, sizeof(rec), "%s/%s/%s/%s", depot, ent->d_name, GDN_DEPOT_VOLUME,
+				 GD_VOLUME_LOWERDIR);
+		if (n < 0 || (size_t)n >= sizeof(rec))
+			return true;
+		if (gdn_fs_read_file(rec, PATH_MAX, &lower, &len, &e) < 0) {
+			if (gdn_err_code(e) == -ENOENT || gdn_err_code(e) == -ENOTDIR)
+				continue;
+			return true;
+		}
+		if (strcmp(lower, path) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Removes builds left by a crashed builder and generations other than `gen` that nothing uses.
  * Called with the lock held. Failures are only logged. */
-static void collect_garbage(const char *keydir, const char *key, const char *gen,
-			    struct gdn_log *log)
+static void collect_garbage(const struct gd_config *cfg, const char *keydir, const char *key,
+			    const char *gen, struct gdn_log *log)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
 	_cleanup_mounts_ struct gd_mounts mounts = {0};
@@ -288,9 +323,11 @@ static void collect_garbage(const char *keydir, const char *key, const char *gen
 			stale =
 			    n > 0 && (size_t)n < sizeof(needle) && !lower_in_use(&mounts, needle);
 		}
+		_cleanup_free_ char *path = stale ? gdn_path_join(keydir, name) : NULL;
+		if (path && strncmp(name, "rootfs.", 7) == 0 && lower_recorded(cfg->depot, path))
+			stale = false;
 		if (!stale)
 			continue;
-		_cleanup_free_ char *path = gdn_path_join(keydir, name);
 		_cleanup_err_ struct gdn_err *rm_err = NULL;
 		if (path && gdn_fs_rm_rf(path, &rm_err) < 0)
 			gdn_log_error(log, "remove-stale-shifted-rootfs-failed", rm_err, "path",
@@ -448,7 +485,7 @@ static int shifted_locked(const struct gd_config *cfg, const char *base_in, stru
 		if (asprintf(&path, "%s/rootfs.%s", keydir, gen) < 0)
 			return gdn_err_set(err, ENOMEM, "cannot prepare the shifted rootfs");
 	}
-	collect_garbage(keydir, key, gen, log);
+	collect_garbage(cfg, keydir, key, gen, log);
 	*ret_lock_fd = gdn_steal_fd(&lock_fd);
 	*ret_path = gdn_steal_ptr(&path);
 	return 0;
@@ -555,11 +592,43 @@ int gd_volume_create(const struct gd_config *cfg, const char *dir, const char *b
 		if (r < 0)
 			return r;
 	}
-	r = mount_overlay(lower, upper, work, rootfs, err);
+	_cleanup_free_ char *record = gdn_path_join(volume, GD_VOLUME_LOWERDIR);
+	if (!record)
+		return gdn_err_set(err, ENOMEM, "cannot create the volume");
+	r = gdn_fs_write_atomic(record, lower, strlen(lower), 0600, err);
+	if (r >= 0)
+		r = mount_overlay(lower, upper, work, rootfs, err);
 	if (r < 0)
 		return r;
 	gdn_log_debug(log, "mounted-rootfs", "lowerdir", lower, "path", rootfs, NULL);
 	return 0;
+}
+
+int gd_volume_mount(const char *dir, const char *target, struct gdn_err **err)
+{
+	_cleanup_free_ char *volume = gdn_path_join(dir, GDN_DEPOT_VOLUME);
+	_cleanup_free_ char *upper = volume ? gdn_path_join(volume, "upper") : NULL;
+	_cleanup_free_ char *work = volume ? gdn_path_join(volume, "work") : NULL;
+	_cleanup_free_ char *record = volume ? gdn_path_join(volume, GD_VOLUME_LOWERDIR) : NULL;
+	_cleanup_free_ char *lower = NULL;
+	size_t len = 0;
+
+	if (!upper || !work || !record)
+		return gdn_err_set(err, ENOMEM, "cannot mount the volume");
+	int r = gdn_fs_read_file(record, PATH_MAX, &lower, &len, err);
+	if (r < 0)
+		return gdn_err_wrap(err, "read the volume's lowerdir");
+	return mount_overlay(lower, upper, work, target, err);
+}
+
+void gd_volume_detach(const char *dir, struct gdn_log *log)
+{
+	_cleanup_free_ char *rootfs = gdn_path_join(dir, GDN_DEPOT_ROOTFS);
+	if (rootfs && umount2(rootfs, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
+		_cleanup_err_ struct gdn_err *e = NULL;
+		(void)gdn_err_set(&e, errno, "cannot detach '%s'", rootfs);
+		gdn_log_error(log, "detach-rootfs-failed", e, NULL);
+	}
 }
 
 /* ---- unmounting ---------------------------------------------------------------------------- */

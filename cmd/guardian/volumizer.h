@@ -26,6 +26,21 @@ int gd_volume_create(const struct gd_config *cfg, const char *dir, const char *b
 int gd_volume_shifted(const struct gd_config *cfg, const char *base, struct gdn_log *log,
 		      char **ret_path, struct gdn_err **err);
 
+/* The file in <dir>/volume that records the overlay's lowerdir. */
+#define GD_VOLUME_LOWERDIR "lowerdir"
+
+/* Mounts the volume of the container at `dir` (its recorded lowerdir, its upper and work dirs)
+ * at `target`, in the caller's mount namespace: how a stopped container's files are reached
+ * once its own mount namespace is gone. The container must not be running (overlay forbids
+ * two live mounts of one upperdir). */
+int gd_volume_mount(const char *dir, const char *target, struct gdn_err **err);
+
+/* Detaches <dir>/rootfs from guardian's mount namespace once the container runs: its own mount
+ * namespace holds the overlay from then on. Every mount left in the host namespace is copied
+ * into every new container's mount namespace and read by the runtime from mountinfo, so 200
+ * rootfs mounts there doubled a bare runc create (20 -> 43 ms). Failure is only logged. */
+void gd_volume_detach(const char *dir, struct gdn_log *log);
+
 /* Unmounts every mount at or below `dir` (per /proc/self/mountinfo), deepest first. EBUSY is
  * retried a few times, then the mount is detached (MNT_DETACH) and that is logged. A missing
  * `dir` is success. */

@@ -82,7 +82,8 @@ no_standby() {
 
 @test "a FIFO at the container's /etc/passwd does not stall guardian" {
 	# Made from the host: inside, the runtime itself would block on it looking up HOME.
-	local etc=$GDN_DEPOT/dl-a/rootfs/etc
+	local etc
+	etc=$(ctr_root dl-a)/etc
 	mv "$etc/passwd" "$etc/passwd.real"
 	mkfifo "$etc/passwd"
 	# guardian reads the container's passwd in its loop: opening the FIFO would block it for good

@@ -48,7 +48,7 @@ standby_dadoo() {
 }
 
 etc_of() {
-	printf '%s\n' "$GDN_DEPOT/$1/rootfs/etc"
+	printf '%s/etc\n' "$(ctr_root "$1")"
 }
 
 # plant_fifo HANDLE: replaces the container's /etc/passwd by a FIFO nobody writes (from the host,

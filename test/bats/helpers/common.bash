@@ -647,7 +647,8 @@ gate_release_all() {
 }
 
 # --- a test and a container process waiting for each other -------------------------------------
-# Through files in the container's /tmp, which the host sees in the depot's rootfs mount:
+# Through files in the container's /tmp, which the host sees through its init's /proc/PID/root
+# (the rootfs is mounted only in the container's own mount namespace):
 # sh_mark NAME / sh_await NAME are shell code for the process (create /tmp/NAME; wait, 60 s at
 # most, until /tmp/NAME exists); ctr_wait_mark and ctr_signal are their host-side halves.
 
@@ -659,9 +660,16 @@ sh_await() {
 	printf 'n=0; until [ -e /tmp/%s ] || [ $n -ge 1200 ]; do sleep 0.05; n=$((n + 1)); done; ' "$1"
 }
 
+# ctr_root HANDLE: the host path of the running container's root directory.
+ctr_root() {
+	local p
+	p=$(init_pid "$1") || return 1
+	printf '/proc/%s/root\n' "$p"
+}
+
 # ctr_tmp HANDLE NAME: the host path of the container's /tmp/NAME.
 ctr_tmp() {
-	printf '%s\n' "$GDN_DEPOT/$1/rootfs/tmp/$2"
+	printf '%s/tmp/%s\n' "$(ctr_root "$1")" "$2"
 }
 
 # ctr_wait_mark HANDLE NAME [TENTHS]: waits (default 10 s) until the process made /tmp/NAME.
