@@ -274,10 +274,10 @@ static bool lower_in_use(const struct gd_mounts *mounts, const char *needle)
  * read counts as a use: collecting a copy a container still runs on would break it. */
 static bool lower_recorded(const char *depot, const char *path)
 {
-	_cleanup_closedir_ DIR *d = opendir(depot);
+	_cleanup_closedir_ DIR *d = depot ? opendir(depot) : NULL;
 	struct dirent *ent;
 	if (!d)
-		return errno != ENOENT;
+		return depot && errno != ENOENT;
 	while ((ent = readdir(d))) {
 		if (ent->d_name[0] == '.')
 			continue;

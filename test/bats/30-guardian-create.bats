@@ -112,6 +112,32 @@ teardown() {
 	assert_equal "$(rootfs_fingerprint "$GDN_ROOTFS")" "$ROOTFS_PRINT"
 }
 
+@test "a running container's rootfs is mounted in its own mount namespace only" {
+	local before
+	before=$(wc -l </proc/self/mountinfo)
+	create_container cr-mnt1
+	create_container cr-mnt2
+	# nothing of theirs is left in the host's mount namespace...
+	assert_equal "$(wc -l </proc/self/mountinfo)" "$before"
+	run mountpoint -q "$GDN_DEPOT/cr-mnt1/rootfs"
+	assert_failure
+	# ...and each still has its own root, writes included
+	run rt_exec cr-mnt1 sh -c 'echo one > /mine && cat /mine && ls /bin/busybox'
+	assert_success
+	assert_line --index 0 one
+	run cat "$(ctr_root cr-mnt1)/mine"
+	assert_output one
+	run rt_exec cr-mnt2 cat /mine
+	assert_failure
+	# what it wrote is in its upper dir, and its lowerdir is recorded
+	assert_equal "$(cat "$GDN_DEPOT/cr-mnt1/volume/upper/mine")" one
+	[[ -d $(cat "$GDN_DEPOT/cr-mnt1/volume/lowerdir") ]] || fail "no recorded lowerdir"
+	destroy_container cr-mnt1
+	destroy_container cr-mnt2
+	assert_no_leaks cr-mnt1
+	assert_no_leaks cr-mnt2
+}
+
 @test "a new container does not see files of a destroyed one with the same handle" {
 	create_container cr-reuse
 	run rt_exec cr-reuse sh -c 'echo old > /leftover'

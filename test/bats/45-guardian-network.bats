@@ -98,7 +98,14 @@ instance_chains() {
 	assert_equal "$br" "wbrdg-$(printf '%02x' ${sub//./ })"
 	run ip -o -4 addr show dev "$br"
 	assert_output --partial "inet $gw/30"
+	# no NetIn, no logging rule: no nat instance chain, no -log chain (made when needed)
+	run bash -c "iptables-legacy-save -t nat | grep -c -- 'w--instance-$id' || true"
+	assert_output 0
+	run bash -c "iptables-legacy-save -t filter | grep -c -- 'w--instance-$id-log' || true"
+	assert_output 0
 	destroy_container net-a
+	run bash -c "iptables-legacy-save | grep -c -- 'w--instance-$id' || true"
+	assert_output 0
 }
 
 @test "the host reaches a server in a container" {
@@ -113,8 +120,17 @@ instance_chains() {
 @test "NetIn: host port 0 takes the pool's next port; the server is reached via the external IP" {
 	create_container net-in
 	serve_http net-in 8080
+	local id
+	id=$(info_field net-in 'Properties["kawasaki.iptable-inst"]')
+	run bash -c "iptables-legacy-save -t nat | grep -c -- 'w--instance-$id' || true"
+	assert_output 0
 	api_req POST /containers/net-in/net/in '{"handle":"net-in","container_port":8080}'
 	assert_api 200 '{"host_port":61001,"container_port":8080}'
+	# the first NetIn made the nat chain and its jump
+	run bash -c "iptables-legacy-save -t nat | grep -- 'w--instance-$id'"
+	assert_line --regexp "^:w--instance-$id "
+	assert_line --regexp "^-A w--prerouting .*-j w--instance-$id\$"
+	assert_line --regexp "^-A w--instance-$id .*--dport 61001 .*-j DNAT"
 	run curl -s --max-time 3 "http://$(external_ip):61001/"
 	assert_success
 	assert_output hello-from-net-in
@@ -189,6 +205,7 @@ instance_chains() {
 	run kawasaki rules net-cli
 	assert_output --partial "-p icmp -m icmp --icmp-type 8/0"
 	assert_output --partial "-g w--instance-$(info_field net-cli 'Properties["kawasaki.iptable-inst"]')-log"
+	assert_output --partial "-A w--instance-$(info_field net-cli 'Properties["kawasaki.iptable-inst"]')-log -m conntrack --ctstate INVALID,NEW,UNTRACKED"
 	destroy_container net-cli
 	destroy_container net-dst
 }

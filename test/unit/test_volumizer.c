@@ -282,6 +282,63 @@ static void test_volume_create_and_unmount(void)
 	CHECK_OK(gd_volume_unmount_all(dir, NULL, &err), err);
 }
 
+/* Once detached, the overlay is in no mount guardian can see: the recorded lowerdir is what keeps
+ * its generation of the shifted copy alive, and what mounts the volume again. */
+static void test_detached_volume_keeps_its_lower(void)
+{
+	private_mounts();
+	_cleanup_free_ char *base = tmp_path("base-d");
+	_cleanup_free_ char *store = tmp_path("store-d");
+	_cleanup_free_ char *depot = tmp_path("depot-d");
+	_cleanup_free_ char *dir = gdn_path_join(depot, "h");
+	_cleanup_free_ char *rootfs = gdn_path_join(dir, "rootfs");
+	_cleanup_free_ char *record = gdn_path_join(dir, "volume/" GD_VOLUME_LOWERDIR);
+	_cleanup_free_ char *lower = NULL;
+	_cleanup_free_ char *copy = NULL;
+	_cleanup_free_ char *fresh = NULL;
+	_cleanup_free_ char *last = NULL;
+	struct gdn_err *err = NULL;
+	size_t len = 0;
+
+	CHECK(mkdir(base, 0755) == 0);
+	make_file(base, "etc-file", 0, 0, 0644);
+	CHECK(mkdir(depot, 0755) == 0 && mkdir(dir, 0755) == 0);
+	struct gd_config cfg = shift_cfg(store);
+	cfg.depot = depot;
+	CHECK_OK(gd_volume_create(&cfg, dir, base, false, NULL, &err), err);
+	CHECK_OK(gd_volume_shifted(&cfg, base, NULL, &copy, &err), err);
+	CHECK_OK(gdn_fs_read_file(record, 4096, &lower, &len, &err), err);
+	CHECK_STREQ(lower, copy);
+	make_file(rootfs, "written", 0, 0, 0644);
+
+	gd_volume_detach(dir, NULL);
+	CHECK(!gdn_fs_is_mountpoint(rootfs));
+	/* a new generation: the old one is no mount's lower any more, but the record keeps it */
+	make_file(base, "new-file", 0, 0, 0644);
+	CHECK_OK(gd_volume_shifted(&cfg, base, NULL, &fresh, &err), err);
+	CHECK(strcmp(fresh, copy) != 0);
+	CHECK(access(copy, F_OK) == 0);
+
+	/* mounted again: the same files, what the container wrote included */
+	CHECK_OK(gd_volume_mount(dir, rootfs, &err), err);
+	check_owner(rootfs, "etc-file", MAXID, MAXID);
+	check_owner(rootfs, "written", 0, 0);
+	_cleanup_free_ char *not_new = gdn_path_join(rootfs, "new-file");
+	CHECK(access(not_new, F_OK) < 0);
+	CHECK_OK(gd_volume_unmount_all(dir, NULL, &err), err);
+
+	/* the container gone, its generation goes at the next build check */
+	CHECK_OK(gdn_fs_rm_rf(dir, &err), err);
+	CHECK_OK(gd_volume_shifted(&cfg, base, NULL, &last, &err), err);
+	CHECK_STREQ(last, fresh);
+	CHECK(access(copy, F_OK) < 0 && errno == ENOENT);
+
+	/* no record, nothing to mount */
+	CHECK(mkdir(dir, 0755) == 0);
+	CHECK_INTEQ(gd_volume_mount(dir, rootfs, &err), -ENOENT);
+	gdn_err_free(err);
+}
+
 static void test_privileged_volume_uses_base(void)
 {
 	private_mounts();
@@ -321,6 +378,7 @@ int main(void)
 	    TEST(test_shifted_copy),
 	    TEST(test_concurrent_first_builds_build_once),
 	    TEST(test_volume_create_and_unmount),
+	    TEST(test_detached_volume_keeps_its_lower),
 	    TEST(test_privileged_volume_uses_base),
 	    TEST(test_volume_create_errors),
 	};
