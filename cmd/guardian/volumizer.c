@@ -285,8 +285,8 @@ static bool lower_recorded(const char *depot, const char *path)
 		_cleanup_free_ char *lower = NULL;
 		_cleanup_err_ struct gdn_err *e = NULL;
 		size_t len = 0;
-		int n = snprintf(rec, sizeof(rec), "%s/%s/%s/%s", depot, ent->d_name, GDN_DEPOT_VOLUME,
-				 GD_VOLUME_LOWERDIR);
+		int n = snprintf(rec, sizeof(rec), "%s/%s/%s/%s", depot, ent->d_name,
+				 GDN_DEPOT_VOLUME, GD_VOLUME_LOWERDIR);
 		if (n < 0 || (size_t)n >= sizeof(rec))
 			return true;
 		if (gdn_fs_read_file(rec, PATH_MAX, &lower, &len, &e) < 0) {
