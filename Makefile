@@ -9,7 +9,7 @@ CC      ?= gcc
 # Debian 12 packages this project needs to build, test and run (make deps installs them).
 DEB_PKGS := build-essential pkg-config libnl-3-dev libnl-route-3-dev libiptc-dev libjansson-dev \
 	libbsd-dev runc crun iptables bats bats-assert bats-support busybox-static scdoc jq curl \
-	iproute2 util-linux bsdutils procps man-db cppcheck clang-format python3
+	iproute2 util-linux bsdutils procps man-db cppcheck clang-format python3 libarchive-dev libmd-dev
 
 # Every binary links libgdn.a plus the libraries it names in <bin>_PKGS (default BASE_PKGS): the
 # netlink and iptables libraries only for the networker. Headers of all of them are on the include
@@ -18,6 +18,8 @@ BASE_PKGS := jansson libbsd
 NET_PKGS  := libnl-route-3.0 libiptc
 PKGS      := $(BASE_PKGS) $(NET_PKGS)
 kawasaki_PKGS := $(BASE_PKGS) $(NET_PKGS)
+# guardian reads and unpacks image layers (libarchive) and checks their digests (libmd)
+guardian_PKGS := $(BASE_PKGS) libarchive libmd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 pkg_libs    = $(shell pkg-config --libs $(1) 2>/dev/null)
 PKG_LIBS   := $(call pkg_libs,$(BASE_PKGS))

@@ -46,6 +46,8 @@
 #include "cmd/guardian/cgroup.h"
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/dadoo_client.h"
+#include "cmd/guardian/image.h"
+#include "cmd/guardian/layers.h"
 #include "cmd/guardian/runtime.h"
 #include "cmd/guardian/volumizer.h"
 
@@ -119,6 +121,74 @@ static int write_network_files(const struct gd_config *cfg, const struct gd_crea
 	return r;
 }
 
+/* The volume over the image's layers, unpacked into the store when they are not there yet. */
+static int image_volume(const struct gd_config *cfg, const struct gd_create_spec *spec,
+			const char *dir, struct gd_image *img, struct gdn_log *log,
+			struct gdn_err **err)
+{
+	char **lowers = NULL;
+	_cleanup_close_ int lock_fd = -1;
+
+	int r = gd_image_read(spec->rootfs, img, err);
+	if (r < 0)
+		return r;
+	r = gd_layers_ensure(cfg, img, spec->privileged, &lowers, &lock_fd, log, err);
+	if (r < 0)
+		return r;
+	/* the store stays locked (shared) until the lowerdirs are recorded: no collection in
+	 * between can take a layer away */
+	r = gd_volume_create_layers(cfg, dir, lowers, spec->privileged, log, err);
+	gd_layers_free(lowers);
+	return r;
+}
+
+/* The image config's Env goes before the container's (as an image plugin's process.env does in
+ * Garden); its User and WorkingDir become the defaults of the container's processes. */
+static bool has_path(char *const *env, const json_t *jenv)
+{
+	json_t *v;
+	size_t i;
+
+	for (char *const *e = env; e && *e; e++)
+		if (strncmp(*e, "PATH=", 5) == 0)
+			return true;
+	json_array_foreach (jenv, i, v)
+		if (strncmp(json_string_value(v), "PATH=", 5) == 0)
+			return true;
+	return false;
+}
+
+static int apply_image_config(json_t *config, const struct gd_create_spec *spec,
+			      const struct gd_image *img, struct gdn_err **err)
+{
+	json_t *process = json_object_get(config, "process");
+	json_t *env = json_object_get(process, "env");
+	json_t *ann = json_object_get(config, "annotations");
+	json_t *v;
+	size_t i;
+
+	if (!json_is_object(process) || !json_is_array(env))
+		return gdn_err_set(err, EINVAL, "the bundle has no process env");
+	/* the bundle's default PATH (first, when the spec has none) gives way to the image's */
+	if (!has_path(spec->env, NULL) && has_path(NULL, img->env) &&
+	    strncmp(json_string_value(json_array_get(env, 0)), "PATH=", 5) == 0)
+		json_array_remove(env, 0);
+	json_array_foreach (img->env, i, v)
+		if (json_array_insert(env, i, v) < 0)
+			return gdn_err_set(err, ENOMEM, "image env");
+	if (!json_is_object(ann)) {
+		ann = json_object();
+		if (!ann || json_object_set_new(config, "annotations", ann) < 0)
+			return gdn_err_set(err, ENOMEM, "image config");
+	}
+	if ((img->user &&
+	     json_object_set_new(ann, GD_ANNOTATION_IMAGE_USER, json_string(img->user)) < 0) ||
+	    (img->workdir &&
+	     json_object_set_new(ann, GD_ANNOTATION_IMAGE_WORKDIR, json_string(img->workdir)) < 0))
+		return gdn_err_set(err, ENOMEM, "image config");
+	return 0;
+}
+
 /* Everything create does after the depot dir exists. */
 static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spec *spec,
 			 const char *dir, json_t **ret_props, struct gdn_log *log,
@@ -126,6 +196,8 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 {
 	struct gd_bundle_host host;
 	json_auto_t *config = NULL;
+	_cleanup_(gd_image_free) struct gd_image img = {0};
+	bool image = gd_image_is_uri(spec->rootfs);
 
 	gd_bundle_host_probe(&host);
 
@@ -133,12 +205,15 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 	if (r >= 0)
 		r = write_network_files(cfg, spec, dir, err);
 	if (r >= 0)
-		r = gd_volume_create(cfg, dir, spec->rootfs, spec->privileged, log, err);
+		r = image ? image_volume(cfg, spec, dir, &img, log, err)
+			  : gd_volume_create(cfg, dir, spec->rootfs, spec->privileged, log, err);
 	if (r < 0)
 		return r;
 	config = gd_bundle_config(cfg, spec, dir, &host, err);
 	if (!config)
 		return err && *err ? gdn_err_code(*err) : -ENOMEM;
+	if (image && (r = apply_image_config(config, spec, &img, err)) < 0)
+		return r;
 	r = gd_bundle_write(dir, config, err);
 	if (r < 0)
 		return r;

@@ -28,7 +28,8 @@ struct gd_bind_mount {
 
 struct gd_create_spec {
 	char *handle; /* validated */
-	char *rootfs; /* absolute host directory of the base rootfs (resolved, exists) */
+	char *rootfs; /* absolute host directory of the base rootfs (resolved, exists), or an
+		       * image URI (gd_image_is_uri: oci://, docker-archive://) */
 	char **env;   /* NULL-terminated "K=V" */
 	bool privileged;
 	struct gd_limits limits;

@@ -20,6 +20,7 @@
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/dadoo_client.h"
+#include "cmd/guardian/image.h"
 #include "cmd/guardian/process_spec.h"
 #include "cmd/guardian/routes.h"
 #include "cmd/guardian/volumizer.h"
@@ -71,11 +72,17 @@ static int build_process(const struct gd_config *cfg, const struct gd_ctr *ctr,
 	if (!ctr->run_base || ctr->init_pid <= 0)
 		return gdn_err_set(err, 0, "container '%s' has no init process on record",
 				   ctr->handle);
+	/* an image's User and WorkingDir stand in for what the process spec leaves empty */
+	const json_t *ann = json_object_get(ctr->run_base, "annotations");
+	const char *img_user = json_string_value(json_object_get(ann, GD_ANNOTATION_IMAGE_USER));
+	const char *img_dir = json_string_value(json_object_get(ann, GD_ANNOTATION_IMAGE_WORKDIR));
+	const char *who = *spec->user ? spec->user : img_user ? img_user : "";
+
 	(void)gd_container_read_file(ctr->init_pid, "/etc/passwd", &passwd, NULL);
 	(void)gd_container_read_file(ctr->init_pid, "/etc/group", &group, NULL);
-	if ((r = gd_user_lookup(passwd, group, spec->user, &user, err)) < 0)
+	if ((r = gd_user_lookup(passwd, group, who, &user, err)) < 0)
 		return r;
-	cwd = *spec->dir ? spec->dir : user.home;
+	cwd = *spec->dir ? spec->dir : img_dir ? img_dir : user.home;
 	huid = user.uid;
 	hgid = user.gid;
 	if (!ctr->privileged) {

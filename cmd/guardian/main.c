@@ -19,9 +19,11 @@
 #include "cmd/guardian/cgroup_setup.h"
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/dadoo_launch.h"
+#include "cmd/guardian/layers.h"
 #include "cmd/guardian/network_flags.h"
 #include "cmd/guardian/prepare.h"
 #include "cmd/guardian/server.h"
+#include "cmd/guardian/unpack.h"
 
 enum {
 	OPT_BIND_SOCKET = 256,
@@ -86,6 +88,7 @@ static const struct option options[] = {
 
 static const char usage[] =
     "Usage: guardian server [OPTIONS]\n"
+    "       guardian gc [--store DIR] [--depot DIR]\n"
     "       guardian --help | --version\n"
     "\n"
     "Serves the Garden HTTP API and runs OCI containers with a runc-compatible runtime.\n"
@@ -371,33 +374,54 @@ static int check_config(struct gd_config *cfg, struct gdn_err **err)
 	return gd_caps_bounding(&cfg->cap_bounding, err);
 }
 
-/* One guardian per depot: two would destroy each other's containers at start-up. */
-static int lock_depot(const char *depot, struct gdn_err **err)
+/* One guardian per depot: two would destroy each other's containers at start-up. One per store
+ * too: what its collectors keep is what its own depot's containers use. */
+static int lock_dir(const char *what, const char *dir, struct gdn_err **err)
 {
-	int fd = open(depot, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 
 	if (fd < 0)
-		return gdn_err_set(err, errno, "open depot '%s'", depot);
+		return gdn_err_set(err, errno, "open %s '%s'", what, dir);
 	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		int r = gdn_err_set(err, errno == EWOULDBLOCK ? EBUSY : errno,
-				    "depot '%s' is in use by another guardian", depot);
+				    "%s '%s' is in use by another guardian", what, dir);
 		(void)close(fd);
 		return r;
 	}
 	return fd;
 }
 
+/* Layers no container uses any more, from before a restart or a crash (also `guardian gc`). */
+static int collect_layers(const struct gd_config *cfg)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+	unsigned n = 0;
+	char count[16];
+
+	if (gd_layers_collect(cfg, &n, gdn_log_root(), &e) < 0) {
+		gdn_log_error(gdn_log_root(), "collect-layers-failed", e, NULL);
+		return 1;
+	}
+	(void)snprintf(count, sizeof(count), "%u", n);
+	gdn_log_info(gdn_log_root(), "collected-layers", "removed", count, NULL);
+	return 0;
+}
+
 static int serve(struct gd_config *cfg, struct gdn_err **err)
 {
 	struct gd_server s;
 	_cleanup_close_ int lock = -1;
+	_cleanup_close_ int store_lock = -1;
 	int r;
 
 	if ((r = check_config(cfg, err)) < 0)
 		return r;
-	lock = lock_depot(cfg->depot, err);
+	lock = lock_dir("depot", cfg->depot, err);
 	if (lock < 0)
 		return lock;
+	store_lock = cfg->store ? lock_dir("store", cfg->store, err) : -1;
+	if (cfg->store && store_lock < 0)
+		return store_lock;
 	if (!cfg->skip_setup)
 		gd_cgroup_setup(gdn_log_root());
 	r = gd_server_init(&s, cfg, err);
@@ -406,6 +430,8 @@ static int serve(struct gd_config *cfg, struct gdn_err **err)
 		r = gd_kawasaki_start(&s, err);
 	if (r >= 0)
 		r = gd_server_restore(&s, err);
+	if (r >= 0)
+		collect_layers(cfg);
 	if (r >= 0)
 		gd_network_cleanup(&s);
 	if (r >= 0) {
@@ -420,9 +446,24 @@ static int serve(struct gd_config *cfg, struct gdn_err **err)
 	return r;
 }
 
+/* `guardian gc`: the collection a server runs at start-up, for a store whose guardian is not
+ * running (it holds the store's lock while it runs). */
+static int gc_store(const struct gd_config *cfg)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+	_cleanup_close_ int lock = lock_dir("store", cfg->store, &e);
+
+	if (lock < 0) {
+		gdn_log_fatal(gdn_log_root(), "failed", e, NULL);
+		return 1;
+	}
+	return collect_layers(cfg);
+}
+
 int main(int argc, char **argv)
 {
 	static char server_argv0[] = "guardian server";
+	static char gc_argv0[] = "guardian gc";
 	_cleanup_err_ struct gdn_err *err = NULL;
 	_cleanup_free_ const char **extra = NULL;
 	struct gd_config cfg = {
@@ -451,12 +492,17 @@ int main(int argc, char **argv)
 	if (argc < 2)
 		return gdn_cli_usage_error("guardian",
 					   "missing command: guardian server [OPTIONS]");
-	if (strcmp(argv[1], "server") != 0)
+	if (strcmp(argv[1], "unpack-layer") == 0)
+		return gd_unpack_main(argc - 1, argv + 1);
+	bool gc = strcmp(argv[1], "gc") == 0;
+	if (!gc && strcmp(argv[1], "server") != 0)
 		return gdn_cli_usage_error("guardian", "unknown command '%s'", argv[1]);
-	argv[1] = server_argv0; /* getopt_long's messages say "guardian server: ..." */
+	argv[1] = gc ? gc_argv0 : server_argv0; /* getopt_long's messages say "guardian server: " */
 	if (parse_flags(argc - 1, argv + 1, &cfg, &extra, &err) < 0)
 		return gdn_cli_usage_error("guardian", "%s", gdn_err_str(err));
 	gdn_log_init("guardian", cfg.log_level, STDERR_FILENO);
+	if (gc)
+		return gc_store(&cfg);
 	if (serve(&cfg, &err) < 0) {
 		gdn_log_fatal(gdn_log_root(), "failed", err, NULL);
 		return 1;

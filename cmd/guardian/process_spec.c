@@ -240,7 +240,10 @@ json_t *gd_process_oci(const json_t *config, const struct gd_process_spec *spec,
 			    ? "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 			    : "PATH=/usr/local/bin:/usr/bin:/bin");
 	if (!has_key(env, "USER")) {
-		(void)snprintf(buf, sizeof(buf), "USER=%s", *spec->user ? spec->user : "root");
+		(void)snprintf(buf, sizeof(buf), "USER=%s",
+			       *spec->user   ? spec->user
+			       : *user->name ? user->name
+					     : "root");
 		env_set(env, buf);
 	}
 	json_array_append_new(args, json_string(spec->path));

@@ -97,7 +97,9 @@ int gd_ctr_load(const struct gd_config *cfg, struct gd_ctr *c, struct gdn_err **
 	if ((r = gdn_pidfile_read(pidfile, &pid, err)) < 0 ||
 	    (r = gd_bundle_read(dir, &config, err)) < 0)
 		return gdn_err_wrap(err, "load container '%s'", c->handle);
-	base = json_pack("{s:O}", "process", json_object_get(config, "process"));
+	/* the annotations carry an image's default user and working directory */
+	base = json_pack("{s:O, s:O*}", "process", json_object_get(config, "process"),
+			 "annotations", json_object_get(config, "annotations"));
 	if (!base)
 		return gdn_err_set(err, EINVAL, "load container '%s': config.json has no process",
 				   c->handle);

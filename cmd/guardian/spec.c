@@ -9,6 +9,7 @@
 #include "lib/path.h"
 #include "lib/util.h"
 #include "cmd/guardian/spec.h"
+#include "cmd/guardian/image.h"
 
 static int parse_limits(const struct gdn_gojson *spec, struct gd_limits *l, struct gdn_err **err)
 {
@@ -170,12 +171,19 @@ static int resolve_rootfs(const struct gd_config *cfg, const char *rootfs, const
 					    "no rootfs given and guardian has no --default-rootfs");
 		want = cfg->default_rootfs;
 	}
+	/* an image is read (and its layers unpacked) by the create itself, in its worker */
+	if (gd_image_is_uri(want)) {
+		*ret = strdup(want);
+		return *ret ? 0 : gdn_err_set(err, ENOMEM, "rootfs");
+	}
 	if (strncmp(want, "raw://", 6) == 0)
 		want += 6;
 	else if (strstr(want, "://"))
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
-				    "rootfs '%s': only local directories (a path or raw:///path) "
-				    "are supported without an image plugin",
+				    "rootfs '%s': only local directories (a path or raw:///path), "
+				    "OCI layouts (oci:///path[:tag]) and docker-save archives "
+				    "(docker-archive:///path.tar) are supported without an image "
+				    "plugin",
 				    want);
 	if (want[0] != '/')
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,

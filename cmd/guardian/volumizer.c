@@ -515,13 +515,20 @@ static int append_escaped(struct gdn_buf *b, const char *s)
 	return 0;
 }
 
-static int mount_overlay(const char *lower, const char *upper, const char *work, const char *target,
-			 struct gdn_err **err)
+/* `lowers`: the lower dirs, top first, one per line (the record's format). */
+static int mount_overlay(const char *lowers, const char *upper, const char *work,
+			 const char *target, struct gdn_err **err)
 {
 	_cleanup_buf_ struct gdn_buf o = {0};
 	int r = gdn_buf_puts(&o, "lowerdir=");
-	if (r >= 0)
-		r = append_escaped(&o, lower);
+	for (const char *l = lowers; r >= 0 && *l;) {
+		const char *nl = strchr(l, '\n');
+		_cleanup_free_ char *one = strndup(l, nl ? (size_t)(nl - l) : strlen(l));
+		r = one ? append_escaped(&o, one) : -ENOMEM;
+		l = nl ? nl + 1 : l + strlen(l);
+		if (r >= 0 && *l)
+			r = gdn_buf_puts(&o, ":");
+	}
 	if (r >= 0)
 		r = gdn_buf_puts(&o, ",upperdir=");
 	if (r >= 0)
@@ -546,24 +553,19 @@ static int mkdir_mode(const char *path, mode_t mode, struct gdn_err **err)
 	return 0;
 }
 
-int gd_volume_create(const struct gd_config *cfg, const char *dir, const char *base,
-		     bool privileged, struct gdn_log *log, struct gdn_err **err)
+/* The volume's dirs, its lowerdir record (`lowers`: one per line, top first) and its mount;
+ * the merged root gets `uid`, `gid` and `mode`. */
+static int make_volume(const char *dir, const char *lowers, uid_t uid, gid_t gid, mode_t mode,
+		       struct gdn_log *log, struct gdn_err **err)
 {
 	_cleanup_free_ char *rootfs = gdn_path_join(dir, GDN_DEPOT_ROOTFS);
 	_cleanup_free_ char *volume = gdn_path_join(dir, GDN_DEPOT_VOLUME);
 	_cleanup_free_ char *upper = volume ? gdn_path_join(volume, "upper") : NULL;
 	_cleanup_free_ char *work = volume ? gdn_path_join(volume, "work") : NULL;
-	_cleanup_free_ char *lower = NULL;
-	_cleanup_close_ int lock_fd = -1;
-	struct stat st;
+	_cleanup_free_ char *record = volume ? gdn_path_join(volume, GD_VOLUME_LOWERDIR) : NULL;
 
-	if (!rootfs || !upper || !work)
+	if (!rootfs || !upper || !work || !record)
 		return gdn_err_set(err, ENOMEM, "cannot create the volume");
-	if (stat(base, &st) < 0)
-		return gdn_err_set(err, errno, "rootfs '%s'", base);
-	if (!S_ISDIR(st.st_mode))
-		return gdn_err_set(err, ENOTDIR, "rootfs '%s'", base);
-
 	int r = mkdir_mode(rootfs, 0755, err);
 	if (r >= 0)
 		r = mkdir_mode(volume, 0700, err);
@@ -573,14 +575,54 @@ int gd_volume_create(const struct gd_config *cfg, const char *dir, const char *b
 		r = mkdir_mode(work, 0700, err);
 	if (r < 0)
 		return r;
+	if (chown(upper, uid, gid) < 0)
+		return gdn_err_set(err, errno, "chown '%s'", upper);
+	if (chmod(upper, mode & 07777) < 0)
+		return gdn_err_set(err, errno, "chmod '%s'", upper);
+	r = gdn_fs_write_atomic(record, lowers, strlen(lowers), 0600, err);
+	if (r >= 0)
+		r = mount_overlay(lowers, upper, work, rootfs, err);
+	if (r < 0)
+		return r;
+	gdn_log_debug(log, "mounted-rootfs", "lowerdir", lowers, "path", rootfs, NULL);
+	return 0;
+}
+
+int gd_volume_create_layers(const struct gd_config *cfg, const char *dir, char *const *lowers,
+			    bool privileged, struct gdn_log *log, struct gdn_err **err)
+{
+	_cleanup_buf_ struct gdn_buf text = {0};
+	int r = 0;
+
+	for (char *const *l = lowers; r >= 0 && *l; l++) {
+		if (strchr(*l, '\n'))
+			return gdn_err_set(err, EINVAL, "lowerdir '%s'", *l);
+		r = gdn_buf_printf(&text, "%s%s", l == lowers ? "" : "\n", *l);
+	}
+	if (r >= 0)
+		r = gdn_buf_append(&text, "", 1);
+	if (r < 0 || !text.data)
+		return gdn_err_set(err, ENOMEM, "cannot create the volume");
+	uid_t uid = privileged ? 0 : host_uid(cfg, 0);
+	gid_t gid = privileged ? 0 : host_gid(cfg, 0);
+	return make_volume(dir, text.data, uid, gid, 0755, log, err);
+}
+
+int gd_volume_create(const struct gd_config *cfg, const char *dir, const char *base,
+		     bool privileged, struct gdn_log *log, struct gdn_err **err)
+{
+	_cleanup_free_ char *lower = NULL;
+	_cleanup_close_ int lock_fd = -1;
+	struct stat st;
+	int r;
+
+	if (stat(base, &st) < 0)
+		return gdn_err_set(err, errno, "rootfs '%s'", base);
+	if (!S_ISDIR(st.st_mode))
+		return gdn_err_set(err, ENOTDIR, "rootfs '%s'", base);
 
 	uid_t uid = privileged ? st.st_uid : host_uid(cfg, st.st_uid);
 	gid_t gid = privileged ? st.st_gid : host_gid(cfg, st.st_gid);
-	if (chown(upper, uid, gid) < 0)
-		return gdn_err_set(err, errno, "chown '%s'", upper);
-	if (chmod(upper, st.st_mode & 07777) < 0)
-		return gdn_err_set(err, errno, "chmod '%s'", upper);
-
 	if (privileged) {
 		lower = realpath(base, NULL);
 		if (!lower)
@@ -592,16 +634,9 @@ int gd_volume_create(const struct gd_config *cfg, const char *dir, const char *b
 		if (r < 0)
 			return r;
 	}
-	_cleanup_free_ char *record = gdn_path_join(volume, GD_VOLUME_LOWERDIR);
-	if (!record)
-		return gdn_err_set(err, ENOMEM, "cannot create the volume");
-	r = gdn_fs_write_atomic(record, lower, strlen(lower), 0600, err);
-	if (r >= 0)
-		r = mount_overlay(lower, upper, work, rootfs, err);
-	if (r < 0)
-		return r;
-	gdn_log_debug(log, "mounted-rootfs", "lowerdir", lower, "path", rootfs, NULL);
-	return 0;
+	if (strchr(lower, '\n'))
+		return gdn_err_set(err, EINVAL, "rootfs '%s' has a newline in its path", base);
+	return make_volume(dir, lower, uid, gid, st.st_mode, log, err);
 }
 
 int gd_volume_mount(const char *dir, const char *target, struct gdn_err **err)
@@ -615,7 +650,7 @@ int gd_volume_mount(const char *dir, const char *target, struct gdn_err **err)
 
 	if (!upper || !work || !record)
 		return gdn_err_set(err, ENOMEM, "cannot mount the volume");
-	int r = gdn_fs_read_file(record, PATH_MAX, &lower, &len, err);
+	int r = gdn_fs_read_file(record, 1 << 20, &lower, &len, err);
 	if (r < 0)
 		return gdn_err_wrap(err, "read the volume's lowerdir");
 	return mount_overlay(lower, upper, work, target, err);

@@ -21,12 +21,17 @@ uint32_t gd_idmap_host(uint32_t maxid, uint32_t start, uint32_t length, uint32_t
 int gd_volume_create(const struct gd_config *cfg, const char *dir, const char *base,
 		     bool privileged, struct gdn_log *log, struct gdn_err **err);
 
+/* The same over image layers (`lowers`: their dirs, top first, NULL-terminated): the merged
+ * root belongs to the container's root (host 0, or maxid when unprivileged), mode 0755. */
+int gd_volume_create_layers(const struct gd_config *cfg, const char *dir, char *const *lowers,
+			    bool privileged, struct gdn_log *log, struct gdn_err **err);
+
 /* Ensures the shifted copy of `base` exists and returns its path (malloc'd). Takes and releases
  * the store lock; exposed for tests. */
 int gd_volume_shifted(const struct gd_config *cfg, const char *base, struct gdn_log *log,
 		      char **ret_path, struct gdn_err **err);
 
-/* The file in <dir>/volume that records the overlay's lowerdir. */
+/* The file in <dir>/volume that records the overlay's lowerdirs, one per line, top first. */
 #define GD_VOLUME_LOWERDIR "lowerdir"
 
 /* Mounts the volume of the container at `dir` (its recorded lowerdir, its upper and work dirs)
