@@ -8,7 +8,7 @@ CC      ?= gcc
 
 # Debian 12 packages this project needs to build, test and run (make deps installs them).
 DEB_PKGS := build-essential pkg-config libnl-3-dev libnl-route-3-dev libiptc-dev libjansson-dev \
-	libbsd-dev runc crun iptables bats bats-assert bats-support busybox-static scdoc jq curl \
+	libbsd-dev libarchive-dev runc crun iptables bats bats-assert bats-support busybox-static scdoc jq curl \
 	iproute2 util-linux bsdutils procps man-db cppcheck clang-format python3
 
 # Every binary links libgdn.a plus the libraries it names in <bin>_PKGS (default BASE_PKGS): the
@@ -16,8 +16,11 @@ DEB_PKGS := build-essential pkg-config libnl-3-dev libnl-route-3-dev libiptc-dev
 # path (lib/ may hold code for any binary; a binary only pulls the objects it uses from the archive).
 BASE_PKGS := jansson libbsd
 NET_PKGS  := libnl-route-3.0 libiptc
-PKGS      := $(BASE_PKGS) $(NET_PKGS)
+PKGS      := $(BASE_PKGS) $(NET_PKGS) libarchive
 kawasaki_PKGS := $(BASE_PKGS) $(NET_PKGS)
+# nstar alone links libarchive, and the guardian modules it shares (user lookup, volume mount).
+nstar_PKGS := $(BASE_PKGS) libarchive
+nstar_SRCS := cmd/guardian/users.c cmd/guardian/volumizer.c cmd/guardian/mountinfo.c
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 pkg_libs    = $(shell pkg-config --libs $(1) 2>/dev/null)
 PKG_LIBS   := $(call pkg_libs,$(BASE_PKGS))
@@ -80,7 +83,7 @@ $(LIBGDN): $(LIB_OBJS)
 
 define bin_rule
 $(BUILD)/bin/$(1): LDLIBS := $(call pkg_libs,$(or $($(1)_PKGS),$(BASE_PKGS)))
-$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard cmd/$(1)/*.c))) $(LIBGDN)
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard cmd/$(1)/*.c)) $($(1)_SRCS)) $(LIBGDN)
 	@mkdir -p $$(dir $$@)
 	$$(if $$(Q),@echo "  LD      $$@")
 	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)
