@@ -41,21 +41,28 @@ struct failures {
 
 static void failed(struct failures *f, struct gdn_log *log, const char *name, const char *what)
 {
-	struct gdn_err e = {.msg = NULL};
 	_cleanup_free_ char *msg = NULL;
 
 	if (asprintf(&msg, "%s: %s", name, what) < 0)
 		return;
-	e.msg = msg;
-	gdn_log_error(log, "member-failed", &e, NULL);
+	/* not an error line: the final one (nstar.*.failed) carries them all to guardian */
+	gdn_log_info(log, "member-failed", "reason", msg, NULL);
 	if (f->n++ < 8)
 		(void)gdn_buf_printf(&f->text, "%s%s", f->text.len ? "\n" : "", msg);
 }
 
-static const char *why(struct archive *a)
+const char *nst_why(struct archive *a)
 {
+	static char buf[1024];
 	const char *s = archive_error_string(a);
-	return s ? s : "unknown error";
+	int e = archive_errno(a);
+
+	if (!s)
+		s = "unknown error";
+	if (e <= 0 || strstr(s, strerror(e)))
+		return s;
+	(void)snprintf(buf, sizeof(buf), "%s: %s", s, strerror(e));
+	return buf;
 }
 
 /* Copies the member's data blocks (sparse ones at their offsets: holes stay holes). 0, -1 when
@@ -71,7 +78,7 @@ static int copy_data(struct archive *in, struct archive *out, const char **broke
 		if (r == ARCHIVE_EOF)
 			return 0;
 		if (r < ARCHIVE_WARN) {
-			*broken = why(in);
+			*broken = nst_why(in);
 			return -1;
 		}
 		if (archive_write_data_block(out, buf, len, off) < ARCHIVE_WARN)
@@ -95,14 +102,16 @@ int nst_unpack(int in_fd, bool may_mknod, struct gdn_log *log, struct gdn_err **
 	(void)archive_read_support_format_tar(in);
 	(void)archive_read_support_filter_none(in);
 	(void)archive_write_disk_set_options(out, EXTRACT_FLAGS);
-	if (archive_read_open_fd(in, in_fd, READ_BLOCK) != ARCHIVE_OK)
-		return gdn_err_set(err, 0, "cannot read the archive: %s", why(in));
+	if (archive_read_open_fd(in, in_fd, READ_BLOCK) != ARCHIVE_OK) {
+		(void)gdn_err_set(err, 0, "cannot read the archive: %s", nst_why(in));
+		return NST_EXIT_ARCHIVE;
+	}
 	for (;;) {
 		r = archive_read_next_header(in, &e);
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN) {
-			broken = why(in);
+			broken = nst_why(in);
 			break;
 		}
 		const char *name = archive_entry_pathname(e);
@@ -114,18 +123,18 @@ int nst_unpack(int in_fd, bool may_mknod, struct gdn_log *log, struct gdn_err **
 		archive_entry_set_perm(e, archive_entry_perm(e) & 0777);
 		r = archive_write_header(out, e);
 		if (r < ARCHIVE_WARN) {
-			failed(&f, log, name, why(out));
+			failed(&f, log, name, nst_why(out));
 			if (r == ARCHIVE_FATAL)
 				break;
 			continue;
 		}
 		if (r == ARCHIVE_WARN)
-			gdn_log_info(log, "member-warning", "member", name, "warning", why(out), NULL);
+			gdn_log_info(log, "member-warning", "member", name, "warning", nst_why(out), NULL);
 		int c = archive_entry_size(e) > 0 ? copy_data(in, out, &broken) : 0;
 		if (c == -2)
-			failed(&f, log, name, why(out));
+			failed(&f, log, name, nst_why(out));
 		if (archive_write_finish_entry(out) < ARCHIVE_WARN && c == 0)
-			failed(&f, log, name, why(out));
+			failed(&f, log, name, nst_why(out));
 		if (c == -1) {
 			/* no half file: the archive ended (or broke) inside this member */
 			if (type == AE_IFREG && !archive_entry_hardlink(e))
@@ -135,7 +144,7 @@ int nst_unpack(int in_fd, bool may_mknod, struct gdn_log *log, struct gdn_err **
 	}
 	/* sets the modes and times of the directories, deferred until their contents are in */
 	if (archive_write_close(out) < ARCHIVE_WARN)
-		failed(&f, log, "archive", why(out));
+		failed(&f, log, "archive", nst_why(out));
 	if (broken) {
 		r = gdn_err_set(err, 0, "%s%s%s", f.text.len ? f.text.data : "",
 				f.text.len ? "\n" : "", broken);

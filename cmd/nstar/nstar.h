@@ -59,6 +59,11 @@ int nst_mkdir_p_as(const char *path, uid_t uid, gid_t gid, struct gdn_err **err)
 /* Becomes the user: groups, gid, uid; not dumpable, no new privileges. */
 int nst_drop_to(const struct gd_user *u, struct gdn_err **err);
 
+/* libarchive's last message, with the system's reason as tar gives it ("...: Permission
+ * denied"); a static buffer. */
+struct archive;
+const char *nst_why(struct archive *a);
+
 /* in.c / out.c: the archive work, in the cwd, as the dropped user. Return 0, or the exit status
  * (NST_EXIT_ARCHIVE) with *err saying what went wrong. */
 int nst_unpack(int in_fd, bool may_mknod, struct gdn_log *log, struct gdn_err **err);

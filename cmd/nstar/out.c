@@ -37,11 +37,6 @@ static void free_entry(struct archive_entry **e)
 		archive_entry_free(*e);
 }
 
-static const char *why(struct archive *a)
-{
-	const char *s = archive_error_string(a);
-	return s ? s : "unknown error";
-}
 
 /* The file's data; the holes of a sparse file are handed over as zeros, which the pax writer
  * drops again (the entry's sparse map says where they are). */
@@ -58,18 +53,18 @@ static int copy_data(struct archive *disk, struct archive *out, const char *name
 		if (r == ARCHIVE_EOF)
 			return 0;
 		if (r < ARCHIVE_WARN)
-			return gdn_err_set(err, 0, "%s: Read error: %s", name, why(disk));
+			return gdn_err_set(err, 0, "%s: Read error: %s", name, nst_why(disk));
 		while (done < off) {
 			size_t n = off - done > ZERO_BLOCK ? ZERO_BLOCK : (size_t)(off - done);
 			la_ssize_t w = archive_write_data(out, zeros, n);
 			if (w <= 0)
-				return gdn_err_set(err, 0, "write: %s", why(out));
+				return gdn_err_set(err, 0, "write: %s", nst_why(out));
 			done += w;
 		}
 		while (len > 0) {
 			la_ssize_t w = archive_write_data(out, buf, len);
 			if (w <= 0)
-				return gdn_err_set(err, 0, "write: %s", why(out));
+				return gdn_err_set(err, 0, "write: %s", nst_why(out));
 			buf = (const char *)buf + w;
 			len -= (size_t)w;
 			done += w;
@@ -94,11 +89,11 @@ int nst_pack(int out_fd, const char *member, struct gdn_log *log, struct gdn_err
 	(void)archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_ACL |
 						       ARCHIVE_READDISK_NO_FFLAGS);
 	if (archive_read_disk_open(disk, member) != ARCHIVE_OK)
-		return gdn_err_set(err, 0, "%s: Cannot open: %s", member, why(disk));
+		return gdn_err_set(err, 0, "%s: Cannot open: %s", member, nst_why(disk));
 	(void)archive_write_set_format_pax_restricted(out);
 	archive_entry_linkresolver_set_strategy(links, archive_format(out));
 	if (archive_write_open_fd(out, out_fd) != ARCHIVE_OK)
-		return gdn_err_set(err, 0, "cannot write the archive: %s", why(out));
+		return gdn_err_set(err, 0, "cannot write the archive: %s", nst_why(out));
 	for (;;) {
 		__attribute__((cleanup(free_entry))) struct archive_entry *e = archive_entry_new();
 		struct archive_entry *spare = NULL;
@@ -108,10 +103,10 @@ int nst_pack(int out_fd, const char *member, struct gdn_log *log, struct gdn_err
 		if (r == ARCHIVE_EOF)
 			break;
 		if (r < ARCHIVE_WARN)
-			return gdn_err_set(err, 0, "%s", why(disk));
+			return gdn_err_set(err, 0, "%s", nst_why(disk));
 		if (r == ARCHIVE_WARN)
 			gdn_log_info(log, "member-warning", "member", archive_entry_pathname(e),
-				     "warning", why(disk), NULL);
+				     "warning", nst_why(disk), NULL);
 		if (archive_read_disk_can_descend(disk))
 			(void)archive_read_disk_descend(disk);
 		archive_entry_linkify(links, &e, &spare);
@@ -119,13 +114,13 @@ int nst_pack(int out_fd, const char *member, struct gdn_log *log, struct gdn_err
 			continue;
 		r = archive_write_header(out, e);
 		if (r < ARCHIVE_WARN)
-			return gdn_err_set(err, 0, "%s: %s", archive_entry_pathname(e), why(out));
+			return gdn_err_set(err, 0, "%s: %s", archive_entry_pathname(e), nst_why(out));
 		if (archive_entry_size(e) > 0 &&
 		    copy_data(disk, out, archive_entry_pathname(e), err) < 0)
 			return NST_EXIT_ARCHIVE;
 		free_entry(&spare);
 	}
 	if (archive_write_close(out) != ARCHIVE_OK)
-		return gdn_err_set(err, 0, "cannot finish the archive: %s", why(out));
+		return gdn_err_set(err, 0, "cannot finish the archive: %s", nst_why(out));
 	return 0;
 }
