@@ -6,7 +6,12 @@
  * (one on disk or one the archive made), hard links included. Device nodes are made only where
  * root of the container could make them itself: as root of a privileged container. A member
  * that fails is reported and skipped, the rest goes on, and the status is then 2 (tar's); a
- * broken archive stops at once, and the member it broke off is removed. */
+ * broken archive stops at once, and the member it broke off is removed.
+ *
+ * A directory member that names an existing directory (the "./" of most archives) gets its mode
+ * and mtime as GNU tar gives them, which libarchive would leave alone: the archive's permission
+ * bits less the umask, keeping the directory's own set-id and sticky bits, once everything is
+ * in; a user who does not own it cannot, and that fails as it does with tar. */
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -65,6 +70,44 @@ const char *nst_why(struct archive *a)
 	return buf;
 }
 
+struct old_dir {
+	char *name;
+	mode_t perm;
+	struct timespec mtime;
+};
+
+struct old_dirs {
+	struct old_dir *v;
+	size_t n, cap;
+};
+
+/* Remembers a directory member whose directory exists already. */
+static void old_dir_note(struct old_dirs *d, struct archive_entry *e)
+{
+	struct stat st;
+	const char *name = archive_entry_pathname(e);
+
+	if (archive_entry_filetype(e) != AE_IFDIR || lstat(name, &st) < 0 || !S_ISDIR(st.st_mode))
+		return;
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 8;
+		struct old_dir *v = realloc(d->v, cap * sizeof(*v));
+		if (!v)
+			return;
+		d->v = v;
+		d->cap = cap;
+	}
+	d->v[d->n] = (struct old_dir){
+	    .name = strdup(name),
+	    .perm = (archive_entry_perm(e) & 0777 & ~(mode_t)NST_UMASK) | (st.st_mode & 07000),
+	    .mtime = {archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
+	};
+	if (d->v[d->n].name)
+		d->n++;
+}
+
+static void old_dirs_apply(struct old_dirs *d, struct failures *f, struct gdn_log *log);
+
 /* Copies the member's data blocks (sparse ones at their offsets: holes stay holes). 0, -1 when
  * the archive broke (*broken set), -2 when writing failed. */
 static int copy_data(struct archive *in, struct archive *out, const char **broken)
@@ -86,11 +129,35 @@ static int copy_data(struct archive *in, struct archive *out, const char **broke
 	}
 }
 
+static void old_dirs_apply(struct old_dirs *d, struct failures *f, struct gdn_log *log)
+{
+	for (size_t i = d->n; i-- > 0;) {
+		struct old_dir *o = &d->v[i];
+		struct timespec times[2] = {{0, UTIME_OMIT}, o->mtime};
+		char what[128];
+
+		if (utimensat(AT_FDCWD, o->name, times, AT_SYMLINK_NOFOLLOW) < 0) {
+			(void)snprintf(what, sizeof(what), "Cannot utime: %s", strerror(errno));
+			failed(f, log, o->name, what);
+		}
+		if (chmod(o->name, o->perm) < 0) {
+			(void)snprintf(what, sizeof(what), "Cannot change mode to %04o: %s",
+				       (unsigned)o->perm, strerror(errno));
+			failed(f, log, o->name, what);
+		}
+		free(o->name);
+	}
+	free(d->v);
+	d->v = NULL;
+	d->n = d->cap = 0;
+}
+
 int nst_unpack(int in_fd, bool may_mknod, struct gdn_log *log, struct gdn_err **err)
 {
 	__attribute__((cleanup(free_read))) struct archive *in = archive_read_new();
 	__attribute__((cleanup(free_write))) struct archive *out = archive_write_disk_new();
 	struct failures f = {0};
+	struct old_dirs dirs = {0};
 	struct archive_entry *e;
 	const char *broken = NULL;
 	int r;
@@ -121,6 +188,7 @@ int nst_unpack(int in_fd, bool may_mknod, struct gdn_log *log, struct gdn_err **
 			continue;
 		}
 		archive_entry_set_perm(e, archive_entry_perm(e) & 0777);
+		old_dir_note(&dirs, e);
 		r = archive_write_header(out, e);
 		if (r < ARCHIVE_WARN) {
 			failed(&f, log, name, nst_why(out));
@@ -145,6 +213,7 @@ int nst_unpack(int in_fd, bool may_mknod, struct gdn_log *log, struct gdn_err **
 	/* sets the modes and times of the directories, deferred until their contents are in */
 	if (archive_write_close(out) < ARCHIVE_WARN)
 		failed(&f, log, "archive", nst_why(out));
+	old_dirs_apply(&dirs, &f, log);
 	if (broken) {
 		r = gdn_err_set(err, 0, "%s%s%s", f.text.len ? f.text.data : "",
 				f.text.len ? "\n" : "", broken);
