@@ -319,6 +319,13 @@ static int pump_out(struct gd_files_job *j, int from_nstar, struct gdn_child *ch
 	return 0;
 }
 
+static bool exited(int pidfd)
+{
+	struct pollfd p = {.fd = pidfd, .events = POLLIN};
+
+	return poll(&p, 1, 0) == 1;
+}
+
 /* The container dir, locked (shared while its init is joined, exclusive while its volume gets
  * mounted), and a pidfd of its init if it runs (else -1 in *ret_pidfd). */
 static int lock_container(const char *dir, const char *handle, int *ret_pidfd,
@@ -333,8 +340,12 @@ static int lock_container(const char *dir, const char *handle, int *ret_pidfd,
 	if (flock(fd, LOCK_SH) < 0)
 		return gdn_err_set(err, errno, "flock %s", dir);
 	*ret_pidfd = gd_container_pidfd(pidfile, handle, NULL);
-	if (*ret_pidfd >= 0)
+	if (*ret_pidfd >= 0 && !exited(*ret_pidfd))
 		return gdn_steal_fd(&fd);
+	/* an init that has exited (a zombie until reaped) has no namespaces left to join */
+	if (*ret_pidfd >= 0)
+		(void)close(*ret_pidfd);
+	*ret_pidfd = -1;
 	if (flock(fd, LOCK_EX) < 0)
 		return gdn_err_set(err, errno, "flock %s", dir);
 	return gdn_steal_fd(&fd);
