@@ -64,7 +64,7 @@ const char *nst_why(struct archive *a)
 
 	if (!s)
 		s = "unknown error";
-	if (e <= 0 || strstr(s, strerror(e)))
+	if (e <= 0 || e == ARCHIVE_ERRNO_FILE_FORMAT || strstr(s, strerror(e)))
 		return s;
 	(void)snprintf(buf, sizeof(buf), "%s: %s", s, strerror(e));
 	return buf;
