@@ -56,6 +56,7 @@ static void failed(struct failures *f, struct gdn_log *log, const char *name, co
 		(void)gdn_buf_printf(&f->text, "%s%s", f->text.len ? "\n" : "", msg);
 }
 
+/* EILSEQ is libarchive's "file format" errno: its message says enough */
 const char *nst_why(struct archive *a)
 {
 	static char buf[1024];
@@ -64,7 +65,7 @@ const char *nst_why(struct archive *a)
 
 	if (!s)
 		s = "unknown error";
-	if (e <= 0 || e == ARCHIVE_ERRNO_FILE_FORMAT || strstr(s, strerror(e)))
+	if (e <= 0 || e == EILSEQ || strstr(s, strerror(e)))
 		return s;
 	(void)snprintf(buf, sizeof(buf), "%s: %s", s, strerror(e));
 	return buf;
