@@ -326,8 +326,10 @@ static bool exited(int pidfd)
 	return poll(&p, 1, 0) == 1;
 }
 
-/* The container dir, locked (shared while its init is joined, exclusive while its volume gets
- * mounted), and a pidfd of its init if it runs (else -1 in *ret_pidfd). */
+/* The container dir, locked: shared while its init is joined, exclusive while its volume is
+ * mounted; *ret_pidfd gets a pidfd of its init if it runs, else -1. The kind of lock follows
+ * from the init's state, taken at once (a shared lock upgraded would deadlock two streams that
+ * both hold it), and the state is checked again once the lock is held. */
 static int lock_container(const char *dir, const char *handle, int *ret_pidfd,
 			  struct gdn_err **err)
 {
@@ -337,18 +339,20 @@ static int lock_container(const char *dir, const char *handle, int *ret_pidfd,
 	if (fd < 0)
 		return errno == ENOENT ? gdn_err_not_found(err, handle)
 				       : gdn_err_set(err, errno, "open %s", dir);
-	if (flock(fd, LOCK_SH) < 0)
-		return gdn_err_set(err, errno, "flock %s", dir);
-	*ret_pidfd = gd_container_pidfd(pidfile, handle, NULL);
-	if (*ret_pidfd >= 0 && !exited(*ret_pidfd))
+	for (;;) {
+		_cleanup_close_ int pidfd = gd_container_pidfd(pidfile, handle, NULL);
+		bool running = pidfd >= 0 && !exited(pidfd);
+
+		if (flock(fd, running ? LOCK_SH : LOCK_EX) < 0)
+			return gdn_err_set(err, errno, "flock %s", dir);
+		if (running && exited(pidfd)) {
+			/* it died meanwhile: its volume needs the exclusive lock */
+			(void)flock(fd, LOCK_UN);
+			continue;
+		}
+		*ret_pidfd = running ? gdn_steal_fd(&pidfd) : -1;
 		return gdn_steal_fd(&fd);
-	/* an init that has exited (a zombie until reaped) has no namespaces left to join */
-	if (*ret_pidfd >= 0)
-		(void)close(*ret_pidfd);
-	*ret_pidfd = -1;
-	if (flock(fd, LOCK_EX) < 0)
-		return gdn_err_set(err, errno, "flock %s", dir);
-	return gdn_steal_fd(&fd);
+	}
 }
 
 int gd_files_run(const struct gd_config *cfg, void *arg, struct gdn_log *log,

@@ -163,39 +163,69 @@ int nst_user_resolve(const char *user, struct gd_user *ret, struct gdn_err **err
 	return gd_user_lookup(passwd, group, user, ret, err);
 }
 
+/* 1 if made, 0 if it existed, -errno */
 static int mkdir_as(const char *dir, uid_t uid, gid_t gid, struct gdn_err **err)
 {
 	if (mkdir(dir, 0755) == 0) {
 		if (lchown(dir, uid, gid) < 0)
 			return gdn_err_set(err, errno, "chown %s", dir);
-		return 0;
+		return 1;
 	}
 	if (errno != EEXIST)
 		return gdn_err_set(err, errno, "mkdir %s", dir);
 	return 0;
 }
 
-int nst_mkdir_p_as(const char *path, uid_t uid, gid_t gid, struct gdn_err **err)
+int nst_mkdir_p_as(const char *path, uid_t uid, gid_t gid, char **ret_created,
+		   struct gdn_err **err)
 {
 	_cleanup_free_ char *tmp = strdup(path);
+	char *first = NULL;
 	size_t len;
-	int r;
+	int r = 0;
 
 	if (!tmp)
 		return gdn_err_set(err, ENOMEM, "mkdir");
 	len = strlen(tmp);
 	while (len > 1 && tmp[len - 1] == '/')
 		tmp[--len] = '\0';
-	for (char *p = tmp + 1; *p; p++) {
-		if (*p != '/')
+	for (char *p = tmp + 1; len > 0; p++) {
+		bool last = !*p;
+		if (!last && *p != '/')
 			continue;
 		*p = '\0';
 		r = mkdir_as(tmp, uid, gid, err);
-		*p = '/';
-		if (r < 0)
-			return r;
+		if (r == 1 && !first)
+			first = strdup(tmp);
+		if (!last)
+			*p = '/';
+		if (r < 0 || last)
+			break;
 	}
-	return len > 0 ? mkdir_as(tmp, uid, gid, err) : 0;
+	if (ret_created)
+		*ret_created = first;
+	else
+		free(first);
+	return r < 0 ? r : 0;
+}
+
+void nst_mkdir_undo(const char *path, const char *created)
+{
+	_cleanup_free_ char *tmp = strdup(path);
+	size_t len = tmp ? strlen(tmp) : 0;
+
+	if (!tmp || !created)
+		return;
+	while (len > 1 && tmp[len - 1] == '/')
+		tmp[--len] = '\0';
+	for (;;) {
+		if (rmdir(tmp) < 0 || strcmp(tmp, created) == 0)
+			return;
+		char *slash = strrchr(tmp, '/');
+		if (!slash || slash == tmp)
+			return;
+		*slash = '\0';
+	}
 }
 
 int nst_drop_to(const struct gd_user *u, struct gdn_err **err)

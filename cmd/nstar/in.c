@@ -153,7 +153,8 @@ static void old_dirs_apply(struct old_dirs *d, struct failures *f, struct gdn_lo
 	d->n = d->cap = 0;
 }
 
-int nst_unpack(int in_fd, bool may_mknod, struct gdn_log *log, struct gdn_err **err)
+int nst_unpack(int in_fd, bool may_mknod, bool *ret_wrote, struct gdn_log *log,
+	       struct gdn_err **err)
 {
 	__attribute__((cleanup(free_read))) struct archive *in = archive_read_new();
 	__attribute__((cleanup(free_write))) struct archive *out = archive_write_disk_new();
@@ -163,6 +164,7 @@ int nst_unpack(int in_fd, bool may_mknod, struct gdn_log *log, struct gdn_err **
 	const char *broken = NULL;
 	int r;
 
+	*ret_wrote = false;
 	if (!in || !out)
 		return gdn_err_set(err, ENOMEM, "libarchive");
 	/* tar only (ustar, pax, GNU, with their sparse forms), uncompressed, as GNU tar reads a
@@ -191,6 +193,7 @@ int nst_unpack(int in_fd, bool may_mknod, struct gdn_log *log, struct gdn_err **
 		archive_entry_set_perm(e, archive_entry_perm(e) & 0777);
 		old_dir_note(&dirs, e);
 		r = archive_write_header(out, e);
+		*ret_wrote = true;
 		if (r < ARCHIVE_WARN) {
 			failed(&f, log, name, nst_why(out));
 			if (r == ARCHIVE_FATAL)

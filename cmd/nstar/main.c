@@ -153,20 +153,34 @@ static int parse_args(int argc, char **argv, struct nst_args *a, enum gdn_log_le
  * nstar chdirs there first), stream-in's destination is created (mkdir -p, as root of the
  * container, new directories owned by the user). stream-out creates nothing. */
 static int enter_dir(const struct nst_args *a, const struct gd_user *u, const char *dir,
-		     struct gdn_err **err)
+		     char **ret_created, struct gdn_err **err)
 {
 	if (dir[0] != '/' && chdir(u->home) < 0)
 		return gdn_err_set(err, errno, "chdir to user home");
-	if (a->in && nst_mkdir_p_as(dir, u->uid, u->gid, err) < 0)
+	if (a->in && nst_mkdir_p_as(dir, u->uid, u->gid, ret_created, err) < 0)
 		return gdn_err_code(*err);
 	if (chdir(dir) < 0)
 		return gdn_err_set(err, errno, "%s: Cannot open", dir);
 	return 0;
 }
 
+/* Stream-in into the cwd; an archive of which nothing could be written leaves no destination
+ * directory behind that this run made (as far as the user may remove them), undone along the
+ * path as it was made (the same string, from the same place). */
+static int unpack(const struct nst_args *a, const struct gd_user *u, const char *created,
+		  struct gdn_log *log, struct gdn_err **err)
+{
+	bool wrote = false;
+	int r = nst_unpack(0, a->privileged, &wrote, log, err);
+
+	if (r != 0 && !wrote && created && chdir(a->path[0] == '/' ? "/" : u->home) == 0)
+		nst_mkdir_undo(a->path, created);
+	return r;
+}
+
 static int run(const struct nst_args *a, struct gdn_log *log, struct gdn_err **err)
 {
-	_cleanup_free_ char *dir = NULL, *member = NULL;
+	_cleanup_free_ char *dir = NULL, *member = NULL, *created = NULL;
 	struct gd_user u;
 	int r;
 
@@ -177,11 +191,11 @@ static int run(const struct nst_args *a, struct gdn_log *log, struct gdn_err **e
 		(void)gdn_err_set(err, ENOMEM, "split the source");
 		return NST_EXIT_SETUP;
 	}
-	if (enter_dir(a, &u, a->in ? a->path : dir, err) < 0 || nst_drop_to(&u, err) < 0)
+	if (enter_dir(a, &u, a->in ? a->path : dir, &created, err) < 0 || nst_drop_to(&u, err) < 0)
 		return NST_EXIT_SETUP;
 	gdn_log_debug(log, "entered", "user", u.name, NULL);
 	if (a->in)
-		return nst_unpack(0, a->privileged, log, err);
+		return unpack(a, &u, created, log, err);
 	return nst_pack(1, member, log, err) != 0 ? NST_EXIT_ARCHIVE : 0;
 }
 

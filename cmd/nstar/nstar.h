@@ -54,8 +54,13 @@ int nst_enter(const struct nst_args *a, struct gdn_log *log, struct gdn_err **er
 /* Resolves the user in the container's /etc/passwd and /etc/group (after nst_enter). */
 int nst_user_resolve(const char *user, struct gd_user *ret, struct gdn_err **err);
 /* mkdir -p as the container's root, new directories 0755 and owned by uid:gid (Garden's
- * mkdir_p_as); existing ones are left alone. A relative path is from the cwd. */
-int nst_mkdir_p_as(const char *path, uid_t uid, gid_t gid, struct gdn_err **err);
+ * mkdir_p_as); existing ones are left alone. A relative path is from the cwd. *ret_created (may
+ * be NULL) gets the first directory it made (malloc'd), or NULL if it made none: the ones made
+ * are that one and those below it on the path. */
+int nst_mkdir_p_as(const char *path, uid_t uid, gid_t gid, char **ret_created,
+		   struct gdn_err **err);
+/* Undoes what nst_mkdir_p_as made of `path` (rmdir up to `created`), as far as it can. */
+void nst_mkdir_undo(const char *path, const char *created);
 /* Becomes the user: groups, gid, uid; not dumpable, no new privileges. */
 int nst_drop_to(const struct gd_user *u, struct gdn_err **err);
 
@@ -66,5 +71,6 @@ const char *nst_why(struct archive *a);
 
 /* in.c / out.c: the archive work, in the cwd, as the dropped user. Return 0, or the exit status
  * (NST_EXIT_ARCHIVE) with *err saying what went wrong. */
-int nst_unpack(int in_fd, bool may_mknod, struct gdn_log *log, struct gdn_err **err);
+int nst_unpack(int in_fd, bool may_mknod, bool *ret_wrote, struct gdn_log *log,
+	       struct gdn_err **err);
 int nst_pack(int out_fd, const char *member, struct gdn_log *log, struct gdn_err **err);

@@ -113,7 +113,9 @@ static void test_mkdir_p_as_owns_new_dirs_only(void)
 		SKIP("needs root (chown)");
 	CHECK(chdir(tap_tmp) == 0);
 	CHECK(mkdir("old", 0700) == 0);
-	CHECK_OK(nst_mkdir_p_as("old/new/deeper/", 1234, 4321, &err), err);
+	_cleanup_free_ char *created = NULL;
+	CHECK_OK(nst_mkdir_p_as("old/new/deeper/", 1234, 4321, &created, &err), err);
+	CHECK_STREQ(created, "old/new");
 	CHECK(stat("old", &st) == 0);
 	CHECK_INTEQ(st.st_uid, 0);
 	CHECK_INTEQ(st.st_mode & 07777, 0700);
@@ -124,12 +126,24 @@ static void test_mkdir_p_as_owns_new_dirs_only(void)
 	}
 	/* absolute, existing: nothing changes */
 	(void)snprintf(path, sizeof(path), "%s/old", tap_tmp);
-	CHECK_OK(nst_mkdir_p_as(path, 1, 1, &err), err);
+	char *none = (char *)"x";
+	CHECK_OK(nst_mkdir_p_as(path, 1, 1, &none, &err), err);
+	CHECK(none == NULL);
 	CHECK(stat("old", &st) == 0 && st.st_uid == 0);
 	/* a file in the way */
 	CHECK(close(open("file", O_CREAT | O_WRONLY | O_CLOEXEC, 0644)) == 0);
-	CHECK(nst_mkdir_p_as("file/x", 1, 1, &err) == -ENOTDIR);
+	CHECK(nst_mkdir_p_as("file/x", 1, 1, NULL, &err) == -ENOTDIR);
 	CHECK(strstr(gdn_err_str(err), "mkdir file/x"));
+	/* undo removes what it made, and stops there */
+	nst_mkdir_undo("old/new/deeper/", created);
+	CHECK(stat("old/new", &st) < 0 && errno == ENOENT);
+	CHECK(stat("old", &st) == 0);
+	/* a directory that is not empty stays */
+	CHECK_OK(nst_mkdir_p_as("old/a/b", 0, 0, &none, &err), err);
+	CHECK(close(open("old/a/b/f", O_CREAT | O_WRONLY | O_CLOEXEC, 0644)) == 0);
+	nst_mkdir_undo("old/a/b", none);
+	free(none);
+	CHECK(stat("old/a/b/f", &st) == 0);
 }
 
 int main(void)

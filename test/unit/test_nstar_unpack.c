@@ -84,7 +84,8 @@ static int unpack(const struct member *m, size_t n, bool may_mknod, char **ret_m
 	CHECK(mkdir(dst, 0755) == 0 || errno == EEXIST);
 	CHECK(chdir(dst) == 0);
 	umask(NST_UMASK);
-	r = nst_unpack(fd, may_mknod, gdn_log_root(), &err);
+	bool wrote;
+	r = nst_unpack(fd, may_mknod, &wrote, gdn_log_root(), &err);
 	*ret_msg = strdup(err ? gdn_err_str(err) : "");
 	CHECK(chdir(tap_tmp) == 0);
 	return r;
@@ -215,7 +216,9 @@ static void test_garbage_is_an_archive_error(void)
 	CHECK(lseek(fd, 0, SEEK_SET) == 0);
 	CHECK(chdir(tap_tmp) == 0);
 	gdn_log_init("nstar", GDN_LOG_FATAL, 2);
-	CHECK_INTEQ(nst_unpack(fd, false, gdn_log_root(), &err), NST_EXIT_ARCHIVE);
+	bool wrote = true;
+	CHECK_INTEQ(nst_unpack(fd, false, &wrote, gdn_log_root(), &err), NST_EXIT_ARCHIVE);
+	CHECK(!wrote);
 	CHECK(strstr(gdn_err_str(err), "cannot read the archive"));
 }
 
