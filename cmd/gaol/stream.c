@@ -137,8 +137,9 @@ static int send_stdin(int fd, struct gdn_err **err)
 		char head[16];
 		int h = snprintf(head, sizeof(head), "%zx\r\n", (size_t)n);
 		memcpy(buf + 16 - h, head, (size_t)h);
-		memcpy(buf + 16 + n, n ? "\r\n" : "\r\n\r\n", n ? 2 : 4);
-		if (gdn_fd_write_all(fd, buf + 16 - h, (size_t)h + (size_t)n + (n ? 2 : 4)) < 0)
+		/* each chunk ends in CRLF; the last (empty) one is followed by the empty trailer */
+		memcpy(buf + 16 + n, "\r\n", 2);
+		if (gdn_fd_write_all(fd, buf + 16 - h, (size_t)h + (size_t)n + 2) < 0)
 			return 0;
 		if (n == 0)
 			return 0;
