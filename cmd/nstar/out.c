@@ -12,6 +12,7 @@
 #include "cmd/nstar/nstar.h"
 
 #define ZERO_BLOCK (64 * 1024)
+#define WRITE_BLOCK (256 * 1024)
 
 static void free_read(struct archive **a)
 {
@@ -91,6 +92,10 @@ int nst_pack(int out_fd, const char *member, struct gdn_log *log, struct gdn_err
 	if (archive_read_disk_open(disk, member) != ARCHIVE_OK)
 		return gdn_err_set(err, 0, "%s: Cannot open: %s", member, nst_why(disk));
 	(void)archive_write_set_format_pax_restricted(out);
+	/* big writes into the pipe (tar's 10 KiB blocks cost a syscall and a wake-up of the
+	 * reader each), and no padding of the last one beyond the 512-byte records */
+	(void)archive_write_set_bytes_per_block(out, WRITE_BLOCK);
+	(void)archive_write_set_bytes_in_last_block(out, 1);
 	archive_entry_linkresolver_set_strategy(links, archive_format(out));
 	if (archive_write_open_fd(out, out_fd) != ARCHIVE_OK)
 		return gdn_err_set(err, 0, "cannot write the archive: %s", nst_why(out));
