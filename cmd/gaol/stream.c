@@ -14,6 +14,9 @@
 
 #define BLOCK (256 * 1024)
 
+/* one command runs per process: one I/O buffer, with room for a chunk's framing */
+static char io_buf[16 + BLOCK + 2];
+
 /* "/containers/H/files?<key>=<value>&user=<user>" (keys in Go's sorted order). */
 static char *files_path(const char *handle, const char *key, const char *value, const char *user)
 {
@@ -99,7 +102,8 @@ static int read_head(int fd, struct gdn_buf *raw, bool *chunked, char *buf, stru
 		return gdn_err_set(err, EPROTO, "bad response head");
 	*chunked = false;
 	for (char *l = strstr(raw->data, "\r\n"); l; l = strstr(l + 2, "\r\n"))
-		if (strncasecmp(l + 2, "transfer-encoding:", 18) == 0 && strcasestr(l + 20, "chunked"))
+		if (strncasecmp(l + 2, "transfer-encoding:", 18) == 0 &&
+		    strcasestr(l + 20, "chunked"))
 			*chunked = true;
 	gdn_buf_consume(raw, (size_t)(end - raw->data) + 4);
 	if (status >= 200 && status <= 299)
@@ -112,11 +116,10 @@ static int read_head(int fd, struct gdn_buf *raw, bool *chunked, char *buf, stru
 		;
 	if (r < 0)
 		return r;
-	const struct gdn_http_resp resp = {.status = status,
-					   .body = body.data ? body.data : (char *)"",
-					   .body_len = body.len};
+	size_t len = body.len;
 	if (gdn_buf_append(&body, "", 1) < 0)
 		return gdn_err_set(err, ENOMEM, "response");
+	const struct gdn_http_resp resp = {.status = status, .body = body.data, .body_len = len};
 	return gl_decode_error(&resp, err);
 }
 
@@ -124,10 +127,8 @@ static int read_head(int fd, struct gdn_buf *raw, bool *chunked, char *buf, stru
  * answered (and closed) already, and the answer says why. */
 static int send_stdin(int fd, struct gdn_err **err)
 {
-	_cleanup_free_ char *buf = malloc(BLOCK + 32);
+	char *buf = io_buf;
 
-	if (!buf)
-		return gdn_err_set(err, ENOMEM, "stream-in");
 	for (;;) {
 		ssize_t n = read(STDIN_FILENO, buf + 16, BLOCK);
 		if (n < 0 && errno == EINTR)
@@ -151,7 +152,7 @@ int gl_cmd_stream_in(const struct gl_cmd *cmd, int argc, char **argv)
 	_cleanup_err_ struct gdn_err *err = NULL;
 	_cleanup_free_ char *path = NULL, *head = NULL;
 	_cleanup_buf_ struct gdn_buf raw = {0};
-	_cleanup_free_ char *buf = malloc(BLOCK);
+	char *buf = io_buf;
 	const char *dest = NULL, *user = NULL;
 	_cleanup_close_ int fd = -1;
 	bool chunked;
@@ -161,10 +162,11 @@ int gl_cmd_stream_in(const struct gl_cmd *cmd, int argc, char **argv)
 		return r;
 	(void)signal(SIGPIPE, SIG_IGN);
 	path = files_path(argv[optind], "destination", dest, user);
-	if (!path || !buf || asprintf(&head,
-			      "PUT %s HTTP/1.1\r\nHost: api\r\nUser-Agent: gaol\r\n"
-			      "Content-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n",
-			      path) < 0) {
+	if (!path ||
+	    asprintf(&head,
+		     "PUT %s HTTP/1.1\r\nHost: api\r\nUser-Agent: gaol\r\n"
+		     "Content-Type: application/x-tar\r\nTransfer-Encoding: chunked\r\n\r\n",
+		     path) < 0) {
 		gdn_err_set(&err, ENOMEM, "stream-in");
 		return gl_fail(err);
 	}
@@ -186,7 +188,7 @@ int gl_cmd_stream_out(const struct gl_cmd *cmd, int argc, char **argv)
 	_cleanup_free_ char *path = NULL;
 	_cleanup_buf_ struct gdn_buf raw = {0};
 	_cleanup_buf_ struct gdn_buf body = {0};
-	_cleanup_free_ char *buf = malloc(BLOCK);
+	char *buf = io_buf;
 	struct gdn_chunked chunked = {0};
 	const char *src = NULL, *user = NULL;
 	_cleanup_close_ int fd = -1;
@@ -196,7 +198,7 @@ int gl_cmd_stream_out(const struct gl_cmd *cmd, int argc, char **argv)
 	if (r >= 0)
 		return r;
 	path = files_path(argv[optind], "source", src, user);
-	if (!path || !buf) {
+	if (!path) {
 		gdn_err_set(&err, ENOMEM, "stream-out");
 		return gl_fail(err);
 	}

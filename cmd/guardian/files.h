@@ -33,5 +33,4 @@ void gd_files_job_free(void *p);
  * once the worker is done). Stream-out: writes the response itself once nstar's first bytes are
  * there and sets {"streamed":true} in its result; before that, an error is returned for the loop
  * to answer. */
-int gd_files_run(const struct gd_config *cfg, void *arg, struct gdn_log *log,
-		 struct gdn_err **err);
+int gd_files_run(const struct gd_config *cfg, void *arg, struct gdn_log *log, struct gdn_err **err);

@@ -148,8 +148,8 @@ static int nstar_failed(const struct gd_files_job *j, int status, int memfd, str
 
 	if (status > 128)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EIO,
-				    "stream-%s: nstar: error streaming %s: signal: %s. Output: %s", dir,
-				    dir, strsignal(status - 128), output ? output : "");
+				    "stream-%s: nstar: error streaming %s: signal: %s. Output: %s",
+				    dir, dir, strsignal(status - 128), output ? output : "");
 	return gdn_err_kind(err, GDN_ERR_GENERIC, EIO,
 			    "stream-%s: nstar: error streaming %s: exit status %d. Output: %s", dir,
 			    dir, status, output ? output : "");
@@ -278,7 +278,8 @@ static int pump_out(struct gd_files_job *j, int from_nstar, struct gdn_child *ch
 			break;
 		if (!started) {
 			struct gdn_buf head = {0};
-			r = gdn_http_write_chunked_head(&head, 200, "application/octet-stream", false);
+			r = gdn_http_write_chunked_head(&head, 200, "application/octet-stream",
+							false);
 			if (r >= 0)
 				r = sock_write_all(j->sock, head.data, head.len);
 			gdn_buf_free(&head);
@@ -330,8 +331,7 @@ static bool exited(int pidfd)
  * mounted; *ret_pidfd gets a pidfd of its init if it runs, else -1. The kind of lock follows
  * from the init's state, taken at once (a shared lock upgraded would deadlock two streams that
  * both hold it), and the state is checked again once the lock is held. */
-static int lock_container(const char *dir, const char *handle, int *ret_pidfd,
-			  struct gdn_err **err)
+static int lock_container(const char *dir, const char *handle, int *ret_pidfd, struct gdn_err **err)
 {
 	_cleanup_free_ char *pidfile = gdn_path_join(dir, GDN_DEPOT_PIDFILE);
 	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -355,8 +355,7 @@ static int lock_container(const char *dir, const char *handle, int *ret_pidfd,
 	}
 }
 
-int gd_files_run(const struct gd_config *cfg, void *arg, struct gdn_log *log,
-		 struct gdn_err **err)
+int gd_files_run(const struct gd_config *cfg, void *arg, struct gdn_log *log, struct gdn_err **err)
 {
 	struct gd_files_job *j = arg;
 	_cleanup_free_ char *dir = gd_container_dir(cfg, j->handle);

@@ -104,8 +104,8 @@ static void files_start(struct gd_server *s, struct gd_conn *c, struct gd_params
 	}
 	if (in)
 		gdn_buf_reset(&c->in);
-	if (gd_worker_start(s, c, ctr->handle, gd_files_run, j, gd_files_job_free, files_done,
-			    &e) < 0) {
+	if (gd_worker_start(s, c, ctr->handle, gd_files_run, j, gd_files_job_free, files_done, &e) <
+	    0) {
 		gd_reply_error(s, c, e);
 		return;
 	}

@@ -362,7 +362,8 @@ static int check_config(struct gd_config *cfg, struct gdn_err **err)
 	if (!cfg->kawasaki_bin)
 		cfg->kawasaki_bin = find_beside("kawasaki", kawasaki_bin, sizeof(kawasaki_bin));
 	/* else found in PATH when a stream runs */
-	if (!cfg->nstar_bin && !(cfg->nstar_bin = find_beside("nstar", nstar_bin, sizeof(nstar_bin))))
+	if (!cfg->nstar_bin &&
+	    !(cfg->nstar_bin = find_beside("nstar", nstar_bin, sizeof(nstar_bin))))
 		cfg->nstar_bin = "nstar";
 	if ((r = gd_network_flags_finish(cfg, err)) < 0)
 		return r;

@@ -176,8 +176,7 @@ static int mkdir_as(const char *dir, uid_t uid, gid_t gid, struct gdn_err **err)
 	return 0;
 }
 
-int nst_mkdir_p_as(const char *path, uid_t uid, gid_t gid, char **ret_created,
-		   struct gdn_err **err)
+int nst_mkdir_p_as(const char *path, uid_t uid, gid_t gid, char **ret_created, struct gdn_err **err)
 {
 	_cleanup_free_ char *tmp = strdup(path);
 	char *first = NULL;

@@ -201,7 +201,8 @@ int nst_unpack(int in_fd, bool may_mknod, bool *ret_wrote, struct gdn_log *log,
 			continue;
 		}
 		if (r == ARCHIVE_WARN)
-			gdn_log_info(log, "member-warning", "member", name, "warning", nst_why(out), NULL);
+			gdn_log_info(log, "member-warning", "member", name, "warning", nst_why(out),
+				     NULL);
 		int c = archive_entry_size(e) > 0 ? copy_data(in, out, &broken) : 0;
 		if (c == -2)
 			failed(&f, log, name, nst_why(out));

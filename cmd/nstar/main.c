@@ -62,8 +62,8 @@ static const char usage[] =
     "\n"
     "Options:\n"
     "  --user USER          the container's user (default root)\n"
-    "  --path PATH          the destination or source; relative: from USER's home\n" GDN_CLI_HELP_LOG_LEVEL
-	GDN_CLI_HELP_HELP_VERSION;
+    "  --path PATH          the destination or source; relative: from USER's "
+    "home\n" GDN_CLI_HELP_LOG_LEVEL GDN_CLI_HELP_HELP_VERSION;
 
 static int add_map(struct nst_idmap *maps, size_t *n, const char *s)
 {

@@ -38,7 +38,6 @@ static void free_entry(struct archive_entry **e)
 		archive_entry_free(*e);
 }
 
-
 /* The file's data; the holes of a sparse file are handed over as zeros, which the pax writer
  * drops again (the entry's sparse map says where they are). */
 static int copy_data(struct archive *disk, struct archive *out, const char *name,
@@ -87,8 +86,8 @@ int nst_pack(int out_fd, const char *member, struct gdn_log *log, struct gdn_err
 		return gdn_err_set(err, errno, "%s: Cannot stat", member);
 	/* no uname/gname lookups: they would load NSS modules of the container's libc */
 	(void)archive_read_disk_set_symlink_physical(disk);
-	(void)archive_read_disk_set_behavior(disk, ARCHIVE_READDISK_NO_ACL |
-						       ARCHIVE_READDISK_NO_FFLAGS);
+	(void)archive_read_disk_set_behavior(disk,
+					     ARCHIVE_READDISK_NO_ACL | ARCHIVE_READDISK_NO_FFLAGS);
 	if (archive_read_disk_open(disk, member) != ARCHIVE_OK)
 		return gdn_err_set(err, 0, "%s: Cannot open: %s", member, nst_why(disk));
 	(void)archive_write_set_format_pax_restricted(out);
@@ -119,7 +118,8 @@ int nst_pack(int out_fd, const char *member, struct gdn_log *log, struct gdn_err
 			continue;
 		r = archive_write_header(out, e);
 		if (r < ARCHIVE_WARN)
-			return gdn_err_set(err, 0, "%s: %s", archive_entry_pathname(e), nst_why(out));
+			return gdn_err_set(err, 0, "%s: %s", archive_entry_pathname(e),
+					   nst_why(out));
 		if (archive_entry_size(e) > 0 &&
 		    copy_data(disk, out, archive_entry_pathname(e), err) < 0)
 			return NST_EXIT_ARCHIVE;

@@ -1,4 +1,6 @@
+/* clang-format off */
 /* link: cmd/nstar/path.c cmd/nstar/enter.c cmd/guardian/users.c cmd/guardian/volumizer.c cmd/guardian/mountinfo.c */
+/* clang-format on */
 /* nstar's pure parts: Go's path splitting of a StreamOut source, the id-map flags, and
  * mkdir -p with new directories owned by the user. */
 #include <string.h>
@@ -88,8 +90,8 @@ static void test_idmap_parse(void)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
 	struct nst_idmap m;
-	const char *bad[] = {"", "1", "1:2", "1:2:0", "1:2:3:4", "a:2:3", "-1:2:3", "1:2:x",
-			     "4294967296:1:1"};
+	const char *bad[] = {"",      "1",	"1:2",	 "1:2:0",	  "1:2:3:4",
+			     "a:2:3", "-1:2:3", "1:2:x", "4294967296:1:1"};
 
 	CHECK(nst_idmap_parse("0:4294967294:1", &m, &err) == 0);
 	CHECK_INTEQ(m.inside, 0);
@@ -119,7 +121,8 @@ static void test_mkdir_p_as_owns_new_dirs_only(void)
 	CHECK(stat("old", &st) == 0);
 	CHECK_INTEQ(st.st_uid, 0);
 	CHECK_INTEQ(st.st_mode & 07777, 0700);
-	for (const char *p = "old/new"; p; p = strcmp(p, "old/new") == 0 ? "old/new/deeper" : NULL) {
+	for (const char *p = "old/new"; p;
+	     p = strcmp(p, "old/new") == 0 ? "old/new/deeper" : NULL) {
 		CHECK(stat(p, &st) == 0);
 		CHECK_INTEQ(st.st_uid, 1234);
 		CHECK_INTEQ(st.st_gid, 4321);
@@ -149,11 +152,8 @@ static void test_mkdir_p_as_owns_new_dirs_only(void)
 int main(void)
 {
 	static const struct tap_test tests[] = {
-	    TEST(test_clean_like_go),
-	    TEST(test_split_source_as_garden),
-	    TEST(test_base),
-	    TEST(test_idmap_parse),
-	    TEST(test_mkdir_p_as_owns_new_dirs_only),
+	    TEST(test_clean_like_go), TEST(test_split_source_as_garden),	TEST(test_base),
+	    TEST(test_idmap_parse),   TEST(test_mkdir_p_as_owns_new_dirs_only),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
 }

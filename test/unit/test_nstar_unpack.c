@@ -17,9 +17,9 @@ struct member {
 	const char *name;
 	mode_t type;
 	mode_t perm;
-	const char *data;     /* regular files */
-	const char *link;     /* symlink target, or hard link target (type 0) */
-	bool cut; /* a 1 MiB file whose data the archive ends in the middle of */
+	const char *data; /* regular files */
+	const char *link; /* symlink target, or hard link target (type 0) */
+	bool cut;	  /* a 1 MiB file whose data the archive ends in the middle of */
 };
 
 /* Writes the members as a pax archive to a file and returns it opened for reading. */
