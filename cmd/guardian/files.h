@@ -14,6 +14,12 @@ struct gd_conn;
  * routes it once the head is in, with whatever of the body came along left in c->in. */
 bool gd_files_streams_body(const struct gd_conn *c);
 
+struct gd_server;
+/* Ends the streams of a container that is being destroyed (their workers are killed; a
+ * StreamIn is answered with the error, a StreamOut's connection closed), so that no stream
+ * writes into a volume that destroy removes. */
+void gd_files_cancel(struct gd_server *s, const char *handle);
+
 /* One StreamIn or StreamOut, run by a worker (gd_files_run). */
 struct gd_files_job {
 	bool in;

@@ -5,6 +5,7 @@
  * loop meanwhile (so the container's grace timer stays paused) and is answered, or for a
  * StreamOut that has started its body simply closed, when the worker is done. */
 #include <fcntl.h>
+#include <signal.h>
 #include <string.h>
 
 #include "lib/http.h"
@@ -25,6 +26,19 @@ bool gd_files_streams_body(const struct gd_conn *c)
 	return memchr(path + 12, '/', n - 12 - sfx) == NULL;
 }
 
+static void files_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e);
+
+void gd_files_cancel(struct gd_server *s, const char *handle)
+{
+	for (struct gd_worker *w = s->workers; w; w = w->next) {
+		if (w->done != files_done || w->exited || !w->handle || strcmp(w->handle, handle))
+			continue;
+		gdn_log_info(s->log, "stream-cancelled", "handle", handle, NULL);
+		/* nstar ends with it: its pipe closes (and its parent-death signal is armed) */
+		(void)kill(w->pid, SIGKILL);
+	}
+}
+
 static void files_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e)
 {
 	struct gd_files_job *j = w->data;
@@ -32,8 +46,9 @@ static void files_done(struct gd_server *s, struct gd_worker *w, struct gdn_err 
 
 	if (!w->conn)
 		return;
-	if (!j->in && w->result && json_is_true(json_object_get(w->result, "streamed"))) {
-		/* the worker wrote the response; the connection has nothing more to say */
+	/* the worker wrote the response (or, killed without a result, may have begun it): the
+	 * connection has nothing more to say */
+	if (!j->in && (!w->result || json_is_true(json_object_get(w->result, "streamed")))) {
 		gd_conn_close(s, w->conn);
 		return;
 	}

@@ -227,7 +227,7 @@ void nst_mkdir_undo(const char *path, const char *created)
 	}
 }
 
-int nst_drop_to(const struct gd_user *u, struct gdn_err **err)
+int nst_drop_to(const struct gd_user *u, pid_t parent, struct gdn_err **err)
 {
 	gid_t groups[GD_MAX_GROUPS + 1];
 	size_t n = 0;
@@ -245,5 +245,7 @@ int nst_drop_to(const struct gd_user *u, struct gdn_err **err)
 	(void)prctl(PR_SET_DUMPABLE, 0);
 	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
 		return gdn_err_set(err, errno, "no_new_privs");
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+		return gdn_err_set(err, ESRCH, "the parent is gone");
 	return 0;
 }

@@ -181,6 +181,7 @@ static int unpack(const struct nst_args *a, const struct gd_user *u, const char 
 static int run(const struct nst_args *a, struct gdn_log *log, struct gdn_err **err)
 {
 	_cleanup_free_ char *dir = NULL, *member = NULL, *created = NULL;
+	pid_t parent = getppid();
 	struct gd_user u;
 	int r;
 
@@ -191,7 +192,8 @@ static int run(const struct nst_args *a, struct gdn_log *log, struct gdn_err **e
 		(void)gdn_err_set(err, ENOMEM, "split the source");
 		return NST_EXIT_SETUP;
 	}
-	if (enter_dir(a, &u, a->in ? a->path : dir, &created, err) < 0 || nst_drop_to(&u, err) < 0)
+	if (enter_dir(a, &u, a->in ? a->path : dir, &created, err) < 0 ||
+	    nst_drop_to(&u, parent, err) < 0)
 		return NST_EXIT_SETUP;
 	gdn_log_debug(log, "entered", "user", u.name, NULL);
 	if (a->in)

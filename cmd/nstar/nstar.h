@@ -61,8 +61,9 @@ int nst_mkdir_p_as(const char *path, uid_t uid, gid_t gid, char **ret_created,
 		   struct gdn_err **err);
 /* Undoes what nst_mkdir_p_as made of `path` (rmdir up to `created`), as far as it can. */
 void nst_mkdir_undo(const char *path, const char *created);
-/* Becomes the user: groups, gid, uid; not dumpable, no new privileges. */
-int nst_drop_to(const struct gd_user *u, struct gdn_err **err);
+/* Becomes the user: groups, gid, uid; not dumpable, no new privileges, and again killed when
+ * `parent` (guardian's worker) dies (a change of uid clears that). */
+int nst_drop_to(const struct gd_user *u, pid_t parent, struct gdn_err **err);
 
 /* libarchive's last message, with the system's reason as tar gives it ("...: Permission
  * denied"); a static buffer. */

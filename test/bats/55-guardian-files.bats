@@ -393,6 +393,39 @@ EOF
 	done
 }
 
+@test "a destroy during a stream ends it (running or init gone); the destroy succeeds and leaves nothing" {
+	local h p gpid spec
+	mkdir -p "$W/src"
+	head -c 100000 /dev/urandom >"$W/src/f"
+	tar -C "$W/src" -cf "$W/in.tar" .
+	for spec in running gone; do
+		h=fi-ds-$spec
+		create_container "$h"
+		p=$(init_pid "$h")
+		if [[ $spec == gone ]]; then
+			kill -KILL "$p"
+			wait_pid_gone "$p"
+		fi
+		rm -f "$W/body"
+		mkfifo "$W/body"
+		gaol stream-in -d /tmp/slow "$h" <"$W/body" >"$W/g.out" 2>&1 &
+		gpid=$!
+		exec 5>"$W/body"
+		# the archive's first blocks, then nothing: nstar waits inside the container
+		head -c 2048 "$W/in.tar" >&5
+		wait_until 50 pgrep -x nstar
+		destroy_container "$h"
+		assert_no_leaks "$h" "$p"
+		run pgrep -x nstar
+		assert_failure
+		exec 5>&-
+		run wait "$gpid"
+		assert_failure 1
+		run cat "$W/g.out"
+		assert_output --partial "gaol: "
+	done
+}
+
 @test "streams leave nothing behind: no nstar, no fd of guardian, no mount" {
 	local g fds_before
 	g=$(guardian_pid)
