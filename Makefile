@@ -16,10 +16,13 @@ DEB_PKGS := build-essential pkg-config libnl-3-dev libnl-route-3-dev libiptc-dev
 # path (lib/ may hold code for any binary; a binary only pulls the objects it uses from the archive).
 BASE_PKGS := jansson libbsd
 NET_PKGS  := libnl-route-3.0 libiptc
-PKGS      := $(BASE_PKGS) $(NET_PKGS)
+PKGS      := $(BASE_PKGS) $(NET_PKGS) libarchive
 kawasaki_PKGS := $(BASE_PKGS) $(NET_PKGS)
 # guardian reads and unpacks image layers (libarchive) and checks their digests (libmd)
 guardian_PKGS := $(BASE_PKGS) libarchive libmd
+# nstar links libarchive too, and the guardian modules it shares (user lookup, volume mount).
+nstar_PKGS := $(BASE_PKGS) libarchive
+nstar_SRCS := cmd/guardian/users.c cmd/guardian/volumizer.c cmd/guardian/mountinfo.c
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 pkg_libs    = $(shell pkg-config --libs $(1) 2>/dev/null)
 PKG_LIBS   := $(call pkg_libs,$(BASE_PKGS))
@@ -82,7 +85,7 @@ $(LIBGDN): $(LIB_OBJS)
 
 define bin_rule
 $(BUILD)/bin/$(1): LDLIBS := $(call pkg_libs,$(or $($(1)_PKGS),$(BASE_PKGS)))
-$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard cmd/$(1)/*.c))) $(LIBGDN)
+$(BUILD)/bin/$(1): $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard cmd/$(1)/*.c)) $($(1)_SRCS)) $(LIBGDN)
 	@mkdir -p $$(dir $$@)
 	$$(if $$(Q),@echo "  LD      $$@")
 	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS)

@@ -37,7 +37,7 @@ static int bad_response(const struct gdn_http_resp *resp, struct gdn_err **err)
 }
 
 /* A non-2xx answer: {"Type":…,"Message":…,"Handle":…,"ProcessID":…,"Binary":…}. */
-static int decode_error(const struct gdn_http_resp *resp, struct gdn_err **err)
+int gl_decode_error(const struct gdn_http_resp *resp, struct gdn_err **err)
 {
 	json_auto_t *j = NULL;
 	int r;
@@ -63,7 +63,7 @@ int gl_request(const char *method, const char *path, const char *body, size_t bo
 	if (r < 0)
 		return r;
 	if (ret_resp->status < 200 || ret_resp->status > 299) {
-		r = decode_error(ret_resp, err);
+		r = gl_decode_error(ret_resp, err);
 		gdn_http_resp_free(ret_resp);
 		return r;
 	}
@@ -95,7 +95,7 @@ int gl_hijack_end(int fd, int sent, const char *method, const char *path,
 		const struct gdn_http_resp resp = {
 		    .status = status, .body = error_body, .body_len = strlen(error_body)};
 
-		return decode_error(&resp, err);
+		return gl_decode_error(&resp, err);
 	}
 	return gdn_steal_fd(&owned);
 }

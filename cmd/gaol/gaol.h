@@ -71,6 +71,8 @@ int gl_request(const char *method, const char *path, const char *body, size_t bo
  * (any value) into *ret (which may be NULL when the result is not needed). */
 int gl_call(const char *method, const char *path, const json_t *body, json_t **ret,
 	    struct gdn_err **err);
+/* A non-2xx response as *err: the Garden error's message, or "bad response (HTTP <code>): ...". */
+int gl_decode_error(const struct gdn_http_resp *resp, struct gdn_err **err);
 /* Prints "gaol: <message>" to stderr; returns GL_EXIT_FAIL. */
 int gl_fail(const struct gdn_err *err);
 
@@ -211,3 +213,6 @@ int gl_cmd_limits(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_run(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_attach(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_shell(const struct gl_cmd *cmd, int argc, char **argv);
+/* stream.c */
+int gl_cmd_stream_in(const struct gl_cmd *cmd, int argc, char **argv);
+int gl_cmd_stream_out(const struct gl_cmd *cmd, int argc, char **argv);

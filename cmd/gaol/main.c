@@ -51,6 +51,20 @@ static const struct option run_longopts[] = {
     {0},
 };
 
+static const struct option stream_in_longopts[] = {
+    {"destination", required_argument, NULL, 'd'},
+    {"user", required_argument, NULL, 'u'},
+    GL_COMMON_LONGOPTS,
+    {0},
+};
+
+static const struct option stream_out_longopts[] = {
+    {"source", required_argument, NULL, 's'},
+    {"user", required_argument, NULL, 'u'},
+    GL_COMMON_LONGOPTS,
+    {0},
+};
+
 static const struct option attach_longopts[] = {
     {"process-id", required_argument, NULL, 'p'},
     GL_COMMON_LONGOPTS,
@@ -205,6 +219,38 @@ const struct gl_cmd gl_commands[] = {
 	.shortopts = "kt:h",
 	.longopts = stop_longopts,
 	.run = gl_cmd_stop,
+    },
+    {
+	.name = "stream-in",
+	.synopsis = "-d DIR [-u USER] HANDLE",
+	.summary = "stream a tar archive from stdin into a container",
+	.help = "Unpacks the tar archive on standard input into DIR of the container (PUT\n"
+		"/containers/HANDLE/files), creating DIR if it is missing; the files belong to\n"
+		"USER. Prints nothing; the exit status tells.\n"
+		"\n"
+		"Options:\n"
+		"  -d, --destination DIR      the directory in the container (relative: from\n"
+		"                             the user's home)\n"
+		"  -u, --user USER            the container user (default: root)\n",
+	.shortopts = "d:u:t:h",
+	.longopts = stream_in_longopts,
+	.run = gl_cmd_stream_in,
+    },
+    {
+	.name = "stream-out",
+	.synopsis = "-s PATH [-u USER] HANDLE",
+	.summary = "stream a tar archive of a container path to stdout",
+	.help = "Writes a tar archive of PATH in the container to standard output (GET\n"
+		"/containers/HANDLE/files): one member named after PATH's last element, or,\n"
+		"when PATH ends in '/', the directory's contents. Read as USER. An archive\n"
+		"that ends early (the server failed midway) is an error.\n"
+		"\n"
+		"Options:\n"
+		"  -s, --source PATH          the file or directory in the container\n"
+		"  -u, --user USER            the container user (default: root)\n",
+	.shortopts = "s:u:t:h",
+	.longopts = stream_out_longopts,
+	.run = gl_cmd_stream_out,
     },
     {
 	.name = "run",

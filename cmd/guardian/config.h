@@ -40,6 +40,7 @@ struct gd_config {
 	const char **runtime_extra_args; /* --runtime-plugin-extra-arg, NULL-terminated */
 	const char *init_bin;		 /* --init-bin, default: garden-init next to guardian */
 	const char *dadoo_bin;		 /* --dadoo-bin, default: dadoo next to guardian */
+	const char *nstar_bin;		 /* --nstar-bin, default: nstar next to guardian */
 	/* --runtime-timeout: the deadline of each runtime invocation (guardian's run, delete,
 	 * state; dadoo's exec); 0: GDN_RUNTIME_TIMEOUT_DEFAULT_NS */
 	uint64_t runtime_timeout_ns;

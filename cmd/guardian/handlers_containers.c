@@ -6,6 +6,7 @@
 #include "lib/http.h"
 #include "lib/util.h"
 #include "cmd/guardian/container.h"
+#include "cmd/guardian/files.h"
 #include "cmd/guardian/routes.h"
 #include "cmd/guardian/spec.h"
 
@@ -248,6 +249,7 @@ int gd_destroy_start(struct gd_server *s, struct gd_conn *conn, struct gd_ctr *c
 		return gdn_err_set(err, ENOMEM, "destroy");
 	ctr->state_before_destroy = ctr->state;
 	ctr->state = GD_CTR_DESTROYING;
+	gd_files_cancel(s, ctr->handle);
 	if (gd_worker_start(s, conn, ctr->handle, destroy_run, handle, free, destroy_done, err) <
 	    0) {
 		ctr->state = ctr->state_before_destroy;

@@ -47,6 +47,7 @@ enum {
 	OPT_RUNTIME_TIMEOUT,
 	OPT_INIT_BIN,
 	OPT_DADOO_BIN,
+	OPT_NSTAR_BIN,
 	OPT_NETWORK_POOL,
 	OPT_SKIP_SETUP,
 	OPT_CLEANUP_PROCESS_DIRS,
@@ -75,6 +76,7 @@ static const struct option options[] = {
     {"runtime-timeout", required_argument, NULL, OPT_RUNTIME_TIMEOUT},
     {"init-bin", required_argument, NULL, OPT_INIT_BIN},
     {"dadoo-bin", required_argument, NULL, OPT_DADOO_BIN},
+    {"nstar-bin", required_argument, NULL, OPT_NSTAR_BIN},
     {"network-pool", required_argument, NULL, OPT_NETWORK_POOL},
     {"log-level", required_argument, NULL, GDN_CLI_OPT_LOG_LEVEL},
     {"skip-setup", no_argument, NULL, OPT_SKIP_SETUP},
@@ -118,6 +120,8 @@ static const char usage[] =
     "                                guardian or in ../libexec/garden-c/)\n"
     "  --dadoo-bin PATH              the per-process shim (default: dadoo beside "
     "guardian)\n"
+    "  --nstar-bin PATH              StreamIn/StreamOut's helper (default: nstar beside\n"
+    "                                guardian)\n"
     "  --log-level LEVEL             debug, info, error or fatal (default info)\n"
     "  --skip-setup                  leave the host's cgroup hierarchies as they are\n"
     "  --cleanup-process-dirs-on-wait  remove a process's dir once a client got its\n"
@@ -296,6 +300,9 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 		case OPT_DADOO_BIN:
 			cfg->dadoo_bin = optarg;
 			break;
+		case OPT_NSTAR_BIN:
+			cfg->nstar_bin = optarg;
+			break;
 		case OPT_NETWORK_POOL:
 			r = parse_network_pool(optarg, &cfg->network_pool, err);
 			break;
@@ -345,6 +352,7 @@ static int check_config(struct gd_config *cfg, struct gdn_err **err)
 				    "uid/gid maps must end below %u, the host id of container root",
 				    cfg->maxid);
 	static char init_bin[PATH_MAX], dadoo_bin[PATH_MAX], kawasaki_bin[PATH_MAX];
+	static char nstar_bin[PATH_MAX];
 	static char *runtime;
 	size_t n_extra;
 
@@ -356,6 +364,10 @@ static int check_config(struct gd_config *cfg, struct gdn_err **err)
 		cfg->dadoo_bin = dadoo_bin;
 	if (!cfg->kawasaki_bin)
 		cfg->kawasaki_bin = find_beside("kawasaki", kawasaki_bin, sizeof(kawasaki_bin));
+	/* else found in PATH when a stream runs */
+	if (!cfg->nstar_bin &&
+	    !(cfg->nstar_bin = find_beside("nstar", nstar_bin, sizeof(nstar_bin))))
+		cfg->nstar_bin = "nstar";
 	if ((r = gd_network_flags_finish(cfg, err)) < 0)
 		return r;
 	n_extra = 0;

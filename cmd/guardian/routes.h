@@ -28,6 +28,10 @@ void gd_h_attach(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 void gd_h_stdout(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 void gd_h_stderr(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 
+/* handlers_files.c */
+void gd_h_stream_in(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
+void gd_h_stream_out(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
+
 /* handlers_misc.c */
 void gd_h_ping(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 void gd_h_capacity(struct gd_server *s, struct gd_conn *c, struct gd_params *p);

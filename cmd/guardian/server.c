@@ -15,6 +15,7 @@
 #include "lib/util.h"
 #include "cmd/guardian/dadoo_client.h"
 #include "cmd/guardian/dadoo_launch.h"
+#include "cmd/guardian/files.h"
 #include "cmd/guardian/server.h"
 
 /* At this many connections the one that has waited longest for a request is closed to make room
@@ -319,6 +320,14 @@ static bool conn_parse(struct gd_server *s, struct gd_conn *c)
 		c->have_head = true;
 		conn_deadline(s, c, 0); /* the body has no time limit (Go's ReadTimeout 0) */
 		c->keep_alive = c->req.keep_alive;
+		if (gd_files_streams_body(c)) {
+			/* StreamIn: its worker reads the body, however long (files.h) */
+			expect_continue(c);
+			c->state = GD_CONN_WAITING;
+			rewatch(s, c, EPOLLHUP);
+			gd_route(s, c);
+			return true;
+		}
 		if (c->req.has_length && !c->req.chunked && c->req.content_length > GD_MAX_BODY) {
 			gdn_err_kind(&e, GDN_ERR_GENERIC, EFBIG,
 				     "request body too large: %llu bytes (max %d)",

@@ -50,6 +50,8 @@ STAND_IN(gd_h_list)
 STAND_IN(gd_h_info)
 STAND_IN(gd_h_bulk_info)
 STAND_IN(gd_h_run)
+STAND_IN(gd_h_stream_in)
+STAND_IN(gd_h_stream_out)
 STAND_IN(gd_h_attach)
 STAND_IN(gd_h_stdout)
 STAND_IN(gd_h_stderr)
@@ -222,8 +224,8 @@ static void test_every_route(void)
 	expect("GET", "/containers/bulk_metrics", "gd_h_not_implemented", NULL, NULL, NULL);
 	expect("DELETE", "/containers/h", "gd_h_destroy", "h", NULL, NULL);
 	expect("PUT", "/containers/h/stop", "gd_h_stop", "h", NULL, NULL);
-	expect("PUT", "/containers/h/files", "gd_h_not_implemented", "h", NULL, NULL);
-	expect("GET", "/containers/h/files", "gd_h_not_implemented", "h", NULL, NULL);
+	expect("PUT", "/containers/h/files", "gd_h_stream_in", "h", NULL, NULL);
+	expect("GET", "/containers/h/files", "gd_h_stream_out", "h", NULL, NULL);
 	expect("GET", "/containers/h/limits/bandwidth", "gd_h_limits_empty", "h", NULL, NULL);
 	expect("GET", "/containers/h/limits/cpu", "gd_h_limits_cpu", "h", NULL, NULL);
 	expect("GET", "/containers/h/limits/disk", "gd_h_limits_empty", "h", NULL, NULL);
