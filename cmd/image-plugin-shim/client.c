@@ -14,11 +14,11 @@
 #include "lib/util.h"
 #include "cmd/image-plugin-shim/ips.h"
 
-int ips_client(const struct ips_client_opts *o, const struct ips_request *req)
+int ips_client(const struct ips_client_opts *o, const struct gdn_imageplugin_request *req)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
 	_cleanup_close_ int sock = -1;
-	json_auto_t *msg = ips_request_new(req), *reply = NULL;
+	json_auto_t *msg = gdn_imageplugin_request_new(req), *reply = NULL;
 	uint64_t ms = o->timeout_ns / IPS_NS_PER_MS;
 	const char *out;
 	int r;
@@ -35,7 +35,7 @@ int ips_client(const struct ips_client_opts *o, const struct ips_request *req)
 		(void)fprintf(stderr, "image-plugin-shim: %s\n", gdn_err_str(err));
 		return 1;
 	}
-	if (req->op == IPS_OP_PING) {
+	if (req->op == GDN_IMAGEPLUGIN_PING) {
 		_cleanup_free_ char *line = gdn_json_line(reply, NULL);
 
 		(void)fputs(line ? line : "{}\n", stdout);

@@ -98,7 +98,7 @@ struct args {
 	const char *socket_mode;
 	const char *timeout;
 	const char *plugin[2];
-	const char *plugin_args[2][IPS_ARGS_MAX + 1];
+	const char *plugin_args[2][GDN_IMAGEPLUGIN_ARGS_MAX + 1];
 	size_t n_plugin_args[2];
 	bool privileged;
 	const char *disk_limit;
@@ -110,8 +110,9 @@ struct args {
 
 static int add_arg(struct args *a, int which, const char *v)
 {
-	if (a->n_plugin_args[which] == IPS_ARGS_MAX) {
-		(void)gdn_cli_usage_error(PROG, "at most %d arguments per plugin", IPS_ARGS_MAX);
+	if (a->n_plugin_args[which] == GDN_IMAGEPLUGIN_ARGS_MAX) {
+		(void)gdn_cli_usage_error(PROG, "at most %d arguments per plugin",
+					  GDN_IMAGEPLUGIN_ARGS_MAX);
 		return -1;
 	}
 	a->plugin_args[which][a->n_plugin_args[which]++] = v;
@@ -142,17 +143,17 @@ static int parse_args(int argc, char **argv, struct args *a)
 			a->timeout = optarg;
 			break;
 		case OPT_PLUGIN:
-			a->plugin[IPS_UNPRIVILEGED] = optarg;
+			a->plugin[GDN_IMAGEPLUGIN_UNPRIVILEGED] = optarg;
 			break;
 		case OPT_PRIV_PLUGIN:
-			a->plugin[IPS_PRIVILEGED] = optarg;
+			a->plugin[GDN_IMAGEPLUGIN_PRIVILEGED] = optarg;
 			break;
 		case OPT_PLUGIN_ARG:
-			if (add_arg(a, IPS_UNPRIVILEGED, optarg) < 0)
+			if (add_arg(a, GDN_IMAGEPLUGIN_UNPRIVILEGED, optarg) < 0)
 				return -1;
 			break;
 		case OPT_PRIV_PLUGIN_ARG:
-			if (add_arg(a, IPS_PRIVILEGED, optarg) < 0)
+			if (add_arg(a, GDN_IMAGEPLUGIN_PRIVILEGED, optarg) < 0)
 				return -1;
 			break;
 		case OPT_PRIVILEGED:
@@ -260,7 +261,7 @@ static int serve(struct args *a)
 				      a->plugin[p], NULL);
 			return 1;
 		}
-		o.plugins[p] = (struct ips_plugin_conf){
+		o.plugins[p] = (struct gdn_imageplugin_conf){
 		    .path = *bins[p], .args = a->plugin_args[p], .n_args = a->n_plugin_args[p]};
 	}
 	if (ips_serve(&o, &err) < 0) {
@@ -273,15 +274,16 @@ static int serve(struct args *a)
 static int command(struct args *a)
 {
 	struct ips_client_opts o = {.socket_path = a->socket};
-	struct ips_request req = {.plugin = a->privileged ? IPS_PRIVILEGED : IPS_UNPRIVILEGED};
+	struct gdn_imageplugin_request req = {
+	    .plugin = a->privileged ? GDN_IMAGEPLUGIN_PRIVILEGED : GDN_IMAGEPLUGIN_UNPRIVILEGED};
 	static const struct {
 		const char *name;
-		enum ips_op op;
+		enum gdn_imageplugin_op op;
 		int operands;
 	} cmds[] = {
-	    {"ping", IPS_OP_PING, 0},	  {"capacity", IPS_OP_CAPACITY, 0},
-	    {"stats", IPS_OP_STATS, 1},	  {"delete", IPS_OP_DELETE, 1},
-	    {"create", IPS_OP_CREATE, 2},
+	    {"ping", GDN_IMAGEPLUGIN_PING, 0},	   {"capacity", GDN_IMAGEPLUGIN_CAPACITY, 0},
+	    {"stats", GDN_IMAGEPLUGIN_STATS, 1},   {"delete", GDN_IMAGEPLUGIN_DELETE, 1},
+	    {"create", GDN_IMAGEPLUGIN_CREATE, 2},
 	};
 	size_t i;
 
@@ -302,7 +304,7 @@ static int command(struct args *a)
 		return GDN_CLI_EXIT_USAGE;
 	}
 	req.op = cmds[i].op;
-	if (req.op == IPS_OP_CREATE) {
+	if (req.op == GDN_IMAGEPLUGIN_CREATE) {
 		req.rootfs = a->operands[1];
 		req.handle = a->operands[2];
 	} else if (cmds[i].operands == 1) {

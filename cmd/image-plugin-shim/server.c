@@ -67,9 +67,9 @@ static json_t *ping_result(const struct ips_serve_opts *o)
 {
 	json_auto_t *plugins = json_array();
 
-	for (int p = IPS_UNPRIVILEGED; plugins && p <= IPS_PRIVILEGED; p++)
+	for (int p = GDN_IMAGEPLUGIN_UNPRIVILEGED; plugins && p <= GDN_IMAGEPLUGIN_PRIVILEGED; p++)
 		if (o->plugins[p].path &&
-		    json_array_append_new(plugins, json_string(ips_plugin_name(p))) < 0)
+		    json_array_append_new(plugins, json_string(gdn_imageplugin_name(p))) < 0)
 			return NULL;
 	return plugins ? json_pack("{s:O}", "plugins", plugins) : NULL;
 }
@@ -111,19 +111,19 @@ static void send_reply(struct gdn_log *log, int fd, int v, json_t *result, const
 
 /* Runs the plugin for one request and answers it. */
 static void run_request(const struct ips_serve_opts *o, struct gdn_log *parent, int fd,
-			const struct ips_request *req)
+			const struct gdn_imageplugin_request *req)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
 	_cleanup_free_ char **argv = NULL;
 	_cleanup_run_result_ struct gdn_run_result res = {0};
 	json_auto_t *result = NULL, *err_text = NULL;
-	struct gdn_log *log =
-	    gdn_log_session(parent, ips_op_name(req->op), "plugin", ips_plugin_name(req->plugin),
-			    "handle", req->handle ? req->handle : "", NULL);
+	struct gdn_log *log = gdn_log_session(parent, gdn_imageplugin_op_name(req->op), "plugin",
+					      gdn_imageplugin_name(req->plugin), "handle",
+					      req->handle ? req->handle : "", NULL);
 	char how[160], code[16];
 	int r;
 
-	if (ips_argv_build(&o->plugins[req->plugin], req, &argv, &e) < 0) {
+	if (gdn_imageplugin_argv(&o->plugins[req->plugin], req, &argv, &e) < 0) {
 		gdn_log_error(log, "refused", e, NULL);
 		send_reply(log, fd, req->v, NULL, e, NULL);
 		gdn_log_free(log);
@@ -142,7 +142,7 @@ static void run_request(const struct ips_serve_opts *o, struct gdn_log *parent, 
 		    .spawn = &so,
 		    .capture_stdout = true,
 		    .capture_stderr = true,
-		    .output_max = IPS_OUTPUT_MAX,
+		    .output_max = GDN_IMAGEPLUGIN_OUTPUT_MAX,
 		    .timeout_ns = o->timeout_ns,
 		};
 
@@ -154,18 +154,21 @@ static void run_request(const struct ips_serve_opts *o, struct gdn_log *parent, 
 		_cleanup_err_ struct gdn_err *t = gdn_steal_ptr(&e);
 
 		(void)snprintf(how, sizeof(how), "timed out after %s: killed", o->timeout_text);
-		(void)ips_failure(&e, ETIMEDOUT, req->op, res.out, res.out_len, res.err,
-				  res.err_len, how);
+		(void)gdn_imageplugin_failure(&e, ETIMEDOUT, req->op, res.out, res.out_len, res.err,
+					      res.err_len, how);
 	} else if (r < 0) {
 		_cleanup_err_ struct gdn_err *t = gdn_steal_ptr(&e);
 
-		(void)ips_failure(&e, -gdn_err_code(t), req->op, NULL, 0, NULL, 0, gdn_err_str(t));
+		(void)gdn_imageplugin_failure(&e, -gdn_err_code(t), req->op, NULL, 0, NULL, 0,
+					      gdn_err_str(t));
 	} else if (res.status != 0) {
 		(void)snprintf(how, sizeof(how), "exit status %d", res.status);
-		(void)ips_failure(&e, 0, req->op, res.out, res.out_len, res.err, res.err_len, how);
+		(void)gdn_imageplugin_failure(&e, 0, req->op, res.out, res.out_len, res.err,
+					      res.err_len, how);
 	} else if (res.out_truncated) {
-		(void)snprintf(how, sizeof(how), "its stdout exceeds %d bytes", IPS_OUTPUT_MAX);
-		(void)ips_failure(&e, EMSGSIZE, req->op, NULL, 0, NULL, 0, how);
+		(void)snprintf(how, sizeof(how), "its stdout exceeds %d bytes",
+			       GDN_IMAGEPLUGIN_OUTPUT_MAX);
+		(void)gdn_imageplugin_failure(&e, EMSGSIZE, req->op, NULL, 0, NULL, 0, how);
 	} else {
 		result = json_pack("{s:o}", "stdout", text_json(res.out, res.out_len));
 	}
@@ -193,13 +196,13 @@ static void __attribute__((noreturn)) conn_child(struct ips_server *s, int fd, s
 	for (;;) {
 		_cleanup_err_ struct gdn_err *e = NULL;
 		json_auto_t *msg = NULL, *pong = NULL;
-		struct ips_request req;
+		struct gdn_imageplugin_request req;
 		int r = gdn_ipc_recv(fd, &msg, NULL, NULL, &e);
 
 		if (r == -EBADMSG || r == -EMSGSIZE) {
 			/* a bad packet: the next one may be fine */
 			gdn_log_error(log, "request-refused", e, NULL);
-			send_reply(log, fd, IPS_PROTO_VERSION, NULL, e, NULL);
+			send_reply(log, fd, GDN_IMAGEPLUGIN_VERSION, NULL, e, NULL);
 			continue;
 		}
 		if (r <= 0) {
@@ -207,12 +210,12 @@ static void __attribute__((noreturn)) conn_child(struct ips_server *s, int fd, s
 				gdn_log_error(log, "receive-failed", e, NULL);
 			break;
 		}
-		if (ips_request_parse(msg, &req, &e) < 0) {
+		if (gdn_imageplugin_request_parse(msg, &req, &e) < 0) {
 			gdn_log_error(log, "request-refused", e, NULL);
-			send_reply(log, fd, IPS_PROTO_VERSION, NULL, e, NULL);
+			send_reply(log, fd, GDN_IMAGEPLUGIN_VERSION, NULL, e, NULL);
 			continue;
 		}
-		if (req.op == IPS_OP_PING) {
+		if (req.op == GDN_IMAGEPLUGIN_PING) {
 			pong = ping_result(s->opts);
 			send_reply(log, fd, req.v, pong, NULL, NULL);
 			continue;
@@ -346,9 +349,10 @@ int ips_serve(const struct ips_serve_opts *o, struct gdn_err **err)
 	if (r >= 0) {
 		(void)snprintf(mode, sizeof(mode), "%04o", o->socket_mode);
 		gdn_log_info(s.log, "listening", "socket", o->socket_path, "mode", mode,
-			     "image_plugin", o->plugins[IPS_UNPRIVILEGED].path ?: "",
-			     "privileged_image_plugin", o->plugins[IPS_PRIVILEGED].path ?: "",
-			     "timeout", o->timeout_text, NULL);
+			     "image_plugin", o->plugins[GDN_IMAGEPLUGIN_UNPRIVILEGED].path ?: "",
+			     "privileged_image_plugin",
+			     o->plugins[GDN_IMAGEPLUGIN_PRIVILEGED].path ?: "", "timeout",
+			     o->timeout_text, NULL);
 		s.loop.prepare = prepare;
 		s.loop.prepare_data = &s;
 		r = gdn_loop_run(&s.loop, err);

@@ -1,5 +1,5 @@
-/* The requests both sides agree on, the plugin's argv and Garden's failure message (ips.h,
- * image-plugin-shim(8)). */
+/* The requests guardian and image-plugin-shim agree on, the plugin's argv and Garden's failure
+ * message (image-plugin-shim(8)). */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -8,30 +8,31 @@
 #include "lib/ipc.h"
 #include "lib/path.h"
 #include "lib/util.h"
-#include "cmd/image-plugin-shim/ips.h"
+#include "lib/imageplugin.h"
 
 static const char *const op_names[] = {"create", "delete", "stats", "capacity", "ping"};
 /* guardian's imageplugin wraps its errors as "running image plugin destroy", "... metrics" */
 static const char *const op_words[] = {"create", "destroy", "metrics", "capacity", "ping"};
 
-const char *ips_plugin_name(enum ips_plugin p)
+const char *gdn_imageplugin_name(enum gdn_imageplugin_kind p)
 {
-	return p == IPS_PRIVILEGED ? "privileged" : "unprivileged";
+	return p == GDN_IMAGEPLUGIN_PRIVILEGED ? "privileged" : "unprivileged";
 }
 
-const char *ips_op_name(enum ips_op op)
+const char *gdn_imageplugin_op_name(enum gdn_imageplugin_op op)
 {
 	return op_names[op];
 }
 
-const char *ips_op_garden_word(enum ips_op op)
+const char *gdn_imageplugin_op_word(enum gdn_imageplugin_op op)
 {
 	return op_words[op];
 }
 
-static bool op_takes_handle(enum ips_op op)
+static bool op_takes_handle(enum gdn_imageplugin_op op)
 {
-	return op == IPS_OP_CREATE || op == IPS_OP_DELETE || op == IPS_OP_STATS;
+	return op == GDN_IMAGEPLUGIN_CREATE || op == GDN_IMAGEPLUGIN_DELETE ||
+	       op == GDN_IMAGEPLUGIN_STATS;
 }
 
 static int set_str(json_t *o, const char *key, const char *v)
@@ -39,18 +40,19 @@ static int set_str(json_t *o, const char *key, const char *v)
 	return v ? json_object_set_new(o, key, json_string(v)) : 0;
 }
 
-json_t *ips_request_new(const struct ips_request *req)
+json_t *gdn_imageplugin_request_new(const struct gdn_imageplugin_request *req)
 {
-	json_auto_t *m = gdn_ipc_request_new(ips_op_name(req->op), IPS_PROTO_VERSION);
+	json_auto_t *m =
+	    gdn_ipc_request_new(gdn_imageplugin_op_name(req->op), GDN_IMAGEPLUGIN_VERSION);
 
 	if (!m)
 		return NULL;
-	if (req->op != IPS_OP_PING &&
-	    json_object_set_new(m, "plugin", json_string(ips_plugin_name(req->plugin))) < 0)
+	if (req->op != GDN_IMAGEPLUGIN_PING &&
+	    json_object_set_new(m, "plugin", json_string(gdn_imageplugin_name(req->plugin))) < 0)
 		return NULL;
 	if (op_takes_handle(req->op) && set_str(m, "handle", req->handle) < 0)
 		return NULL;
-	if (req->op == IPS_OP_CREATE &&
+	if (req->op == GDN_IMAGEPLUGIN_CREATE &&
 	    (set_str(m, "rootfs", req->rootfs) < 0 ||
 	     (req->disk_limit > 0 &&
 	      json_object_set_new(m, "disk_limit_size_bytes", gdn_json_u64(req->disk_limit)) < 0) ||
@@ -85,7 +87,8 @@ static int get_str(const json_t *msg, const char *op, const char *key, bool requ
 	return 0;
 }
 
-int ips_request_parse(const json_t *msg, struct ips_request *ret, struct gdn_err **err)
+int gdn_imageplugin_request_parse(const json_t *msg, struct gdn_imageplugin_request *ret,
+				  struct gdn_err **err)
 {
 	const char *op = NULL, *plugin = "";
 	json_t *v;
@@ -101,19 +104,19 @@ int ips_request_parse(const json_t *msg, struct ips_request *ret, struct gdn_err
 		;
 	if (i == GDN_ARRAY_SIZE(op_names))
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "unknown op '%s'", op);
-	ret->op = (enum ips_op)i;
-	if (ver > IPS_PROTO_VERSION)
+	ret->op = (enum gdn_imageplugin_op)i;
+	if (ver > GDN_IMAGEPLUGIN_VERSION)
 		return gdn_err_kind(
 		    err, GDN_ERR_GENERIC, EPROTONOSUPPORT,
 		    "request '%s' is of protocol version %d; this image-plugin-shim "
 		    "speaks versions 0 to %d",
-		    op, ver, IPS_PROTO_VERSION);
-	if (ret->op == IPS_OP_PING)
+		    op, ver, GDN_IMAGEPLUGIN_VERSION);
+	if (ret->op == GDN_IMAGEPLUGIN_PING)
 		return 0;
 	if ((r = get_str(msg, op, "plugin", true, &plugin, err)) < 0)
 		return r;
 	if (strcmp(plugin, "privileged") == 0)
-		ret->plugin = IPS_PRIVILEGED;
+		ret->plugin = GDN_IMAGEPLUGIN_PRIVILEGED;
 	else if (strcmp(plugin, "unprivileged") != 0)
 		return bad(err, op, "plugin must be \"unprivileged\" or \"privileged\"");
 	if (op_takes_handle(ret->op)) {
@@ -122,7 +125,7 @@ int ips_request_parse(const json_t *msg, struct ips_request *ret, struct gdn_err
 		if ((r = gdn_name_validate("handle", ret->handle, err)) < 0)
 			return r;
 	}
-	if (ret->op != IPS_OP_CREATE)
+	if (ret->op != GDN_IMAGEPLUGIN_CREATE)
 		return 0;
 	if ((r = get_str(msg, op, "rootfs", true, &ret->rootfs, err)) < 0 ||
 	    (r = get_str(msg, op, "username", false, &ret->username, err)) < 0 ||
@@ -143,26 +146,28 @@ int ips_request_parse(const json_t *msg, struct ips_request *ret, struct gdn_err
 	return 0;
 }
 
-int ips_argv_build(const struct ips_plugin_conf *pc, const struct ips_request *req,
-		   char ***ret_argv, struct gdn_err **err)
+int gdn_imageplugin_argv(const struct gdn_imageplugin_conf *pc,
+			 const struct gdn_imageplugin_request *req, char ***ret_argv,
+			 struct gdn_err **err)
 {
-	const char *a[IPS_ARGS_MAX + 16];
+	const char *a[GDN_IMAGEPLUGIN_ARGS_MAX + 16];
 	char limit[24];
 	size_t n = 0, bytes = 0;
 	char **argv, *p;
 
 	if (!pc->path)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, ENOENT, "no %s provided",
-				    req->plugin == IPS_PRIVILEGED ? "privileged_image_plugin"
-								  : "image_plugin");
-	if (pc->n_args > IPS_ARGS_MAX)
+				    req->plugin == GDN_IMAGEPLUGIN_PRIVILEGED
+					? "privileged_image_plugin"
+					: "image_plugin");
+	if (pc->n_args > GDN_IMAGEPLUGIN_ARGS_MAX)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, E2BIG, "at most %d plugin arguments",
-				    IPS_ARGS_MAX);
+				    GDN_IMAGEPLUGIN_ARGS_MAX);
 	a[n++] = pc->path;
 	for (size_t i = 0; i < pc->n_args; i++)
 		a[n++] = pc->args[i];
 	switch (req->op) {
-	case IPS_OP_CREATE:
+	case GDN_IMAGEPLUGIN_CREATE:
 		a[n++] = "create";
 		if (req->disk_limit > 0) {
 			(void)snprintf(limit, sizeof(limit), "%" PRIu64, req->disk_limit);
@@ -178,18 +183,18 @@ int ips_argv_build(const struct ips_plugin_conf *pc, const struct ips_request *r
 		a[n++] = req->rootfs;
 		a[n++] = req->handle;
 		break;
-	case IPS_OP_DELETE:
-	case IPS_OP_STATS:
-		a[n++] = ips_op_name(req->op);
+	case GDN_IMAGEPLUGIN_DELETE:
+	case GDN_IMAGEPLUGIN_STATS:
+		a[n++] = gdn_imageplugin_op_name(req->op);
 		a[n++] = req->handle;
 		break;
-	case IPS_OP_CAPACITY:
+	case GDN_IMAGEPLUGIN_CAPACITY:
 		a[n++] = "capacity";
 		break;
-	case IPS_OP_PING:
+	case GDN_IMAGEPLUGIN_PING:
 	default:
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "'%s' runs no plugin",
-				    ips_op_name(req->op));
+				    gdn_imageplugin_op_name(req->op));
 	}
 	for (size_t i = 0; i < n; i++)
 		bytes += strlen(a[i]) + 1;
@@ -206,7 +211,7 @@ int ips_argv_build(const struct ips_plugin_conf *pc, const struct ips_request *r
 	}
 	argv[n] = NULL;
 	/* Garden: strings.Replace(rootfs, "#", ":", 1) */
-	if (req->op == IPS_OP_CREATE) {
+	if (req->op == GDN_IMAGEPLUGIN_CREATE) {
 		char *hash = strchr(argv[n - 2], '#');
 
 		if (hash)
@@ -260,8 +265,9 @@ static char *stderr_word(const char *text, size_t len)
 	return s ? strdup(s) : strndup(line, n);
 }
 
-int ips_failure(struct gdn_err **err, int errnum, enum ips_op op, const char *out, size_t out_len,
-		const char *errtext, size_t err_len, const char *how)
+int gdn_imageplugin_failure(struct gdn_err **err, int errnum, enum gdn_imageplugin_op op,
+			    const char *out, size_t out_len, const char *errtext, size_t err_len,
+			    const char *how)
 {
 	_cleanup_free_ char *said = NULL;
 	size_t n = out ? out_len : 0;
@@ -281,5 +287,5 @@ int ips_failure(struct gdn_err **err, int errnum, enum ips_op op, const char *ou
 				*p = '?';
 	}
 	return gdn_err_kind(err, GDN_ERR_GENERIC, errnum, "running image plugin %s: %s: %s",
-			    ips_op_garden_word(op), said ? said : "", how);
+			    gdn_imageplugin_op_word(op), said ? said : "", how);
 }
