@@ -28,6 +28,9 @@ teardown() {
 	if [[ -z ${BATS_TEST_COMPLETED:-} ]]; then
 		show_log_tail
 		destroy_all
+		# the next test gets the file's guardian, whatever this one started
+		stop_ext_shim
+		start_plugin_guardian >/dev/null 2>&1 || true
 	fi
 }
 
@@ -140,6 +143,36 @@ run_in() { # run_in HANDLE SCRIPT: sh -c SCRIPT in the container (gaol run), out
 	assert_line --index 0 "/usr/local/bin:/usr/bin:/bin:/image/bin|from-image|spec|1"
 	assert_line --index 1 --partial "tmpfs on /image-tmp type tmpfs"
 	destroy_container img-e
+	start_plugin_guardian
+}
+
+@test "grootfs' skip_mount: the plugin mounts nothing and returns the overlay as a mount at /" {
+	start_plugin_guardian --unpriv-arg --without-mount --priv-arg --without-mount
+	local h store spec
+	for h in img-sm img-smp; do
+		store=$GROOT spec='{}'
+		[[ $h == img-smp ]] && store=$PGROOT spec='{"privileged":true}'
+		if [[ $GDN_RUNTIME == crun ]]; then
+			# crun 1.8 cannot mount at "/" ("mount `overlay` to ``"): the create fails
+			# with its word, and its undo deletes the image
+			api_req POST /containers "$(jq -cn --arg h $h --argjson s "$spec" '{handle: $h} + $s')"
+			assert_garden_error 500 "" "^crun run: exit status 1: mount .overlay. to ..: Invalid argument$"
+			image_gone "$store" $h
+			assert_no_leaks $h
+			continue
+		fi
+		create_container $h "$spec"
+		! grep -qF " $store/images/$h/rootfs " /proc/self/mounts || fail "the plugin mounted $h"
+		assert_equal "$(jq -r '.mounts[0] | .destination + " " + .type' "$GDN_DEPOT/$h/config.json")" "/ overlay"
+		run run_in $h 'mount | grep " on / "; echo hi > /f; cat /f'
+		assert_success
+		assert_line --index 0 --partial "upperdir=$store/images/$h/upper"
+		assert_line --index 1 hi
+		assert_equal "$(cat "$store/images/$h/upper/f")" hi
+		destroy_container $h
+		image_gone "$store" $h
+		assert_no_leaks $h
+	done
 	start_plugin_guardian
 }
 
