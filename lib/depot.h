@@ -15,6 +15,7 @@
 #define GDN_DEPOT_DESTROYING "destroying"      /* present while a destroy is under way */
 #define GDN_DEPOT_CREATED "created"	       /* the record that create completed */
 #define GDN_DEPOT_PROCESSES "processes"	       /* one process dir per process id */
+#define GDN_DEPOT_IMAGE_PLUGIN "image-plugin"  /* which image plugin made the rootfs */
 
 /* <depot>/<handle>/processes/<id>/ */
 #define GDN_PROC_SPEC "process.json"	   /* the OCI process, written by guardian */

@@ -86,18 +86,29 @@ static json_t *caps_json(uint64_t set_bits)
 	return arr;
 }
 
-static json_t *process_json(const struct gd_config *cfg, const struct gd_create_spec *spec)
+static bool has_path(char *const *env)
 {
-	bool has_path = false;
-	for (char **e = spec->env; e && *e; e++)
+	for (char *const *e = env; e && *e; e++)
 		if (strncmp(*e, "PATH=", 5) == 0)
-			has_path = true;
+			return true;
+	return false;
+}
+
+/* The image's env (from its plugin) and then the spec's, as Garden's Env rule has it. */
+static json_t *process_json(const struct gd_config *cfg, const struct gd_create_spec *spec,
+			    const struct gd_image *image)
+{
+	char *const *image_env = image ? image->env : NULL;
 
 	json_auto_t *env = json_array();
 	if (!env)
 		return NULL;
-	if (!has_path && append(env, json_string(DEFAULT_PATH)) < 0)
+	if (!has_path(spec->env) && !has_path(image_env) &&
+	    append(env, json_string(DEFAULT_PATH)) < 0)
 		return NULL;
+	for (char *const *e = image_env; e && *e; e++)
+		if (append(env, json_string(*e)) < 0)
+			return NULL;
 	for (char **e = spec->env; e && *e; e++)
 		if (append(env, json_string(*e)) < 0)
 			return NULL;
@@ -336,13 +347,23 @@ static json_t *annotations_json(const struct gd_create_spec *spec)
 json_t *gd_bundle_config(const struct gd_config *cfg, const struct gd_create_spec *spec,
 			 const char *dir, const struct gd_bundle_host *host, struct gdn_err **err)
 {
+	return gd_bundle_config_image(cfg, spec, dir, host, NULL, err);
+}
+
+json_t *gd_bundle_config_image(const struct gd_config *cfg, const struct gd_create_spec *spec,
+			       const char *dir, const struct gd_bundle_host *host,
+			       const struct gd_image *image, struct gdn_err **err)
+{
 	const char *hostname = spec->handle;
 	size_t hlen = strlen(hostname);
 	if (hlen > GD_HOSTNAME_MAX)
 		hostname += hlen - GD_HOSTNAME_MAX;
 
-	_cleanup_free_ char *rootfs = gdn_path_join(dir, GDN_DEPOT_ROOTFS);
-	json_auto_t *mounts = json_array();
+	_cleanup_free_ char *rootfs =
+	    image ? strdup(image->rootfs) : gdn_path_join(dir, GDN_DEPOT_ROOTFS);
+	/* the plugin's mounts first (Garden prepends them): with grootfs' skip_mount, the
+	 * overlay at "/" that the runtime makes */
+	json_auto_t *mounts = image && image->mounts ? json_deep_copy(image->mounts) : json_array();
 	json_auto_t *config = NULL;
 	if (!rootfs || !mounts) {
 		gdn_err_set(err, ENOMEM, "cannot build the OCI config");
@@ -358,7 +379,7 @@ json_t *gd_bundle_config(const struct gd_config *cfg, const struct gd_create_spe
 		return NULL;
 	}
 
-	json_auto_t *process = process_json(cfg, spec);
+	json_auto_t *process = process_json(cfg, spec, image);
 	json_auto_t *lx = linux_json(cfg, spec, host);
 	json_auto_t *annotations = annotations_json(spec);
 	if (process && lx && annotations)

@@ -6,6 +6,7 @@
 #include "lib/err.h"
 #include "cmd/guardian/config.h"
 #include "cmd/guardian/container.h"
+#include "cmd/guardian/imageplugin.h"
 
 /* Facts about the host that change the config; probed once per create. */
 struct gd_bundle_host {
@@ -30,6 +31,11 @@ void gd_bundle_host_probe(struct gd_bundle_host *ret);
  * Privileged containers get every known capability in cfg->cap_bounding. */
 json_t *gd_bundle_config(const struct gd_config *cfg, const struct gd_create_spec *spec,
 			 const char *dir, const struct gd_bundle_host *host, struct gdn_err **err);
+/* The same for a container whose rootfs an image plugin made: root.path is the image's, its
+ * mounts come before guardian's and its env before the spec's. image NULL: gd_bundle_config. */
+json_t *gd_bundle_config_image(const struct gd_config *cfg, const struct gd_create_spec *spec,
+			       const char *dir, const struct gd_bundle_host *host,
+			       const struct gd_image *image, struct gdn_err **err);
 
 /* Writes <dir>/config.json (0600) atomically. */
 int gd_bundle_write(const char *dir, const json_t *config, struct gdn_err **err);

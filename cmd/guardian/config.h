@@ -65,6 +65,22 @@ struct gd_config {
 	const char **network_plugin_extra_args; /* NULL-terminated */
 	uint64_t network_timeout_ns;		/* of each kawasaki request or plugin run */
 	bool no_networking; /* --no-networking: an empty network namespace, no kawasaki */
+	/* image plugins (imageplugin_flags.h): grootfs' contract, run through image-plugin-shim,
+	 * which guardian starts unless image_plugin_shim_socket names one started separately */
+	const char *image_plugin;			 /* --image-plugin */
+	const char **image_plugin_extra_args;		 /* NULL-terminated */
+	const char *privileged_image_plugin;		 /* --privileged-image-plugin */
+	const char **privileged_image_plugin_extra_args; /* NULL-terminated */
+	bool no_image_plugin;				 /* --no-image-plugin */
+	const char *image_plugin_shim_bin;		 /* default: beside guardian */
+	const char *image_plugin_shim_socket;		 /* --image-plugin-shim-socket */
+	const char *image_plugin_shim_listen;		 /* the socket guardian's own serves on */
+	uint64_t image_plugin_timeout_ns;		 /* of each plugin run */
+	/* whether creates go to a plugin (non-raw rootfs), and which plugins there are: known
+	 * from the flags, or from the external shim's ping at start-up */
+	bool image_plugins_used;
+	bool image_plugin_have[2];	/* by enum gdn_imageplugin_kind */
+	uint64_t image_plugin_capacity; /* the unprivileged plugin's capacity; 0: unknown */
 	/* logging */
 	enum gdn_log_level log_level;
 	/* host facts read at start-up */

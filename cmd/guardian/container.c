@@ -21,6 +21,9 @@
  *     volume/work/             overlay workdir
  *     destroying               empty marker written when destroy starts, so that a crash
  *                              mid-destroy can be finished at the next start-up
+ *     image-plugin             "unprivileged" or "privileged": an image plugin makes (or
+ *                              made) the rootfs; written before its create runs, so that
+ *                              every destroy (create's undo too) runs its delete
  *   <store>/shifted/...        shifted rootfs cache of unprivileged containers (volumizer.c)
  *
  * Runtime state lives in the runtime's root (runc: /run/runc/<handle>, crun: /run/crun/<handle>,
@@ -48,6 +51,7 @@
 #include "cmd/guardian/dadoo_client.h"
 #include "cmd/guardian/image.h"
 #include "cmd/guardian/layers.h"
+#include "cmd/guardian/imageplugin.h"
 #include "cmd/guardian/runtime.h"
 #include "cmd/guardian/volumizer.h"
 
@@ -123,13 +127,13 @@ static int write_network_files(const struct gd_config *cfg, const struct gd_crea
 
 /* The volume over the image's layers, unpacked into the store when they are not there yet. */
 static int image_volume(const struct gd_config *cfg, const struct gd_create_spec *spec,
-			const char *dir, struct gd_image *img, struct gdn_log *log,
+			const char *dir, struct gd_layout *img, struct gdn_log *log,
 			struct gdn_err **err)
 {
 	char **lowers = NULL;
 	_cleanup_close_ int lock_fd = -1;
 
-	int r = gd_image_read(spec->rootfs, img, err);
+	int r = gd_layout_read(spec->rootfs, img, err);
 	if (r < 0)
 		return r;
 	r = gd_layers_ensure(cfg, img, spec->privileged, &lowers, &lock_fd, log, err);
@@ -159,7 +163,7 @@ static bool has_path(char *const *env, const json_t *jenv)
 }
 
 static int apply_image_config(json_t *config, const struct gd_create_spec *spec,
-			      const struct gd_image *img, struct gdn_err **err)
+			      const struct gd_layout *img, struct gdn_err **err)
 {
 	json_t *process = json_object_get(config, "process");
 	json_t *env = json_object_get(process, "env");
@@ -189,6 +193,44 @@ static int apply_image_config(json_t *config, const struct gd_create_spec *spec,
 	return 0;
 }
 
+static void image_free(struct gd_image *im)
+{
+	gd_image_free(im);
+}
+
+/* The image plugin's create (internals §10.2). The record of which plugin goes first: a create
+ * that fails from here on, or a crash, ends in a destroy that runs that plugin's delete. */
+static int create_image(const struct gd_config *cfg, const struct gd_create_spec *spec,
+			const char *dir, struct gd_image *ret, struct gdn_log *log,
+			struct gdn_err **err)
+{
+	enum gdn_imageplugin_kind kind =
+	    spec->privileged ? GDN_IMAGEPLUGIN_PRIVILEGED : GDN_IMAGEPLUGIN_UNPRIVILEGED;
+	_cleanup_free_ char *marker = gdn_path_join(dir, GDN_DEPOT_IMAGE_PLUGIN);
+	const char *name = gdn_imageplugin_name(kind);
+	const struct gdn_imageplugin_request req = {
+	    .op = GDN_IMAGEPLUGIN_CREATE,
+	    .plugin = kind,
+	    .handle = spec->handle,
+	    .rootfs = spec->image_uri,
+	    .disk_limit = spec->limits.disk_byte_hard,
+	    .exclude_image = spec->limits.disk_exclusive,
+	    .username = spec->image_username,
+	    .password = spec->image_password,
+	};
+	int r;
+
+	if (!marker)
+		return gdn_err_set(err, ENOMEM, "image plugin");
+	if ((r = gdn_fs_write_atomic(marker, name, strlen(name), 0644, err)) < 0)
+		return r;
+	gdn_log_info(log, "image-plugin-create", "plugin", name, "rootfs", spec->image_uri, NULL);
+	r = gd_imageplugin_create(cfg, &req, ret, log, err);
+	if (r >= 0)
+		gdn_log_info(log, "image-plugin-created", "rootfs", ret->rootfs, NULL);
+	return r;
+}
+
 /* Everything create does after the depot dir exists. */
 static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spec *spec,
 			 const char *dir, json_t **ret_props, struct gdn_log *log,
@@ -196,23 +238,28 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 {
 	struct gd_bundle_host host;
 	json_auto_t *config = NULL;
-	_cleanup_(gd_image_free) struct gd_image img = {0};
-	bool image = gd_image_is_uri(spec->rootfs);
+	_cleanup_(gd_layout_free) struct gd_layout img = {0};
+	bool layout = gd_layout_is_uri(spec->rootfs);
+	_cleanup_(image_free) struct gd_image image = {0};
 
 	gd_bundle_host_probe(&host);
 
 	int r = write_properties(dir, spec->properties, err);
 	if (r >= 0)
 		r = write_network_files(cfg, spec, dir, err);
-	if (r >= 0)
-		r = image ? image_volume(cfg, spec, dir, &img, log, err)
-			  : gd_volume_create(cfg, dir, spec->rootfs, spec->privileged, log, err);
+	if (r >= 0 && spec->image_uri)
+		r = create_image(cfg, spec, dir, &image, log, err);
+	else if (r >= 0 && layout)
+		r = image_volume(cfg, spec, dir, &img, log, err);
+	else if (r >= 0)
+		r = gd_volume_create(cfg, dir, spec->rootfs, spec->privileged, log, err);
 	if (r < 0)
 		return r;
-	config = gd_bundle_config(cfg, spec, dir, &host, err);
+	config =
+	    gd_bundle_config_image(cfg, spec, dir, &host, spec->image_uri ? &image : NULL, err);
 	if (!config)
 		return err && *err ? gdn_err_code(*err) : -ENOMEM;
-	if (image && (r = apply_image_config(config, spec, &img, err)) < 0)
+	if (layout && (r = apply_image_config(config, spec, &img, err)) < 0)
 		return r;
 	r = gd_bundle_write(dir, config, err);
 	if (r < 0)
@@ -234,7 +281,9 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 		return gdn_err_set(err, 0, "container init pid %d is not running", (int)pid);
 	(void)snprintf(text, sizeof(text), "%d", (int)pid);
 	gdn_log_info(log, "started-container", "pid", text, NULL);
-	gd_volume_detach(dir, log);
+	/* the built-in volumizer's overlay only: a plugin's rootfs stays as the plugin made it */
+	if (!spec->image_uri)
+		gd_volume_detach(dir, log);
 	/* Network, NetIn and NetOut of the spec before create returns, as in Garden; the
 	 * properties it yields are durable before the container counts as created. */
 	json_auto_t *net_props = NULL;
@@ -270,7 +319,7 @@ int gd_container_create(const struct gd_config *cfg, const struct gd_create_spec
 	int r = gdn_name_validate("handle", spec->handle, err);
 	if (r < 0)
 		return r;
-	if (!spec->rootfs)
+	if (!spec->rootfs && !spec->image_uri)
 		return gdn_err_set(err, EINVAL, "no rootfs given");
 	r = gdn_fs_mkdir_p(cfg->depot, 0755, err);
 	if (r < 0)
@@ -393,6 +442,33 @@ static int delete_from_runtime(const struct gd_config *cfg, const char *handle, 
 	return 0;
 }
 
+/* The image plugin's delete, when one made the rootfs (its record in the dir). The record goes
+ * once the delete succeeded, so a destroy retried after a later step failed runs it no more. */
+static int delete_image(const struct gd_config *cfg, const char *handle, const char *dir,
+			struct gdn_log *log, struct gdn_err **err)
+{
+	_cleanup_free_ char *marker = gdn_path_join(dir, GDN_DEPOT_IMAGE_PLUGIN);
+	_cleanup_free_ char *text = NULL;
+	enum gdn_imageplugin_kind kind = GDN_IMAGEPLUGIN_UNPRIVILEGED;
+	size_t len = 0;
+	int r;
+
+	if (!marker)
+		return gdn_err_set(err, ENOMEM, "image plugin");
+	if (access(marker, F_OK) < 0 && errno == ENOENT)
+		return 0;
+	if ((r = gdn_fs_read_file(marker, 64, &text, &len, err)) < 0)
+		return r;
+	if (strcmp(text, gdn_imageplugin_name(GDN_IMAGEPLUGIN_PRIVILEGED)) == 0)
+		kind = GDN_IMAGEPLUGIN_PRIVILEGED;
+	gdn_log_info(log, "image-plugin-delete", "plugin", gdn_imageplugin_name(kind), NULL);
+	if ((r = gd_imageplugin_delete(cfg, kind, handle, log, err)) < 0)
+		return r;
+	if (unlink(marker) < 0 && errno != ENOENT)
+		return gdn_err_set(err, errno, "unlink '%s'", marker);
+	return 0;
+}
+
 static int destroy_dir(const struct gd_config *cfg, const char *handle, const char *dir,
 		       struct gdn_log *log, struct gdn_err **err)
 {
@@ -415,6 +491,9 @@ static int destroy_dir(const struct gd_config *cfg, const char *handle, const ch
 	 * track of a running container (whose files must then not be removed). */
 	if (r >= 0)
 		r = gd_cgroup_remove(cgroup, log, err);
+	/* Garden's order: the image last, once nothing runs on it */
+	if (r >= 0)
+		r = delete_image(cfg, handle, dir, log, err);
 	if (r >= 0)
 		r = gd_volume_unmount_all(dir, log, err);
 	if (r >= 0)

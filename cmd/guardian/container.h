@@ -18,6 +18,7 @@ struct gd_limits {
 	uint64_t cpu_shares;	 /* cpu_limits.weight if > 0 else limit_in_shares; 0 = none */
 	uint64_t pids_max;	 /* pid_limits.max; 0 = unlimited */
 	uint64_t disk_byte_hard; /* recorded, not enforced by the built-in volumizer */
+	bool disk_exclusive;	 /* disk_limits.scope 1: the image does not count */
 };
 
 struct gd_bind_mount {
@@ -27,10 +28,14 @@ struct gd_bind_mount {
 };
 
 struct gd_create_spec {
-	char *handle; /* validated */
-	char *rootfs; /* absolute host directory of the base rootfs (resolved, exists), or an
-		       * image URI (gd_image_is_uri: oci://, docker-archive://) */
-	char **env;   /* NULL-terminated "K=V" */
+	char *handle;	 /* validated */
+	char *rootfs;	 /* absolute host directory of the base rootfs (resolved, exists), an image
+			  * URI for the built-in volumizer (gd_layout_is_uri: oci://,
+			  * docker-archive://), or NULL when an image plugin makes the
+			  * rootfs from image_uri */
+	char *image_uri; /* for the image plugin: image.uri or rootfs or --default-rootfs */
+	char *image_username, *image_password; /* image.username, image.password */
+	char **env;			       /* NULL-terminated "K=V" */
 	bool privileged;
 	struct gd_limits limits;
 	struct gd_bind_mount *bind_mounts;

@@ -42,6 +42,11 @@ void gd_h_capacity(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		json_object_set_new(body, "disk_in_bytes", json_integer(disk));
 		json_object_set_new(body, "schedulable_disk_in_bytes", json_integer(disk));
 	}
+	/* the image plugin's capacity (asked at start-up: grootfs' is its store's configured
+	 * size), as Garden's schedulable disk */
+	if (s->cfg->image_plugin_capacity > 0)
+		json_object_set_new(body, "schedulable_disk_in_bytes",
+				    gdn_json_u64(s->cfg->image_plugin_capacity));
 	if (max > 0)
 		json_object_set_new(body, "max_containers", gdn_json_u64(max));
 	gd_reply_json(s, c, 200, body);

@@ -27,7 +27,7 @@ static int code_of(struct gdn_err **err)
 	return err && *err ? gdn_err_code(*err) : -EINVAL;
 }
 
-void gd_image_free(struct gd_image *img)
+void gd_layout_free(struct gd_layout *img)
 {
 	for (size_t i = 0; i < img->n_layers; i++) {
 		free(img->layers[i].diff_id);
@@ -39,7 +39,7 @@ void gd_image_free(struct gd_image *img)
 	free(img->user);
 	free(img->workdir);
 	json_decref(img->env);
-	*img = (struct gd_image){0};
+	*img = (struct gd_layout){0};
 }
 
 static bool is_digest(const char *d)
@@ -130,7 +130,7 @@ static const json_t *pick(const json_t *idx, const char *tag, const char *where,
 }
 
 /* Env, User, WorkingDir and the diff_ids of config `cfg`, paired with `n` layers. */
-static int take_config(const json_t *cfg, size_t n, const char *where, struct gd_image *img,
+static int take_config(const json_t *cfg, size_t n, const char *where, struct gd_layout *img,
 		       struct gdn_err **err)
 {
 	const json_t *c = json_object_get(cfg, "config");
@@ -167,7 +167,7 @@ static int take_config(const json_t *cfg, size_t n, const char *where, struct gd
 	return 0;
 }
 
-static int read_oci(const char *spec, struct gd_image *img, struct gdn_err **err)
+static int read_oci(const char *spec, struct gd_layout *img, struct gdn_err **err)
 {
 	_cleanup_free_ char *layout = strdup(spec);
 	if (!layout)
@@ -284,7 +284,7 @@ static json_t *archive_json(const char *path, const char *member, struct gdn_err
 	return NULL;
 }
 
-static int read_docker(const char *path, struct gd_image *img, struct gdn_err **err)
+static int read_docker(const char *path, struct gd_layout *img, struct gdn_err **err)
 {
 	if (path[0] != '/')
 		return gdn_err_set(err, EINVAL,
@@ -321,9 +321,9 @@ static int read_docker(const char *path, struct gd_image *img, struct gdn_err **
 	return r;
 }
 
-int gd_image_read(const char *uri, struct gd_image *ret, struct gdn_err **err)
+int gd_layout_read(const char *uri, struct gd_layout *ret, struct gdn_err **err)
 {
-	struct gd_image img = {0};
+	struct gd_layout img = {0};
 	int r;
 
 	if (strncmp(uri, "oci://", 6) == 0)
@@ -335,7 +335,7 @@ int gd_image_read(const char *uri, struct gd_image *ret, struct gdn_err **err)
 	if (r >= 0 && img.n_layers == 0)
 		r = gdn_err_set(err, EINVAL, "the image '%s' has no layers", uri);
 	if (r < 0) {
-		gd_image_free(&img);
+		gd_layout_free(&img);
 		return r;
 	}
 	*ret = img;

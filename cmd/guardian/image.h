@@ -16,15 +16,15 @@
 #define GD_ANNOTATION_IMAGE_USER "org.cloudfoundry.garden-c.image.user"
 #define GD_ANNOTATION_IMAGE_WORKDIR "org.cloudfoundry.garden-c.image.workdir"
 
-struct gd_image_layer {
+struct gd_layout_layer {
 	char *diff_id; /* "sha256:<64 hex>" */
 	char *blob;    /* OCI: the blob file */
 	char *member;  /* docker archive: the member holding the layer tar */
 };
 
-struct gd_image {
+struct gd_layout {
 	char *archive; /* docker archive: its path (the layers' source); NULL for OCI */
-	struct gd_image_layer *layers;
+	struct gd_layout_layer *layers;
 	size_t n_layers; /* bottom first */
 	json_t *env;	 /* the config's Env (an array of strings), or NULL */
 	char *user;	 /* the config's User, or NULL */
@@ -32,13 +32,13 @@ struct gd_image {
 };
 
 /* Whether `uri` names an image (oci:// or docker-archive://) rather than a rootfs directory. */
-static inline bool gd_image_is_uri(const char *uri)
+static inline bool gd_layout_is_uri(const char *uri)
 {
 	return uri &&
 	       (strncmp(uri, "oci://", 6) == 0 || strncmp(uri, "docker-archive://", 17) == 0);
 }
 
 /* Reads the image `uri` names. Errors name the file and what is wrong with it. */
-int gd_image_read(const char *uri, struct gd_image *ret, struct gdn_err **err);
+int gd_layout_read(const char *uri, struct gd_layout *ret, struct gdn_err **err);
 
-void gd_image_free(struct gd_image *img);
+void gd_layout_free(struct gd_layout *img);

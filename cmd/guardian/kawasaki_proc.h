@@ -1,26 +1,12 @@
 /* The kawasaki guardian runs (unless --kawasaki-socket names a standalone one, or a network
- * plugin is used): started before the depot is restored, watched through a pidfd, restarted a
- * second after it dies, and told to stop (SIGTERM via PR_SET_PDEATHSIG) when guardian dies.
- * Its state dir outlives both, so neither restart loses an allocation. */
+ * plugin is used), as a daemon of daemon.h: restarted a second after it dies, told to stop when
+ * guardian dies. Its state dir outlives both, so neither restart loses an allocation. */
 #pragma once
 
 #include <stdbool.h>
-#include <sys/types.h>
 #include "lib/err.h"
-#include "lib/loop.h"
 
 struct gd_server;
-
-struct gd_kawasaki {
-	union {
-		struct gdn_watch w;
-		int pidfd;
-	};
-	pid_t pid;
-	struct gdn_timer restart;
-	unsigned restarts;
-	bool wanted; /* guardian runs its own */
-};
 
 /* Starts it and waits (at most 10 s) until it answers on its socket. */
 int gd_kawasaki_start(struct gd_server *s, struct gdn_err **err);

@@ -63,8 +63,8 @@ static bool is_dir(const char *path)
 }
 
 /* Runs the unpacker into `tmp` and checks the digest it read against the diff_id. */
-static int unpack(const struct gd_config *cfg, const struct gd_image *img,
-		  const struct gd_image_layer *l, bool privileged, const char *tmp,
+static int unpack(const struct gd_config *cfg, const struct gd_layout *img,
+		  const struct gd_layout_layer *l, bool privileged, const char *tmp,
 		  struct gdn_log *log, struct gdn_err **err)
 {
 	const char *src = img->archive ? img->archive : l->blob;
@@ -124,8 +124,8 @@ static int unpack(const struct gd_config *cfg, const struct gd_image *img,
 	return 0;
 }
 
-static int ensure_one(const struct gd_config *cfg, const struct gd_image *img,
-		      const struct gd_image_layer *l, bool privileged, const char *root,
+static int ensure_one(const struct gd_config *cfg, const struct gd_layout *img,
+		      const struct gd_layout_layer *l, bool privileged, const char *root,
 		      char **ret_dir, struct gdn_log *log, struct gdn_err **err)
 {
 	char name[256];
@@ -162,7 +162,7 @@ static int ensure_one(const struct gd_config *cfg, const struct gd_image *img,
 	return 0;
 }
 
-int gd_layers_ensure(const struct gd_config *cfg, const struct gd_image *img, bool privileged,
+int gd_layers_ensure(const struct gd_config *cfg, const struct gd_layout *img, bool privileged,
 		     char ***ret_dirs, int *ret_lock_fd, struct gdn_log *log, struct gdn_err **err)
 {
 	_cleanup_free_ char *root = layers_dir(cfg);

@@ -22,7 +22,7 @@
  * (overlay's lowerdir order), NULL-terminated, in *ret_dirs (free with gd_layers_free). On
  * success *ret_lock_fd holds the store's shared lock: keep it until the container's lowerdir
  * is recorded, so that no collection runs in between. */
-int gd_layers_ensure(const struct gd_config *cfg, const struct gd_image *img, bool privileged,
+int gd_layers_ensure(const struct gd_config *cfg, const struct gd_layout *img, bool privileged,
 		     char ***ret_dirs, int *ret_lock_fd, struct gdn_log *log, struct gdn_err **err);
 
 void gd_layers_free(char **dirs);

@@ -20,6 +20,8 @@
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/layers.h"
+#include "cmd/guardian/imageplugin_flags.h"
+#include "cmd/guardian/imageplugin_proc.h"
 #include "cmd/guardian/network_flags.h"
 #include "cmd/guardian/prepare.h"
 #include "cmd/guardian/server.h"
@@ -85,6 +87,7 @@ static const struct option options[] = {
     {"help", no_argument, NULL, GDN_CLI_OPT_HELP},
     {"version", no_argument, NULL, GDN_CLI_OPT_VERSION},
     GD_NETWORK_OPTIONS,
+    GD_IMAGEPLUGIN_OPTIONS,
     {NULL, 0, NULL, 0},
 };
 
@@ -130,7 +133,7 @@ static const char usage[] =
     "                                head (or no request when idle) this long (default\n"
     "                                0: never)\n"
     "  --help                        show this help\n"
-    "  --version                     print the version\n" GD_NETWORK_USAGE;
+    "  --version                     print the version\n" GD_NETWORK_USAGE GD_IMAGEPLUGIN_USAGE;
 
 /* Go's net.ParseCIDR, as guardian's CIDRFlag uses it; like Garden, the pool is the network
  * (host bits cleared). It must hold at least one /30, the subnet of one container. */
@@ -324,6 +327,10 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 				r = gd_network_flag(opt, optarg, cfg, err);
 				break;
 			}
+			if (opt >= GD_OPT_IMG_FIRST && opt < GD_OPT_IMG_LAST) {
+				r = gd_imageplugin_flag(opt, optarg, cfg, err);
+				break;
+			}
 			/* getopt_long has said what was wrong */
 			exit(gdn_cli_usage_error("guardian", NULL));
 		}
@@ -353,6 +360,7 @@ static int check_config(struct gd_config *cfg, struct gdn_err **err)
 				    cfg->maxid);
 	static char init_bin[PATH_MAX], dadoo_bin[PATH_MAX], kawasaki_bin[PATH_MAX];
 	static char nstar_bin[PATH_MAX];
+	static char shim_bin[PATH_MAX];
 	static char *runtime;
 	size_t n_extra;
 
@@ -368,7 +376,11 @@ static int check_config(struct gd_config *cfg, struct gdn_err **err)
 	if (!cfg->nstar_bin &&
 	    !(cfg->nstar_bin = find_beside("nstar", nstar_bin, sizeof(nstar_bin))))
 		cfg->nstar_bin = "nstar";
-	if ((r = gd_network_flags_finish(cfg, err)) < 0)
+	if (!cfg->image_plugin_shim_bin)
+		cfg->image_plugin_shim_bin =
+		    find_beside("image-plugin-shim", shim_bin, sizeof(shim_bin));
+	if ((r = gd_network_flags_finish(cfg, err)) < 0 ||
+	    (r = gd_imageplugin_flags_finish(cfg, err)) < 0)
 		return r;
 	n_extra = 0;
 	for (const char **x = cfg->runtime_extra_args; x && *x; x++)
@@ -440,6 +452,9 @@ static int serve(struct gd_config *cfg, struct gdn_err **err)
 	s.lock_fd = lock;
 	if (r >= 0)
 		r = gd_kawasaki_start(&s, err);
+	/* before the restore: the destroys it starts delete their images */
+	if (r >= 0)
+		r = gd_imageplugin_start(&s, cfg, err);
 	if (r >= 0)
 		r = gd_server_restore(&s, err);
 	if (r >= 0)
@@ -454,6 +469,7 @@ static int serve(struct gd_config *cfg, struct gdn_err **err)
 		r = gd_server_run(&s, err);
 	}
 	gd_kawasaki_stop(&s);
+	gd_imageplugin_stop(&s);
 	gd_server_free(&s);
 	return r;
 }

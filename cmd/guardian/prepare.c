@@ -77,7 +77,9 @@ int gd_prepare_paths(struct gd_config *cfg, struct gdn_err **err)
 	if ((r = check_reachable("--depot", depot, err)) < 0 ||
 	    (r = check_reachable("--store", store, err)) < 0)
 		return r;
-	if (cfg->default_rootfs) {
+	/* with image plugins it may be any URI the plugin takes, not a local directory */
+	if (cfg->default_rootfs &&
+	    !(cfg->image_plugins_used && strstr(cfg->default_rootfs, "://"))) {
 		if ((r = resolve("--default-rootfs", cfg->default_rootfs, rootfs, err)) < 0)
 			return r;
 		cfg->default_rootfs = rootfs;

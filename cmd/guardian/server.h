@@ -21,6 +21,7 @@
 #include "lib/loop.h"
 #include "cmd/guardian/config.h"
 #include "cmd/guardian/registry.h"
+#include "cmd/guardian/daemon.h"
 #include "cmd/guardian/kawasaki_proc.h"
 
 #define GD_MAX_BODY (1024 * 1024)
@@ -130,7 +131,8 @@ struct gd_server {
 	/* the depot's flock (main.c), or -1: workers close their copy at once, so that only
 	 * guardian itself holds the lock and a new guardian can start the moment it dies */
 	int lock_fd;
-	struct gd_kawasaki kawasaki; /* kawasaki_proc.h */
+	struct gd_daemon kawasaki;   /* kawasaki_proc.h */
+	struct gd_daemon image_shim; /* imageplugin_proc.h */
 };
 
 int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_err **err);

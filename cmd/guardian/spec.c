@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 
 #include "lib/gojson.h"
+#include "lib/imageplugin.h"
 #include "lib/path.h"
 #include "lib/util.h"
 #include "cmd/guardian/spec.h"
@@ -14,7 +15,7 @@
 static int parse_limits(const struct gdn_gojson *spec, struct gd_limits *l, struct gdn_err **err)
 {
 	const struct gdn_gojson *limits, *mem, *cpu, *pid, *disk;
-	uint64_t weight = 0, shares = 0;
+	uint64_t weight = 0, shares = 0, scope = 0;
 	int r;
 
 	r = gdn_gojson_get_obj(spec, "ContainerSpec", "limits", "garden.Limits", &limits, err);
@@ -42,6 +43,11 @@ static int parse_limits(const struct gdn_gojson *spec, struct gd_limits *l, stru
 	if (disk &&
 	    (r = gdn_gojson_get_u64(disk, "DiskLimits", "byte_hard", &l->disk_byte_hard, err)) < 0)
 		return r;
+	if (disk && (r = gdn_gojson_get_uint(disk, "DiskLimits", "scope", UINT8_MAX,
+					     "garden.DiskLimitScope", &scope, err)) < 0)
+		return r;
+	/* garden.DiskLimitScopeExclusive */
+	l->disk_exclusive = scope == 1;
 	return 0;
 }
 
@@ -154,10 +160,12 @@ static int parse_bind_mounts(const struct gdn_gojson *spec, struct gd_create_spe
 }
 
 /* The rootfs: the spec's rootfs or image.uri (a local directory, plain path or raw://), else
- * --default-rootfs. Image plugins arrive with their own issue. */
+ * --default-rootfs. With image plugins, anything but raw:// goes to the plugin (internals
+ * §10.1): the privileged one for privileged containers. */
 static int resolve_rootfs(const struct gd_config *cfg, const char *rootfs, const char *uri,
-			  char **ret, struct gdn_err **err)
+			  struct gd_create_spec *s, struct gdn_err **err)
 {
+	char **ret = &s->rootfs;
 	const char *want = *uri ? uri : rootfs;
 	char real[PATH_MAX];
 	struct stat st;
@@ -171,8 +179,17 @@ static int resolve_rootfs(const struct gd_config *cfg, const char *rootfs, const
 					    "no rootfs given and guardian has no --default-rootfs");
 		want = cfg->default_rootfs;
 	}
+	if (cfg->image_plugins_used && strncmp(want, "raw://", 6) != 0) {
+		if (!cfg->image_plugin_have[s->privileged ? GDN_IMAGEPLUGIN_PRIVILEGED
+							  : GDN_IMAGEPLUGIN_UNPRIVILEGED])
+			return gdn_err_kind(err, GDN_ERR_GENERIC, ENOENT, "no %s provided",
+					    s->privileged ? "privileged_image_plugin"
+							  : "image_plugin");
+		s->image_uri = strdup(want);
+		return s->image_uri ? 0 : gdn_err_set(err, ENOMEM, "rootfs");
+	}
 	/* an image is read (and its layers unpacked) by the create itself, in its worker */
-	if (gd_image_is_uri(want)) {
+	if (gd_layout_is_uri(want)) {
 		*ret = strdup(want);
 		return *ret ? 0 : gdn_err_set(err, ENOMEM, "rootfs");
 	}
@@ -236,7 +253,7 @@ static int parse_network(const struct gdn_gojson *spec, struct gd_create_spec *s
 static int parse_top(const struct gd_config *cfg, const struct gdn_gojson *spec,
 		     struct gd_create_spec *s, uint64_t *ret_grace, struct gdn_err **err)
 {
-	const char *handle, *rootfs, *uri = "", *network;
+	const char *handle, *rootfs, *uri = "", *network, *user = "", *pass = "";
 	const struct gdn_gojson *image;
 	char generated[37];
 	int64_t grace;
@@ -250,7 +267,9 @@ static int parse_top(const struct gd_config *cfg, const struct gdn_gojson *spec,
 	    (r = gdn_gojson_get_obj(spec, "ContainerSpec", "image", "garden.ImageRef", &image,
 				    err)) < 0)
 		return r;
-	if (image && (r = gdn_gojson_get_str(image, "ImageRef", "uri", &uri, err)) < 0)
+	if (image && ((r = gdn_gojson_get_str(image, "ImageRef", "uri", &uri, err)) < 0 ||
+		      (r = gdn_gojson_get_str(image, "ImageRef", "username", &user, err)) < 0 ||
+		      (r = gdn_gojson_get_str(image, "ImageRef", "password", &pass, err)) < 0))
 		return r;
 	if ((r = gdn_gojson_get_bool(spec, "ContainerSpec", "privileged", &s->privileged, err)) <
 		0 ||
@@ -285,7 +304,10 @@ static int parse_top(const struct gd_config *cfg, const struct gdn_gojson *spec,
 	    (r = parse_properties(spec, &s->properties, err)) < 0 ||
 	    (r = parse_bind_mounts(spec, s, err)) < 0)
 		return r;
-	return resolve_rootfs(cfg, rootfs, uri, &s->rootfs, err);
+	if ((*user && !(s->image_username = strdup(user))) ||
+	    (*pass && !(s->image_password = strdup(pass))))
+		return gdn_err_set(err, ENOMEM, "image");
+	return resolve_rootfs(cfg, rootfs, uri, s, err);
 }
 
 int gd_spec_parse(const struct gd_config *cfg, const char *body, size_t len,
@@ -326,6 +348,9 @@ void gd_spec_free(struct gd_create_spec *s)
 {
 	free(s->handle);
 	free(s->rootfs);
+	free(s->image_uri);
+	free(s->image_username);
+	free(s->image_password);
 	gdn_strv_free(s->env);
 	json_decref(s->properties);
 	for (size_t i = 0; i < s->n_bind_mounts; i++) {

@@ -183,6 +183,7 @@ worker_child(struct gd_server *s, pid_t guardian, struct gdn_log *parent, int fd
 		(void)close(w->result_fd);
 	}
 	(void)close(s->kawasaki.pidfd);
+	(void)close(s->image_shim.pidfd);
 	/* the standby dadoo must see EOF when guardian dies, whatever its workers do */
 	(void)close(s->standby_fd);
 	sigemptyset(&none);
