@@ -342,8 +342,6 @@ user_props() {
 @test "routes of later issues answer a Garden error, not a hang or a crash" {
 	create_container api-later
 	local -a reqs=(
-		'PUT /containers/api-later/files?destination=/tmp -'
-		'GET /containers/api-later/files?source=/etc/passwd'
 		'GET /containers/api-later/metrics'
 		'GET /containers/bulk_metrics?handles=api-later'
 	)
