@@ -620,15 +620,14 @@ int gdn_ipc_reply_parse(const json_t *msg, int *ret_v, struct gdn_err **err)
 	return 0;
 }
 
-int gdn_ipc_call(int sock, json_t *req, const int *fds, size_t nfds, int timeout_ms,
-		 json_t **ret_reply, struct gdn_err **err)
+int gdn_ipc_exchange(int sock, json_t *req, const int *fds, size_t nfds, int timeout_ms,
+		     json_t **ret_reply, struct gdn_err **err)
 {
 	json_auto_t *reply = NULL;
 	uint64_t deadline = gdn_now_mono_ns() + (uint64_t)timeout_ms * 1000000ULL;
 	int r;
 
-	if (ret_reply)
-		*ret_reply = NULL;
+	*ret_reply = NULL;
 	if ((r = gdn_ipc_send(sock, req, fds, nfds, err)) < 0)
 		return r;
 	for (;;) {
@@ -661,7 +660,20 @@ int gdn_ipc_call(int sock, json_t *req, const int *fds, size_t nfds, int timeout
 					    "the peer hung up without a reply");
 		break;
 	}
-	if ((r = gdn_ipc_reply_parse(reply, NULL, err)) < 0)
+	*ret_reply = gdn_steal_ptr(&reply);
+	return 0;
+}
+
+int gdn_ipc_call(int sock, json_t *req, const int *fds, size_t nfds, int timeout_ms,
+		 json_t **ret_reply, struct gdn_err **err)
+{
+	json_auto_t *reply = NULL;
+	int r;
+
+	if (ret_reply)
+		*ret_reply = NULL;
+	if ((r = gdn_ipc_exchange(sock, req, fds, nfds, timeout_ms, &reply, err)) < 0 ||
+	    (r = gdn_ipc_reply_parse(reply, NULL, err)) < 0)
 		return r;
 	if (ret_reply)
 		*ret_reply = gdn_steal_ptr(&reply);

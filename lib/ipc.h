@@ -99,6 +99,11 @@ int gdn_ipc_request_parse(const json_t *msg, const char **ret_op, int *ret_v, st
  * -EPROTO with *err for a reply that is neither, or whose v is not a non-negative integer. */
 int gdn_ipc_reply_parse(const json_t *msg, int *ret_v, struct gdn_err **err);
 
+/* gdn_ipc_call without the reply's parse: *ret_reply gets whatever packet came back (ok or
+ * error), for a caller that reads more of a failed reply than its error. */
+int gdn_ipc_exchange(int sock, json_t *req, const int *fds, size_t nfds, int timeout_ms,
+		     json_t **ret_reply, struct gdn_err **err);
+
 /* Sends a request on a SEQPACKET socket and waits at most timeout_ms (poll; -ETIMEDOUT) for the
  * reply packet. Returns 0 with the reply in *ret_reply (may be NULL) when it is ok, or the
  * error it carries; -ECONNRESET when the peer hung up without replying. */

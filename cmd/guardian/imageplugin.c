@@ -1,6 +1,5 @@
 /* Requests to image-plugin-shim over its SEQPACKET socket, and what the plugins answer. */
 #include <errno.h>
-#include <poll.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -239,35 +238,25 @@ static int call(const struct gd_config *cfg, const struct gdn_imageplugin_reques
 	sock = connect_waiting(cfg->image_plugin_shim_listen, err);
 	if (sock < 0)
 		return sock;
-	if ((r = gdn_ipc_send(sock, msg, NULL, 0, err)) < 0)
+	uint64_t now = gdn_now_mono_ns();
+	int timeout_ms = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
+	_cleanup_err_ struct gdn_err *e = NULL;
+	r = gdn_ipc_exchange(sock, msg, NULL, 0, timeout_ms, &reply, &e);
+	if (r == -ETIMEDOUT)
+		return gdn_err_kind(
+		    err, GDN_ERR_GENERIC, ETIMEDOUT,
+		    "running image plugin %s: image-plugin-shim did not reply in time",
+		    gdn_imageplugin_op_word(req->op));
+	if (r == -ECONNRESET)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, ECONNRESET,
+				    "running image plugin %s: image-plugin-shim hung up without a "
+				    "reply",
+				    gdn_imageplugin_op_word(req->op));
+	if (r < 0) {
+		if (err && !*err)
+			*err = gdn_steal_ptr(&e);
 		return gdn_err_wrap(err, "image-plugin-shim at '%s'",
 				    cfg->image_plugin_shim_listen);
-	for (;;) {
-		struct pollfd p = {.fd = sock, .events = POLLIN};
-		uint64_t now = gdn_now_mono_ns();
-		int left = now >= deadline ? 0 : (int)((deadline - now + 999999) / 1000000);
-
-		r = left > 0 ? poll(&p, 1, left) : 0;
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return gdn_err_set(err, errno, "poll");
-		if (r == 0)
-			return gdn_err_kind(err, GDN_ERR_GENERIC, ETIMEDOUT,
-					    "running image plugin %s: image-plugin-shim did not "
-					    "reply in time",
-					    gdn_imageplugin_op_word(req->op));
-		r = gdn_ipc_recv(sock, &reply, NULL, NULL, err);
-		if (r == -EAGAIN)
-			continue;
-		if (r == 0)
-			return gdn_err_kind(err, GDN_ERR_GENERIC, ECONNRESET,
-					    "running image plugin %s: image-plugin-shim hung up "
-					    "without a reply",
-					    gdn_imageplugin_op_word(req->op));
-		if (r < 0)
-			return r;
-		break;
 	}
 	relog(log, reply);
 	if ((r = gdn_ipc_reply_parse(reply, NULL, err)) < 0)

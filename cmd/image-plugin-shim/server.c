@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "lib/ipc.h"
+#include "lib/listener.h"
 #include "lib/log.h"
 #include "lib/loop.h"
 #include "lib/run.h"
@@ -32,33 +33,18 @@
 struct ips_server {
 	const struct ips_serve_opts *opts;
 	struct gdn_loop loop;
-	struct gdn_watch listen;
-	dev_t sock_dev; /* the socket file we bound, removed on exit if still ours */
-	ino_t sock_ino;
+	struct gdn_listener listen;
 	size_t n_children;
 	bool stopping;
 	struct gdn_log *log;
 };
 
-static void listen_close(struct ips_server *s)
-{
-	struct stat st;
-
-	if (s->listen.fd < 0)
-		return;
-	gdn_loop_close(&s->loop, &s->listen);
-	/* only our own socket file: another server may have replaced it meanwhile */
-	if (lstat(s->opts->socket_path, &st) == 0 && st.st_dev == s->sock_dev &&
-	    st.st_ino == s->sock_ino)
-		(void)unlink(s->opts->socket_path);
-}
-
 static void listen_watch(struct ips_server *s)
 {
 	uint32_t events = !s->stopping && s->n_children < MAX_CONNS ? EPOLLIN : 0;
 
-	if (s->listen.fd >= 0 && s->listen.events != events)
-		(void)gdn_loop_watch(&s->loop, &s->listen, events);
+	if (s->listen.watch.fd >= 0 && s->listen.watch.events != events)
+		(void)gdn_loop_watch(&s->loop, &s->listen.watch, events);
 }
 
 /* ---- the connection's child ------------------------------------------------------------------ */
@@ -189,7 +175,7 @@ static void __attribute__((noreturn)) conn_child(struct ips_server *s, int fd, s
 	/* the loop's fds are the parent's; the signals it takes reach us as default actions */
 	(void)close(s->loop.epfd);
 	(void)close(s->loop.sig.fd);
-	(void)close(s->listen.fd);
+	(void)close(s->listen.watch.fd);
 	sigemptyset(&none);
 	(void)sigprocmask(SIG_SETMASK, &none, NULL);
 	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &idle, sizeof(idle));
@@ -254,9 +240,9 @@ static void on_listen(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
 
 	(void)l;
 	(void)events;
-	while (s->listen.fd >= 0 && s->n_children < MAX_CONNS) {
+	while (s->listen.watch.fd >= 0 && s->n_children < MAX_CONNS) {
 		_cleanup_err_ struct gdn_err *e = NULL;
-		int fd = gdn_ipc_accept(s->listen.fd, 0, &e);
+		int fd = gdn_ipc_accept(s->listen.watch.fd, 0, &e);
 
 		if (fd == -EAGAIN)
 			break;
@@ -302,7 +288,7 @@ static void on_signal(struct gdn_loop *l, const struct signalfd_siginfo *si, voi
 	gdn_log_info(s->log, "stopping", "signal", sig, NULL);
 	s->stopping = true;
 	/* no new connection; those open finish the request they are serving */
-	listen_close(s);
+	gdn_listener_close(&s->loop, &s->listen);
 }
 
 static void prepare(struct gdn_loop *l, void *data)
@@ -319,33 +305,19 @@ int ips_serve(const struct ips_serve_opts *o, struct gdn_err **err)
 {
 	static const int signals[] = {SIGTERM, SIGINT, SIGCHLD};
 	struct ips_server s = {.opts = o};
-	struct stat st;
 	char mode[8];
-	int fd, r;
+	int r;
 
 	s.loop.epfd = s.loop.sig.fd = -1;
-	gdn_watch_init(&s.listen, -1, on_listen, &s);
+	gdn_watch_init(&s.listen.watch, -1, on_listen, &s);
 	s.log = gdn_log_session(gdn_log_root(), "serve", NULL);
 	/* SIGPIPE: a client that hangs up must cost us a write error, not our life */
 	(void)signal(SIGPIPE, SIG_IGN);
 	r = gdn_loop_init(&s.loop, err);
 	if (r >= 0)
 		r = gdn_loop_signals(&s.loop, signals, GDN_ARRAY_SIZE(signals), on_signal, &s, err);
-	if (r >= 0) {
-		fd = gdn_ipc_listen(o->socket_path, SOCK_SEQPACKET, o->socket_mode,
-				    GDN_IPC_NONBLOCK, err);
-		r = fd < 0 ? fd : 0;
-		s.listen.fd = fd < 0 ? -1 : fd;
-	}
-	if (r >= 0 && lstat(o->socket_path, &st) < 0)
-		r = gdn_err_set(err, errno, "stat '%s'", o->socket_path);
-	if (r >= 0) {
-		s.sock_dev = st.st_dev;
-		s.sock_ino = st.st_ino;
-		r = gdn_loop_watch(&s.loop, &s.listen, EPOLLIN);
-		if (r < 0)
-			(void)gdn_err_set(err, -r, "epoll_ctl");
-	}
+	if (r >= 0)
+		r = gdn_listener_open(&s.loop, &s.listen, o->socket_path, o->socket_mode, err);
 	if (r >= 0) {
 		(void)snprintf(mode, sizeof(mode), "%04o", o->socket_mode);
 		gdn_log_info(s.log, "listening", "socket", o->socket_path, "mode", mode,
@@ -359,7 +331,7 @@ int ips_serve(const struct ips_serve_opts *o, struct gdn_err **err)
 		if (r >= 0)
 			gdn_log_info(s.log, "stopped", NULL);
 	}
-	listen_close(&s);
+	gdn_listener_close(&s.loop, &s.listen);
 	gdn_loop_free(&s.loop);
 	gdn_log_free(s.log);
 	return r < 0 ? r : 0;

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 #include "lib/buf.h"
+#include "lib/listener.h"
 #include "lib/log.h"
 #include "lib/loop.h"
 #include "lib/run.h"
@@ -48,9 +49,7 @@ struct nps_conn {
 struct nps_server {
 	const struct nps_serve_opts *opts;
 	struct gdn_loop loop;
-	struct gdn_watch listen;
-	dev_t sock_dev; /* the socket file we bound, removed on exit if still ours */
-	ino_t sock_ino;
+	struct gdn_listener listen;
 	struct nps_conn *conns;
 	size_t n_conns;
 	bool stopping;

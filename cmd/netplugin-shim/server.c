@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "lib/ipc.h"
+#include "lib/listener.h"
 #include "cmd/netplugin-shim/serve.h"
 
 static void conn_release(struct gdn_defer *d)
@@ -24,25 +25,12 @@ static void conn_release(struct gdn_defer *d)
 	free((char *)d - offsetof(struct nps_conn, defer));
 }
 
-static void listen_close(struct nps_server *s)
-{
-	struct stat st;
-
-	if (s->listen.fd < 0)
-		return;
-	gdn_loop_close(&s->loop, &s->listen);
-	/* only our own socket file: another server may have replaced it meanwhile */
-	if (lstat(s->opts->socket_path, &st) == 0 && st.st_dev == s->sock_dev &&
-	    st.st_ino == s->sock_ino)
-		(void)unlink(s->opts->socket_path);
-}
-
 static void listen_watch(struct nps_server *s)
 {
 	uint32_t events = !s->stopping && s->n_conns < NPS_MAX_CONNS ? EPOLLIN : 0;
 
-	if (s->listen.fd >= 0 && s->listen.events != events)
-		(void)gdn_loop_watch(&s->loop, &s->listen, events);
+	if (s->listen.watch.fd >= 0 && s->listen.watch.events != events)
+		(void)gdn_loop_watch(&s->loop, &s->listen.watch, events);
 }
 
 /* Closes the connection (which has no run); its memory goes at the end of the round. */
@@ -154,10 +142,10 @@ static void on_listen(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
 
 	(void)l;
 	(void)events;
-	while (s->listen.fd >= 0 && s->n_conns < NPS_MAX_CONNS) {
+	while (s->listen.watch.fd >= 0 && s->n_conns < NPS_MAX_CONNS) {
 		_cleanup_err_ struct gdn_err *e = NULL;
 		struct nps_conn *c;
-		int fd = gdn_ipc_accept(s->listen.fd, GDN_IPC_NONBLOCK, &e);
+		int fd = gdn_ipc_accept(s->listen.watch.fd, GDN_IPC_NONBLOCK, &e);
 
 		if (fd == -EAGAIN)
 			break;
@@ -199,7 +187,7 @@ static void on_signal(struct gdn_loop *l, const struct signalfd_siginfo *si, voi
 	(void)snprintf(sig, sizeof(sig), "%u", si->ssi_signo);
 	gdn_log_info(s->log, "stopping", "signal", sig, NULL);
 	s->stopping = true;
-	listen_close(s);
+	gdn_listener_close(&s->loop, &s->listen);
 	/* idle connections go now, the others once their plugin is done */
 	for (struct nps_conn *c = s->conns; c; c = next) {
 		next = c->next;
@@ -227,7 +215,7 @@ static void server_free(struct nps_server *s)
 		c->run = NULL;
 		conn_close(s, c);
 	}
-	listen_close(s);
+	gdn_listener_close(&s->loop, &s->listen);
 	gdn_loop_free(&s->loop);
 	gdn_log_free(s->log);
 }
@@ -236,33 +224,19 @@ int nps_serve(const struct nps_serve_opts *o, struct gdn_err **err)
 {
 	static const int signals[] = {SIGTERM, SIGINT};
 	struct nps_server s = {.opts = o};
-	struct stat st;
 	char mode[8];
-	int fd, r;
+	int r;
 
 	s.loop.epfd = s.loop.sig.fd = -1;
-	gdn_watch_init(&s.listen, -1, on_listen, &s);
+	gdn_watch_init(&s.listen.watch, -1, on_listen, &s);
 	s.log = gdn_log_session(gdn_log_root(), "serve", NULL);
 	/* SIGPIPE: a client that hangs up must cost us a write error, not our life */
 	(void)signal(SIGPIPE, SIG_IGN);
 	r = gdn_loop_init(&s.loop, err);
 	if (r >= 0)
 		r = gdn_loop_signals(&s.loop, signals, GDN_ARRAY_SIZE(signals), on_signal, &s, err);
-	if (r >= 0) {
-		fd = gdn_ipc_listen(o->socket_path, SOCK_SEQPACKET, o->socket_mode,
-				    GDN_IPC_NONBLOCK, err);
-		r = fd < 0 ? fd : 0;
-		s.listen.fd = fd < 0 ? -1 : fd;
-	}
-	if (r >= 0 && lstat(o->socket_path, &st) < 0)
-		r = gdn_err_set(err, errno, "stat '%s'", o->socket_path);
-	if (r >= 0) {
-		s.sock_dev = st.st_dev;
-		s.sock_ino = st.st_ino;
-		r = gdn_loop_watch(&s.loop, &s.listen, EPOLLIN);
-		if (r < 0)
-			(void)gdn_err_set(err, -r, "epoll_ctl");
-	}
+	if (r >= 0)
+		r = gdn_listener_open(&s.loop, &s.listen, o->socket_path, o->socket_mode, err);
 	if (r < 0) {
 		server_free(&s);
 		return r;
