@@ -551,8 +551,8 @@ static int setup_main(int argc, char **argv, bool teardown)
 	if (optind < argc)
 		return gdn_cli_usage_error("guardian", "unexpected argument '%s'", argv[optind]);
 	gdn_log_init("guardian", level, STDERR_FILENO);
-	struct gdn_log *log = gdn_log_session(gdn_log_root(), teardown ? "teardown-store" : "setup",
-					      NULL);
+	struct gdn_log *log =
+	    gdn_log_session(gdn_log_root(), teardown ? "teardown-store" : "setup", NULL);
 	if (teardown) {
 		r = gd_store_teardown(store, log, &err);
 	} else {
@@ -602,7 +602,8 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "unpack-layer") == 0)
 		return gd_unpack_main(argc - 1, argv + 1);
 	if (strcmp(argv[1], "setup") == 0 || strcmp(argv[1], "teardown-store") == 0) {
-		static char setup_argv0[] = "guardian setup", teardown_argv0[] = "guardian teardown-store";
+		static char setup_argv0[] = "guardian setup",
+			    teardown_argv0[] = "guardian teardown-store";
 		bool teardown = argv[1][0] == 't';
 		argv[1] = teardown ? teardown_argv0 : setup_argv0;
 		return setup_main(argc - 1, argv + 1, teardown);

@@ -105,11 +105,12 @@ int gd_quota_probe(const char *path, struct gdn_err **err)
 					    "cannot enforce them",
 					    path);
 		if (sf.f_type == XFS_SUPER_MAGIC)
-			return gdn_err_kind(err, GDN_ERR_GENERIC, e,
-					    "disk limits need project quotas: the store '%s' is "
-					    "on XFS mounted without prjquota (%s); 'guardian setup' "
-					    "makes a store with them",
-					    path, strerror(e));
+			return gdn_err_kind(
+			    err, GDN_ERR_GENERIC, e,
+			    "disk limits need project quotas: the store '%s' is "
+			    "on XFS mounted without prjquota (%s); 'guardian setup' "
+			    "makes a store with them",
+			    path, strerror(e));
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EOPNOTSUPP,
 				    "disk limits need a store on XFS with project quotas: run "
 				    "'guardian setup' (the store '%s' is on %s)",

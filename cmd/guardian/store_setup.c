@@ -150,8 +150,7 @@ int gd_store_setup(const char *store, uint64_t size, struct gdn_log *log, struct
 	if (!backing)
 		return gdn_err_set(err, ENOMEM, "store set-up");
 	bool existed = access(backing, F_OK) == 0;
-	_cleanup_close_ int fd =
-	    open(backing, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	_cleanup_close_ int fd = open(backing, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return gdn_err_set(err, errno, "open '%s'", backing);
 	/* two set-ups at once: the second waits and then finds the store made */

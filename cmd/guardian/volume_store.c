@@ -255,7 +255,9 @@ static void sweep_volumes(const struct gd_config *cfg, struct gdn_log *log)
 /* Whether the volume of `handle` has project id `id`. */
 static bool volume_has_id(const struct gd_config *cfg, const char *handle, uint32_t id)
 {
-	_cleanup_free_ char *vol = strchr(handle, '/') ? NULL : gd_volume_store_path(cfg, handle);
+	bool valid = handle[0] && !strchr(handle, '/') && strcmp(handle, ".") != 0 &&
+		     strcmp(handle, "..") != 0;
+	_cleanup_free_ char *vol = valid ? gd_volume_store_path(cfg, handle) : NULL;
 	_cleanup_close_ int fd =
 	    vol ? open(vol, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC) : -1;
 	uint32_t have = 0;

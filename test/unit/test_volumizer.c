@@ -1,4 +1,6 @@
+/* clang-format off */
 /* link: cmd/guardian/volumizer.c cmd/guardian/volume_store.c cmd/guardian/mountinfo.c cmd/guardian/quota.c cmd/guardian/disk_usage.c */
+/* clang-format on */
 #include <sched.h>
 #include <stdbool.h>
 #include <string.h>
@@ -365,7 +367,8 @@ static void test_volume_create_errors(void)
 	struct gdn_err *err = NULL;
 	CHECK(mkdir(dir, 0755) == 0);
 	struct gd_config cfg = shift_cfg(tap_tmp);
-	CHECK_INTEQ(gd_volume_create(&cfg, dir, "/nonexistent/rootfs", false, NULL, NULL, &err), -ENOENT);
+	CHECK_INTEQ(gd_volume_create(&cfg, dir, "/nonexistent/rootfs", false, NULL, NULL, &err),
+		    -ENOENT);
 	CHECK(strstr(gdn_err_str(err), "/nonexistent/rootfs") != NULL);
 	gdn_err_free(err);
 }
