@@ -244,9 +244,8 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 	_cleanup_(gd_layout_free) struct gd_layout img = {0};
 	bool layout = gd_layout_is_uri(spec->rootfs);
 	_cleanup_(image_free) struct gd_image image = {0};
-	const struct gd_disk_limits disk = {spec->limits.disk_byte_hard,
-					    spec->limits.disk_inode_hard,
-					    spec->limits.disk_exclusive};
+	const struct gd_disk_limits disk = {
+	    spec->limits.disk_byte_hard, spec->limits.disk_inode_hard, spec->limits.disk_exclusive};
 
 	gd_bundle_host_probe(&host);
 

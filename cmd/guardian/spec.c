@@ -47,16 +47,9 @@ static int parse_limits(const struct gdn_gojson *spec, struct gd_limits *l, stru
 	     (r = gdn_gojson_get_u64(disk, "DiskLimits", "inode_hard", &l->disk_inode_hard, err)) <
 		 0))
 		return r;
-	const struct gdn_gojson *sv = disk ? gdn_gojson_member(disk, "scope") : NULL;
-	if (sv && (gdn_gojson_u64(sv, &scope) < 0 || scope > UINT8_MAX)) {
-		/* a named uint8 type: Go still names the number */
-		if (sv->kind == GDN_GOJSON_NUMBER)
-			return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
-					    "json: cannot unmarshal number %s into Go struct field "
-					    "DiskLimits.scope of type garden.DiskLimitScope",
-					    sv->text);
-		return gdn_gojson_type_err(err, "DiskLimits", "scope", sv, "garden.DiskLimitScope");
-	}
+	if (disk && (r = gdn_gojson_get_uint(disk, "DiskLimits", "scope", UINT8_MAX,
+					     "garden.DiskLimitScope", &scope, err)) < 0)
+		return r;
 	/* garden.DiskLimitScope: 0 total, 1 exclusive (Garden treats any other value as total) */
 	l->disk_exclusive = scope == 1;
 	return 0;

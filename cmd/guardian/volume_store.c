@@ -37,8 +37,8 @@ static int write_image_record(const char *record_dir, const struct gd_disk_usage
 {
 	_cleanup_free_ char *path = gdn_path_join(record_dir, GD_VOLUME_IMAGE);
 	char text[64];
-	int n = snprintf(text, sizeof(text), "%" PRIu64 " %" PRIu64 "\n", u->apparent_bytes,
-			 u->inodes);
+	int n =
+	    snprintf(text, sizeof(text), "%" PRIu64 " %" PRIu64 "\n", u->apparent_bytes, u->inodes);
 	if (!path)
 		return gdn_err_set(err, ENOMEM, "cannot record the image size");
 	return gdn_fs_write_atomic(path, text, (size_t)n, 0600, err);
@@ -245,8 +245,8 @@ static void sweep_volumes(const struct gd_config *cfg, struct gdn_log *log)
 		if (ent->d_name[0] == '.' || container_exists(cfg, ent->d_name))
 			continue;
 		if (gd_volume_remove(cfg, ent->d_name, log, &e) < 0)
-			gdn_log_error(log, "remove-orphaned-volume-failed", e, "handle", ent->d_name,
-				      NULL);
+			gdn_log_error(log, "remove-orphaned-volume-failed", e, "handle",
+				      ent->d_name, NULL);
 		else
 			gdn_log_info(log, "removed-orphaned-volume", "handle", ent->d_name, NULL);
 	}
@@ -302,8 +302,8 @@ static int image_usage(const char *dir, uint64_t *bytes, uint64_t *inodes, struc
 {
 	_cleanup_free_ char *record_dir = gdn_path_join(dir, GDN_DEPOT_VOLUME);
 	_cleanup_free_ char *image = record_dir ? gdn_path_join(record_dir, GD_VOLUME_IMAGE) : NULL;
-	_cleanup_free_ char *lowerp = record_dir ? gdn_path_join(record_dir, GD_VOLUME_LOWERDIR)
-						 : NULL;
+	_cleanup_free_ char *lowerp =
+	    record_dir ? gdn_path_join(record_dir, GD_VOLUME_LOWERDIR) : NULL;
 	_cleanup_free_ char *text = NULL;
 	_cleanup_free_ char *lower = NULL;
 	size_t len = 0;
@@ -363,4 +363,3 @@ int gd_volume_disk_stat(const struct gd_config *cfg, const char *dir, struct gd_
 	ret->total_inodes = ret->exclusive_inodes + ii;
 	return 0;
 }
-

@@ -557,8 +557,8 @@ static int mkdir_mode(const char *path, mode_t mode, struct gdn_err **err)
 
 /* The volume (in the store, with `disk`'s limits), its lowerdir record (`lowers`: one per
  * line, top first) and its mount; the merged root gets `uid`, `gid` and `mode`. */
-static int make_volume(const struct gd_config *cfg, const char *dir, const char *lowers,
-		       uid_t uid, gid_t gid, mode_t mode, const struct gd_disk_limits *disk,
+static int make_volume(const struct gd_config *cfg, const char *dir, const char *lowers, uid_t uid,
+		       gid_t gid, mode_t mode, const struct gd_disk_limits *disk,
 		       struct gdn_log *log, struct gdn_err **err)
 {
 	_cleanup_free_ char *rootfs = gdn_path_join(dir, GDN_DEPOT_ROOTFS);

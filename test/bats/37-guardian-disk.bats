@@ -241,3 +241,63 @@ NO_QUOTA_MSG="disk limits need a store on XFS with project quotas: run 'guardian
 	assert_failure
 	assert_output --partial "--store-size-bytes: 'nope' is not a number"
 }
+
+@test "a total-scope limit smaller than an OCI image (its layers summed) is refused; nothing is left" {
+	"$BATS_TEST_DIRNAME/../images/mkimage" oci "$GDN_TMP/dk-layout" "$GDN_ROOTFS"
+	local image
+	image=$(du -bs "$GDN_ROOTFS" | cut -f1)
+	api_req POST /containers "$(jq -cn --argjson b $((image / 2)) --arg r "oci://$GDN_TMP/dk-layout" \
+		'{handle:"dk-oci",rootfs:$r,limits:{disk_limits:{byte_hard:$b}}}')"
+	assert_garden_error 500 '' 'disk limit is smaller than volume size$'
+	assert_no_leaks dk-oci
+	no_store_leftovers dk-oci
+	# without a limit the image creates, its volume in the store
+	api_ok POST /containers "$(jq -cn --arg r "oci://$GDN_TMP/dk-layout" '{handle:"dk-oci",rootfs:$r}')"
+	[[ -d $GDN_STORE/volumes/dk-oci/upper ]] || fail "no volume in the store"
+	destroy_container dk-oci
+	no_store_leftovers dk-oci
+}
+
+# write_mib HANDLE USER DIR MIB: writes MIB MiB into DIR/f inside the container as USER; prints
+# dd's exit status and its error line.
+write_mib() {
+	timeout 60 "$GAOL_BIN" -t "$GDN_SOCK" run -a -u "$2" "$1" \
+		-c "dd if=/dev/zero of=$3/f bs=1048576 count=$4 2>/tmp/dd.err; echo rc=\$?; grep -o 'quota exceeded' /tmp/dd.err; rm -f $3/f"
+}
+
+@test "disk limits are enforced on guardian setup's store: EDQUOT as root and vcap, privileged and not, total and exclusive" {
+	kernel_has_xfs_quota || skip "this kernel's XFS has no quota support (CONFIG_XFS_QUOTA): enforcement cannot run here"
+	mkdir -p "$GDN_TMP/xfs"
+	run "$GUARDIAN_BIN" setup --store "$XFS_STORE" --store-size-bytes $((400 << 20))
+	assert_success
+	start_guardian --store "$XFS_STORE"
+	local image h priv
+	image=$(du -bs "$GDN_ROOTFS" | cut -f1)
+	for priv in false true; do
+		h=dk-q-$priv
+		api_ok POST /containers "$(jq -cn --arg h "$h" --argjson p $priv \
+			'{handle:$h,privileged:$p,limits:{disk_limits:{byte_hard:10485760,scope:1}}}')"
+		run write_mib "$h" root /tmp 5
+		assert_line rc=0
+		run write_mib "$h" root /tmp 20
+		refute_line rc=0
+		assert_line 'quota exceeded'
+		run write_mib "$h" vcap /home/vcap 20
+		refute_line rc=0
+		assert_line 'quota exceeded'
+		destroy_container "$h"
+	done
+	# total scope: the image counts, so what is left is the limit minus the image
+	api_ok POST /containers "$(jq -cn --argjson b $((image + (8 << 20))) \
+		'{handle:"dk-q-total",limits:{disk_limits:{byte_hard:$b}}}')"
+	run write_mib dk-q-total root /tmp 4
+	assert_line rc=0
+	run write_mib dk-q-total root /tmp 12
+	assert_line 'quota exceeded'
+	destroy_container dk-q-total
+	stop_guardian
+	run "$GUARDIAN_BIN" teardown-store --store "$XFS_STORE"
+	assert_success
+	assert_setup_store_gone
+	start_guardian
+}
