@@ -9,7 +9,8 @@ CC      ?= gcc
 # Debian 12 packages this project needs to build, test and run (make deps installs them).
 DEB_PKGS := build-essential pkg-config libnl-3-dev libnl-route-3-dev libiptc-dev libjansson-dev \
 	libbsd-dev runc crun iptables bats bats-assert bats-support busybox-static scdoc jq curl \
-	iproute2 util-linux bsdutils procps man-db cppcheck clang-format python3 libarchive-dev libmd-dev
+	iproute2 util-linux bsdutils procps man-db cppcheck clang-format python3 libarchive-dev libmd-dev \
+	xfsprogs
 
 # Every binary links libgdn.a plus the libraries it names in <bin>_PKGS (default BASE_PKGS): the
 # netlink and iptables libraries only for the networker. Headers of all of them are on the include
@@ -22,7 +23,7 @@ kawasaki_PKGS := $(BASE_PKGS) $(NET_PKGS)
 guardian_PKGS := $(BASE_PKGS) libarchive libmd
 # nstar links libarchive too, and the guardian modules it shares (user lookup, volume mount).
 nstar_PKGS := $(BASE_PKGS) libarchive
-nstar_SRCS := cmd/guardian/users.c cmd/guardian/volumizer.c cmd/guardian/mountinfo.c
+nstar_SRCS := cmd/guardian/users.c cmd/guardian/volumizer.c cmd/guardian/volume_store.c cmd/guardian/quota.c cmd/guardian/disk_usage.c cmd/guardian/mountinfo.c
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 pkg_libs    = $(shell pkg-config --libs $(1) 2>/dev/null)
 PKG_LIBS   := $(call pkg_libs,$(BASE_PKGS))

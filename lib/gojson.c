@@ -643,6 +643,13 @@ int gdn_gojson_get_uint(const struct gdn_gojson *obj, const char *owner, const c
 	*ret = 0;
 	if (!v)
 		return 0;
+	if ((gdn_gojson_u64(v, &n) < 0 || n > max) && v->kind == GDN_GOJSON_NUMBER)
+		/* a number that does not fit: Go names it, whatever the type is called */
+		return gdn_err_kind(
+		    err, GDN_ERR_GENERIC, EINVAL,
+		    "json: cannot unmarshal number %s into Go struct field %s.%s of "
+		    "type %s",
+		    v->text, owner, key, gotype);
 	if (gdn_gojson_u64(v, &n) < 0 || n > max)
 		return gdn_gojson_type_err(err, owner, key, v, gotype);
 	*ret = n;

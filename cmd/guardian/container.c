@@ -17,13 +17,16 @@
  *                              (both owned by the container root's host uid/gid when
  *                              unprivileged)
  *     rootfs/                  overlay mount point: the container's root filesystem
- *     volume/upper/            overlay upperdir (the container's writes)
- *     volume/work/             overlay workdir
+ *     volume/                  the volume's records: lowerdir, path (of the volume in the
+ *                              store), image (its size, for total-scope disk limits)
  *     destroying               empty marker written when destroy starts, so that a crash
  *                              mid-destroy can be finished at the next start-up
  *     image-plugin             "unprivileged" or "privileged": an image plugin makes (or
  *                              made) the rootfs; written before its create runs, so that
  *                              every destroy (create's undo too) runs its delete
+ *   <store>/volumes/<handle>/  the volume: upper/ (the container's writes), work/; on a store
+ *                              with project quotas, in a project of its own (volume_store.c)
+ *   <store>/projectids/<id>    the handle that project id <id> belongs to (quota.c)
  *   <store>/shifted/...        shifted rootfs cache of unprivileged containers (volumizer.c)
  *
  * Runtime state lives in the runtime's root (runc: /run/runc/<handle>, crun: /run/crun/<handle>,
@@ -127,8 +130,8 @@ static int write_network_files(const struct gd_config *cfg, const struct gd_crea
 
 /* The volume over the image's layers, unpacked into the store when they are not there yet. */
 static int image_volume(const struct gd_config *cfg, const struct gd_create_spec *spec,
-			const char *dir, struct gd_layout *img, struct gdn_log *log,
-			struct gdn_err **err)
+			const char *dir, struct gd_layout *img, const struct gd_disk_limits *disk,
+			struct gdn_log *log, struct gdn_err **err)
 {
 	char **lowers = NULL;
 	_cleanup_close_ int lock_fd = -1;
@@ -141,7 +144,7 @@ static int image_volume(const struct gd_config *cfg, const struct gd_create_spec
 		return r;
 	/* the store stays locked (shared) until the lowerdirs are recorded: no collection in
 	 * between can take a layer away */
-	r = gd_volume_create_layers(cfg, dir, lowers, spec->privileged, log, err);
+	r = gd_volume_create_layers(cfg, dir, lowers, spec->privileged, disk, log, err);
 	gd_layers_free(lowers);
 	return r;
 }
@@ -241,6 +244,8 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 	_cleanup_(gd_layout_free) struct gd_layout img = {0};
 	bool layout = gd_layout_is_uri(spec->rootfs);
 	_cleanup_(image_free) struct gd_image image = {0};
+	const struct gd_disk_limits disk = {
+	    spec->limits.disk_byte_hard, spec->limits.disk_inode_hard, spec->limits.disk_exclusive};
 
 	gd_bundle_host_probe(&host);
 
@@ -250,9 +255,9 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 	if (r >= 0 && spec->image_uri)
 		r = create_image(cfg, spec, dir, &image, log, err);
 	else if (r >= 0 && layout)
-		r = image_volume(cfg, spec, dir, &img, log, err);
+		r = image_volume(cfg, spec, dir, &img, &disk, log, err);
 	else if (r >= 0)
-		r = gd_volume_create(cfg, dir, spec->rootfs, spec->privileged, log, err);
+		r = gd_volume_create(cfg, dir, spec->rootfs, spec->privileged, &disk, log, err);
 	if (r < 0)
 		return r;
 	config =
@@ -496,6 +501,8 @@ static int destroy_dir(const struct gd_config *cfg, const char *handle, const ch
 		r = delete_image(cfg, handle, dir, log, err);
 	if (r >= 0)
 		r = gd_volume_unmount_all(dir, log, err);
+	if (r >= 0)
+		r = gd_volume_remove(cfg, handle, log, err);
 	if (r >= 0)
 		r = gdn_fs_rm_rf(dir, err);
 	if (r < 0)

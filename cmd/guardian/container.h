@@ -14,11 +14,12 @@
 #include "cmd/guardian/network.h"
 
 struct gd_limits {
-	uint64_t memory_bytes;	 /* memory_limits.limit_in_bytes; 0 = none */
-	uint64_t cpu_shares;	 /* cpu_limits.weight if > 0 else limit_in_shares; 0 = none */
-	uint64_t pids_max;	 /* pid_limits.max; 0 = unlimited */
-	uint64_t disk_byte_hard; /* recorded, not enforced by the built-in volumizer */
-	bool disk_exclusive;	 /* disk_limits.scope 1: the image does not count */
+	uint64_t memory_bytes;	  /* memory_limits.limit_in_bytes; 0 = none */
+	uint64_t cpu_shares;	  /* cpu_limits.weight if > 0 else limit_in_shares; 0 = none */
+	uint64_t pids_max;	  /* pid_limits.max; 0 = unlimited */
+	uint64_t disk_byte_hard;  /* disk_limits.byte_hard; 0 = none (project quota) */
+	uint64_t disk_inode_hard; /* disk_limits.inode_hard; 0 = none */
+	bool disk_exclusive;	  /* disk_limits.scope 1: the image does not count */
 };
 
 struct gd_bind_mount {

@@ -37,7 +37,9 @@ void gd_h_capacity(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		json_object_set_new(
 		    body, "memory_in_bytes",
 		    json_integer((json_int_t)((uint64_t)si.totalram * si.mem_unit)));
-	if (statvfs(s->cfg->depot, &sv) == 0 && sv.f_blocks > 0) {
+	/* The store holds what containers write (their volumes), as grootfs's store does: its
+	 * size is what Garden reports (grootfs's `capacity` is its store's size). */
+	if (statvfs(s->cfg->store, &sv) == 0 && sv.f_blocks > 0) {
 		json_int_t disk = (json_int_t)((uint64_t)sv.f_blocks * sv.f_frsize);
 		json_object_set_new(body, "disk_in_bytes", json_integer(disk));
 		json_object_set_new(body, "schedulable_disk_in_bytes", json_integer(disk));

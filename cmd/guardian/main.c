@@ -1,4 +1,5 @@
-/* guardian: the Garden API server. `guardian server [flags]`; see guardian(8). */
+/* guardian: the Garden API server. `guardian server [flags]`, `guardian setup [flags]` (cgroups
+ * and a store with project quotas), `guardian teardown-store`; see guardian(8). */
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -26,6 +27,8 @@
 #include "cmd/guardian/prepare.h"
 #include "cmd/guardian/server.h"
 #include "cmd/guardian/unpack.h"
+#include "cmd/guardian/store_setup.h"
+#include "cmd/guardian/volumizer.h"
 
 enum {
 	OPT_BIND_SOCKET = 256,
@@ -54,6 +57,7 @@ enum {
 	OPT_SKIP_SETUP,
 	OPT_CLEANUP_PROCESS_DIRS,
 	OPT_READ_HEADER_TIMEOUT,
+	OPT_STORE_SIZE,
 };
 
 static const struct option options[] = {
@@ -94,9 +98,18 @@ static const struct option options[] = {
 static const char usage[] =
     "Usage: guardian server [OPTIONS]\n"
     "       guardian gc [--store DIR] [--depot DIR]\n"
+    "       guardian setup [--store DIR] [--store-size-bytes N] [--log-level LEVEL]\n"
+    "       guardian teardown-store [--store DIR] [--log-level LEVEL]\n"
     "       guardian --help | --version\n"
     "\n"
     "Serves the Garden HTTP API and runs OCI containers with a runc-compatible runtime.\n"
+    "'setup' prepares the host: cgroup hierarchies, and the store as a loop-backed XFS\n"
+    "file system with project quotas (for disk limits) unless it already has them.\n"
+    "'teardown-store' unmounts such a store and removes its backing file.\n"
+    "\n"
+    "Options of 'setup':\n"
+    "  --store-size-bytes N          size of a new store's sparse backing file (default\n"
+    "                                10737418240: 10 GiB)\n"
     "\n"
     "Options of 'server':\n"
     "  --bind-socket PATH            UNIX socket to listen on (default /tmp/garden.sock;\n"
@@ -105,7 +118,8 @@ static const char usage[] =
     "  --bind-ip IP                  also listen on TCP IP:PORT\n"
     "  --bind-port PORT              TCP port (default 7777)\n"
     "  --depot DIR                   container directories (default /var/run/gdn/depot)\n"
-    "  --store DIR                   volumizer cache (default /var/lib/gdn/store)\n"
+    "  --store DIR                   container volumes and the volumizer cache (default\n"
+    "                                /var/lib/gdn/store; also for setup, teardown-store)\n"
     "  --default-rootfs PATH         rootfs for creates that name none\n"
     "  --default-grace-time DURATION default grace time, Go syntax (default 0: never)\n"
     "  --max-containers N            limit on containers (default 0: no limit)\n"
@@ -457,6 +471,9 @@ static int serve(struct gd_config *cfg, struct gdn_err **err)
 		r = gd_imageplugin_start(&s, cfg, err);
 	if (r >= 0)
 		r = gd_server_restore(&s, err);
+	/* after restore, which finishes interrupted destroys */
+	if (r >= 0)
+		gd_volume_sweep(cfg, gdn_log_root());
 	if (r >= 0)
 		collect_layers(cfg);
 	if (r >= 0)
@@ -486,6 +503,68 @@ static int gc_store(const struct gd_config *cfg)
 		return 1;
 	}
 	return collect_layers(cfg);
+}
+
+static const struct option setup_options[] = {
+    {"store", required_argument, NULL, OPT_STORE},
+    {"store-size-bytes", required_argument, NULL, OPT_STORE_SIZE},
+    {"log-level", required_argument, NULL, GDN_CLI_OPT_LOG_LEVEL},
+    {"help", no_argument, NULL, GDN_CLI_OPT_HELP},
+    {NULL, 0, NULL, 0},
+};
+
+/* `guardian setup` (Garden's `gdn setup`: what needs root once per boot) and `guardian
+ * teardown-store`. */
+static int setup_main(int argc, char **argv, bool teardown)
+{
+	_cleanup_err_ struct gdn_err *err = NULL;
+	const char *store = "/var/lib/gdn/store";
+	uint64_t size = GD_STORE_SIZE_DEFAULT;
+	enum gdn_log_level level = GDN_LOG_INFO;
+	int opt, r = 0;
+
+	optind = 1;
+	while ((opt = getopt_long(argc, argv, "h", setup_options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_STORE:
+			store = optarg;
+			break;
+		case OPT_STORE_SIZE:
+			if (teardown)
+				return gdn_cli_usage_error("guardian", "teardown-store takes no "
+								       "--store-size-bytes");
+			if (gdn_parse_u64(optarg, &size) < 0)
+				return gdn_cli_usage_error(
+				    "guardian", "--store-size-bytes: '%s' is not a number", optarg);
+			break;
+		case GDN_CLI_OPT_LOG_LEVEL:
+			r = gdn_cli_log_level(optarg, &level, &err);
+			if (r < 0)
+				return gdn_cli_usage_error("guardian", "%s", gdn_err_str(err));
+			break;
+		case GDN_CLI_OPT_HELP:
+			return gdn_cli_help(usage);
+		default:
+			return gdn_cli_usage_error("guardian", NULL);
+		}
+	}
+	if (optind < argc)
+		return gdn_cli_usage_error("guardian", "unexpected argument '%s'", argv[optind]);
+	gdn_log_init("guardian", level, STDERR_FILENO);
+	struct gdn_log *log =
+	    gdn_log_session(gdn_log_root(), teardown ? "teardown-store" : "setup", NULL);
+	if (teardown) {
+		r = gd_store_teardown(store, log, &err);
+	} else {
+		gd_cgroup_setup(log);
+		r = gd_store_setup(store, size, log, &err);
+	}
+	if (r < 0)
+		gdn_log_fatal(log, "failed", err, NULL);
+	else
+		gdn_log_info(log, "finished", NULL);
+	gdn_log_free(log);
+	return r < 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -522,6 +601,13 @@ int main(int argc, char **argv)
 					   "missing command: guardian server [OPTIONS]");
 	if (strcmp(argv[1], "unpack-layer") == 0)
 		return gd_unpack_main(argc - 1, argv + 1);
+	if (strcmp(argv[1], "setup") == 0 || strcmp(argv[1], "teardown-store") == 0) {
+		static char setup_argv0[] = "guardian setup",
+			    teardown_argv0[] = "guardian teardown-store";
+		bool teardown = argv[1][0] == 't';
+		argv[1] = teardown ? teardown_argv0 : setup_argv0;
+		return setup_main(argc - 1, argv + 1, teardown);
+	}
 	bool gc = strcmp(argv[1], "gc") == 0;
 	if (!gc && strcmp(argv[1], "server") != 0)
 		return gdn_cli_usage_error("guardian", "unknown command '%s'", argv[1]);

@@ -15,7 +15,7 @@
 static int parse_limits(const struct gdn_gojson *spec, struct gd_limits *l, struct gdn_err **err)
 {
 	const struct gdn_gojson *limits, *mem, *cpu, *pid, *disk;
-	uint64_t weight = 0, shares = 0, scope = 0;
+	uint64_t weight = 0, shares = 0;
 	int r;
 
 	r = gdn_gojson_get_obj(spec, "ContainerSpec", "limits", "garden.Limits", &limits, err);
@@ -40,13 +40,17 @@ static int parse_limits(const struct gdn_gojson *spec, struct gd_limits *l, stru
 	l->cpu_shares = weight > 0 ? weight : shares;
 	if (pid && (r = gdn_gojson_get_u64(pid, "PidLimits", "max", &l->pids_max, err)) < 0)
 		return r;
+	uint64_t scope = 0;
 	if (disk &&
-	    (r = gdn_gojson_get_u64(disk, "DiskLimits", "byte_hard", &l->disk_byte_hard, err)) < 0)
+	    ((r = gdn_gojson_get_u64(disk, "DiskLimits", "byte_hard", &l->disk_byte_hard, err)) <
+		 0 ||
+	     (r = gdn_gojson_get_u64(disk, "DiskLimits", "inode_hard", &l->disk_inode_hard, err)) <
+		 0))
 		return r;
 	if (disk && (r = gdn_gojson_get_uint(disk, "DiskLimits", "scope", UINT8_MAX,
 					     "garden.DiskLimitScope", &scope, err)) < 0)
 		return r;
-	/* garden.DiskLimitScopeExclusive */
+	/* garden.DiskLimitScope: 0 total, 1 exclusive (Garden treats any other value as total) */
 	l->disk_exclusive = scope == 1;
 	return 0;
 }

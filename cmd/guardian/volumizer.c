@@ -6,9 +6,10 @@
  *                         (the container's own mount namespace keeps it), see gd_volume_detach
  *   <dir>/volume/lowerdir the overlay's lowerdir, recorded before the mount: what
  *                         gd_volume_mount remounts and what keeps a shifted copy in use
- *   <dir>/volume/upper    upperdir; its root dir gets the base root's mode and the container
- *                         root's host uid/gid, so the merged / is owned by the container's root
- *   <dir>/volume/work     workdir
+ *   <store>/volumes/<handle>/upper  upperdir (volume_store.c); its root dir gets the base
+ *                         root's mode and the container root's host uid/gid, so the merged / is
+ *                         owned by the container's root
+ *   <store>/volumes/<handle>/work   workdir
  *
  * Shifted copies, for unprivileged containers (their user namespace maps container uid 0 to
  * host maxid and 1..N to host start..), so that they see their rootfs owned by their own users:
@@ -46,6 +47,7 @@
 #include "lib/path.h"
 #include "lib/proc.h"
 #include "lib/util.h"
+#include "cmd/guardian/disk_usage.h"
 #include "cmd/guardian/mountinfo.h"
 #include "cmd/guardian/volumizer.h"
 
@@ -553,22 +555,28 @@ static int mkdir_mode(const char *path, mode_t mode, struct gdn_err **err)
 	return 0;
 }
 
-/* The volume's dirs, its lowerdir record (`lowers`: one per line, top first) and its mount;
- * the merged root gets `uid`, `gid` and `mode`. */
-static int make_volume(const char *dir, const char *lowers, uid_t uid, gid_t gid, mode_t mode,
+/* The volume (in the store, with `disk`'s limits), its lowerdir record (`lowers`: one per
+ * line, top first) and its mount; the merged root gets `uid`, `gid` and `mode`. */
+static int make_volume(const struct gd_config *cfg, const char *dir, const char *lowers, uid_t uid,
+		       gid_t gid, mode_t mode, const struct gd_disk_limits *disk,
 		       struct gdn_log *log, struct gdn_err **err)
 {
 	_cleanup_free_ char *rootfs = gdn_path_join(dir, GDN_DEPOT_ROOTFS);
-	_cleanup_free_ char *volume = gdn_path_join(dir, GDN_DEPOT_VOLUME);
-	_cleanup_free_ char *upper = volume ? gdn_path_join(volume, "upper") : NULL;
-	_cleanup_free_ char *work = volume ? gdn_path_join(volume, "work") : NULL;
-	_cleanup_free_ char *record = volume ? gdn_path_join(volume, GD_VOLUME_LOWERDIR) : NULL;
+	_cleanup_free_ char *record_dir = gdn_path_join(dir, GDN_DEPOT_VOLUME);
+	_cleanup_free_ char *record =
+	    record_dir ? gdn_path_join(record_dir, GD_VOLUME_LOWERDIR) : NULL;
+	_cleanup_free_ char *vol = NULL;
 
-	if (!rootfs || !upper || !work || !record)
+	if (!rootfs || !record)
 		return gdn_err_set(err, ENOMEM, "cannot create the volume");
-	int r = mkdir_mode(rootfs, 0755, err);
-	if (r >= 0)
-		r = mkdir_mode(volume, 0700, err);
+	int r = gd_volume_store_prepare(cfg, dir, lowers, disk, log, &vol, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *upper = gdn_path_join(vol, "upper");
+	_cleanup_free_ char *work = gdn_path_join(vol, "work");
+	if (!upper || !work)
+		return gdn_err_set(err, ENOMEM, "cannot create the volume");
+	r = mkdir_mode(rootfs, 0755, err);
 	if (r >= 0)
 		r = mkdir_mode(upper, 0755, err);
 	if (r >= 0)
@@ -584,12 +592,14 @@ static int make_volume(const char *dir, const char *lowers, uid_t uid, gid_t gid
 		r = mount_overlay(lowers, upper, work, rootfs, err);
 	if (r < 0)
 		return r;
-	gdn_log_debug(log, "mounted-rootfs", "lowerdir", lowers, "path", rootfs, NULL);
+	gdn_log_debug(log, "mounted-rootfs", "lowerdir", lowers, "path", rootfs, "volume", vol,
+		      NULL);
 	return 0;
 }
 
 int gd_volume_create_layers(const struct gd_config *cfg, const char *dir, char *const *lowers,
-			    bool privileged, struct gdn_log *log, struct gdn_err **err)
+			    bool privileged, const struct gd_disk_limits *disk, struct gdn_log *log,
+			    struct gdn_err **err)
 {
 	_cleanup_buf_ struct gdn_buf text = {0};
 	int r = 0;
@@ -605,11 +615,12 @@ int gd_volume_create_layers(const struct gd_config *cfg, const char *dir, char *
 		return gdn_err_set(err, ENOMEM, "cannot create the volume");
 	uid_t uid = privileged ? 0 : host_uid(cfg, 0);
 	gid_t gid = privileged ? 0 : host_gid(cfg, 0);
-	return make_volume(dir, text.data, uid, gid, 0755, log, err);
+	return make_volume(cfg, dir, text.data, uid, gid, 0755, disk, log, err);
 }
 
 int gd_volume_create(const struct gd_config *cfg, const char *dir, const char *base,
-		     bool privileged, struct gdn_log *log, struct gdn_err **err)
+		     bool privileged, const struct gd_disk_limits *disk, struct gdn_log *log,
+		     struct gdn_err **err)
 {
 	_cleanup_free_ char *lower = NULL;
 	_cleanup_close_ int lock_fd = -1;
@@ -636,21 +647,27 @@ int gd_volume_create(const struct gd_config *cfg, const char *dir, const char *b
 	}
 	if (strchr(lower, '\n'))
 		return gdn_err_set(err, EINVAL, "rootfs '%s' has a newline in its path", base);
-	return make_volume(dir, lower, uid, gid, st.st_mode, log, err);
+	return make_volume(cfg, dir, lower, uid, gid, st.st_mode, disk, log, err);
 }
 
 int gd_volume_mount(const char *dir, const char *target, struct gdn_err **err)
 {
 	_cleanup_free_ char *volume = gdn_path_join(dir, GDN_DEPOT_VOLUME);
-	_cleanup_free_ char *upper = volume ? gdn_path_join(volume, "upper") : NULL;
-	_cleanup_free_ char *work = volume ? gdn_path_join(volume, "work") : NULL;
 	_cleanup_free_ char *record = volume ? gdn_path_join(volume, GD_VOLUME_LOWERDIR) : NULL;
+	_cleanup_free_ char *vol = NULL;
 	_cleanup_free_ char *lower = NULL;
 	size_t len = 0;
 
-	if (!upper || !work || !record)
+	if (!record)
 		return gdn_err_set(err, ENOMEM, "cannot mount the volume");
-	int r = gdn_fs_read_file(record, 1 << 20, &lower, &len, err);
+	int r = gd_volume_of(dir, &vol, err);
+	if (r < 0)
+		return r;
+	_cleanup_free_ char *upper = gdn_path_join(vol, "upper");
+	_cleanup_free_ char *work = gdn_path_join(vol, "work");
+	if (!upper || !work)
+		return gdn_err_set(err, ENOMEM, "cannot mount the volume");
+	r = gdn_fs_read_file(record, 1 << 20, &lower, &len, err);
 	if (r < 0)
 		return gdn_err_wrap(err, "read the volume's lowerdir");
 	return mount_overlay(lower, upper, work, target, err);

@@ -49,7 +49,7 @@ user_props() {
 	assert_line --regexp '^([Cc]ontent-[Ll]ength: 3|[Tt]ransfer-[Ee]ncoding: chunked)'
 }
 
-@test "GET /capacity reports host memory, depot disk and max_containers" {
+@test "GET /capacity reports host memory, store disk and max_containers" {
 	api_req GET /capacity
 	assert_equal "$API_STATUS" 200
 	run jq -r 'keys | join(",")' <<<"$API_BODY"
@@ -57,7 +57,7 @@ user_props() {
 	local mem disk
 	mem=$(($(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) * 1024))
 	assert_equal "$(jq -r .memory_in_bytes <<<"$API_BODY")" "$mem"
-	disk=$(($(stat -f -c '%b * %S' "$GDN_DEPOT")))
+	disk=$(($(stat -f -c '%b * %S' "$GDN_STORE")))
 	assert_equal "$(jq -r .disk_in_bytes <<<"$API_BODY")" "$disk"
 	run jq -e '.schedulable_disk_in_bytes > 0 and .max_containers > 0 and
 		(.max_containers | floor) == .max_containers' <<<"$API_BODY"

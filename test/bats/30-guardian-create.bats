@@ -130,7 +130,7 @@ teardown() {
 	run rt_exec cr-mnt2 cat /mine
 	assert_failure
 	# what it wrote is in its upper dir, and its lowerdir is recorded
-	assert_equal "$(cat "$GDN_DEPOT/cr-mnt1/volume/upper/mine")" one
+	assert_equal "$(cat "$GDN_STORE/volumes/cr-mnt1/upper/mine")" one
 	[[ -d $(cat "$GDN_DEPOT/cr-mnt1/volume/lowerdir") ]] || fail "no recorded lowerdir"
 	destroy_container cr-mnt1
 	destroy_container cr-mnt2

@@ -368,7 +368,7 @@ EOF
 		run bash -c "\"$GAOL_BIN\" -t \"$GDN_SOCK\" stream-out -s /home/vcap/in/d/f -u vcap $h | tar -xOf -"
 		assert_output stopped
 		# on the host, in the upper dir: vcap's host id (1000 under Garden's mapping)
-		assert_equal "$(stat -c %u "$GDN_DEPOT/$h/volume/upper/home/vcap/in/d/f")" 1000
+		assert_equal "$(stat -c %u "$GDN_STORE/volumes/$h/upper/home/vcap/in/d/f")" 1000
 		# nothing mounted in the host's namespace (nor guardian's), no nstar left
 		assert_equal "$(grep -c . /proc/self/mountinfo)" "$mounts_before"
 		run mounts_under "$GDN_DEPOT/$h"

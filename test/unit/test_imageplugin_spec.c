@@ -103,9 +103,7 @@ static void test_selection_errors(void)
 	parse_err(&both, "{\"handle\":\"h\",\"rootfs\":\"/a\",\"image\":{\"uri\":\"/b\"}}",
 		  "Cannot provide both Image.URI and RootFSPath");
 	parse_err(&both, "{\"handle\":\"h\",\"limits\":{\"disk_limits\":{\"scope\":256}}}",
-		  /* (Go names the number too: lib/gojson does so only for Go's own
-		   * numeric type names) */
-		  "json: cannot unmarshal number into Go struct field DiskLimits.scope of type "
+		  "json: cannot unmarshal number 256 into Go struct field DiskLimits.scope of type "
 		  "garden.DiskLimitScope");
 	parse_err(&both, "{\"handle\":\"h\",\"image\":{\"username\":5}}",
 		  "json: cannot unmarshal number into Go struct field ImageRef.username of type "

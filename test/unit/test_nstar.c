@@ -1,5 +1,5 @@
 /* clang-format off */
-/* link: cmd/nstar/path.c cmd/nstar/enter.c cmd/guardian/users.c cmd/guardian/volumizer.c cmd/guardian/mountinfo.c */
+/* link: cmd/nstar/path.c cmd/nstar/enter.c cmd/guardian/users.c cmd/guardian/volumizer.c cmd/guardian/volume_store.c cmd/guardian/quota.c cmd/guardian/disk_usage.c cmd/guardian/mountinfo.c */
 /* clang-format on */
 /* nstar's pure parts: Go's path splitting of a StreamOut source, the id-map flags, and
  * mkdir -p with new directories owned by the user. */

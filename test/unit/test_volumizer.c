@@ -1,4 +1,6 @@
-/* link: cmd/guardian/volumizer.c cmd/guardian/mountinfo.c */
+/* clang-format off */
+/* link: cmd/guardian/volumizer.c cmd/guardian/volume_store.c cmd/guardian/mountinfo.c cmd/guardian/quota.c cmd/guardian/disk_usage.c */
+/* clang-format on */
 #include <sched.h>
 #include <stdbool.h>
 #include <string.h>
@@ -256,7 +258,7 @@ static void test_volume_create_and_unmount(void)
 	CHECK(mkdir(dir, 0755) == 0);
 
 	struct gd_config cfg = shift_cfg(store);
-	CHECK_OK(gd_volume_create(&cfg, dir, base, false, NULL, &err), err);
+	CHECK_OK(gd_volume_create(&cfg, dir, base, false, NULL, NULL, &err), err);
 	_cleanup_free_ char *rootfs = gdn_path_join(dir, "rootfs");
 	CHECK(gdn_fs_is_mountpoint(rootfs));
 	/* the merged root belongs to the container's root, with the base root's mode */
@@ -305,7 +307,7 @@ static void test_detached_volume_keeps_its_lower(void)
 	CHECK(mkdir(depot, 0755) == 0 && mkdir(dir, 0755) == 0);
 	struct gd_config cfg = shift_cfg(store);
 	cfg.depot = depot;
-	CHECK_OK(gd_volume_create(&cfg, dir, base, false, NULL, &err), err);
+	CHECK_OK(gd_volume_create(&cfg, dir, base, false, NULL, NULL, &err), err);
 	CHECK_OK(gd_volume_shifted(&cfg, base, NULL, &copy, &err), err);
 	CHECK_OK(gdn_fs_read_file(record, 4096, &lower, &len, &err), err);
 	CHECK_STREQ(lower, copy);
@@ -349,8 +351,9 @@ static void test_privileged_volume_uses_base(void)
 	make_file(base, "f", 1000, 1000, 0644);
 	CHECK(mkdir(dir, 0755) == 0);
 
-	struct gd_config cfg = shift_cfg(NULL); /* no store needed */
-	CHECK_OK(gd_volume_create(&cfg, dir, base, true, NULL, &err), err);
+	_cleanup_free_ char *store = tmp_path("store-p");
+	struct gd_config cfg = shift_cfg(store); /* the volume lives there */
+	CHECK_OK(gd_volume_create(&cfg, dir, base, true, NULL, NULL, &err), err);
 	_cleanup_free_ char *rootfs = gdn_path_join(dir, "rootfs");
 	check_owner(rootfs, "f", 1000, 1000);
 	check_owner(rootfs, ".", 0, 0);
@@ -364,7 +367,8 @@ static void test_volume_create_errors(void)
 	struct gdn_err *err = NULL;
 	CHECK(mkdir(dir, 0755) == 0);
 	struct gd_config cfg = shift_cfg(tap_tmp);
-	CHECK_INTEQ(gd_volume_create(&cfg, dir, "/nonexistent/rootfs", false, NULL, &err), -ENOENT);
+	CHECK_INTEQ(gd_volume_create(&cfg, dir, "/nonexistent/rootfs", false, NULL, NULL, &err),
+		    -ENOENT);
 	CHECK(strstr(gdn_err_str(err), "/nonexistent/rootfs") != NULL);
 	gdn_err_free(err);
 }

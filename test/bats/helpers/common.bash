@@ -425,6 +425,9 @@ assert_no_leaks() {
 		mounts_under "$GDN_DEPOT/$h"
 		mounts_under "$GDN_TMP" | grep -F -- "/$h" || true
 	} | sort -u)
+	if [[ -e $GDN_STORE/volumes/$h ]]; then
+		problems+=("volume left in the store: $GDN_STORE/volumes/$h")
+	fi
 	if [[ -e $GDN_DEPOT/$h || -L $GDN_DEPOT/$h ]]; then
 		problems+=("depot entry left: $GDN_DEPOT/$h ($(ls -A "$GDN_DEPOT/$h" 2>&1 | tr '\n' ' '))")
 	fi
