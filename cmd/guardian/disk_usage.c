@@ -8,14 +8,9 @@
 #include "lib/util.h"
 #include "cmd/guardian/disk_usage.h"
 
-struct inode_key {
-	dev_t dev;
-	ino_t ino;
-};
-
-static int inode_cmp(const void *a, const void *b)
+int gd_inode_cmp(const void *a, const void *b)
 {
-	const struct inode_key *x = a, *y = b;
+	const struct gd_inode_key *x = a, *y = b;
 	if (x->dev != y->dev)
 		return x->dev < y->dev ? -1 : 1;
 	if (x->ino != y->ino)
@@ -41,14 +36,14 @@ static int count_one(const char *path, const struct stat *st, int type, struct F
 	if (ftw->level == 0 && !walk.include_root)
 		return 0;
 	if (st->st_nlink > 1 && !S_ISDIR(st->st_mode)) {
-		struct inode_key *k = malloc(sizeof(*k));
+		struct gd_inode_key *k = malloc(sizeof(*k));
 		void **found;
 		if (!k) {
 			walk.errnum = ENOMEM;
 			return 1;
 		}
-		*k = (struct inode_key){st->st_dev, st->st_ino};
-		found = tsearch(k, &walk.seen, inode_cmp);
+		*k = (struct gd_inode_key){st->st_dev, st->st_ino};
+		found = tsearch(k, &walk.seen, gd_inode_cmp);
 		if (!found) {
 			free(k);
 			walk.errnum = ENOMEM;

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "lib/err.h"
 
 struct gd_disk_usage {
@@ -17,3 +18,11 @@ struct gd_disk_usage {
  * `include_root` false the root directory itself is not counted. */
 int gd_disk_usage(const char *root, bool include_root, struct gd_disk_usage *ret,
 		  struct gdn_err **err);
+
+/* A file's identity, for the tsearch trees of walks that must see each hard-linked inode once
+ * (this count, and the volumizer's uid shift). */
+struct gd_inode_key {
+	dev_t dev;
+	ino_t ino;
+};
+int gd_inode_cmp(const void *a, const void *b);

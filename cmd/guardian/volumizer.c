@@ -77,26 +77,11 @@ static uint32_t host_gid(const struct gd_config *cfg, uint32_t cid)
 
 /* ---- the shift walk ------------------------------------------------------------------------ */
 
-struct inode_key {
-	dev_t dev;
-	ino_t ino;
-};
-
-static int inode_cmp(const void *a, const void *b)
-{
-	const struct inode_key *x = a, *y = b;
-	if (x->dev != y->dev)
-		return x->dev < y->dev ? -1 : 1;
-	if (x->ino != y->ino)
-		return x->ino < y->ino ? -1 : 1;
-	return 0;
-}
-
 /* nftw passes no user data: the walk's state lives here for its duration (one walk at a time;
  * guardian runs container operations in single-threaded workers). */
 static struct shift_walk {
 	const struct gd_config *cfg;
-	void *seen; /* tsearch tree of inode_key, for files with several links */
+	void *seen; /* tsearch tree of gd_inode_key, for files with several links */
 	int errnum;
 	char *failed_path;
 } walk;
@@ -138,14 +123,14 @@ static int shift_one(const char *path, const struct stat *st, int type, struct F
 		return 1;
 	}
 	if (st->st_nlink > 1 && !S_ISDIR(st->st_mode)) {
-		struct inode_key *k = malloc(sizeof(*k));
+		struct gd_inode_key *k = malloc(sizeof(*k));
 		if (!k) {
 			walk.errnum = ENOMEM;
 			return 1;
 		}
 		k->dev = st->st_dev;
 		k->ino = st->st_ino;
-		void **found = tsearch(k, &walk.seen, inode_cmp);
+		void **found = tsearch(k, &walk.seen, gd_inode_cmp);
 		if (!found) {
 			free(k);
 			walk.errnum = ENOMEM;
