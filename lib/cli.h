@@ -45,6 +45,10 @@ int gdn_cli_log_level(const char *value, enum gdn_log_level *ret, struct gdn_err
  * "... is not a number from 0 to <max>", -EINVAL. */
 int gdn_cli_u32(const char *flag, const char *value, uint32_t max, uint32_t *ret,
 		struct gdn_err **err);
+/* A socket mode flag's octal value (at most 0777): "--<flag>: '<v>' is not an octal mode". */
+int gdn_cli_mode(const char *flag, const char *value, unsigned *ret, struct gdn_err **err);
+/* A Go duration flag's value, positive: "--<flag>: '<v>' is not a positive duration". */
+int gdn_cli_duration(const char *flag, const char *value, uint64_t *ret_ns, struct gdn_err **err);
 /* "<prog>: <message>\nTry '<prog> --help'.\n" on stderr. Returns GDN_CLI_EXIT_USAGE. A NULL
  * fmt prints only the hint (getopt_long has already said what was wrong). */
 int gdn_cli_usage_error(const char *prog, const char *fmt, ...) GDN_PRINTF(2, 3);

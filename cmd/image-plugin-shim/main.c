@@ -210,33 +210,6 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-static int parse_timeout(const char *text, uint64_t *ret)
-{
-	int64_t ns = 0;
-
-	if (gdn_parse_duration(text, &ns) < 0 || ns <= 0) {
-		(void)gdn_cli_usage_error(PROG, "--timeout: '%s' is not a positive duration", text);
-		return -1;
-	}
-	*ret = (uint64_t)ns;
-	return 0;
-}
-
-static int parse_mode(const char *text, unsigned *ret)
-{
-	char *end = NULL;
-	unsigned long m;
-
-	errno = 0;
-	m = text ? strtoul(text, &end, 8) : SOCKET_MODE_DEFAULT;
-	if (text && (errno || !*text || *end || m > 0777)) {
-		(void)gdn_cli_usage_error(PROG, "--socket-mode: '%s' is not an octal mode", text);
-		return -1;
-	}
-	*ret = (unsigned)m;
-	return 0;
-}
-
 static int serve(struct args *a)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
@@ -244,12 +217,14 @@ static int serve(struct args *a)
 	char **bins[2] = {&bin0, &bin1};
 	struct ips_serve_opts o = {
 	    .socket_path = a->socket,
+	    .socket_mode = SOCKET_MODE_DEFAULT,
 	    .timeout_text = a->timeout ? a->timeout : SERVE_TIMEOUT_DEFAULT,
 	};
 
-	if (parse_timeout(o.timeout_text, &o.timeout_ns) < 0 ||
-	    parse_mode(a->socket_mode, &o.socket_mode) < 0)
-		return GDN_CLI_EXIT_USAGE;
+	if (gdn_cli_duration("timeout", o.timeout_text, &o.timeout_ns, &err) < 0 ||
+	    (a->socket_mode &&
+	     gdn_cli_mode("socket-mode", a->socket_mode, &o.socket_mode, &err) < 0))
+		return gdn_cli_usage_error(PROG, "%s", gdn_err_str(err));
 	gdn_log_init(PROG, a->log_level, STDERR_FILENO);
 	for (int p = 0; p < 2; p++) {
 		if (!a->plugin[p])
@@ -273,6 +248,7 @@ static int serve(struct args *a)
 
 static int command(struct args *a)
 {
+	_cleanup_err_ struct gdn_err *err = NULL;
 	struct ips_client_opts o = {.socket_path = a->socket};
 	struct gdn_imageplugin_request req = {
 	    .plugin = a->privileged ? GDN_IMAGEPLUGIN_PRIVILEGED : GDN_IMAGEPLUGIN_UNPRIVILEGED};
@@ -316,8 +292,9 @@ static int command(struct args *a)
 		return GDN_CLI_EXIT_USAGE;
 	}
 	req.exclude_image = a->exclude_image;
-	if (parse_timeout(a->timeout ? a->timeout : CLIENT_TIMEOUT_DEFAULT, &o.timeout_ns) < 0)
-		return GDN_CLI_EXIT_USAGE;
+	if (gdn_cli_duration("timeout", a->timeout ? a->timeout : CLIENT_TIMEOUT_DEFAULT,
+			     &o.timeout_ns, &err) < 0)
+		return gdn_cli_usage_error(PROG, "%s", gdn_err_str(err));
 	gdn_log_init(PROG, a->log_level, STDERR_FILENO);
 	return ips_client(&o, &req);
 }

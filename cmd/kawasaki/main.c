@@ -125,14 +125,10 @@ static int parse_option(int c, const char *v)
 	case OPT_SOCKET:
 		cfg.socket = v;
 		return 0;
-	case OPT_SOCKET_MODE: {
-		char *end;
-		unsigned long m = strtoul(v, &end, 8);
-		if (!*v || *end || m > 07777)
-			return usage_error("--socket-mode: '%s' is not an octal mode", v);
-		cfg.socket_mode = (unsigned)m;
+	case OPT_SOCKET_MODE:
+		if (gdn_cli_mode("socket-mode", v, &cfg.socket_mode, &err) < 0)
+			return usage_error("%s", gdn_err_str(err));
 		return 0;
-	}
 	case OPT_STATE_DIR:
 		cfg.state_dir = v;
 		return 0;

@@ -168,46 +168,21 @@ static int parse_args(int argc, char **argv, struct args *a)
 	return 0;
 }
 
-static int parse_timeout(const char *text, uint64_t *ret)
-{
-	int64_t ns = 0;
-
-	if (gdn_parse_duration(text, &ns) < 0 || ns <= 0) {
-		(void)gdn_cli_usage_error(PROG, "--timeout: '%s' is not a positive duration", text);
-		return -1;
-	}
-	*ret = (uint64_t)ns;
-	return 0;
-}
-
-static int parse_mode(const char *text, unsigned *ret)
-{
-	char *end = NULL;
-	unsigned long m;
-
-	errno = 0;
-	m = text ? strtoul(text, &end, 8) : SOCKET_MODE_DEFAULT;
-	if (text && (errno || !*text || *end || m > 0777)) {
-		(void)gdn_cli_usage_error(PROG, "--socket-mode: '%s' is not an octal mode", text);
-		return -1;
-	}
-	*ret = (unsigned)m;
-	return 0;
-}
-
 static int serve(struct args *a)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
 	_cleanup_free_ char *plugin = NULL;
 	struct nps_serve_opts o = {
 	    .socket_path = a->socket,
+	    .socket_mode = SOCKET_MODE_DEFAULT,
 	    .plugin_args = a->plugin_args,
 	    .timeout_text = a->timeout ? a->timeout : SERVE_TIMEOUT_DEFAULT,
 	};
 
-	if (parse_timeout(o.timeout_text, &o.timeout_ns) < 0 ||
-	    parse_mode(a->socket_mode, &o.socket_mode) < 0)
-		return GDN_CLI_EXIT_USAGE;
+	if (gdn_cli_duration("timeout", o.timeout_text, &o.timeout_ns, &err) < 0 ||
+	    (a->socket_mode &&
+	     gdn_cli_mode("socket-mode", a->socket_mode, &o.socket_mode, &err) < 0))
+		return gdn_cli_usage_error(PROG, "%s", gdn_err_str(err));
 	gdn_log_init(PROG, a->log_level, STDERR_FILENO);
 	/* a plugin that is not there is an operator's error to report now, not per request */
 	if (gdn_which(a->plugin_path, &plugin, &err) < 0) {
@@ -225,6 +200,7 @@ static int serve(struct args *a)
 
 int main(int argc, char **argv)
 {
+	_cleanup_err_ struct gdn_err *err = NULL;
 	struct args a = {.log_level = GDN_LOG_INFO};
 	struct nps_client_opts c;
 	int r = parse_args(argc, argv, &a);
@@ -235,8 +211,9 @@ int main(int argc, char **argv)
 		return serve(&a);
 	c = (struct nps_client_opts){
 	    .socket_path = a.socket, .action = a.action, .handle = a.handle};
-	if (parse_timeout(a.timeout ? a.timeout : CLIENT_TIMEOUT_DEFAULT, &c.timeout_ns) < 0)
-		return GDN_CLI_EXIT_USAGE;
+	if (gdn_cli_duration("timeout", a.timeout ? a.timeout : CLIENT_TIMEOUT_DEFAULT,
+			     &c.timeout_ns, &err) < 0)
+		return gdn_cli_usage_error(PROG, "%s", gdn_err_str(err));
 	gdn_log_init(PROG, a.log_level, STDERR_FILENO);
 	return nps_client(&c);
 }

@@ -90,13 +90,42 @@ static void test_log_level(void)
 	}
 }
 
+static void test_mode_and_duration(void)
+{
+	unsigned m = 1;
+	uint64_t ns = 0;
+	static const char *const bad_modes[] = {"", "8", "1000", "0x7", "-1", "0660 ", NULL};
+	static const char *const bad_durations[] = {"", "0s", "-1s", "5", "1d", NULL};
+
+	CHECK(gdn_cli_mode("socket-mode", "0660", &m, NULL) == 0 && m == 0660);
+	CHECK(gdn_cli_mode("socket-mode", "777", &m, NULL) == 0 && m == 0777);
+	for (size_t i = 0; i < GDN_ARRAY_SIZE(bad_modes); i++) {
+		_cleanup_err_ struct gdn_err *err = NULL;
+		char want[96];
+
+		CHECK(gdn_cli_mode("socket-mode", bad_modes[i], &m, &err) == -EINVAL);
+		snprintf(want, sizeof(want), "--socket-mode: '%s' is not an octal mode",
+			 bad_modes[i] ? bad_modes[i] : "");
+		CHECK_STREQ(gdn_err_str(err), want);
+	}
+	CHECK(gdn_cli_duration("timeout", "5m10s", &ns, NULL) == 0 && ns == 310ull * 1000000000ull);
+	for (size_t i = 0; i < GDN_ARRAY_SIZE(bad_durations); i++) {
+		_cleanup_err_ struct gdn_err *err = NULL;
+		char want[96];
+
+		CHECK(gdn_cli_duration("timeout", bad_durations[i], &ns, &err) == -EINVAL);
+		snprintf(want, sizeof(want), "--timeout: '%s' is not a positive duration",
+			 bad_durations[i] ? bad_durations[i] : "");
+		CHECK_STREQ(gdn_err_str(err), want);
+	}
+}
+
 int main(void)
 {
 	static const struct tap_test tests[] = {
-	    TEST(test_version),
-	    TEST(test_help),
-	    TEST(test_usage_error),
-	    TEST(test_log_level),
+	    TEST(test_version),		  TEST(test_help),
+	    TEST(test_usage_error),	  TEST(test_log_level),
+	    TEST(test_mode_and_duration),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
 }
