@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include "lib/buf.h"
 #include "lib/path.h"
 #include "lib/util.h"
@@ -246,6 +247,16 @@ static int configure(struct kw_daemon *d, struct kw_alloc *a, int netns_fd,
 	return r;
 }
 
+/* Whether the namespace at `fd` is kawasaki's own: a container's end would then be moved into
+ * the host's namespace and given its default route (as a client that opened /proc/PID/ns/net
+ * before PID had unshared would ask). */
+static bool own_netns(int fd)
+{
+	struct stat a, b;
+	return fstat(fd, &a) == 0 && stat("/proc/self/ns/net", &b) == 0 && a.st_dev == b.st_dev &&
+	       a.st_ino == b.st_ino;
+}
+
 int kw_op_up(struct kw_daemon *d, const json_t *req, int netns_fd, json_t *reply,
 	     struct gdn_err **err)
 {
@@ -259,6 +270,11 @@ int kw_op_up(struct kw_daemon *d, const json_t *req, int netns_fd, json_t *reply
 		return r;
 	if (netns_fd < 0)
 		return gdn_err_set(err, EINVAL, "up '%s': no network namespace was passed", handle);
+	if (own_netns(netns_fd))
+		return gdn_err_set(err, EINVAL,
+				   "up '%s': the network namespace passed is kawasaki's own, not a "
+				   "container's",
+				   handle);
 	if (kw_alloc_find(d, handle))
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EEXIST,
 				    "the network of '%s' is already set up", handle);

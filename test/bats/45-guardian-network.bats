@@ -504,8 +504,9 @@ instance_chains() {
 
 @test "kawasaki's socket: bad requests get an error reply and change nothing" {
 	create_container net-hz
-	local before
+	local before links
 	before=$(ipt_save)
+	links=$(ip -o link | grep -c .)
 	run python3 - "$GDN_KAWASAKI_SOCK" <<'PY'
 import json, socket, sys
 def raw(b):
@@ -521,6 +522,13 @@ for b in [b'{"op":"nope"}\n', b'{"op":"up","handle":"../../etc/x"}\n',
           b'{"op":"net-out","handle":"net-hz","rule":{"protocol":1,"networks":[{"start":"1.2.3"}]}}\n',
           b'{"op":"down","handle":"a/b"}\n']:
     print(raw(b))
+# the host's own namespace as the container's (a client that raced its unshare)
+import os
+fd = os.open("/proc/self/ns/net", os.O_RDONLY)
+s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+s.connect(sys.argv[1])
+socket.send_fds(s, [b'{"op":"up","v":1,"handle":"net-hz3","network":""}\n'], [fd])
+print(json.loads(s.recv(1 << 20))["error"]["message"])
 PY
 	assert_success
 	assert_line --index 0 --partial "unknown request 'nope'"
@@ -531,7 +539,9 @@ PY
 	assert_line --index 5 --partial "invalid host_port"
 	assert_line --index 6 --partial "invalid IP address: 1.2.3"
 	assert_line --index 7 --partial "invalid handle 'a/b'"
+	assert_line --index 8 --partial "the network namespace passed is kawasaki's own"
 	assert_equal "$(ipt_save)" "$before"
+	assert_equal "$(ip -o link | grep -c .)" "$links"
 	run kawasaki list
 	assert_output --partial "net-hz "
 	[[ ! -e $GDN_KAWASAKI_STATE/etc ]] || fail "a record outside containers/"
