@@ -555,30 +555,38 @@ static bool numeric_gotype(const char *gotype)
 	       strncmp(gotype, "float", 5) == 0 || strcmp(gotype, "time.Duration") == 0;
 }
 
-static void what(const struct gdn_gojson *v, const char *gotype, char *out, size_t n)
+/* What Go calls the JSON value in an UnmarshalTypeError: a number is named ("number 256") when
+ * the target is numeric, whatever its type is called. */
+static void what(const struct gdn_gojson *v, bool numeric, char *out, size_t n)
 {
-	if (v && v->kind == GDN_GOJSON_NUMBER && numeric_gotype(gotype))
+	if (v && v->kind == GDN_GOJSON_NUMBER && numeric)
 		(void)snprintf(out, n, "number %s", v->text);
 	else
 		(void)snprintf(out, n, "%s", gdn_gojson_kind_name(v));
 }
 
-int gdn_gojson_type_err(struct gdn_err **err, const char *owner, const char *field,
-			const struct gdn_gojson *v, const char *gotype)
+static int field_err(struct gdn_err **err, const char *owner, const char *field,
+		     const struct gdn_gojson *v, const char *gotype, bool numeric)
 {
 	char w[128];
 
-	what(v, gotype, w, sizeof(w));
+	what(v, numeric, w, sizeof(w));
 	return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
 			    "json: cannot unmarshal %s into Go struct field %s.%s of type %s", w,
 			    owner, field, gotype);
+}
+
+int gdn_gojson_type_err(struct gdn_err **err, const char *owner, const char *field,
+			const struct gdn_gojson *v, const char *gotype)
+{
+	return field_err(err, owner, field, v, gotype, numeric_gotype(gotype));
 }
 
 int gdn_gojson_value_err(struct gdn_err **err, const struct gdn_gojson *v, const char *gotype)
 {
 	char w[128];
 
-	what(v, gotype, w, sizeof(w));
+	what(v, numeric_gotype(gotype), w, sizeof(w));
 	return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
 			    "json: cannot unmarshal %s into Go value of type %s", w, gotype);
 }
@@ -643,15 +651,10 @@ int gdn_gojson_get_uint(const struct gdn_gojson *obj, const char *owner, const c
 	*ret = 0;
 	if (!v)
 		return 0;
-	if ((gdn_gojson_u64(v, &n) < 0 || n > max) && v->kind == GDN_GOJSON_NUMBER)
-		/* a number that does not fit: Go names it, whatever the type is called */
-		return gdn_err_kind(
-		    err, GDN_ERR_GENERIC, EINVAL,
-		    "json: cannot unmarshal number %s into Go struct field %s.%s of "
-		    "type %s",
-		    v->text, owner, key, gotype);
+	/* (an unsigned target: numeric, even under a name of its own like
+	 * garden.DiskLimitScope) */
 	if (gdn_gojson_u64(v, &n) < 0 || n > max)
-		return gdn_gojson_type_err(err, owner, key, v, gotype);
+		return field_err(err, owner, key, v, gotype, true);
 	*ret = n;
 	return 0;
 }

@@ -490,10 +490,16 @@ int gd_volume_shifted(const struct gd_config *cfg, const char *base, struct gdn_
 
 /* ---- the overlay mount --------------------------------------------------------------------- */
 
-/* Escapes the characters overlayfs treats specially in option values. */
-static int append_escaped(struct gdn_buf *b, const char *s)
+/* Escapes the characters overlayfs treats specially in option values. In `lowers` (the record's
+ * lowerdirs, one per line) a newline becomes the ':' that separates them. */
+static int append_escaped(struct gdn_buf *b, const char *s, bool lowers)
 {
 	for (; *s; s++) {
+		if (lowers && *s == '\n') {
+			if (gdn_buf_append(b, ":", 1) < 0)
+				return -ENOMEM;
+			continue;
+		}
 		if ((*s == '\\' || *s == ',' || *s == ':') && gdn_buf_append(b, "\\", 1) < 0)
 			return -ENOMEM;
 		if (gdn_buf_append(b, s, 1) < 0)
@@ -508,22 +514,16 @@ static int mount_overlay(const char *lowers, const char *upper, const char *work
 {
 	_cleanup_buf_ struct gdn_buf o = {0};
 	int r = gdn_buf_puts(&o, "lowerdir=");
-	for (const char *l = lowers; r >= 0 && *l;) {
-		const char *nl = strchr(l, '\n');
-		_cleanup_free_ char *one = strndup(l, nl ? (size_t)(nl - l) : strlen(l));
-		r = one ? append_escaped(&o, one) : -ENOMEM;
-		l = nl ? nl + 1 : l + strlen(l);
-		if (r >= 0 && *l)
-			r = gdn_buf_puts(&o, ":");
-	}
+	if (r >= 0)
+		r = append_escaped(&o, lowers, true);
 	if (r >= 0)
 		r = gdn_buf_puts(&o, ",upperdir=");
 	if (r >= 0)
-		r = append_escaped(&o, upper);
+		r = append_escaped(&o, upper, false);
 	if (r >= 0)
 		r = gdn_buf_puts(&o, ",workdir=");
 	if (r >= 0)
-		r = append_escaped(&o, work);
+		r = append_escaped(&o, work, false);
 	if (r < 0)
 		return gdn_err_set(err, ENOMEM, "cannot mount '%s'", target);
 	if (mount("overlay", target, "overlay", 0, o.data) < 0)
