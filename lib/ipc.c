@@ -620,16 +620,13 @@ int gdn_ipc_reply_parse(const json_t *msg, int *ret_v, struct gdn_err **err)
 	return 0;
 }
 
-int gdn_ipc_exchange(int sock, json_t *req, const int *fds, size_t nfds, int timeout_ms,
-		     json_t **ret_reply, struct gdn_err **err)
+int gdn_ipc_await(int sock, int timeout_ms, json_t **ret_reply, struct gdn_err **err)
 {
 	json_auto_t *reply = NULL;
 	uint64_t deadline = gdn_now_mono_ns() + (uint64_t)timeout_ms * 1000000ULL;
 	int r;
 
 	*ret_reply = NULL;
-	if ((r = gdn_ipc_send(sock, req, fds, nfds, err)) < 0)
-		return r;
 	for (;;) {
 		struct pollfd pfd = {.fd = sock, .events = POLLIN};
 		uint64_t now = gdn_now_mono_ns();
@@ -662,6 +659,18 @@ int gdn_ipc_exchange(int sock, json_t *req, const int *fds, size_t nfds, int tim
 	}
 	*ret_reply = gdn_steal_ptr(&reply);
 	return 0;
+}
+
+int gdn_ipc_exchange(int sock, json_t *req, const int *fds, size_t nfds, int timeout_ms,
+		     json_t **ret_reply, struct gdn_err **err)
+{
+	int r = gdn_ipc_send(sock, req, fds, nfds, err);
+
+	if (r < 0) {
+		*ret_reply = NULL;
+		return r;
+	}
+	return gdn_ipc_await(sock, timeout_ms, ret_reply, err);
 }
 
 int gdn_ipc_call(int sock, json_t *req, const int *fds, size_t nfds, int timeout_ms,

@@ -104,6 +104,10 @@ int gdn_ipc_reply_parse(const json_t *msg, int *ret_v, struct gdn_err **err);
 int gdn_ipc_exchange(int sock, json_t *req, const int *fds, size_t nfds, int timeout_ms,
 		     json_t **ret_reply, struct gdn_err **err);
 
+/* gdn_ipc_exchange's second half: waits at most timeout_ms for the reply packet to a request
+ * sent earlier with gdn_ipc_send, for a caller with other work to do in between. */
+int gdn_ipc_await(int sock, int timeout_ms, json_t **ret_reply, struct gdn_err **err);
+
 /* Sends a request on a SEQPACKET socket and waits at most timeout_ms (poll; -ETIMEDOUT) for the
  * reply packet. Returns 0 with the reply in *ret_reply (may be NULL) when it is ok, or the
  * error it carries; -ECONNRESET when the peer hung up without replying. */
