@@ -64,7 +64,8 @@ struct kw_alloc {
 	uint32_t ip;
 	char bridge[IF_NAMESIZE], host_if[IF_NAMESIZE], container_if[IF_NAMESIZE];
 	unsigned mtu;
-	char *masq; /* comment of the subnet's MASQUERADE rule (the handle that made it) */
+	char *masq;	     /* comment of the subnet's MASQUERADE rule (the handle that made it) */
+	bool awaiting_links; /* prepared by this process; its up has not made the links yet */
 	struct kw_port *ports;
 	size_t n_ports;
 	struct kw_alloc *next;
@@ -137,6 +138,7 @@ int kw_rules_orphans(struct kw_daemon *d, json_t *removed, struct gdn_err **err)
 /* ops.c: the requests */
 int kw_op_up(struct kw_daemon *d, const json_t *req, int netns_fd, json_t *reply,
 	     struct gdn_err **err);
+int kw_op_prepare(struct kw_daemon *d, const json_t *req, json_t *reply, struct gdn_err **err);
 int kw_op_down(struct kw_daemon *d, const json_t *req, json_t *reply, struct gdn_err **err);
 int kw_op_net_in(struct kw_daemon *d, const json_t *req, json_t *reply, struct gdn_err **err);
 int kw_op_net_out(struct kw_daemon *d, const json_t *req, json_t *reply, struct gdn_err **err);

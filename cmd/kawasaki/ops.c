@@ -1,9 +1,9 @@
-/* kawasaki's requests (kawasaki(8)): up, down, net-in, net-out, bulk-net-out, and the admin
- * requests list, rules, cleanup, capacity.
+/* kawasaki's requests (kawasaki(8)): prepare, up, down, net-in, net-out, bulk-net-out, and the
+ * admin requests list, rules, cleanup, capacity.
  *
- * Order of every change: allocate in memory, record (the state file), then the kernel (links,
- * one commit per table); undo in the reverse order. So a crash leaves at most a record whose
- * kernel objects are partly made, which down and cleanup remove, and never kernel objects or
+ * Order of every change: allocate in memory, record (the state file), then the kernel (one
+ * commit per table, then the links); undo in the reverse order. So a crash leaves at most a record
+ * whose kernel objects are partly made, which down and cleanup remove, and never kernel objects or
  * pool entries without a record. */
 #include <errno.h>
 #include <stdio.h>
@@ -220,8 +220,15 @@ static int forget(struct kw_daemon *d, struct kw_alloc *a, struct gdn_err **err)
 	return 0;
 }
 
-static int configure(struct kw_daemon *d, struct kw_alloc *a, int netns_fd,
-		     const struct kw_netout *out, struct gdn_err **err)
+static void log_timing(struct kw_daemon *d, const char *what, const char *handle, uint64_t t0)
+{
+	char us[24];
+
+	(void)snprintf(us, sizeof(us), "%llu", (unsigned long long)(gdn_now_mono_ns() - t0) / 1000);
+	gdn_log_debug(d->log, "up.timing", "handle", handle, what, us, NULL);
+}
+
+static int links_up(struct kw_daemon *d, struct kw_alloc *a, int netns_fd, struct gdn_err **err)
 {
 	struct kw_link_config lc = {
 	    .bridge = a->bridge,
@@ -235,16 +242,19 @@ static int configure(struct kw_daemon *d, struct kw_alloc *a, int netns_fd,
 	};
 	uint64_t t0 = gdn_now_mono_ns();
 	int r = kw_links_up(d->nl, &lc, err);
-	uint64_t t1 = gdn_now_mono_ns();
-	if (r >= 0)
-		r = kw_rules_create(d, a, out, err);
-	uint64_t t2 = gdn_now_mono_ns();
-	char links_us[24], rules_us[24];
-	(void)snprintf(links_us, sizeof(links_us), "%llu", (unsigned long long)(t1 - t0) / 1000);
-	(void)snprintf(rules_us, sizeof(rules_us), "%llu", (unsigned long long)(t2 - t1) / 1000);
-	gdn_log_debug(d->log, "up.timing", "handle", a->handle, "links_us", links_us, "rules_us",
-		      rules_us, NULL);
+
+	log_timing(d, "links_us", a->handle, t0);
 	return r;
+}
+
+static void undo(struct kw_daemon *d, struct kw_alloc *a, const char *what, struct gdn_err **err)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+	_cleanup_free_ char *handle = strdup(a->handle);
+
+	gdn_log_error(d->log, what, err ? *err : NULL, "handle", handle ? handle : "", NULL);
+	if (teardown(d, a, &e) < 0 || forget(d, a, &e) < 0)
+		gdn_log_error(d->log, "up.undo-failed", e, "handle", handle ? handle : "", NULL);
 }
 
 /* Whether the namespace at `fd` is kawasaki's own: a container's end would then be moved into
@@ -257,24 +267,18 @@ static bool own_netns(int fd)
 	       a.st_ino == b.st_ino;
 }
 
-int kw_op_up(struct kw_daemon *d, const json_t *req, int netns_fd, json_t *reply,
-	     struct gdn_err **err)
+/* Allocates (subnet, IP, ports, names), records it, and commits its rules; no links yet.
+ * Nothing of it needs the container's namespace, so guardian asks for it while the runtime
+ * is still creating the container: the table commits, whose cost grows with the number of
+ * containers, then run beside the runtime instead of after it. */
+static int prepare(struct kw_daemon *d, const json_t *req, const char *handle,
+		   struct kw_alloc **ret, struct gdn_err **err)
 {
-	const char *handle;
 	struct kw_netout out = {0};
 	char id[KW_INSTANCE_ID_LEN + 1], log_chain[32];
 	struct kw_alloc *a = NULL;
-	int r = req_handle(req, &handle, err);
+	int r;
 
-	if (r < 0)
-		return r;
-	if (netns_fd < 0)
-		return gdn_err_set(err, EINVAL, "up '%s': no network namespace was passed", handle);
-	if (own_netns(netns_fd))
-		return gdn_err_set(err, EINVAL,
-				   "up '%s': the network namespace passed is kawasaki's own, not a "
-				   "container's",
-				   handle);
 	if (kw_alloc_find(d, handle))
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EEXIST,
 				    "the network of '%s' is already set up", handle);
@@ -318,17 +322,90 @@ int kw_op_up(struct kw_daemon *d, const json_t *req, int netns_fd, json_t *reply
 	/* the rotation moved only if a port came from the pool */
 	if (r >= 0 && has_pooled_port(a))
 		r = kw_store_save_cursor(d, err);
+	uint64_t t0 = gdn_now_mono_ns();
 	if (r >= 0)
-		r = configure(d, a, netns_fd, &out, err);
+		r = kw_rules_create(d, a, &out, err);
+	log_timing(d, "rules_us", handle, t0);
 	kw_netout_free(&out);
 	if (r < 0) {
-		_cleanup_err_ struct gdn_err *undo = NULL;
-		gdn_log_error(d->log, "up.failed-undoing", err ? *err : NULL, "handle", handle,
-			      NULL);
-		if (teardown(d, a, &undo) < 0 || forget(d, a, &undo) < 0)
-			gdn_log_error(d->log, "up.undo-failed", undo, "handle", handle, NULL);
+		undo(d, a, "up.failed-undoing", err);
 		return r;
 	}
+	*ret = a;
+	return 0;
+}
+
+/* The rules of a record replayed at start-up whose links were never made: a prepare that the
+ * previous kawasaki may not have finished. Its tables are made again from the record (subnet,
+ * ports) and the request (NetOut), whatever part of them exists. */
+static int recommit_rules(struct kw_daemon *d, struct kw_alloc *a, const json_t *req,
+			  struct gdn_err **err)
+{
+	struct kw_netout out = {0};
+	char log_chain[32];
+
+	kw_log_chain(&d->names, a->id, log_chain);
+	int r =
+	    translate_all(json_object_get(req, "netout_rules"), a->handle, log_chain, &out, err);
+	if (r >= 0)
+		r = kw_rules_destroy(d, a, !subnet_peer(d, a), err);
+	if (r >= 0)
+		r = kw_rules_create(d, a, &out, err);
+	kw_netout_free(&out);
+	if (r < 0)
+		undo(d, a, "up.failed-undoing", err);
+	return r;
+}
+
+int kw_op_prepare(struct kw_daemon *d, const json_t *req, json_t *reply, struct gdn_err **err)
+{
+	const char *handle;
+	struct kw_alloc *a = NULL;
+	int r = req_handle(req, &handle, err);
+
+	if (r >= 0)
+		r = prepare(d, req, handle, &a, err);
+	if (r < 0)
+		return r;
+	a->awaiting_links = true;
+	json_object_set_new(reply, "properties", kw_alloc_properties(d, a));
+	gdn_log_info(d->log, "prepared", "handle", handle, NULL);
+	return 0;
+}
+
+/* The links into the namespace passed: of the allocation this process's prepare made, of one
+ * replayed from its record, or of a new one, made here as prepare makes it. */
+int kw_op_up(struct kw_daemon *d, const json_t *req, int netns_fd, json_t *reply,
+	     struct gdn_err **err)
+{
+	const char *handle;
+	int r = req_handle(req, &handle, err);
+
+	if (r < 0)
+		return r;
+	if (netns_fd < 0)
+		return gdn_err_set(err, EINVAL, "up '%s': no network namespace was passed", handle);
+	if (own_netns(netns_fd))
+		return gdn_err_set(err, EINVAL,
+				   "up '%s': the network namespace passed is kawasaki's own, not a "
+				   "container's",
+				   handle);
+	struct kw_alloc *a = kw_alloc_find(d, handle);
+	if (a && !a->awaiting_links && kw_link_exists(d->nl, a->host_if))
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EEXIST,
+				    "the network of '%s' is already set up", handle);
+	if (!a)
+		r = prepare(d, req, handle, &a, err);
+	else if (!a->awaiting_links)
+		r = recommit_rules(d, a, req, err);
+	if (r < 0)
+		return r;
+	r = links_up(d, a, netns_fd, err);
+	if (r < 0) {
+		undo(d, a, "up.failed-undoing", err);
+		return r;
+	}
+	a->awaiting_links = false;
 	json_object_set_new(reply, "properties", kw_alloc_properties(d, a));
 	gdn_log_info(d->log, "up", "handle", handle, "host_if", a->host_if, NULL);
 	return 0;

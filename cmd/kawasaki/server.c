@@ -37,15 +37,11 @@ static const struct {
 	const char *name;
 	op_fn fn;
 } ops[] = {
-    {"ping", op_ping},
-    {"down", kw_op_down},
-    {"net-in", kw_op_net_in},
-    {"net-out", kw_op_net_out},
-    {"bulk-net-out", kw_op_bulk_net_out},
-    {"list", kw_op_list},
-    {"rules", kw_op_rules},
-    {"cleanup", kw_op_cleanup},
-    {"capacity", kw_op_capacity},
+    {"ping", op_ping},		{"prepare", kw_op_prepare},
+    {"down", kw_op_down},	{"net-in", kw_op_net_in},
+    {"net-out", kw_op_net_out}, {"bulk-net-out", kw_op_bulk_net_out},
+    {"list", kw_op_list},	{"rules", kw_op_rules},
+    {"cleanup", kw_op_cleanup}, {"capacity", kw_op_capacity},
 };
 
 static void conn_release(struct gdn_defer *df)
