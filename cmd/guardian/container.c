@@ -247,11 +247,16 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 	const struct gd_disk_limits disk = {
 	    spec->limits.disk_byte_hard, spec->limits.disk_inode_hard, spec->limits.disk_exclusive};
 
+	_cleanup_(gd_net_pending_settle) struct gd_net_pending net = {.sock = -1};
+
 	gd_bundle_host_probe(&host);
 
 	int r = write_properties(dir, spec->properties, err);
 	if (r >= 0)
 		r = write_network_files(cfg, spec, dir, err);
+	/* kawasaki's allocation and rules go on beside the volume and the runtime */
+	if (r >= 0)
+		r = gd_network_prepare(cfg, spec->handle, &spec->net, &net, err);
 	if (r >= 0 && spec->image_uri)
 		r = create_image(cfg, spec, dir, &image, log, err);
 	else if (r >= 0 && layout)
@@ -292,8 +297,8 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 	/* Network, NetIn and NetOut of the spec before create returns, as in Garden; the
 	 * properties it yields are durable before the container counts as created. */
 	json_auto_t *net_props = NULL;
-	r = gd_network_up(cfg, dir, spec->handle, pid, spec->properties, &spec->net, &net_props,
-			  log, err);
+	r = gd_network_up(cfg, dir, spec->handle, pid, spec->properties, &spec->net, &net,
+			  &net_props, log, err);
 	if (r < 0)
 		return r;
 	json_auto_t *all = spec->properties ? json_deep_copy(spec->properties) : json_object();

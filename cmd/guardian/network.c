@@ -112,25 +112,96 @@ static char *joined(const char **v, const char *sep)
 	return gdn_buf_steal(&b, NULL);
 }
 
+static int spec_request(const char *op, const char *handle, const struct gd_net_spec *ns,
+			json_t **ret)
+{
+	json_auto_t *req = gdn_ipc_request_new(op, GD_KAWASAKI_VERSION);
+
+	if (!req || json_object_set_new(req, "handle", json_string(handle)) < 0 ||
+	    json_object_set_new(req, "network", json_string(ns->network ? ns->network : "")) < 0 ||
+	    (ns->netin && json_object_set(req, "netin", ns->netin) < 0) ||
+	    (ns->netout && json_object_set(req, "netout_rules", ns->netout) < 0))
+		return -ENOMEM;
+	*ret = gdn_steal_ptr(&req);
+	return 0;
+}
+
+int gd_network_prepare(const struct gd_config *cfg, const char *handle,
+		       const struct gd_net_spec *ns, struct gd_net_pending *p, struct gdn_err **err)
+{
+	json_auto_t *req = NULL;
+
+	p->sock = -1;
+	if (cfg->no_networking || cfg->network_plugin)
+		return 0;
+	if (spec_request("prepare", handle, ns, &req) < 0)
+		return gdn_err_set(err, ENOMEM, "network prepare");
+	return gd_kawasaki_send(cfg, -1, req, -1, &p->sock, err);
+}
+
+void gd_net_pending_settle(struct gd_net_pending *p)
+{
+	json_auto_t *reply = NULL;
+
+	if (p->sock < 0)
+		return;
+	/* the reply, whatever it says: kawasaki has then done all it will for this request, so
+	 * the down of an undo that follows cannot overtake the prepare */
+	(void)gdn_ipc_await(p->sock, GD_KAWASAKI_CONNECT_WAIT_MS, &reply, NULL);
+	(void)close(gdn_steal_fd(&p->sock));
+}
+
+/* The prepare's reply, then the up of the prepared network on the same connection. */
+static int prepared_up(const struct gd_config *cfg, int sock, const char *handle, int netns,
+		       json_t **ret_reply, struct gdn_err **err)
+{
+	json_auto_t *req = gdn_ipc_request_new("up", GD_KAWASAKI_VERSION);
+	int r = gd_kawasaki_reply(cfg, sock, NULL, err);
+
+	if (r < 0)
+		return r;
+	if (!req || json_object_set_new(req, "handle", json_string(handle)) < 0)
+		return gdn_err_set(err, ENOMEM, "network up");
+	r = gd_kawasaki_send(cfg, sock, req, netns, &sock, err);
+	return r < 0 ? r : gd_kawasaki_reply(cfg, sock, ret_reply, err);
+}
+
 static int up_kawasaki(const struct gd_config *cfg, const char *dir, const char *handle, pid_t pid,
-		       const struct gd_net_spec *ns, json_t **ret_props, struct gdn_err **err)
+		       const struct gd_net_spec *ns, struct gd_net_pending *p, json_t **ret_props,
+		       struct gdn_err **err)
 {
 	char path[64];
-	json_auto_t *req = gdn_ipc_request_new("up", GD_KAWASAKI_VERSION);
+	json_auto_t *req = NULL;
 	json_auto_t *reply = NULL;
+	int r;
 
 	(void)snprintf(path, sizeof(path), "/proc/%d/ns/net", (int)pid);
 	_cleanup_close_ int netns = open(path, O_RDONLY | O_CLOEXEC);
 	if (netns < 0)
 		return gdn_err_set(err, errno, "open the network namespace '%s'", path);
-	if (!req || json_object_set_new(req, "handle", json_string(handle)) < 0 ||
-	    json_object_set_new(req, "network", json_string(ns->network ? ns->network : "")) < 0 ||
-	    (ns->netin && json_object_set(req, "netin", ns->netin) < 0) ||
-	    (ns->netout && json_object_set(req, "netout_rules", ns->netout) < 0))
-		return gdn_err_set(err, ENOMEM, "network up");
-	int r = gd_kawasaki_call(cfg, req, netns, &reply, err);
-	if (r < 0)
-		return r;
+	_cleanup_close_ int sock = p ? gdn_steal_fd(&p->sock) : -1;
+	/* after a prepare, up needs only the handle: kawasaki has the rest */
+	if (sock >= 0) {
+		_cleanup_err_ struct gdn_err *e = NULL;
+
+		r = prepared_up(cfg, sock, handle, netns, &reply, &e);
+		if (r < 0 && r != -ECONNRESET && r != -EPIPE) {
+			if (err && !*err)
+				*err = gdn_steal_ptr(&e);
+			return r;
+		}
+		/* else kawasaki went away: the whole up, from the spec, of the one restarted */
+		(void)close(gdn_steal_fd(&sock));
+	}
+	if (!reply) {
+		if (spec_request("up", handle, ns, &req) < 0)
+			return gdn_err_set(err, ENOMEM, "network up");
+		r = gd_kawasaki_send(cfg, -1, req, netns, &sock, err);
+		if (r >= 0)
+			r = gd_kawasaki_reply(cfg, sock, &reply, err);
+		if (r < 0)
+			return r;
+	}
 	json_t *props = json_object_get(reply, "properties");
 	if (!json_is_object(props))
 		return gdn_err_set(err, EPROTO, "kawasaki's reply to up holds no properties");
@@ -177,8 +248,8 @@ static int up_plugin(const struct gd_config *cfg, const char *dir, const char *h
 }
 
 int gd_network_up(const struct gd_config *cfg, const char *dir, const char *handle, pid_t pid,
-		  const json_t *props, const struct gd_net_spec *ns, json_t **ret_props,
-		  struct gdn_log *log, struct gdn_err **err)
+		  const json_t *props, const struct gd_net_spec *ns, struct gd_net_pending *p,
+		  json_t **ret_props, struct gdn_log *log, struct gdn_err **err)
 {
 	if (cfg->no_networking) {
 		*ret_props = json_object();
@@ -187,7 +258,7 @@ int gd_network_up(const struct gd_config *cfg, const char *dir, const char *hand
 	gdn_log_info(log, "network-up", NULL);
 	int r = cfg->network_plugin
 		    ? up_plugin(cfg, dir, handle, pid, props, ns, ret_props, log, err)
-		    : up_kawasaki(cfg, dir, handle, pid, ns, ret_props, err);
+		    : up_kawasaki(cfg, dir, handle, pid, ns, p, ret_props, err);
 	return r < 0 ? r : 0;
 }
 

@@ -17,13 +17,29 @@ struct gd_net_spec {
 	json_t *netout; /* [NetOutRule...] as the client sent them, or NULL */
 };
 
+/* A kawasaki prepare that was sent and is not answered yet (sock -1: none). */
+struct gd_net_pending {
+	int sock;
+};
+
+/* With kawasaki: sends the prepare of the container's network (its allocation and rules,
+ * which need no namespace) and returns without waiting, so kawasaki commits the tables while
+ * the runtime creates the container. Nothing with a plugin or without networking. */
+int gd_network_prepare(const struct gd_config *cfg, const char *handle,
+		       const struct gd_net_spec *ns, struct gd_net_pending *p,
+		       struct gdn_err **err);
+
+/* Waits for an unanswered prepare's reply, whatever it is, and closes its socket (a create
+ * that fails before gd_network_up: its undo's down then comes after the prepare). */
+void gd_net_pending_settle(struct gd_net_pending *p);
+
 /* Sets up the network of the container whose init is pid, applies the spec's NetIn and NetOut
  * (before create returns, as Garden does), and rewrites <dir>/hosts and <dir>/resolv.conf.
  * props: the container's properties (the plugin gets its network.* ones). *ret_props gets
  * the properties to store (garden.network.*, kawasaki.*, or what the plugin returned). */
 int gd_network_up(const struct gd_config *cfg, const char *dir, const char *handle, pid_t pid,
-		  const json_t *props, const struct gd_net_spec *ns, json_t **ret_props,
-		  struct gdn_log *log, struct gdn_err **err);
+		  const json_t *props, const struct gd_net_spec *ns, struct gd_net_pending *p,
+		  json_t **ret_props, struct gdn_log *log, struct gdn_err **err);
 
 /* Removes everything of the container's network (a container that has none: success). */
 int gd_network_down(const struct gd_config *cfg, const char *handle, struct gdn_log *log,

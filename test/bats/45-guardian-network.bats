@@ -59,6 +59,10 @@ fetch_from() {
 	grep '^hello-from-' <<<"$out"
 }
 
+kawasaki_has() {
+	kawasaki list | awk -v h="$1" '$1 == h { found = 1 } END { exit !found }'
+}
+
 instance_chains() {
 	iptables-legacy-save | grep -c '^:w--instance-' || true
 }
@@ -377,6 +381,48 @@ instance_chains() {
 	assert_output 0
 	api_req DELETE /containers/net-o1
 	assert_api 200 '{}'
+}
+
+@test "the rules are committed while the runtime creates the container; a create failing then leaves none" {
+	local before_ipt before_links out=$BATS_TEST_TMPDIR/create host_if
+	start_gated_guardian
+	before_ipt=$(ipt_save)
+	before_links=$(host_links)
+	note_handle net-pre
+	gate_hold run net-pre
+	bg_start api POST /containers '{"handle":"net-pre","netin":[{"host_port":0,"container_port":80}]}' >"$out"
+	gate_wait_entered run net-pre || fail "the create never reached the runtime"
+	# kawasaki's prepare: allocation and rules, no link until the namespace exists
+	wait_until 100 kawasaki_has net-pre ||
+		fail "no allocation while the runtime runs"
+	host_if=$(kawasaki list | awk '$1 == "net-pre" { print $5 }')
+	run kawasaki rules net-pre
+	assert_output --partial "-j DNAT --to-destination"
+	assert_output --partial "-A w--instance-"
+	run ip link show "$host_if"
+	assert_failure
+	gate_release run net-pre
+	bg_wait
+	assert_equal "$(head -n 1 "$out")" '{"Handle":"net-pre"}'
+	ip link show "$host_if" >/dev/null || fail "no host veth $host_if after create"
+	[[ $(info_field net-pre ContainerIP) =~ ^10\.254\. ]] || fail "no ContainerIP"
+	destroy_container net-pre
+	# the runtime fails after the prepare: the undo takes the rules back
+	note_handle net-pre2
+	gate_hold run net-pre2
+	gate_fail run net-pre2
+	bg_start api POST /containers '{"handle":"net-pre2","netout_rules":[{"protocol":1,"networks":[{"start":"10.254.3.1"}]}]}' >"$out"
+	gate_wait_entered run net-pre2 || fail "the create never reached the runtime"
+	wait_until 100 kawasaki_has net-pre2 ||
+		fail "no allocation while the runtime runs"
+	gate_release run net-pre2
+	bg_wait
+	[[ $(tail -n 1 "$out") == 500 ]] || fail "create: $(<"$out")"
+	assert_no_leaks net-pre2
+	assert_equal "$(kawasaki list)" ""
+	assert_equal "$(ipt_save)" "$before_ipt"
+	assert_equal "$(host_links)" "$before_links"
+	start_guardian
 }
 
 @test "kawasaki --help, --version and its man page" {

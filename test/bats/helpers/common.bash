@@ -601,7 +601,8 @@ wait_until() {
 # For tests that must act while a request is really in flight (a create waiting for the runtime):
 # start_gated_guardian runs guardian with the runtime under test wrapped by gated-runtime;
 # gate_hold CMD HANDLE makes the runtime's next `CMD ... HANDLE` wait until gate_release CMD
-# HANDLE; gate_wait_entered CMD HANDLE waits until it is waiting. Teardowns release every gate.
+# HANDLE (gate_fail CMD HANDLE: and then fail); gate_wait_entered CMD HANDLE waits until it is
+# waiting. Teardowns release every gate.
 
 GDN_GATED_RUNTIME=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/gated-runtime
 
@@ -625,13 +626,19 @@ start_gated_guardian() {
 
 gate_hold() {
 	mkdir -p "$GDN_TMP/gate"
-	rm -f "$GDN_TMP/gate/$1.$2.entered" "$GDN_TMP/gate/$1.$2.release"
+	rm -f "$GDN_TMP/gate/$1.$2.entered" "$GDN_TMP/gate/$1.$2.release" "$GDN_TMP/gate/$1.$2.fail"
 	: >"$GDN_TMP/gate/$1.$2.hold"
 }
 
 # gate_wait_entered CMD HANDLE [TENTHS]: waits (default 30 s) until the runtime is held there.
 gate_wait_entered() {
 	wait_until "${3:-300}" test -e "$GDN_TMP/gate/$1.$2.entered"
+}
+
+# gate_fail CMD HANDLE: the runtime's next `CMD ... HANDLE`, once released, fails (exit 1).
+gate_fail() {
+	mkdir -p "$GDN_TMP/gate"
+	: >"$GDN_TMP/gate/$1.$2.fail"
 }
 
 gate_release() {
