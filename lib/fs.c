@@ -119,6 +119,23 @@ int gdn_fs_write_atomic(const char *path, const void *data, size_t len, mode_t m
 	return 0;
 }
 
+int gdn_fs_write_file(const char *path, const void *data, size_t len, struct gdn_err **err)
+{
+	_cleanup_close_ int fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC | O_NOFOLLOW);
+	ssize_t n;
+
+	if (fd < 0)
+		return gdn_err_set(err, errno, "open '%s'", path);
+	do
+		n = write(fd, data, len);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return gdn_err_set(err, errno, "write '%s'", path);
+	if ((size_t)n != len)
+		return gdn_err_set(err, EIO, "write '%s': %zd of %zu bytes", path, n, len);
+	return 0;
+}
+
 int gdn_fs_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len,
 		     struct gdn_err **err)
 {

@@ -11,6 +11,10 @@
 int gdn_fs_write_atomic(const char *path, const void *data, size_t len, mode_t mode,
 			struct gdn_err **err);
 
+/* Writes `data` to the existing file `path` in one write(2) (O_TRUNC, no create): how kernel
+ * interface files (cgroupfs, procfs) take a value; a short write is -EIO. */
+int gdn_fs_write_file(const char *path, const void *data, size_t len, struct gdn_err **err);
+
 /* Reads a whole file (at most `max` bytes, else -EFBIG). The result is NUL-terminated.
  * A missing file is -ENOENT (with *err set). */
 int gdn_fs_read_file(const char *path, size_t max, char **ret_data, size_t *ret_len,

@@ -89,6 +89,18 @@ static void test_write_atomic_fails_cleanly(void)
 	CHECK_INTEQ(count_entries(tap_tmp), 1);
 }
 
+static void test_write_file_needs_the_file(void)
+{
+	_cleanup_err_ struct gdn_err *err = NULL, *err2 = NULL;
+
+	CHECK_INTEQ(gdn_fs_write_file(P("absent"), "1", 1, &err), -ENOENT);
+	CHECK(strstr(gdn_err_str(err), "absent") != NULL);
+	CHECK_INTEQ(count_entries(tap_tmp), 0);
+	put(P("knob"), "longer old value");
+	CHECK_OK(gdn_fs_write_file(P("knob"), "300\n", 4, &err2), err2);
+	check_content(P("knob"), "300\n");
+}
+
 static void test_read_file_errors(void)
 {
 	_cleanup_err_ struct gdn_err *err = NULL, *err2 = NULL;
@@ -304,6 +316,7 @@ int main(void)
 	static const struct tap_test tests[] = {
 	    TEST(test_write_atomic_replaces),
 	    TEST(test_write_atomic_fails_cleanly),
+	    TEST(test_write_file_needs_the_file),
 	    TEST(test_read_file_errors),
 	    TEST(test_read_file_proc_and_big),
 	    TEST(test_mkdir_p),
