@@ -92,6 +92,10 @@ struct dd_state {
 	const char *handle;
 	const char *process_id; /* basename of dir */
 	bool tty;
+	/* host ids of the process's user: owner of its stdio pipes, so that it may reopen them
+	 * (/dev/stdout is /proc/self/fd/1); -1: leave them ours */
+	uid_t stdio_uid;
+	gid_t stdio_gid;
 
 	int dirfd;
 	int exitcode_fd;       /* dd_exit_prepare's unnamed file, or -1 */

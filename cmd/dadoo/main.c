@@ -52,6 +52,8 @@ static uint64_t arg_runtime_timeout_ns;
 static bool arg_standby;
 static bool arg_cleanup_on_wait;
 static bool arg_tty;
+static uid_t arg_stdio_uid = (uid_t)-1;
+static gid_t arg_stdio_gid = (gid_t)-1;
 static enum gdn_log_level arg_log_level = GDN_LOG_INFO;
 
 static const char usage[] =
@@ -200,6 +202,12 @@ static int launch_pipes(struct dd_state *s, struct dd_exec *x, struct gdn_err **
 	    gdn_fd_set_nonblock(s->src[DD_SRC_STDERR].w.fd, true) < 0)
 		return gdn_err_set(err, errno, "set O_NONBLOCK");
 	x->stderr_peek = s->src[DD_SRC_STDERR].w.fd;
+	/* A pipe's inode is 0600 and ours: a user other than root could not open
+	 * /proc/self/fd/N of its own stdio (Garden's fifos are chowned likewise). */
+	if (s->stdio_uid != (uid_t)-1 || s->stdio_gid != (gid_t)-1)
+		for (int i = 0; i < 3; i++)
+			if (fchown(x->stdio[i], s->stdio_uid, s->stdio_gid) < 0)
+				return gdn_err_set(err, errno, "chown the process's stdio");
 	return 0;
 }
 
@@ -319,6 +327,8 @@ static void state_init(struct dd_state *s, const char *dir, const char *handle)
 	slash = strrchr(dir, '/');
 	s->process_id = slash && slash[1] ? slash + 1 : dir;
 	s->tty = arg_tty;
+	s->stdio_uid = arg_stdio_uid;
+	s->stdio_gid = arg_stdio_gid;
 	s->dirfd = s->master = s->exitcode_fd = -1;
 	s->loop.epfd = s->loop.sig.fd = -1;
 	gdn_watch_init(&s->listen, -1, dd_on_listen, NULL);
@@ -329,7 +339,8 @@ static void state_init(struct dd_state *s, const char *dir, const char *handle)
 
 /* --standby: guardian started this dadoo before it had a process for it, so that a Run does not
  * wait for an exec. The job arrives on fd 3 (a SEQPACKET socket) as the request
- * {"op":"start","v":1,"dir":D,"handle":H,"tty":T} with the fd of the process's dadoo.log,
+ * {"op":"start","v":1,"dir":D,"handle":H,"tty":T,"uid":U,"gid":G} (uid and gid: the host ids
+ * its stdio pipes are given to; optional) with the fd of the process's dadoo.log,
  * which becomes stderr. Returns 1 with the job, 0 when guardian closed the socket instead (it
  * needs no more dadoos), or -errno; a job refused (bad, or of a version above ours) is also
  * answered as a failed start result. */
@@ -339,6 +350,7 @@ static int await_job(int fd, char **ret_dir, char **ret_handle, struct gdn_err *
 	const char *dir = NULL, *handle = NULL, *op = NULL;
 	int fds[GDN_IPC_MAX_FDS];
 	size_t nfds = 0;
+	json_int_t uid = -1, gid = -1;
 	int tty = 0, v = 0, r;
 
 	if (fd < 0)
@@ -361,9 +373,11 @@ static int await_job(int fd, char **ret_dir, char **ret_handle, struct gdn_err *
 		r = gdn_err_kind(err, GDN_ERR_GENERIC, EPROTONOSUPPORT,
 				 "job of protocol version %d; this dadoo speaks versions 0 to %d",
 				 v, DD_PROTO_VERSION);
-	if (r >= 0 &&
-	    json_unpack(job, "{s:s, s:s, s?b}", "dir", &dir, "handle", &handle, "tty", &tty) < 0)
+	if (r >= 0 && json_unpack(job, "{s:s, s:s, s?b, s?I, s?I}", "dir", &dir, "handle", &handle,
+				  "tty", &tty, "uid", &uid, "gid", &gid) < 0)
 		r = gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "a job without dir and handle");
+	if (r >= 0 && (uid < -1 || uid > UINT32_MAX - 1 || gid < -1 || gid > UINT32_MAX - 1))
+		r = gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "a job with a bad uid or gid");
 	if (r < 0) {
 		start_result(fd, NULL, err ? *err : NULL);
 		return r;
@@ -373,6 +387,8 @@ static int await_job(int fd, char **ret_dir, char **ret_handle, struct gdn_err *
 	if (!*ret_dir || !*ret_handle)
 		return gdn_err_set(err, ENOMEM, "job");
 	arg_tty = tty;
+	arg_stdio_uid = (uid_t)uid;
+	arg_stdio_gid = (gid_t)gid;
 	return 1;
 }
 

@@ -72,21 +72,22 @@ static int spawn_standby(const struct gd_config *cfg, struct gdn_err **err)
 	return gdn_steal_fd(&ours);
 }
 
-static int assign(int sock, const char *procdir, const char *handle, bool tty, int logfd,
-		  struct gdn_err **err)
+static int assign(int sock, const struct gd_dadoo_job *j, int logfd, struct gdn_err **err)
 {
 	json_auto_t *job = gd_dadoo_request_new("start");
 
-	if (job && json_object_update_new(job, json_pack("{s:s, s:s, s:b}", "dir", procdir,
-							 "handle", handle, "tty", tty)) < 0)
+	if (job && json_object_update_new(job, json_pack("{s:s, s:s, s:b, s:I, s:I}", "dir",
+							 j->procdir, "handle", j->handle, "tty",
+							 j->tty, "uid", (json_int_t)j->uid, "gid",
+							 (json_int_t)j->gid)) < 0)
 		job = (json_decref(job), NULL);
 	if (!job)
 		return gdn_err_set(err, ENOMEM, "dadoo job");
 	return gdn_ipc_send(sock, job, &logfd, 1, err);
 }
 
-int gd_dadoo_launch(struct gd_server *s, const char *procdir, const char *handle, bool tty,
-		    int logfd, struct gdn_err **err)
+int gd_dadoo_launch(struct gd_server *s, const struct gd_dadoo_job *job, int logfd,
+		    struct gdn_err **err)
 {
 	_cleanup_close_ int sock = gdn_steal_fd(&s->standby_fd);
 	int r;
@@ -94,7 +95,7 @@ int gd_dadoo_launch(struct gd_server *s, const char *procdir, const char *handle
 	if (sock >= 0) {
 		_cleanup_err_ struct gdn_err *e = NULL;
 
-		if (assign(sock, procdir, handle, tty, logfd, &e) >= 0)
+		if (assign(sock, job, logfd, &e) >= 0)
 			return gdn_steal_fd(&sock);
 		/* it died while waiting (killed by someone): start another */
 		gdn_log_info(s->log, "standby-dadoo-gone", "error", gdn_err_str(e), NULL);
@@ -103,7 +104,7 @@ int gd_dadoo_launch(struct gd_server *s, const char *procdir, const char *handle
 	sock = spawn_standby(s->cfg, err);
 	if (sock < 0)
 		return sock;
-	if ((r = assign(sock, procdir, handle, tty, logfd, err)) < 0)
+	if ((r = assign(sock, job, logfd, err)) < 0)
 		return gdn_err_wrap(err, "hand the process to dadoo");
 	return gdn_steal_fd(&sock);
 }

@@ -6,14 +6,22 @@
 #pragma once
 
 #include <stdbool.h>
+#include <sys/types.h>
 #include "lib/err.h"
 
 struct gd_server;
 
 /* Gives the job to the standby dadoo (or, if none waits or it died, to a new one) and returns
  * the job socket, on which the start result line will arrive, or -errno. */
-int gd_dadoo_launch(struct gd_server *s, const char *procdir, const char *handle, bool tty,
-		    int logfd, struct gdn_err **err);
+struct gd_dadoo_job {
+	const char *procdir;
+	const char *handle;
+	bool tty;
+	uid_t uid; /* host ids of the process's user: its stdio pipes are given to them */
+	gid_t gid;
+};
+int gd_dadoo_launch(struct gd_server *s, const struct gd_dadoo_job *job, int logfd,
+		    struct gdn_err **err);
 
 /* Starts a standby if none waits. A failure is logged; Runs then start their own dadoo. The
  * loop calls it when idle (s->standby_wanted), and once at start-up. */

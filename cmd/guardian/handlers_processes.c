@@ -39,6 +39,8 @@ struct run_job {
 	char *handle;
 	char *procdir;
 	struct gd_process_spec spec;
+	uid_t uid; /* the user's host ids */
+	gid_t gid;
 };
 
 static void run_job_free(void *p)
@@ -59,9 +61,10 @@ static void run_job_freep(struct run_job **j)
 /* The OCI process for the spec, resolving the user and creating the working directory. What the
  * container gives every process (init pid, privileged flag, config.json's process) comes from
  * the registry, read once at create or restore. */
-static int build_process(const struct gd_config *cfg, const struct gd_ctr *ctr,
-			 const struct gd_process_spec *spec, json_t **ret, struct gdn_err **err)
+static int build_process(const struct gd_config *cfg, const struct gd_ctr *ctr, struct run_job *j,
+			 json_t **ret, struct gdn_err **err)
 {
+	const struct gd_process_spec *spec = &j->spec;
 	_cleanup_free_ char *passwd = NULL, *group = NULL;
 	struct gd_user user;
 	const char *cwd;
@@ -93,6 +96,8 @@ static int build_process(const struct gd_config *cfg, const struct gd_ctr *ctr,
 	 * it cannot (rundmc: create-workdir-failed). */
 	if ((r = gd_container_mkdir_p(ctr->init_pid, cwd, huid, hgid, err)) < 0)
 		return gdn_err_wrap(err, "create working directory '%s'", cwd);
+	j->uid = huid;
+	j->gid = hgid;
 	*ret = gd_process_oci(ctr->run_base, spec, &user, cwd);
 	return *ret ? 0 : gdn_err_set(err, ENOMEM, "process config");
 }
@@ -112,7 +117,7 @@ static int prepare(const struct gd_config *cfg, const struct gd_ctr *ctr, struct
 	pjson = j->procdir ? gdn_path_join(j->procdir, GDN_PROC_SPEC) : NULL;
 	if (!pjson)
 		return gdn_err_set(err, ENOMEM, "run");
-	if ((r = build_process(cfg, ctr, &j->spec, &process, err)) < 0)
+	if ((r = build_process(cfg, ctr, j, &process, err)) < 0)
 		return r;
 	if (mkdir(procs, 0700) < 0 && errno != EEXIST)
 		return gdn_err_set(err, errno, "mkdir '%s'", procs);
@@ -143,7 +148,13 @@ static int launch(struct gd_server *s, const struct run_job *j, struct gdn_err *
 	else if ((logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
 		r = gdn_err_set(err, errno, "open '%s'", logpath);
 	else
-		r = gd_dadoo_launch(s, j->procdir, j->handle, j->spec.tty, logfd, err);
+		r = gd_dadoo_launch(s,
+				    &(struct gd_dadoo_job){.procdir = j->procdir,
+							   .handle = j->handle,
+							   .tty = j->spec.tty,
+							   .uid = j->uid,
+							   .gid = j->gid},
+				    logfd, err);
 	if (r < 0)
 		(void)gdn_fs_rm_rf(j->procdir, NULL);
 	return r;
