@@ -5,7 +5,8 @@
  * - privileged containers get every capability the name table knows that is also in guardian's
  *   bounding set (a runtime refuses to grant a capability outside it);
  * - cgroupsPath is garden/<handle> for privileged containers too, so destroy can find leftovers;
- * - no seccomp profile and no sysctls yet;
+ * - no sysctls but --no-new-privileges' ping range;
+ * - no blockIO: guardian writes the weight itself (gd_cgroup_set_io_weight);
  * - the devices cgroup list is written out in full (deny all, then the standard allow list), so
  *   runc and crun end up with the same rules whatever defaults they add. */
 #include <errno.h>
@@ -20,9 +21,14 @@
 #include "lib/util.h"
 #include "cmd/guardian/bundle.h"
 #include "cmd/guardian/caps.h"
+#include "cmd/guardian/seccomp.h"
 
 #define DEFAULT_PATH "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 #define CONFIG_MAX (16 << 20)
+#define GD_FUSE_MAJOR 10
+#define GD_FUSE_MINOR 229
+#define GD_CPU_PERIOD_US 100000
+#define GD_CPU_MIN_QUOTA_US 1000
 
 static const char *const masked_paths[] = {
     "/proc/acpi",	   "/proc/asound",     "/proc/kcore",	    "/proc/keys",
@@ -123,9 +129,15 @@ static json_t *process_json(const struct gd_config *cfg, const struct gd_create_
 		if (set(c, sets[i], caps_json(caps)) < 0)
 			return NULL;
 
-	return json_pack("{s:b, s:{s:i, s:i}, s:[s], s:O, s:s, s:O, s:b}", "terminal", 0, "user",
-			 "uid", 0, "gid", 0, "args", "/tmp/garden-init", "env", env, "cwd", "/",
-			 "capabilities", c, "noNewPrivileges", 0);
+	bool unprivileged = !spec->privileged;
+	json_auto_t *p =
+	    json_pack("{s:b, s:{s:i, s:i}, s:[s], s:O, s:s, s:O, s:b}", "terminal", 0, "user",
+		      "uid", 0, "gid", 0, "args", "/tmp/garden-init", "env", env, "cwd", "/",
+		      "capabilities", c, "noNewPrivileges", unprivileged && cfg->no_new_privileges);
+	if (!p || (unprivileged && cfg->apparmor_profile &&
+		   set(p, "apparmorProfile", json_string(cfg->apparmor_profile)) < 0))
+		return NULL;
+	return json_incref(p);
 }
 
 static int add_standard_mounts(json_t *mounts, const struct gd_config *cfg,
@@ -221,7 +233,7 @@ static json_t *device_rule(bool allow, const char *type, int64_t major, int64_t 
 	return json_incref(d);
 }
 
-static json_t *devices_json(void)
+static json_t *devices_json(const struct gd_config *cfg, bool privileged)
 {
 	static const struct {
 		const char *type;
@@ -238,6 +250,7 @@ static json_t *devices_json(void)
 	    {"c", 5, 0, "rwm"},	   /* tty */
 	    {"c", 5, 2, "rwm"},	   /* ptmx */
 	    {"c", 136, -1, "rwm"}, /* pts */
+	    {"c", 10, 200, "rwm"}, /* net/tun */
 	};
 	json_auto_t *d = json_array();
 	if (!d || append(d, device_rule(false, NULL, -1, -1, "rwm")) < 0)
@@ -246,30 +259,58 @@ static json_t *devices_json(void)
 		if (append(d, device_rule(true, allowed[i].type, allowed[i].major, allowed[i].minor,
 					  allowed[i].access)) < 0)
 			return NULL;
+	if (!privileged)
+		return json_incref(d);
+	if (append(d, device_rule(true, "c", GD_FUSE_MAJOR, GD_FUSE_MINOR, "rwm")) < 0)
+		return NULL;
+	for (size_t i = 0; i < cfg->n_device_rules; i++) {
+		const struct gd_device_rule *r = &cfg->device_rules[i];
+		const char type[] = {r->type, '\0'};
+		if (append(d, device_rule(true, type, r->major, r->minor, r->access)) < 0)
+			return NULL;
+	}
 	return json_incref(d);
 }
 
-static json_t *resources_json(const struct gd_limits *l, const struct gd_bundle_host *host)
+static json_t *cpu_json(const struct gd_config *cfg, uint64_t shares)
 {
+	json_int_t s = shares > INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)shares;
+	json_auto_t *cpu = json_pack("{s:I}", "shares", s);
+	if (!cpu || cfg->cpu_quota_per_share == 0)
+		return json_incref(cpu);
+	/* Garden's rule: a quota of shares x quota-per-share microseconds per 100 ms, at least
+	 * 1 ms (saturating: a quota above INT64_MAX means none) */
+	uint64_t quota = shares > (uint64_t)INT64_MAX / cfg->cpu_quota_per_share
+			     ? (uint64_t)INT64_MAX
+			     : shares * cfg->cpu_quota_per_share;
+	if (quota < GD_CPU_MIN_QUOTA_US)
+		quota = GD_CPU_MIN_QUOTA_US;
+	if (set(cpu, "period", json_integer(GD_CPU_PERIOD_US)) < 0 ||
+	    set(cpu, "quota", json_integer((json_int_t)quota)) < 0)
+		return NULL;
+	return json_incref(cpu);
+}
+
+static json_t *resources_json(const struct gd_config *cfg, const struct gd_create_spec *spec,
+			      const struct gd_bundle_host *host)
+{
+	const struct gd_limits *l = &spec->limits;
 	json_auto_t *res = json_object();
-	if (!res || set(res, "devices", devices_json()) < 0)
+	if (!res || set(res, "devices", devices_json(cfg, spec->privileged)) < 0)
 		return NULL;
 	if (l->memory_bytes > 0) {
 		json_int_t mem = l->memory_bytes > INT64_MAX ? (json_int_t)INT64_MAX
 							     : (json_int_t)l->memory_bytes;
 		json_auto_t *m = json_pack("{s:I}", "limit", mem);
 		/* memory+swap = limit: no swap beyond the memory limit (Garden's default). */
-		if (!m || (host->swap_limit && set(m, "swap", json_integer(mem)) < 0))
+		if (!m || (host->swap_limit && !cfg->disable_swap_limit &&
+			   set(m, "swap", json_integer(mem)) < 0))
 			return NULL;
 		if (set(res, "memory", json_incref(m)) < 0)
 			return NULL;
 	}
-	if (l->cpu_shares > 0) {
-		json_int_t s =
-		    l->cpu_shares > INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)l->cpu_shares;
-		if (set(res, "cpu", json_pack("{s:I}", "shares", s)) < 0)
-			return NULL;
-	}
+	if (l->cpu_shares > 0 && set(res, "cpu", cpu_json(cfg, l->cpu_shares)) < 0)
+		return NULL;
 	if (l->pids_max > 0) {
 		json_int_t p =
 		    l->pids_max > INT64_MAX ? (json_int_t)INT64_MAX : (json_int_t)l->pids_max;
@@ -302,6 +343,8 @@ static json_t *linux_json(const struct gd_config *cfg, const struct gd_create_sp
 		if (set(lx, "readonlyPaths",
 			strv_json(readonly_paths, GDN_ARRAY_SIZE(readonly_paths))) < 0)
 			return NULL;
+		if (set(lx, "seccomp", gd_seccomp_profile()) < 0)
+			return NULL;
 	}
 	if (set(lx, "namespaces", json_incref(ns)) < 0)
 		return NULL;
@@ -313,7 +356,16 @@ static json_t *linux_json(const struct gd_config *cfg, const struct gd_create_sp
 		return NULL;
 	if (set(lx, "cgroupsPath", json_string(cgpath)) < 0)
 		return NULL;
-	if (set(lx, "resources", resources_json(&spec->limits, host)) < 0)
+	if (set(lx, "resources", resources_json(cfg, spec, host)) < 0)
+		return NULL;
+	if (spec->privileged &&
+	    set(lx, "devices",
+		json_pack("[{s:s, s:s, s:i, s:i, s:i, s:i, s:i}]", "path", "/dev/fuse", "type", "c",
+			  "major", GD_FUSE_MAJOR, "minor", GD_FUSE_MINOR, "fileMode", 0666, "uid",
+			  0, "gid", 0)) < 0)
+		return NULL;
+	if (!spec->privileged && cfg->no_new_privileges &&
+	    set(lx, "sysctl", json_pack("{s:s}", "net.ipv4.ping_group_range", "1 65535")) < 0)
 		return NULL;
 	if (set(lx, "rootfsPropagation", json_string("private")) < 0)
 		return NULL;

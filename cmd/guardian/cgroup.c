@@ -179,7 +179,10 @@ static int parse_procs(const char *text, pid_t **ret, size_t *ret_n)
 	return 0;
 }
 
-int gd_cgroup_procs_of(pid_t pid, pid_t **ret, size_t *ret_n, struct gdn_err **err)
+/* The directory of pid's cgroup in the first of the hierarchies `wanted` (controller lists as
+ * /proc/<pid>/cgroup names them; "" the unified one) that has it; malloc'd, or NULL (ENOENT). */
+static int dir_of(pid_t pid, const char *const *wanted, size_t n_wanted, char **ret,
+		  struct gdn_err **err)
 {
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
@@ -193,10 +196,8 @@ int gd_cgroup_procs_of(pid_t pid, pid_t **ret, size_t *ret_n, struct gdn_err **e
 	if (r < 0)
 		return r;
 
-	/* Prefer the v1 devices hierarchy (Garden's choice), then pids, then the unified one. */
-	const char *const wanted[] = {"devices", "pids", ""};
-	_cleanup_free_ char *dir = NULL;
-	for (size_t w = 0; w < GDN_ARRAY_SIZE(wanted) && !dir; w++) {
+	char *dir = NULL;
+	for (size_t w = 0; w < n_wanted && !dir; w++) {
 		for (size_t i = 0; i < mounts.n && !dir; i++) {
 			const struct gd_mount *m = &mounts.v[i];
 			if (!hierarchy_matches(m, wanted[w]))
@@ -208,6 +209,19 @@ int gd_cgroup_procs_of(pid_t pid, pid_t **ret, size_t *ret_n, struct gdn_err **e
 	}
 	if (!dir)
 		return gdn_err_set(err, ENOENT, "cannot find the cgroup of process %d", (int)pid);
+	*ret = dir;
+	return 0;
+}
+
+int gd_cgroup_procs_of(pid_t pid, pid_t **ret, size_t *ret_n, struct gdn_err **err)
+{
+	/* Prefer the v1 devices hierarchy (Garden's choice), then pids, then the unified one. */
+	static const char *const wanted[] = {"devices", "pids", ""};
+	_cleanup_free_ char *dir = NULL;
+	size_t len = 0;
+	int r = dir_of(pid, wanted, GDN_ARRAY_SIZE(wanted), &dir, err);
+	if (r < 0)
+		return r;
 
 	_cleanup_free_ char *procs_path = gdn_path_join(dir, "cgroup.procs");
 	_cleanup_free_ char *procs = NULL;
@@ -218,5 +232,45 @@ int gd_cgroup_procs_of(pid_t pid, pid_t **ret, size_t *ret_n, struct gdn_err **e
 		return r;
 	if (parse_procs(procs, ret, ret_n) < 0)
 		return gdn_err_set(err, ENOMEM, "cannot list cgroup processes");
+	return 0;
+}
+
+/* blkio (v1) or io (v2) weight files, the plain (CFQ, or v2's io controller) one first, then
+ * BFQ's; v2's io.weight takes "default N" on a 1-10000 scale. */
+static int write_weight(const char *dir, bool v2, uint16_t weight, struct gdn_err **err)
+{
+	static const char *const v1_files[] = {"blkio.weight", "blkio.bfq.weight"};
+	static const char *const v2_files[] = {"io.weight", "io.bfq.weight"};
+	const char *const *files = v2 ? v2_files : v1_files;
+	char text[32];
+	/* runc's conversion of a blkio weight (10-1000) to io.weight (1-10000) */
+	unsigned v = v2 ? 1 + ((unsigned)weight - 10) * 9999 / 990 : weight;
+	int n = snprintf(text, sizeof(text), v2 ? "default %u\n" : "%u\n", v);
+
+	for (size_t i = 0; i < 2; i++) {
+		_cleanup_free_ char *path = gdn_path_join(dir, files[i]);
+		if (!path)
+			return gdn_err_set(err, ENOMEM, "set the block IO weight");
+		if (access(path, F_OK) < 0)
+			continue;
+		return gdn_fs_write_file(path, text, (size_t)n, err);
+	}
+	return gdn_err_set(err, EOPNOTSUPP, "'%s' has no block IO weight file (%s or %s)", dir,
+			   files[0], files[1]);
+}
+
+int gd_cgroup_set_io_weight(pid_t pid, uint16_t weight, struct gdn_err **err)
+{
+	static const char *const v1[] = {"blkio"}, *const v2[] = {""};
+	_cleanup_free_ char *dir = NULL;
+	bool unified = false;
+	int r = dir_of(pid, v1, 1, &dir, NULL);
+
+	if (r < 0) {
+		unified = true;
+		r = dir_of(pid, v2, 1, &dir, err);
+	}
+	if (r < 0 || (r = write_weight(dir, unified, weight, err)) < 0)
+		return gdn_err_wrap(err, "set the block IO weight of process %d", (int)pid);
 	return 0;
 }

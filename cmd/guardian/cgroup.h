@@ -1,6 +1,7 @@
 /* The container's cgroups, read and removed through cgroupfs (v1, hybrid or v2). */
 #pragma once
 
+#include <stdint.h>
 #include <sys/types.h>
 #include "lib/err.h"
 #include "lib/log.h"
@@ -14,3 +15,9 @@ int gd_cgroup_remove(const char *rel, struct gdn_log *log, struct gdn_err **err)
 /* The pids (host pid namespace) in the cgroup of process `pid` (the devices hierarchy on v1,
  * like Garden's stopper; the unified one on v2). malloc'd array. */
 int gd_cgroup_procs_of(pid_t pid, pid_t **ret, size_t *ret_n, struct gdn_err **err);
+
+/* Writes the block IO weight (10-1000) of the cgroup of `pid`: blkio.weight or, on hosts whose
+ * only weight is BFQ's, blkio.bfq.weight (v1); io.weight or io.bfq.weight (v2). guardian does
+ * this itself rather than through the OCI config because crun writes only blkio.weight, which
+ * hosts without CFQ (every kernel since 5.0) do not have. */
+int gd_cgroup_set_io_weight(pid_t pid, uint16_t weight, struct gdn_err **err);

@@ -6,6 +6,13 @@
 #include "lib/log.h"
 #include "lib/runtime.h"
 
+/* A --device-cgroup-rule: major and minor -1 mean any. */
+struct gd_device_rule {
+	char type; /* 'a', 'b' or 'c' */
+	long long major, minor;
+	char access[4]; /* some of "rwm" */
+};
+
 struct gd_config {
 	/* listening */
 	const char *bind_socket; /* NULL: no UNIX socket */
@@ -81,6 +88,14 @@ struct gd_config {
 	bool image_plugins_used;
 	bool image_plugin_have[2];	/* by enum gdn_imageplugin_kind */
 	uint64_t image_plugin_capacity; /* the unprivileged plugin's capacity; 0: unknown */
+	/* container limits and security (container_flags.c) */
+	bool disable_swap_limit;
+	uint64_t cpu_quota_per_share; /* microseconds per period per share; 0: no quota */
+	uint16_t blockio_weight;      /* 0: unset */
+	const char *apparmor_profile; /* NULL: none */
+	bool no_new_privileges;
+	const struct gd_device_rule *device_rules; /* --device-cgroup-rule..., for privileged */
+	size_t n_device_rules;
 	/* logging */
 	enum gdn_log_level log_level;
 	/* host facts read at start-up */

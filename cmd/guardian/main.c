@@ -21,6 +21,7 @@
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/layers.h"
+#include "cmd/guardian/container_flags.h"
 #include "cmd/guardian/imageplugin_flags.h"
 #include "cmd/guardian/imageplugin_proc.h"
 #include "cmd/guardian/network_flags.h"
@@ -92,6 +93,7 @@ static const struct option options[] = {
     {"version", no_argument, NULL, GDN_CLI_OPT_VERSION},
     GD_NETWORK_OPTIONS,
     GD_IMAGEPLUGIN_OPTIONS,
+    GD_CONTAINER_OPTIONS,
     {NULL, 0, NULL, 0},
 };
 
@@ -147,7 +149,8 @@ static const char usage[] =
     "                                head (or no request when idle) this long (default\n"
     "                                0: never)\n"
     "  --help                        show this help\n"
-    "  --version                     print the version\n" GD_NETWORK_USAGE GD_IMAGEPLUGIN_USAGE;
+    "  --version                     print the version\n" GD_NETWORK_USAGE GD_IMAGEPLUGIN_USAGE
+	GD_CONTAINER_USAGE;
 
 /* Go's net.ParseCIDR, as guardian's CIDRFlag uses it; like Garden, the pool is the network
  * (host bits cleared). It must hold at least one /30, the subnet of one container. */
@@ -345,6 +348,10 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 				r = gd_imageplugin_flag(opt, optarg, cfg, err);
 				break;
 			}
+			if (opt >= GD_OPT_CTR_FIRST && opt < GD_OPT_CTR_LAST) {
+				r = gd_container_flag(opt, optarg, cfg, err);
+				break;
+			}
 			/* getopt_long has said what was wrong */
 			exit(gdn_cli_usage_error("guardian", NULL));
 		}
@@ -394,7 +401,8 @@ static int check_config(struct gd_config *cfg, struct gdn_err **err)
 		cfg->image_plugin_shim_bin =
 		    find_beside("image-plugin-shim", shim_bin, sizeof(shim_bin));
 	if ((r = gd_network_flags_finish(cfg, err)) < 0 ||
-	    (r = gd_imageplugin_flags_finish(cfg, err)) < 0)
+	    (r = gd_imageplugin_flags_finish(cfg, err)) < 0 ||
+	    (r = gd_container_flags_finish(cfg, err)) < 0)
 		return r;
 	n_extra = 0;
 	for (const char **x = cfg->runtime_extra_args; x && *x; x++)

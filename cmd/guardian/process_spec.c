@@ -251,11 +251,20 @@ json_t *gd_process_oci(const json_t *config, const struct gd_process_spec *spec,
 		json_array_append_new(args, json_string(*a));
 	for (i = 0; i < user->n_groups; i++)
 		json_array_append_new(groups, json_integer(user->groups[i]));
-	return json_pack(
+	/* the container's no_new_privs and AppArmor profile hold for its processes too, as in
+	 * Garden (an exec's process.json replaces the container's process wholesale) */
+	json_t *p = json_pack(
 	    "{s:b, s:{s:i, s:i}, s:{s:I, s:I, s:o}, s:o, s:o, s:s, s:o, s:O, s:b}", "terminal",
 	    spec->tty, "consoleSize", "height", spec->rows ? (int)spec->rows : 24, "width",
 	    spec->cols ? (int)spec->cols : 80, "user", "uid", (json_int_t)user->uid, "gid",
 	    (json_int_t)user->gid, "additionalGids", groups, "args", args, "env", env, "cwd", cwd,
 	    "capabilities", restrict_caps(json_object_get(cproc, "capabilities"), user->uid == 0),
-	    "rlimits", spec->rlimits, "noNewPrivileges", false);
+	    "rlimits", spec->rlimits, "noNewPrivileges",
+	    json_is_true(json_object_get(cproc, "noNewPrivileges")));
+	json_t *apparmor = json_object_get(cproc, "apparmorProfile");
+	if (p && json_is_string(apparmor) && json_object_set(p, "apparmorProfile", apparmor) < 0) {
+		json_decref(p);
+		return NULL;
+	}
+	return p;
 }

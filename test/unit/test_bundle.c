@@ -1,4 +1,5 @@
-/* link: cmd/guardian/bundle.c cmd/guardian/caps.c */
+/* link: cmd/guardian/bundle.c cmd/guardian/caps.c cmd/guardian/seccomp.c */
+#include <errno.h>
 #include <stdbool.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -235,6 +236,142 @@ static void test_limits_become_resources(void)
 		    INT64_MAX);
 }
 
+static const json_t *find_rule(const json_t *devices, const char *type, int major, int minor)
+{
+	size_t i;
+	json_t *d;
+	json_array_foreach (devices, i, d) {
+		if (json_is_true(json_object_get(d, "allow")) &&
+		    strcmp(json_string_value(json_object_get(d, "type")) ?: "", type) == 0 &&
+		    json_integer_value(json_object_get(d, "major")) == major &&
+		    json_integer_value(json_object_get(d, "minor")) == minor)
+			return d;
+	}
+	return NULL;
+}
+
+static void test_seccomp_for_unprivileged_only(void)
+{
+	struct gd_config cfg = test_cfg();
+	struct gd_create_spec s = test_spec("h", false);
+	json_auto_t *c = build(&cfg, &s, &v1_swap);
+	const json_t *sc = json_object_get(json_object_get(c, "linux"), "seccomp");
+
+	CHECK_STREQ(json_string_value(json_object_get(sc, "defaultAction")), "SCMP_ACT_ERRNO");
+	const json_t *calls = json_object_get(sc, "syscalls");
+	const json_t *allow = json_array_get(calls, 0);
+	CHECK_STREQ(json_string_value(json_object_get(allow, "action")), "SCMP_ACT_ALLOW");
+	const json_t *names = json_object_get(allow, "names");
+	const char *const recent[] = {"statx", "openat2", "preadv2", "pwritev2", "read"};
+	for (size_t i = 0; i < GDN_ARRAY_SIZE(recent); i++)
+		CHECK(has_string(names, recent[i]));
+	CHECK(!has_string(names, "unshare"));
+	CHECK(!has_string(names, "mount"));
+	CHECK(!has_string(names, "clone"));
+	bool clone3_enosys = false, clone_masked = false;
+	size_t i;
+	json_t *r;
+	json_array_foreach (calls, i, r) {
+		const json_t *n = json_object_get(r, "names");
+		if (has_string(n, "clone3"))
+			clone3_enosys =
+			    json_integer_value(json_object_get(r, "errnoRet")) == ENOSYS;
+		if (has_string(n, "clone"))
+			clone_masked =
+			    strcmp(json_string_value(json_object_get(
+				       json_array_get(json_object_get(r, "args"), 0), "op")),
+				   "SCMP_CMP_MASKED_EQ") == 0;
+	}
+	CHECK(clone3_enosys);
+	CHECK(clone_masked);
+
+	struct gd_create_spec p = test_spec("h", true);
+	json_auto_t *cp = build(&cfg, &p, &v1_swap);
+	CHECK(!json_object_get(json_object_get(cp, "linux"), "seccomp"));
+}
+
+static void test_security_flags(void)
+{
+	static const struct gd_device_rule rules[] = {{'c', 1, 11, "rw"}, {'b', -1, -1, "m"}};
+	struct gd_config cfg = test_cfg();
+	cfg.no_new_privileges = true;
+	cfg.apparmor_profile = "garden-default";
+	cfg.device_rules = rules;
+	cfg.n_device_rules = GDN_ARRAY_SIZE(rules);
+	struct gd_create_spec u = test_spec("h", false), p = test_spec("h", true);
+	json_auto_t *cu = build(&cfg, &u, &v1_swap), *cp = build(&cfg, &p, &v1_swap);
+	const json_t *pu = json_object_get(cu, "process"), *pp = json_object_get(cp, "process");
+
+	CHECK(json_is_true(json_object_get(pu, "noNewPrivileges")));
+	CHECK_STREQ(json_string_value(json_object_get(pu, "apparmorProfile")), "garden-default");
+	CHECK_STREQ(json_string_value(
+			json_object_get(json_object_get(json_object_get(cu, "linux"), "sysctl"),
+					"net.ipv4.ping_group_range")),
+		    "1 65535");
+	CHECK(json_is_false(json_object_get(pp, "noNewPrivileges")));
+	CHECK(!json_object_get(pp, "apparmorProfile"));
+	CHECK(!json_object_get(json_object_get(cp, "linux"), "sysctl"));
+
+	/* devices: tun for both; fuse, its node and the flag's rules for privileged only */
+	const json_t *du =
+	    json_object_get(json_object_get(json_object_get(cu, "linux"), "resources"), "devices");
+	const json_t *dp =
+	    json_object_get(json_object_get(json_object_get(cp, "linux"), "resources"), "devices");
+	CHECK(find_rule(du, "c", 10, 200) && find_rule(dp, "c", 10, 200));
+	CHECK(!find_rule(du, "c", 10, 229) && find_rule(dp, "c", 10, 229));
+	CHECK(!find_rule(du, "c", 1, 11));
+	const json_t *kmsg = find_rule(dp, "c", 1, 11);
+	CHECK(kmsg && strcmp(json_string_value(json_object_get(kmsg, "access")), "rw") == 0);
+	size_t i;
+	json_t *d;
+	bool any_block = false;
+	json_array_foreach (dp, i, d) {
+		any_block |=
+		    json_is_true(json_object_get(d, "allow")) &&
+		    strcmp(json_string_value(json_object_get(d, "type")) ?: "", "b") == 0 &&
+		    !json_object_get(d, "major") && !json_object_get(d, "minor");
+	}
+	CHECK(any_block);
+	const json_t *node =
+	    json_array_get(json_object_get(json_object_get(cp, "linux"), "devices"), 0);
+	CHECK_STREQ(json_string_value(json_object_get(node, "path")), "/dev/fuse");
+	CHECK_INTEQ(json_integer_value(json_object_get(node, "fileMode")), 0666);
+	CHECK(!json_object_get(json_object_get(cu, "linux"), "devices"));
+}
+
+static void test_cpu_quota_and_swap_flags(void)
+{
+	struct gd_config cfg = test_cfg();
+	cfg.cpu_quota_per_share = 20;
+	cfg.disable_swap_limit = true;
+	struct gd_create_spec s = test_spec("h", false);
+	s.limits = (struct gd_limits){.memory_bytes = 64 << 20, .cpu_shares = 500};
+	json_auto_t *c = build(&cfg, &s, &v1_swap);
+	const json_t *res = json_object_get(json_object_get(c, "linux"), "resources");
+	const json_t *cpu = json_object_get(res, "cpu");
+
+	CHECK_INTEQ(json_integer_value(json_object_get(cpu, "period")), 100000);
+	CHECK_INTEQ(json_integer_value(json_object_get(cpu, "quota")), 10000);
+	CHECK(!json_object_get(json_object_get(res, "memory"), "swap"));
+	CHECK(!json_object_get(res, "blockIO"));
+
+	s.limits.cpu_shares = 10; /* 200 us: raised to Garden's 1 ms floor */
+	json_auto_t *c2 = build(&cfg, &s, &v1_swap);
+	cpu = json_object_get(json_object_get(json_object_get(c2, "linux"), "resources"), "cpu");
+	CHECK_INTEQ(json_integer_value(json_object_get(cpu, "quota")), 1000);
+
+	s.limits.cpu_shares = UINT64_MAX; /* saturates instead of wrapping */
+	json_auto_t *c3 = build(&cfg, &s, &v1_swap);
+	cpu = json_object_get(json_object_get(json_object_get(c3, "linux"), "resources"), "cpu");
+	CHECK_INTEQ(json_integer_value(json_object_get(cpu, "quota")), INT64_MAX);
+
+	cfg.cpu_quota_per_share = 0;
+	s.limits.cpu_shares = 500;
+	json_auto_t *c4 = build(&cfg, &s, &v1_swap);
+	cpu = json_object_get(json_object_get(json_object_get(c4, "linux"), "resources"), "cpu");
+	CHECK(!json_object_get(cpu, "quota") && !json_object_get(cpu, "period"));
+}
+
 static void test_no_limits_no_resources(void)
 {
 	struct gd_config cfg = test_cfg();
@@ -431,6 +568,9 @@ int main(void)
 	    TEST(test_hostname_keeps_last_49_chars),
 	    TEST(test_limits_become_resources),
 	    TEST(test_no_limits_no_resources),
+	    TEST(test_seccomp_for_unprivileged_only),
+	    TEST(test_security_flags),
+	    TEST(test_cpu_quota_and_swap_flags),
 	    TEST(test_mounts_in_gardens_order_with_init_read_only),
 	    TEST(test_cgroup_mount_and_tty_gid_depend_on_host_and_mapping),
 	    TEST(test_process),
