@@ -45,7 +45,10 @@ void gd_bundle_host_probe(struct gd_bundle_host *ret)
 	struct statfs sfs;
 	ret->cgroup_v1 = !(statfs("/sys/fs/cgroup", &sfs) == 0 &&
 			   (unsigned long)sfs.f_type == (unsigned long)CGROUP2_SUPER_MAGIC);
-	ret->swap_limit = ret->cgroup_v1 &&
+	/* v1 needs memsw accounting for a memory+swap limit; on v2 the runtimes turn swap ==
+	 * limit into memory.swap.max 0 and skip it where swap is not accounted, so Garden sets it
+	 * on v2 always */
+	ret->swap_limit = !ret->cgroup_v1 ||
 			  access("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes", F_OK) == 0;
 }
 

@@ -11,7 +11,7 @@
 /* Facts about the host that change the config; probed once per create. */
 struct gd_bundle_host {
 	bool cgroup_v1;	 /* cgroup v1 controllers are mounted (legacy or hybrid layout) */
-	bool swap_limit; /* v1 swap accounting exists (memory.memsw.limit_in_bytes) */
+	bool swap_limit; /* a swap limit can be set: v2, or v1 with memory.memsw.limit_in_bytes */
 };
 
 /* Annotations guardian records in config.json (read back by gd_bundle_read_limits etc.). */

@@ -236,16 +236,12 @@ int gd_cgroup_procs_of(pid_t pid, pid_t **ret, size_t *ret_n, struct gdn_err **e
 }
 
 /* blkio (v1) or io (v2) weight files, the plain (CFQ, or v2's io controller) one first, then
- * BFQ's; v2's io.weight takes "default N" on a 1-10000 scale. */
+ * BFQ's. Only v2's io.weight has another scale (1-10000). */
 static int write_weight(const char *dir, bool v2, uint16_t weight, struct gdn_err **err)
 {
 	static const char *const v1_files[] = {"blkio.weight", "blkio.bfq.weight"};
 	static const char *const v2_files[] = {"io.weight", "io.bfq.weight"};
 	const char *const *files = v2 ? v2_files : v1_files;
-	char text[32];
-	/* runc's conversion of a blkio weight (10-1000) to io.weight (1-10000) */
-	unsigned v = v2 ? 1 + ((unsigned)weight - 10) * 9999 / 990 : weight;
-	int n = snprintf(text, sizeof(text), v2 ? "default %u\n" : "%u\n", v);
 
 	for (size_t i = 0; i < 2; i++) {
 		_cleanup_free_ char *path = gdn_path_join(dir, files[i]);
@@ -253,6 +249,10 @@ static int write_weight(const char *dir, bool v2, uint16_t weight, struct gdn_er
 			return gdn_err_set(err, ENOMEM, "set the block IO weight");
 		if (access(path, F_OK) < 0)
 			continue;
+		/* runc's conversion of a blkio weight (10-1000) to io.weight's scale */
+		unsigned v = v2 && i == 0 ? 1 + ((unsigned)weight - 10) * 9999 / 990 : weight;
+		char text[32];
+		int n = snprintf(text, sizeof(text), v2 ? "default %u\n" : "%u\n", v);
 		return gdn_fs_write_file(path, text, (size_t)n, err);
 	}
 	return gdn_err_set(err, EOPNOTSUPP, "'%s' has no block IO weight file (%s or %s)", dir,

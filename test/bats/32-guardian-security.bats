@@ -169,55 +169,94 @@ v1_controller() {
 	done
 }
 
+# cgroup_file HANDLE V1-CONTROLLER FILE-V1 FILE-V2: the host path of that file of HANDLE's cgroup:
+# FILE-V1 in the v1 hierarchy when the controller is on v1, else FILE-V2 in the unified one.
+cgroup_file() {
+	local pid rel
+	if v1_controller "$2"; then
+		printf '%s/%s\n' "$(ctr_cgroup "$1" "$2")" "$3"
+		return
+	fi
+	pid=$(init_pid "$1")
+	rel=$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")
+	[[ -n $rel ]] || fail "no unified cgroup for $1"
+	printf '%s%s/%s\n' "$(stat -f -c %T /sys/fs/cgroup | grep -q cgroup2 && echo /sys/fs/cgroup ||
+		echo /sys/fs/cgroup/unified)" "$rel" "$4"
+}
+
 @test "--cpu-quota-per-share sets a CFS quota of shares x quota, at least 1 ms per 100 ms" {
-	v1_controller cpu || skip "no v1 cpu controller (the v2 case runs in the v2 suite)"
 	start_guardian --cpu-quota-per-share 20
 	create_container sec-q '{"limits":{"cpu_limits":{"limit_in_shares":500}}}'
 	create_container sec-q-min '{"limits":{"cpu_limits":{"weight":10}}}'
 	create_container sec-q-none
-	local d
-	d=$(ctr_cgroup sec-q cpu)
-	assert_equal "$(cat "$d/cpu.cfs_period_us") $(cat "$d/cpu.cfs_quota_us") $(cat "$d/cpu.shares")" \
-		"100000 10000 500"
-	d=$(ctr_cgroup sec-q-min cpu)
-	assert_equal "$(cat "$d/cpu.cfs_quota_us")" 1000
-	d=$(ctr_cgroup sec-q-none cpu)
-	assert_equal "$(cat "$d/cpu.cfs_quota_us")" -1
+	if v1_controller cpu; then
+		local d
+		d=$(ctr_cgroup sec-q cpu)
+		assert_equal "$(cat "$d/cpu.cfs_period_us") $(cat "$d/cpu.cfs_quota_us") $(cat "$d/cpu.shares")" \
+			"100000 10000 500"
+		assert_equal "$(cat "$(ctr_cgroup sec-q-min cpu)/cpu.cfs_quota_us")" 1000
+		assert_equal "$(cat "$(ctr_cgroup sec-q-none cpu)/cpu.cfs_quota_us")" -1
+	else
+		assert_equal "$(cat "$(cgroup_file sec-q cpu - cpu.max)")" "10000 100000"
+		assert_equal "$(cat "$(cgroup_file sec-q-min cpu - cpu.max)")" "1000 100000"
+		assert_equal "$(cat "$(cgroup_file sec-q-none cpu - cpu.max)")" "max 100000"
+	fi
 	destroy_container sec-q
 	destroy_container sec-q-min
 	destroy_container sec-q-none
 }
 
-@test "--default-container-blockio-weight and --disable-swap-limit reach the cgroups" {
-	v1_controller blkio || skip "no v1 blkio controller"
+@test "--default-container-blockio-weight reaches the blkio or io cgroup; bad values fail start-up" {
 	start_guardian --default-container-blockio-weight 300
-	create_container sec-bw '{"limits":{"memory_limits":{"limit_in_bytes":67108864}}}'
-	local d
-	d=$(ctr_cgroup sec-bw blkio)
-	if [[ -e $d/blkio.bfq.weight ]]; then
-		assert_regex "$(cat "$d/blkio.bfq.weight")" '(^| )300$'
+	create_container sec-bw
+	local f
+	if v1_controller blkio; then
+		f=$(cgroup_file sec-bw blkio blkio.weight -)
+		[[ -e $f ]] || f=${f%/*}/blkio.bfq.weight
+		assert_regex "$(cat "$f")" '(^|default |\n)300$'
 	else
-		assert_equal "$(cat "$d/blkio.weight")" 300
-	fi
-	d=$(ctr_cgroup sec-bw memory)
-	if [[ -e $d/memory.memsw.limit_in_bytes ]]; then
-		assert_equal "$(cat "$d/memory.memsw.limit_in_bytes")" 67108864
+		# 300 on the 10-1000 scale is 2930 on io.weight's 1-10000 (io.bfq.weight: 1-1000)
+		f=$(cgroup_file sec-bw - - io.weight)
+		if [[ -e $f ]]; then
+			assert_regex "$(cat "$f")" '(^|default )2930'
+		else
+			assert_regex "$(cat "${f%/*}/io.bfq.weight")" '(^|default )300'
+		fi
 	fi
 	destroy_container sec-bw
 
 	run --separate-stderr "$GUARDIAN_BIN" server --depot "$GDN_TMP/never" --default-container-blockio-weight 5
 	assert_failure
 	assert_regex "$stderr" 'default-container-blockio-weight: 5 is below 10'
+}
 
-	start_guardian --disable-swap-limit
+@test "memory+swap is capped at the memory limit, unless --disable-swap-limit" {
+	local limit=67108864 f
 	create_container sec-sw '{"limits":{"memory_limits":{"limit_in_bytes":67108864}}}'
-	d=$(ctr_cgroup sec-sw memory)
-	assert_equal "$(cat "$d/memory.limit_in_bytes")" 67108864
-	if [[ -e $d/memory.memsw.limit_in_bytes ]]; then
-		# unlimited (the page-rounded maximum), not the memory limit
-		assert_not_equal "$(cat "$d/memory.memsw.limit_in_bytes")" 67108864
+	if v1_controller memory; then
+		assert_equal "$(cat "$(cgroup_file sec-sw memory memory.limit_in_bytes -)")" "$limit"
+		f=$(cgroup_file sec-sw memory memory.memsw.limit_in_bytes -)
+		[[ ! -e $f ]] || assert_equal "$(cat "$f")" "$limit"
+	else
+		assert_equal "$(cat "$(cgroup_file sec-sw - - memory.max)")" "$limit"
+		f=$(cgroup_file sec-sw - - memory.swap.max)
+		[[ ! -e $f ]] || assert_equal "$(cat "$f")" 0
 	fi
 	destroy_container sec-sw
+
+	start_guardian --disable-swap-limit
+	create_container sec-nosw '{"limits":{"memory_limits":{"limit_in_bytes":67108864}}}'
+	if v1_controller memory; then
+		assert_equal "$(cat "$(cgroup_file sec-nosw memory memory.limit_in_bytes -)")" "$limit"
+		f=$(cgroup_file sec-nosw memory memory.memsw.limit_in_bytes -)
+		# unlimited (the page-rounded maximum), not the memory limit
+		[[ ! -e $f ]] || assert_not_equal "$(cat "$f")" "$limit"
+	else
+		assert_equal "$(cat "$(cgroup_file sec-nosw - - memory.max)")" "$limit"
+		f=$(cgroup_file sec-nosw - - memory.swap.max)
+		[[ ! -e $f ]] || assert_equal "$(cat "$f")" max
+	fi
+	destroy_container sec-nosw
 }
 
 @test "--apparmor on a host without AppArmor fails start-up with a clear error" {
