@@ -148,11 +148,14 @@ static int add_standard_mounts(json_t *mounts, const struct gd_config *cfg,
 			       const struct gd_bundle_host *host)
 {
 	static const char *const proc_o[] = {"nosuid", "noexec", "nodev"};
-	static const char *const dev_o[] = {"nosuid", "strictatime", "mode=755", "size=65536k"};
+	/* Garden's /dev is noexec; nosuid as well, as every runtime's default spec has it */
+	static const char *const dev_o[] = {"nosuid", "noexec", "strictatime", "mode=755",
+					    "size=65536k"};
 	static const char *const pts_o[] = {"nosuid",	     "noexec",	  "newinstance",
 					    "ptmxmode=0666", "mode=0620", "gid=5"};
-	static const char *const shm_o[] = {"nosuid", "noexec", "nodev", "mode=1777",
-					    "size=65536k"};
+	/* no size, as in Garden: the memory limit bounds it (64 MiB would fail apps that
+	 * Garden runs) */
+	static const char *const shm_o[] = {"nosuid", "noexec", "nodev", "mode=1777"};
 	static const char *const mq_o[] = {"nosuid", "noexec", "nodev"};
 	static const char *const sys_o[] = {"nosuid", "noexec", "nodev", "ro"};
 	static const char *const cg_o[] = {"nosuid", "noexec", "nodev", "relatime", "ro"};

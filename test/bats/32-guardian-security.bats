@@ -71,9 +71,13 @@ v1_controller() {
 
 @test "mounts as Garden gives them: /dev/shm, a read-only /sys and cgroups, masked paths" {
 	create_container sec-m
-	in_ctr sec-m 'grep -E " /dev/shm | /sys | /sys/fs/cgroup " /proc/mounts'
+	in_ctr sec-m 'grep -E " /dev | /dev/shm | /sys | /sys/fs/cgroup " /proc/mounts'
 	assert_equal "$status" 0
+	assert_line --regexp '^tmpfs /dev tmpfs rw,nosuid,noexec,'
 	assert_line --regexp '^shm /dev/shm tmpfs rw,nosuid,nodev,noexec,'
+	# no 64 MiB cap on /dev/shm (Garden sets none; the memory limit bounds it)
+	refute_line --regexp '^shm .*size=65536k'
+
 	assert_line --regexp '^sysfs /sys sysfs ro,nosuid,nodev,noexec,'
 	if v1_controller memory; then
 		# every hierarchy read-only (the tmpfs holding them is as the runtime makes it)
