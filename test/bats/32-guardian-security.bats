@@ -16,6 +16,10 @@ teardown_file() {
 
 teardown() {
 	gdn_teardown
+	if [[ -e $GDN_TMP/garden-c-test.aa ]]; then
+		apparmor_parser -R "$GDN_TMP/garden-c-test.aa" 2>/dev/null || true
+		rm -f "$GDN_TMP/garden-c-test.aa"
+	fi
 }
 
 # in_ctr HANDLE COMMAND [USER]: runs `sh -c COMMAND` in HANDLE through the API; $output is its
@@ -270,4 +274,41 @@ cgroup_file() {
 	assert_failure
 	assert_regex "$stderr" 'apparmor garden-default: AppArmor is not enabled on this host'
 	[[ ! -e $GDN_TMP/never ]]
+}
+
+apparmor_enabled() {
+	[[ $(cat /sys/module/apparmor/parameters/enabled 2>/dev/null) == Y ]] &&
+		[[ -d /sys/kernel/security/apparmor ]] && command -v apparmor_parser >/dev/null
+}
+
+@test "--apparmor: unprivileged containers and their processes run confined by the profile" {
+	apparmor_enabled || skip "no AppArmor on this host (the pure-v2 VM suite has it)"
+	cat >"$GDN_TMP/garden-c-test.aa" <<-'PROFILE'
+		profile garden-c-test flags=(attach_disconnected,mediate_deleted) {
+		  file,
+		  capability,
+		  network,
+		  signal,
+		  ptrace,
+		  unix,
+		  mount,
+		  umount,
+		  pivot_root,
+		  deny /tmp/denied w,
+		}
+	PROFILE
+	apparmor_parser -r "$GDN_TMP/garden-c-test.aa"
+	start_guardian --apparmor garden-c-test
+	create_container sec-aa
+	create_container sec-aa-p '{"privileged":true}'
+	in_ctr sec-aa 'cat /proc/self/attr/current; cat /proc/1/attr/current; echo x >/tmp/denied'
+	assert_equal "$status" 1
+	assert_equal "${lines[0]}" 'garden-c-test (enforce)'
+	assert_equal "${lines[1]}" 'garden-c-test (enforce)'
+	assert_regex "${lines[2]}" 'Permission denied'
+	in_ctr sec-aa-p 'cat /proc/self/attr/current; echo x >/tmp/denied && echo written'
+	assert_equal "$output" $'unconfined\nwritten'
+	destroy_container sec-aa
+	destroy_container sec-aa-p
+	start_guardian
 }
