@@ -295,6 +295,8 @@ ssize_t gdn_lines_fill(struct gdn_lines *r, int fd)
 
 int gdn_lines_next(struct gdn_lines *r, json_t **ret_msg, struct gdn_err **err)
 {
+	size_t max = r->max ? r->max : GDN_IPC_MAX_LINE;
+
 	*ret_msg = NULL;
 	for (;;) {
 		const char *data = r->buf.data;
@@ -303,10 +305,9 @@ int gdn_lines_next(struct gdn_lines *r, json_t **ret_msg, struct gdn_err **err)
 		int ret;
 
 		if (!nl) {
-			if (r->buf.len > GDN_IPC_MAX_LINE) {
+			if (r->buf.len > max) {
 				gdn_buf_reset(&r->buf);
-				return gdn_err_set(err, EBADMSG, "line longer than %d bytes",
-						   GDN_IPC_MAX_LINE);
+				return gdn_err_set(err, EBADMSG, "line longer than %zu bytes", max);
 			}
 			if (!r->eof || r->buf.len == 0)
 				return 0;
@@ -315,10 +316,9 @@ int gdn_lines_next(struct gdn_lines *r, json_t **ret_msg, struct gdn_err **err)
 		} else {
 			ll = (size_t)(nl - data);
 		}
-		if (ll > GDN_IPC_MAX_LINE) {
+		if (ll > max) {
 			gdn_buf_consume(&r->buf, ll + 1);
-			return gdn_err_set(err, EBADMSG, "line longer than %d bytes",
-					   GDN_IPC_MAX_LINE);
+			return gdn_err_set(err, EBADMSG, "line longer than %zu bytes", max);
 		}
 		if (ll == 0 || (ll == 1 && data[0] == '\r')) {
 			gdn_buf_consume(&r->buf, ll + 1);

@@ -40,6 +40,7 @@ int gdn_ipc_recv(int sock, json_t **ret_msg, int *ret_fds, size_t *ret_nfds, str
 struct gdn_lines {
 	struct gdn_buf buf;
 	bool eof;
+	size_t max; /* the longest line taken; 0: GDN_IPC_MAX_LINE */
 };
 /* Reads what is available from fd (one read(2)); returns bytes read, 0 on EOF, or -errno
  * (-EAGAIN on a non-blocking fd with nothing to read). */

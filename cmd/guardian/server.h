@@ -25,6 +25,9 @@
 #include "cmd/guardian/kawasaki_proc.h"
 
 #define GD_MAX_BODY (1024 * 1024)
+/* A worker's result line may be longer than an IPC line: BulkMetrics' body is ~1.3 KiB a
+ * container. */
+#define GD_WORKER_MAX_RESULT (64 * 1024 * 1024)
 /* A standby dadoo is started when the loop has had nothing to do for this long, so that its
  * spawn never delays the tail of the request that used the last one (its stream connections). */
 #define GD_STANDBY_IDLE_MS 1

@@ -25,14 +25,28 @@ void gd_worker_set_result(json_t *members)
 	child_result = members;
 }
 
-/* {"ok":true,...} or {"error":{...}} (lib/errwire.h), one line. */
+/* {"ok":true,...} or {"error":{...}} (lib/errwire.h), one line: written whole rather than by
+ * gdn_ipc_send, since a result (BulkMetrics of many containers) may exceed an IPC line. */
 static void write_result(int fd, const struct gdn_err *e)
 {
 	json_auto_t *msg = e ? gdn_ipc_error_new(e, -1) : gdn_ipc_ok_new(-1);
+	_cleanup_free_ char *line = NULL;
+	size_t len = 0;
 
 	if (!e && msg && child_result)
 		(void)json_object_update(msg, child_result);
-	(void)gdn_ipc_send(fd, msg, NULL, 0, NULL);
+	line = msg ? gdn_ipc_encode(msg, &len) : NULL;
+	if (line && len - 1 > GD_WORKER_MAX_RESULT) {
+		_cleanup_err_ struct gdn_err *big = NULL;
+		gdn_err_set(&big, EMSGSIZE, "the result of %zu bytes is over %d", len - 1,
+			    GD_WORKER_MAX_RESULT);
+		json_decref(msg);
+		msg = gdn_ipc_error_new(big, -1);
+		free(line);
+		line = msg ? gdn_ipc_encode(msg, &len) : NULL;
+	}
+	if (line)
+		(void)gdn_fd_write_all(fd, line, len);
 }
 
 static struct gdn_err *result_err(json_t *result, int status)
@@ -285,6 +299,7 @@ int gd_worker_start(struct gd_server *s, struct gd_conn *conn, const char *handl
 			     arg);
 	}
 	(void)close(p[1]);
+	w->lines.max = GD_WORKER_MAX_RESULT;
 	w->pid = pid;
 	w->result_fd = p[0];
 	w->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
