@@ -179,17 +179,43 @@ static int parse_procs(const char *text, pid_t **ret, size_t *ret_n)
 	return 0;
 }
 
+char *gd_cgroup_dir_in(const struct gd_mounts *mounts, const char *proc_cgroup, const char *wanted,
+		       bool *ret_unified)
+{
+	for (size_t i = 0; i < mounts->n; i++) {
+		const struct gd_mount *m = &mounts->v[i];
+		if (!hierarchy_matches(m, wanted))
+			continue;
+		_cleanup_free_ char *mine = own_cgroup(proc_cgroup, m);
+		char *dir = mine ? cgroup_dir(m, mine) : NULL;
+		if (dir) {
+			if (ret_unified)
+				*ret_unified = wanted[0] == '\0';
+			return dir;
+		}
+	}
+	return NULL;
+}
+
+int gd_cgroup_read_of(pid_t pid, char **ret, struct gdn_err **err)
+{
+	char path[64];
+	size_t len = 0;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	int r = gdn_fs_read_file(path, 1 << 20, ret, &len, err);
+	if (r == -ENOENT)
+		return gdn_err_set(err, ESRCH, "process %d is gone", (int)pid);
+	return r;
+}
+
 /* The directory of pid's cgroup in the first of the hierarchies `wanted` (controller lists as
  * /proc/<pid>/cgroup names them; "" the unified one) that has it; malloc'd, or NULL (ENOENT). */
 static int dir_of(pid_t pid, const char *const *wanted, size_t n_wanted, char **ret,
 		  struct gdn_err **err)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
 	_cleanup_free_ char *cg = NULL;
 	_cleanup_mounts_ struct gd_mounts mounts = {0};
-	size_t len = 0;
-	int r = gdn_fs_read_file(path, 1 << 20, &cg, &len, err);
+	int r = gd_cgroup_read_of(pid, &cg, err);
 	if (r < 0)
 		return r;
 	r = gd_mountinfo_read(NULL, &mounts, err);
@@ -197,16 +223,8 @@ static int dir_of(pid_t pid, const char *const *wanted, size_t n_wanted, char **
 		return r;
 
 	char *dir = NULL;
-	for (size_t w = 0; w < n_wanted && !dir; w++) {
-		for (size_t i = 0; i < mounts.n && !dir; i++) {
-			const struct gd_mount *m = &mounts.v[i];
-			if (!hierarchy_matches(m, wanted[w]))
-				continue;
-			_cleanup_free_ char *mine = own_cgroup(cg, m);
-			if (mine)
-				dir = cgroup_dir(m, mine);
-		}
-	}
+	for (size_t w = 0; w < n_wanted && !dir; w++)
+		dir = gd_cgroup_dir_in(&mounts, cg, wanted[w], NULL);
 	if (!dir)
 		return gdn_err_set(err, ENOENT, "cannot find the cgroup of process %d", (int)pid);
 	*ret = dir;

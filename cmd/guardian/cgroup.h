@@ -1,10 +1,12 @@
 /* The container's cgroups, read and removed through cgroupfs (v1, hybrid or v2). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "lib/err.h"
 #include "lib/log.h"
+#include "cmd/guardian/mountinfo.h"
 
 /* Removes the cgroup `rel` (e.g. "garden/<handle>", relative, as in config.json) and its
  * sub-cgroups in every mounted hierarchy, both at the hierarchy root and under this process's
@@ -21,3 +23,11 @@ int gd_cgroup_procs_of(pid_t pid, pid_t **ret, size_t *ret_n, struct gdn_err **e
  * this itself rather than through the OCI config because crun writes only blkio.weight, which
  * hosts without CFQ (every kernel since 5.0) do not have. */
 int gd_cgroup_set_io_weight(pid_t pid, uint16_t weight, struct gdn_err **err);
+
+/* /proc/<pid>/cgroup (malloc'd); -ESRCH when the process is gone. */
+int gd_cgroup_read_of(pid_t pid, char **ret, struct gdn_err **err);
+/* The directory, under `mounts`, of the cgroup that `proc_cgroup` (a /proc/<pid>/cgroup text)
+ * names in the hierarchy of `wanted` (a v1 controller, or "" for the unified one); malloc'd, or
+ * NULL if none is mounted. *ret_unified (may be NULL) tells which kind it was. */
+char *gd_cgroup_dir_in(const struct gd_mounts *mounts, const char *proc_cgroup, const char *wanted,
+		       bool *ret_unified);

@@ -96,6 +96,9 @@ struct gd_config {
 	bool no_new_privileges;
 	const struct gd_device_rule *device_rules; /* --device-cgroup-rule..., for privileged */
 	size_t n_device_rules;
+	/* metrics (container_flags.c) */
+	double cpu_entitlement_per_share; /* percent of a core per share; set at start-up */
+	bool network_metrics;		  /* --enable-container-network-metrics */
 	/* logging */
 	enum gdn_log_level log_level;
 	/* host facts read at start-up */

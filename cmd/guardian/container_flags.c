@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 #include "lib/cli.h"
 #include "lib/util.h"
@@ -65,6 +66,30 @@ int gd_device_rule_parse(const char *s, struct gd_device_rule *ret, struct gdn_e
 	return 0;
 }
 
+/* A positive decimal such as 0.5 or 12 (Go's float64 flag; here no exponents, NaN or signs). */
+static int parse_percent(const char *flag, const char *v, double *ret, struct gdn_err **err)
+{
+	char *end = NULL;
+	double d;
+
+	if (!v || !*v || strspn(v, "0123456789.") != strlen(v))
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "--%s: '%s' is not a number",
+				    flag, v ? v : "");
+	errno = 0;
+	d = strtod(v, &end);
+	if (errno || *end || !(d > 0) || d > 1e6)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+				    "--%s: '%s' is not a positive number up to 1000000", flag, v);
+	*ret = d;
+	return 0;
+}
+
+double gd_cpu_entitlement_default(long cores, uint64_t ram_bytes)
+{
+	uint64_t mib = ram_bytes / 1024 / 1024;
+	return mib ? (double)cores * 100.0 / (double)mib : 0;
+}
+
 int gd_container_flag(int opt, const char *v, struct gd_config *cfg, struct gdn_err **err)
 {
 	uint32_t u;
@@ -104,6 +129,12 @@ int gd_container_flag(int opt, const char *v, struct gd_config *cfg, struct gdn_
 		cfg->device_rules = device_rules;
 		cfg->n_device_rules++;
 		return 0;
+	case GD_OPT_CPU_ENTITLEMENT_PER_SHARE:
+		return parse_percent("cpu-entitlement-per-share", v,
+				     &cfg->cpu_entitlement_per_share, err);
+	case GD_OPT_NETWORK_METRICS:
+		cfg->network_metrics = true;
+		return 0;
 	default:
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "unknown container flag %d", opt);
 	}
@@ -127,5 +158,12 @@ int gd_container_flags_finish(struct gd_config *cfg, struct gdn_err **err)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EOPNOTSUPP,
 				    "--apparmor %s: AppArmor is not enabled on this host",
 				    cfg->apparmor_profile);
+	if (cfg->cpu_entitlement_per_share == 0) {
+		struct sysinfo si;
+		if (sysinfo(&si) < 0)
+			return gdn_err_set(err, errno, "sysinfo");
+		cfg->cpu_entitlement_per_share = gd_cpu_entitlement_default(
+		    sysconf(_SC_NPROCESSORS_ONLN), (uint64_t)si.totalram * si.mem_unit);
+	}
 	return 0;
 }

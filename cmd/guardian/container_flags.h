@@ -13,6 +13,8 @@ enum {
 	GD_OPT_APPARMOR,
 	GD_OPT_NO_NEW_PRIVILEGES,
 	GD_OPT_DEVICE_CGROUP_RULE,
+	GD_OPT_CPU_ENTITLEMENT_PER_SHARE,
+	GD_OPT_NETWORK_METRICS,
 	GD_OPT_CTR_LAST,
 };
 
@@ -22,8 +24,11 @@ enum {
 	    {"default-container-blockio-weight", required_argument, NULL, GD_OPT_BLOCKIO_WEIGHT},  \
 	    {"apparmor", required_argument, NULL, GD_OPT_APPARMOR},                                \
 	    {"no-new-privileges", no_argument, NULL, GD_OPT_NO_NEW_PRIVILEGES},                    \
+	    {"device-cgroup-rule", required_argument, NULL, GD_OPT_DEVICE_CGROUP_RULE},            \
+	    {"cpu-entitlement-per-share", required_argument, NULL,                                 \
+	     GD_OPT_CPU_ENTITLEMENT_PER_SHARE},                                                    \
 	{                                                                                          \
-		"device-cgroup-rule", required_argument, NULL, GD_OPT_DEVICE_CGROUP_RULE           \
+		"enable-container-network-metrics", no_argument, NULL, GD_OPT_NETWORK_METRICS      \
 	}
 
 #define GD_CONTAINER_USAGE                                                                         \
@@ -38,12 +43,21 @@ enum {
 	"  --no-new-privileges           set no_new_privs on unprivileged containers' processes\n" \
 	"  --device-cgroup-rule RULE     a device privileged containers may use, as\n"             \
 	"                                'c|b|a MAJOR:MINOR ACCESS' ('*' for any number;\n"        \
-	"                                repeatable)\n"
+	"                                repeatable)\n"                                            \
+	"Metrics:\n"                                                                               \
+	"  --cpu-entitlement-per-share P percent of a core a CPU share entitles a container to\n"  \
+	"                                (default: cores x 100 / MiB of RAM, as Garden)\n"         \
+	"  --enable-container-network-metrics  NetworkStat from the interface a network\n"         \
+	"                                plugin names (property garden.network.interface)\n"
 
 /* Handles one of the GD_OPT_CTR_* options. */
 int gd_container_flag(int opt, const char *v, struct gd_config *cfg, struct gdn_err **err);
-/* Checks what the host must provide for the flags given (AppArmor, a blkio weight file). */
+/* Checks what the host must provide for the flags given (AppArmor), and fills in the default
+ * CPU entitlement per share from the host's cores and RAM. */
 int gd_container_flags_finish(struct gd_config *cfg, struct gdn_err **err);
 
 /* Parses "c 10:229 rwm" (docker's and gdn's syntax); -EINVAL with a message. */
 int gd_device_rule_parse(const char *s, struct gd_device_rule *ret, struct gdn_err **err);
+
+/* Garden's default CPU entitlement per share: cores x 100 / total RAM in MiB. */
+double gd_cpu_entitlement_default(long cores, uint64_t ram_bytes);

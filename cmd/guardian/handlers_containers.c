@@ -448,7 +448,6 @@ static json_t *sorted_props(json_t *props)
 	return out;
 }
 
-json_t *gd_props_sorted(json_t *props);
 json_t *gd_props_sorted(json_t *props)
 {
 	return sorted_props(props);

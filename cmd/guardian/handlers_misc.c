@@ -8,8 +8,6 @@
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/routes.h"
 
-json_t *gd_props_sorted(json_t *props);
-
 static void reply_empty(struct gd_server *s, struct gd_conn *c)
 {
 	json_auto_t *body = json_object();
@@ -239,17 +237,4 @@ void gd_h_limits_empty(struct gd_server *s, struct gd_conn *c, struct gd_params 
 {
 	if (gd_lookup(s, c, p->handle))
 		reply_empty(s, c);
-}
-
-void gd_h_not_implemented(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
-{
-	_cleanup_err_ struct gdn_err *e = NULL;
-
-	(void)p;
-	/* The body of such a request was not read as the route expects; don't reuse the stream. */
-	c->keep_alive = false;
-	gdn_err_kind(&e, GDN_ERR_GENERIC, ENOSYS, "%s %s is not implemented by this guardian yet",
-		     c->req.method, c->req.path);
-	e->http_status = 501;
-	gd_reply_error(s, c, e);
 }

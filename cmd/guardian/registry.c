@@ -107,6 +107,12 @@ int gd_ctr_load(const struct gd_config *cfg, struct gd_ctr *c, struct gdn_err **
 	c->run_base = base;
 	c->init_pid = pid;
 	c->privileged = gd_bundle_privileged(config);
+	json_t *shares = json_object_get(
+	    json_object_get(json_object_get(json_object_get(config, "linux"), "resources"), "cpu"),
+	    "shares");
+	c->cpu_shares = json_is_integer(shares) && json_integer_value(shares) > 0
+			    ? (uint64_t)json_integer_value(shares)
+			    : 0;
 	return 0;
 }
 

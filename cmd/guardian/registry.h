@@ -31,7 +31,8 @@ struct gd_ctr {
 	 * process>}, the defaults every process of the container starts from. */
 	pid_t init_pid;
 	bool privileged;
-	json_t *run_base; /* NULL until loaded */
+	uint64_t cpu_shares; /* config.json's linux.resources.cpu.shares (0: none), for Metrics */
+	json_t *run_base;    /* NULL until loaded */
 	struct gd_ctr *next;
 };
 
@@ -50,7 +51,8 @@ void gd_registry_free(struct gd_registry *r);
 /* Writes c->props to <depot>/<handle>/properties.json atomically (without garden.state, which
  * guardian reports but never takes from there). */
 int gd_ctr_save(const struct gd_config *cfg, const struct gd_ctr *c, struct gdn_err **err);
-/* Fills init_pid, privileged and run_base from <depot>/<handle>/{pidfile,config.json}. */
+/* Fills init_pid, privileged, cpu_shares and run_base from <depot>/<handle>/{pidfile,config.json}.
+ */
 int gd_ctr_load(const struct gd_config *cfg, struct gd_ctr *c, struct gdn_err **err);
 
 /* Properties only guardian sets (garden.state, garden.network.*): clients may read them but

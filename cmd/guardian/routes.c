@@ -29,7 +29,7 @@ static const struct route routes[] = {
     {"POST", "/containers", "create", gd_h_create},
     {"GET", "/containers/:handle/info", "info", gd_h_info},
     {"GET", "/containers/bulk_info", "bulk-info", gd_h_bulk_info},
-    {"GET", "/containers/bulk_metrics", "bulk-metrics", gd_h_not_implemented},
+    {"GET", "/containers/bulk_metrics", "bulk-metrics", gd_h_bulk_metrics},
     {"DELETE", "/containers/:handle", "destroy", gd_h_destroy},
     {"PUT", "/containers/:handle/stop", "stop", gd_h_stop},
     {"PUT", "/containers/:handle/files", "stream-in", gd_h_stream_in},
@@ -50,7 +50,7 @@ static const struct route routes[] = {
     {"GET", "/containers/:handle/properties/:key", "property", gd_h_property_get},
     {"PUT", "/containers/:handle/properties/:key", "set-property", gd_h_property_set},
     {"DELETE", "/containers/:handle/properties/:key", "remove-property", gd_h_property_remove},
-    {"GET", "/containers/:handle/metrics", "metrics", gd_h_not_implemented},
+    {"GET", "/containers/:handle/metrics", "metrics", gd_h_metrics},
 };
 
 static void params_free(struct gd_params *p)

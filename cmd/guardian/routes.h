@@ -43,7 +43,8 @@ void gd_h_grace_time(struct gd_server *s, struct gd_conn *c, struct gd_params *p
 void gd_h_limits_memory(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 void gd_h_limits_cpu(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 void gd_h_limits_empty(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
-void gd_h_not_implemented(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
+void gd_h_metrics(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
+void gd_h_bulk_metrics(struct gd_server *s, struct gd_conn *c, struct gd_params *p);
 
 /* Looks up a registered container for a per-handle route, pausing its grace timer until the
  * response is written. Answers ContainerNotFoundError itself and returns NULL if unknown. */
@@ -52,6 +53,8 @@ struct gd_ctr *gd_lookup(struct gd_server *s, struct gd_conn *c, const char *han
  * '<h>' is being created|destroyed" is answered and NULL returned). */
 struct gd_ctr *gd_lookup_active(struct gd_server *s, struct gd_conn *c, const char *handle);
 
+/* A copy of a JSON object with its keys in order (Go encodes maps so). */
+json_t *gd_props_sorted(json_t *props);
 /* The Info object of a container (protocol §4.7). */
 json_t *gd_info_json(struct gd_server *s, struct gd_ctr *ctr);
 /* The five-key Garden error object. */

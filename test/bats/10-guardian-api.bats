@@ -339,36 +339,6 @@ user_props() {
 	destroy_container api-nolim
 }
 
-@test "routes of later issues answer a Garden error, not a hang or a crash" {
-	create_container api-later
-	local -a reqs=(
-		'GET /containers/api-later/metrics'
-		'GET /containers/bulk_metrics?handles=api-later'
-	)
-	local r method path body
-	for r in "${reqs[@]}"; do
-		read -r method path body <<<"$r"
-		if [[ -z $body ]]; then
-			API_TIMEOUT=10 api_req "$method" "$path"
-		elif [[ $body == - ]]; then
-			API_TIMEOUT=10 api_req "$method" "$path" ''
-		else
-			API_TIMEOUT=10 api_req "$method" "$path" "$body"
-		fi
-		if [[ $API_STATUS =~ ^2 || $API_STATUS == 000 ]]; then
-			fail "$method $path: expected a Garden error, got status $API_STATUS body $API_BODY"
-		fi
-		run jq -e 'type == "object" and has("Type") and has("Message") and (.Message | length > 0)' <<<"$API_BODY"
-		if ((status != 0)); then
-			fail "$method $path: status $API_STATUS, body is not a Garden error: $API_BODY"
-		fi
-	done
-	assert guardian_alive
-	api_req GET /ping
-	assert_api 200 '{}'
-	destroy_container api-later
-}
-
 @test "unknown paths answer 404 text, wrong methods 405 with Allow" {
 	api_req GET /nope
 	assert_equal "$API_STATUS" 404

@@ -335,6 +335,49 @@ run_in() { # run_in HANDLE SCRIPT: sh -c SCRIPT in the container (gaol run), out
 	start_plugin_guardian
 }
 
+@test "Metrics' DiskStat is the plugin's stats (inodes 0, as Garden); a slow stats holds up nothing else" {
+	create_container img-m
+	run_in img-m 'dd if=/dev/zero of=/blob bs=1024 count=64 2>/dev/null'
+	api_ok GET /containers/img-m/metrics
+	local excl total
+	excl=$(jq -r .DiskStat.ExclusiveBytesUsed <<<"$API_BODY")
+	total=$(jq -r .DiskStat.TotalBytesUsed <<<"$API_BODY")
+	((excl >= 65536)) || fail "ExclusiveBytesUsed $excl: $API_BODY"
+	# the fake plugin's total is its exclusive + 4096
+	assert_equal "$total" "$((excl + 4096))"
+	assert_equal "$(jq -c '[.DiskStat.TotalInodesUsed, .DiskStat.ExclusiveInodesUsed]' <<<"$API_BODY")" '[0,0]'
+	assert_equal "$(cat "$GROOT/stats.img-m.argv")" "--store $GROOT $UMAP $GMAP stats img-m"
+	destroy_container img-m
+
+	start_plugin_guardian --unpriv-arg --slow --unpriv-arg stats
+	create_container img-slow
+	local t0 t1
+	t0=$(date +%s%N)
+	(api GET '/containers/bulk_metrics?handles=img-slow' >"$GDN_TMP/bulk.out" 2>&1 &)
+	sleep 0.3
+	# Ping, Info and a create answer while the worker waits on the plugin's 3 s stats
+	api_ok GET /ping
+	api_ok GET /containers/img-slow/info
+	t1=$(date +%s%N)
+	(((t1 - t0) / 1000000 < 2500)) || fail "Ping and Info took $(((t1 - t0) / 1000000)) ms beside a slow BulkMetrics"
+	wait_until 100 grep -q '^200$' "$GDN_TMP/bulk.out"
+	assert_equal "$(head -1 "$GDN_TMP/bulk.out" | jq -r '.["img-slow"].Err')" null
+	destroy_container img-slow
+	start_plugin_guardian
+}
+
+@test "Metrics of a container whose plugin's stats fail is the plugin's error; BulkMetrics gives it per handle" {
+	start_plugin_guardian --unpriv-arg --fail --unpriv-arg stats
+	create_container img-sf
+	api_req GET /containers/img-sf/metrics
+	assert_garden_error 500 '' 'stats failed as asked'
+	api_ok GET '/containers/bulk_metrics?handles=img-sf'
+	assert_regex "$(jq -r '.["img-sf"].Err.Message' <<<"$API_BODY")" 'stats failed as asked'
+	assert_equal "$(jq -r '.["img-sf"].Err.Type' <<<"$API_BODY")" ''
+	destroy_container img-sf
+	start_plugin_guardian
+}
+
 @test "guardian restarts its shim after kill -9; a create meanwhile still succeeds" {
 	local old new
 	old=$(shim_pid)

@@ -65,7 +65,8 @@ STAND_IN(gd_h_grace_time)
 STAND_IN(gd_h_limits_memory)
 STAND_IN(gd_h_limits_cpu)
 STAND_IN(gd_h_limits_empty)
-STAND_IN(gd_h_not_implemented)
+STAND_IN(gd_h_metrics)
+STAND_IN(gd_h_bulk_metrics)
 
 /* The error answers of a capture holding NUL (%00). */
 static json_t *json_reply;
@@ -221,7 +222,7 @@ static void test_every_route(void)
 	expect("POST", "/containers", "gd_h_create", NULL, NULL, NULL);
 	expect("GET", "/containers/h/info", "gd_h_info", "h", NULL, NULL);
 	expect("GET", "/containers/bulk_info", "gd_h_bulk_info", NULL, NULL, NULL);
-	expect("GET", "/containers/bulk_metrics", "gd_h_not_implemented", NULL, NULL, NULL);
+	expect("GET", "/containers/bulk_metrics", "gd_h_bulk_metrics", NULL, NULL, NULL);
 	expect("DELETE", "/containers/h", "gd_h_destroy", "h", NULL, NULL);
 	expect("PUT", "/containers/h/stop", "gd_h_stop", "h", NULL, NULL);
 	expect("PUT", "/containers/h/files", "gd_h_stream_in", "h", NULL, NULL);
@@ -242,7 +243,7 @@ static void test_every_route(void)
 	expect("GET", "/containers/h/properties/k", "gd_h_property_get", "h", "k", NULL);
 	expect("PUT", "/containers/h/properties/k", "gd_h_property_set", "h", "k", NULL);
 	expect("DELETE", "/containers/h/properties/k", "gd_h_property_remove", "h", "k", NULL);
-	expect("GET", "/containers/h/metrics", "gd_h_not_implemented", "h", NULL, NULL);
+	expect("GET", "/containers/h/metrics", "gd_h_metrics", "h", NULL, NULL);
 	reset();
 }
 
