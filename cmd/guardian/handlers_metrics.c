@@ -10,6 +10,7 @@
 #include "lib/http.h"
 #include "cmd/guardian/metrics.h"
 #include "cmd/guardian/routes.h"
+#include "cmd/guardian/volume_store.h"
 
 /* The worker: {"body": <the response body>} as its result. */
 static int metrics_run(const struct gd_config *cfg, void *p, struct gdn_log *log,
@@ -23,17 +24,17 @@ static int metrics_run(const struct gd_config *cfg, void *p, struct gdn_log *log
 	if (r < 0)
 		return r;
 	if (!j->bulk) {
-		if ((r = gd_metrics_of(cfg, &mounts, &j->targets[0], log, &body, err)) < 0)
+		if ((r = gd_metrics_of(cfg, &mounts, &j->targets[0], j->image_sizes, log, &body, err)) < 0)
 			return r;
 	} else {
 		body = json_object();
 		for (size_t i = 0; body && i < j->n; i++)
 			json_object_set_new(body, j->targets[i].handle,
-					    gd_metrics_entry(cfg, &mounts, &j->targets[i], log));
+					    gd_metrics_entry(cfg, &mounts, &j->targets[i], j->image_sizes, log));
 	}
 	if (!body)
 		return gdn_err_set(err, ENOMEM, "metrics");
-	gd_worker_set_result(json_pack("{s:o}", "body", body));
+	gd_worker_set_result(json_pack("{s:o, s:O*}", "body", body, "image_sizes", j->image_sizes));
 	return 0;
 }
 
@@ -43,6 +44,12 @@ static void metrics_done(struct gd_server *s, struct gd_worker *w, struct gdn_er
 	json_t *body = json_object_get(w->result, "body");
 	json_auto_t *sorted = NULL;
 
+	json_t *sizes = json_object_get(w->result, "image_sizes");
+
+	if (json_is_object(sizes) && json_object_size(sizes) <= GD_IMAGE_SIZES_MAX) {
+		json_decref(s->image_sizes);
+		s->image_sizes = json_incref(sizes);
+	}
 	if (!w->conn)
 		return;
 	if (e || !body) {
@@ -118,12 +125,13 @@ static void start(struct gd_server *s, struct gd_conn *c, struct gd_metrics_job 
 		gd_reply_error(s, c, e);
 }
 
-static struct gd_metrics_job *job_new(bool bulk, size_t n)
+static struct gd_metrics_job *job_new(struct gd_server *s, bool bulk, size_t n)
 {
 	struct gd_metrics_job *j = calloc(1, sizeof(*j));
 	if (!j)
 		return NULL;
 	j->bulk = bulk;
+	j->image_sizes = s->image_sizes;
 	j->targets = calloc(n ? n : 1, sizeof(*j->targets));
 	if (!j->targets) {
 		free(j);
@@ -146,7 +154,7 @@ void gd_h_metrics(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 
 	if (!ctr)
 		return;
-	j = job_new(false, 1);
+	j = job_new(s, false, 1);
 	if (!j) {
 		reply_oom(s, c);
 		return;
@@ -183,7 +191,7 @@ void gd_h_bulk_metrics(struct gd_server *s, struct gd_conn *c, struct gd_params 
 	}
 	for (const char *q = handles; *q; q++)
 		n += *q == ',';
-	j = job_new(true, n);
+	j = job_new(s, true, n);
 	if (!j) {
 		reply_oom(s, c);
 		return;

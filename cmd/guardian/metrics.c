@@ -124,7 +124,8 @@ static int read_cgroups(const struct gd_mounts *mounts, const struct gd_metrics_
 /* DiskStat: the image plugin's stats when one made the rootfs (Garden's inodes are then 0),
  * else the built-in volumizer's; a container without a volume uses no disk of its own. */
 static int read_disk(const struct gd_config *cfg, const char *dir, const char *handle,
-		     struct gd_metrics_figures *f, struct gdn_log *log, struct gdn_err **err)
+		     json_t *image_sizes, struct gd_metrics_figures *f, struct gdn_log *log,
+		     struct gdn_err **err)
 {
 	_cleanup_free_ char *marker = gdn_path_join(dir, GDN_DEPOT_IMAGE_PLUGIN);
 	_cleanup_free_ char *kind_name = NULL;
@@ -144,7 +145,7 @@ static int read_disk(const struct gd_config *cfg, const char *dir, const char *h
 					    &f->disk_exclusive_bytes, log, err);
 	}
 	_cleanup_err_ struct gdn_err *e = NULL;
-	r = gd_volume_disk_stat(cfg, dir, &ds, &e);
+	r = gd_volume_disk_stat(cfg, dir, image_sizes, &ds, &e);
 	if (r == -ENOENT)
 		return 0;
 	if (r < 0) {
@@ -188,8 +189,8 @@ static void read_net(const struct gd_metrics_target *t, struct gd_metrics_figure
 }
 
 int gd_metrics_of(const struct gd_config *cfg, const struct gd_mounts *mounts,
-		  const struct gd_metrics_target *t, struct gdn_log *log, json_t **ret,
-		  struct gdn_err **err)
+		  const struct gd_metrics_target *t, json_t *image_sizes, struct gdn_log *log,
+		  json_t **ret, struct gdn_err **err)
 {
 	_cleanup_free_ char *dir = gd_container_dir(cfg, t->handle);
 	struct gd_metrics_figures f = {0};
@@ -199,7 +200,7 @@ int gd_metrics_of(const struct gd_config *cfg, const struct gd_mounts *mounts,
 		return gdn_err_set(err, ENOMEM, "metrics");
 	if ((r = read_cgroups(mounts, t, &f.cg, err)) < 0 ||
 	    (r = read_age(dir, &f.age_ns, err)) < 0 ||
-	    (r = read_disk(cfg, dir, t->handle, &f, log, err)) < 0)
+	    (r = read_disk(cfg, dir, t->handle, image_sizes, &f, log, err)) < 0)
 		return r;
 	if (t->net_iface)
 		read_net(t, &f);
@@ -210,14 +211,15 @@ int gd_metrics_of(const struct gd_config *cfg, const struct gd_mounts *mounts,
 }
 
 json_t *gd_metrics_entry(const struct gd_config *cfg, const struct gd_mounts *mounts,
-			 const struct gd_metrics_target *t, struct gdn_log *log)
+			 const struct gd_metrics_target *t, json_t *image_sizes,
+			 struct gdn_log *log)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
 	json_t *m = NULL;
 
 	if (t->error)
 		gdn_err_kind(&e, GDN_ERR_GENERIC, ENOENT, "%s", t->error);
-	else if (gd_metrics_of(cfg, mounts, t, log, &m, &e) >= 0)
+	else if (gd_metrics_of(cfg, mounts, t, image_sizes, log, &m, &e) >= 0)
 		return json_pack("{s:o, s:n}", "Metrics", m, "Err");
 	e->kind = GDN_ERR_GENERIC;
 	return json_pack("{s:o, s:o}", "Metrics", gd_metrics_zero_json(), "Err",

@@ -25,18 +25,22 @@ struct gd_metrics_job {
 	bool bulk; /* BulkMetrics: a map of entries; else the one target's Metrics */
 	size_t n;
 	struct gd_metrics_target *targets;
+	/* the images' sizes known so far (gd_volume_disk_stat): the loop's, borrowed; the worker
+	 * adds to its copy and returns it */
+	json_t *image_sizes;
 };
 void gd_metrics_job_free(void *job);
 
 /* One container's Metrics object. `mounts`: the host's, parsed once per request. */
 int gd_metrics_of(const struct gd_config *cfg, const struct gd_mounts *mounts,
-		  const struct gd_metrics_target *t, struct gdn_log *log, json_t **ret,
-		  struct gdn_err **err);
+		  const struct gd_metrics_target *t, json_t *image_sizes, struct gdn_log *log,
+		  json_t **ret, struct gdn_err **err);
 
 /* A BulkMetrics entry: {"Metrics":..., "Err":null}, or zero metrics and an untyped error (as
  * Garden converts per-handle errors, protocol §4.8). */
 json_t *gd_metrics_entry(const struct gd_config *cfg, const struct gd_mounts *mounts,
-			 const struct gd_metrics_target *t, struct gdn_log *log);
+			 const struct gd_metrics_target *t, json_t *image_sizes,
+			 struct gdn_log *log);
 
 /* Pure parts, for tests. The Metrics object of figures already read; CPUEntitlement is
  * shares x (per_share / 100) x age, as Garden computes it. */

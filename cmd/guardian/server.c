@@ -88,6 +88,9 @@ int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_
 	s->loop.epfd = s->loop.sig.fd = -1;
 	s->standby_fd = -1;
 	s->lock_fd = -1;
+	s->image_sizes = json_object();
+	if (!s->image_sizes)
+		return gdn_err_set(err, ENOMEM, "server");
 	s->log = gdn_log_root();
 	gdn_timer_init(&s->reaper, on_reaper, s);
 	gdn_timer_init(&s->standby, on_standby, s);
@@ -703,6 +706,8 @@ void gd_server_free(struct gd_server *s)
 	for (size_t i = 0; i < s->n_listeners; i++)
 		gdn_loop_close(&s->loop, &s->listeners[i].w);
 	gd_registry_free(&s->reg);
+	json_decref(s->image_sizes);
+	s->image_sizes = NULL;
 	gdn_loop_timer_cancel(&s->loop, &s->reaper);
 	gdn_loop_timer_cancel(&s->loop, &s->standby);
 	gdn_loop_free(&s->loop);

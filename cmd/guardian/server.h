@@ -136,6 +136,8 @@ struct gd_server {
 	int lock_fd;
 	struct gd_daemon kawasaki;   /* kawasaki_proc.h */
 	struct gd_daemon image_shim; /* imageplugin_proc.h */
+	/* images' sizes by lowerdir, as Metrics' workers measured them (volume_store.h) */
+	json_t *image_sizes;
 };
 
 int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_err **err);

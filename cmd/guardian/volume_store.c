@@ -297,8 +297,10 @@ void gd_volume_sweep(const struct gd_config *cfg, struct gdn_log *log)
 	sweep_ids(cfg, log);
 }
 
-/* The image's size: recorded at create (total-scope limits), else measured from the lowerdir. */
-static int image_usage(const char *dir, uint64_t *bytes, uint64_t *inodes, struct gdn_err **err)
+/* The image's size: recorded at create (total-scope limits), else known to `sizes` (its lowerdir
+ * sized before: an image's layers never change), else measured from the lowerdir and added. */
+static int image_usage(const char *dir, json_t *sizes, uint64_t *bytes, uint64_t *inodes,
+		       struct gdn_err **err)
 {
 	_cleanup_free_ char *record_dir = gdn_path_join(dir, GDN_DEPOT_VOLUME);
 	_cleanup_free_ char *image = record_dir ? gdn_path_join(record_dir, GD_VOLUME_IMAGE) : NULL;
@@ -316,17 +318,28 @@ static int image_usage(const char *dir, uint64_t *bytes, uint64_t *inodes, struc
 	int r = gdn_fs_read_file(lowerp, 1 << 20, &lower, &len, err);
 	if (r < 0)
 		return gdn_err_wrap(err, "read the volume's lowerdir");
+	json_int_t b = -1, i = -1;
+	if (json_unpack(json_object_get(sizes, lower), "[II]", &b, &i) == 0 && b >= 0 && i >= 0) {
+		*bytes = (uint64_t)b;
+		*inodes = (uint64_t)i;
+		return 0;
+	}
 	struct gd_disk_usage u;
 	r = lowers_usage(lower, &u, err);
 	if (r < 0)
 		return r;
 	*bytes = u.apparent_bytes;
 	*inodes = u.inodes;
+	if (sizes && json_object_size(sizes) >= GD_IMAGE_SIZES_MAX)
+		json_object_clear(sizes);
+	if (sizes)
+		json_object_set_new(sizes, lower,
+				    json_pack("[II]", (json_int_t)*bytes, (json_int_t)*inodes));
 	return 0;
 }
 
-int gd_volume_disk_stat(const struct gd_config *cfg, const char *dir, struct gd_disk_stat *ret,
-			struct gdn_err **err)
+int gd_volume_disk_stat(const struct gd_config *cfg, const char *dir, json_t *sizes,
+			struct gd_disk_stat *ret, struct gdn_err **err)
 {
 	_cleanup_free_ char *vol = NULL;
 	_cleanup_err_ struct gdn_err *e = NULL;
@@ -356,7 +369,7 @@ int gd_volume_disk_stat(const struct gd_config *cfg, const char *dir, struct gd_
 		ret->exclusive_bytes = u.allocated_bytes;
 		ret->exclusive_inodes = u.inodes;
 	}
-	r = image_usage(dir, &ib, &ii, err);
+	r = image_usage(dir, sizes, &ib, &ii, err);
 	if (r < 0)
 		return r;
 	ret->total_bytes = ret->exclusive_bytes + ib;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <stdint.h>
+#include <jansson.h>
 #include "lib/err.h"
 #include "lib/log.h"
 #include "cmd/guardian/config.h"
@@ -46,10 +47,14 @@ void gd_volume_sweep(const struct gd_config *cfg, struct gdn_log *log);
 
 /* Garden's ContainerDiskStat. Exclusive: what the container wrote (its project's quota usage;
  * on a store without project quotas, its upper dir walked as du does); total: that plus the
- * image (its apparent size, as grootfs counts a volume). */
+ * image (its apparent size, as grootfs counts a volume). `sizes` (may be NULL): what images
+ * (by lowerdir) measured before, which the image's size is taken from and added to, so that a
+ * walk of an image's layers happens once, not once per container and request. */
 struct gd_disk_stat {
 	uint64_t total_bytes, total_inodes;
 	uint64_t exclusive_bytes, exclusive_inodes;
 };
-int gd_volume_disk_stat(const struct gd_config *cfg, const char *dir, struct gd_disk_stat *ret,
-			struct gdn_err **err);
+int gd_volume_disk_stat(const struct gd_config *cfg, const char *dir, json_t *sizes,
+			struct gd_disk_stat *ret, struct gdn_err **err);
+/* The images `sizes` remembers at most (it starts over beyond). */
+#define GD_IMAGE_SIZES_MAX 1024
