@@ -21,3 +21,9 @@ int gd_cgroup_procs_of(pid_t pid, pid_t **ret, size_t *ret_n, struct gdn_err **e
  * this itself rather than through the OCI config because crun writes only blkio.weight, which
  * hosts without CFQ (every kernel since 5.0) do not have. */
 int gd_cgroup_set_io_weight(pid_t pid, uint16_t weight, struct gdn_err **err);
+
+/* The file holding the OOM-kill counter of the memory cgroup of `pid` (memory.oom_control on
+ * v1, memory.events in the unified hierarchy on v2), malloc'd. The cgroup must be the
+ * container's, garden/<handle>: -ENOENT otherwise, as for an init that has exited (on v1 a
+ * zombie's /proc/<pid>/cgroup shows the root cgroups) or whose pid was reused. */
+int gd_cgroup_oom_file(pid_t pid, const char *handle, char **ret, struct gdn_err **err);
