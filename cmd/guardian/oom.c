@@ -36,8 +36,8 @@ int gd_oom_update(const struct gd_config *cfg, struct gd_ctr *c, struct gdn_log 
 		look_up(c, log);
 	if (!c->oom_file)
 		return 0;
-	/* A cgroup removed since (the container was stopped and its runtime state deleted)
-	 * reads as missing: the recorded events stay. */
+	/* A cgroup removed since (by a runtime, or by hand) reads as missing: the recorded
+	 * events stay. */
 	if (gdn_fs_read_file(c->oom_file, OOM_FILE_MAX, &text, &len, NULL) < 0)
 		return 0;
 	if (gd_events_parse_oom_kill(text, &now) < 0) {
