@@ -292,3 +292,41 @@ int gd_cgroup_set_io_weight(pid_t pid, uint16_t weight, struct gdn_err **err)
 		return gdn_err_wrap(err, "set the block IO weight of process %d", (int)pid);
 	return 0;
 }
+
+/* Whether `dir` ends in /garden/<handle>. */
+bool gd_cgroup_is_container(const char *dir, const char *handle)
+{
+	size_t hl = strlen(handle);
+	for (const char *p = strstr(dir, "/garden/"); p; p = strstr(p + 1, "/garden/")) {
+		const char *h = p + strlen("/garden/");
+		if (strncmp(h, handle, hl) == 0 && (h[hl] == '\0' || h[hl] == '/'))
+			return true;
+	}
+	return false;
+}
+
+int gd_cgroup_oom_file(pid_t pid, const char *handle, char **ret, struct gdn_err **err)
+{
+	static const char *const v1[] = {"memory"}, *const v2[] = {""};
+	_cleanup_free_ char *dir = NULL;
+	const char *file = "memory.oom_control";
+	int r = dir_of(pid, v1, 1, &dir, NULL);
+
+	if (r < 0) {
+		file = "memory.events";
+		r = dir_of(pid, v2, 1, &dir, err);
+	}
+	if (r < 0)
+		return gdn_err_wrap(err, "find the memory cgroup of process %d", (int)pid);
+	if (!gd_cgroup_is_container(dir, handle))
+		return gdn_err_set(err, ENOENT, "process %d is not in the cgroup of '%s' (%s)",
+				   (int)pid, handle, dir);
+	_cleanup_free_ char *path = gdn_path_join(dir, file);
+	if (!path)
+		return gdn_err_set(err, ENOMEM, "find the memory cgroup of process %d", (int)pid);
+	/* v2 has the file only where the memory controller is enabled */
+	if (access(path, F_OK) < 0)
+		return gdn_err_set(err, errno, "no OOM counter '%s'", path);
+	*ret = gdn_steal_ptr(&path);
+	return 0;
+}

@@ -31,3 +31,12 @@ int gd_cgroup_read_of(pid_t pid, char **ret, struct gdn_err **err);
  * NULL if none is mounted. *ret_unified (may be NULL) tells which kind it was. */
 char *gd_cgroup_dir_in(const struct gd_mounts *mounts, const char *proc_cgroup, const char *wanted,
 		       bool *ret_unified);
+/* Whether a cgroup directory is the container's own, garden/<handle>, or a leaf below it: a
+ * pid the registry knows may since have exited (on v1 a zombie shows the root cgroups) or been
+ * reused by an unrelated process. */
+bool gd_cgroup_is_container(const char *dir, const char *handle);
+/* The file holding the OOM-kill counter of the memory cgroup of `pid` (memory.oom_control on
+ * v1, memory.events in the unified hierarchy on v2), malloc'd. The cgroup must be the
+ * container's, garden/<handle>: -ENOENT otherwise, as for an init that has exited (on v1 a
+ * zombie's /proc/<pid>/cgroup shows the root cgroups) or whose pid was reused. */
+int gd_cgroup_oom_file(pid_t pid, const char *handle, char **ret, struct gdn_err **err);

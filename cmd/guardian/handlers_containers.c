@@ -6,7 +6,9 @@
 #include "lib/http.h"
 #include "lib/util.h"
 #include "cmd/guardian/container.h"
+#include "cmd/guardian/events.h"
 #include "cmd/guardian/files.h"
+#include "cmd/guardian/oom.h"
 #include "cmd/guardian/routes.h"
 #include "cmd/guardian/spec.h"
 
@@ -145,6 +147,8 @@ static void create_done(struct gd_server *s, struct gd_worker *w, struct gdn_err
 	json_object_set_new(ctr->props, "garden.state", json_string("created"));
 	ctr->state = GD_CTR_ACTIVE;
 	gd_ctr_set_grace(ctr, ctr->grace_ns);
+	/* finds the OOM counter while the init is surely alive (an OOM may kill it later) */
+	(void)gd_oom_update(s->cfg, ctr, s->log);
 	gdn_log_info(s->log, "create.created", "handle", ctr->handle, NULL);
 	if (!w->conn)
 		return;
@@ -478,13 +482,11 @@ json_t *gd_info_json(struct gd_server *s, struct gd_ctr *ctr)
 	_cleanup_free_ char *path = gd_container_dir(s->cfg, ctr->handle);
 	const char *state =
 	    strcmp(prop(ctr->props, "rundmc.state"), "stopped") == 0 ? "stopped" : "active";
-	json_t *events = json_null();
-	const char *ev = prop(ctr->props, "rundmc.events");
+	json_t *events;
 
-	if (*ev) {
-		events = json_array();
-		json_array_append_new(events, json_string(ev));
-	}
+	/* before the properties are read: it may add to rundmc.events */
+	(void)gd_oom_update(s->cfg, ctr, s->log);
+	events = gd_events_to_json(ctr->props);
 	return json_pack("{s:s, s:o, s:s, s:s, s:s, s:s, s:s, s:n, s:o, s:o}", "State", state,
 			 "Events", events, "HostIP", prop(ctr->props, "garden.network.host-ip"),
 			 "ContainerIP", prop(ctr->props, "garden.network.container-ip"),

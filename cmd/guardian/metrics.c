@@ -8,6 +8,7 @@
 #include "lib/fs.h"
 #include "lib/path.h"
 #include "lib/util.h"
+#include "cmd/guardian/cgroup.h"
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/imageplugin.h"
 #include "cmd/guardian/metrics.h"
@@ -92,19 +93,6 @@ int gd_net_dev_parse(const char *text, const char *iface, uint64_t *ret_rx, uint
 	return -ENOENT;
 }
 
-/* Whether a cgroup dir is the container's own (garden/<handle>, or a leaf under it): the init
- * pid the loop knows may have been reused by an unrelated process since it died. */
-static bool cgroup_is_ctr(const char *dir, const char *handle)
-{
-	size_t hl = strlen(handle);
-	for (const char *p = strstr(dir, "/garden/"); p; p = strstr(p + 1, "/garden/")) {
-		const char *h = p + strlen("/garden/");
-		if (strncmp(h, handle, hl) == 0 && (h[hl] == '\0' || h[hl] == '/'))
-			return true;
-	}
-	return false;
-}
-
 static int read_cgroups(const struct gd_mounts *mounts, const struct gd_metrics_target *t,
 			struct gd_cgroup_stats *ret, struct gdn_err **err)
 {
@@ -112,7 +100,7 @@ static int read_cgroups(const struct gd_mounts *mounts, const struct gd_metrics_
 	int r = -ESRCH;
 
 	if (t->init_pid > 0 && gd_cgroup_dirs_of(mounts, t->init_pid, &d, NULL) >= 0 && d.memory &&
-	    cgroup_is_ctr(d.memory, t->handle))
+	    gd_cgroup_is_container(d.memory, t->handle))
 		r = gd_cgroup_stats_read(&d, ret, err);
 	gd_cgroup_dirs_free(&d);
 	if (r == -ESRCH)

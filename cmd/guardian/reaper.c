@@ -8,6 +8,8 @@
 #include "lib/path.h"
 #include "lib/util.h"
 #include "cmd/guardian/container.h"
+#include "cmd/guardian/events.h"
+#include "cmd/guardian/oom.h"
 #include "cmd/guardian/server.h"
 
 static bool armed(const struct gd_ctr *c)
@@ -114,6 +116,7 @@ int gd_server_restore(struct gd_server *s, struct gdn_err **err)
 		_cleanup_err_ struct gdn_err *le = NULL;
 		json_auto_t *props = NULL;
 		struct gd_ctr *c;
+		uint64_t oom_kills;
 		struct stat st;
 
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
@@ -147,14 +150,18 @@ int gd_server_restore(struct gd_server *s, struct gdn_err **err)
 		}
 		/* reported by guardian, whatever properties.json says */
 		json_object_set_new(props, "garden.state", json_string("created"));
+		oom_kills = gd_events_take_oom_kills(props);
 		c = gd_registry_add(&s->reg, de->d_name, props, gd_props_grace(props));
 		if (!c)
 			return gdn_err_set(err, ENOMEM, "restore");
 		c->state = GD_CTR_ACTIVE;
+		c->oom_kills = oom_kills;
 		/* After a restart every timer restarts from the full grace time. */
 		gd_ctr_set_grace(c, c->grace_ns);
 		if (gd_ctr_load(s->cfg, c, &le) < 0)
 			gdn_log_error(s->log, "restore.load-failed", le, "handle", c->handle, NULL);
+		/* the OOMs of while guardian was down, while the cgroup is still there */
+		(void)gd_oom_update(s->cfg, c, s->log);
 		gdn_log_info(s->log, "restore.restored", "handle", c->handle, NULL);
 	}
 	return 0;

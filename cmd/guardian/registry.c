@@ -7,6 +7,7 @@
 #include "lib/util.h"
 #include "cmd/guardian/bundle.h"
 #include "cmd/guardian/container.h"
+#include "cmd/guardian/events.h"
 #include "cmd/guardian/registry.h"
 
 struct gd_ctr *gd_registry_find(struct gd_registry *r, const char *handle)
@@ -47,6 +48,7 @@ static void ctr_free(struct gd_ctr *c)
 	free(c->handle);
 	json_decref(c->props);
 	json_decref(c->run_base);
+	free(c->oom_file);
 	free(c);
 }
 
@@ -80,6 +82,8 @@ int gd_ctr_save(const struct gd_config *cfg, const struct gd_ctr *c, struct gdn_
 	if (!dir || !props)
 		return gdn_err_set(err, ENOMEM, "save properties");
 	(void)json_object_del(props, "garden.state");
+	if (gd_events_put_oom_kills(props, c->oom_kills) < 0)
+		return gdn_err_set(err, ENOMEM, "save properties");
 	return gd_props_write(dir, props, err);
 }
 
@@ -118,7 +122,8 @@ int gd_ctr_load(const struct gd_config *cfg, struct gd_ctr *c, struct gdn_err **
 
 bool gd_prop_reserved(const char *name)
 {
-	return strcmp(name, "garden.state") == 0 || strncmp(name, "garden.network.", 15) == 0;
+	return strcmp(name, "garden.state") == 0 || strncmp(name, "garden.network.", 15) == 0 ||
+	       strcmp(name, GD_PROP_OOM_KILLS) == 0;
 }
 
 void gd_ctr_pause(struct gd_ctr *c)

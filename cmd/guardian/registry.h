@@ -33,6 +33,12 @@ struct gd_ctr {
 	bool privileged;
 	uint64_t cpu_shares; /* config.json's linux.resources.cpu.shares (0: none), for Metrics */
 	json_t *run_base;    /* NULL until loaded */
+	/* OOM events (oom.h): the kernel's OOM-kill count of the container's memory cgroup when
+	 * guardian last recorded events from it (saved with the properties, events.h), and the
+	 * file it is read from, looked up once (a lookup that failed is not retried). */
+	uint64_t oom_kills;
+	char *oom_file;
+	bool oom_looked_up;
 	struct gd_ctr *next;
 };
 
@@ -49,14 +55,14 @@ void gd_registry_remove(struct gd_registry *r, struct gd_ctr *c);
 void gd_registry_free(struct gd_registry *r);
 
 /* Writes c->props to <depot>/<handle>/properties.json atomically (without garden.state, which
- * guardian reports but never takes from there). */
+ * guardian reports but never takes from there), with c->oom_kills (events.h). */
 int gd_ctr_save(const struct gd_config *cfg, const struct gd_ctr *c, struct gdn_err **err);
 /* Fills init_pid, privileged, cpu_shares and run_base from <depot>/<handle>/{pidfile,config.json}.
  */
 int gd_ctr_load(const struct gd_config *cfg, struct gd_ctr *c, struct gdn_err **err);
 
-/* Properties only guardian sets (garden.state, garden.network.*): clients may read them but
- * neither set nor remove them. */
+/* Properties only guardian sets (garden.state, garden.network.*, and the hidden
+ * GD_PROP_OOM_KILLS): clients may read them but neither set nor remove them. */
 bool gd_prop_reserved(const char *name);
 
 /* Grace timer: pause while a request addresses the container; resume restarts the countdown. */

@@ -1,5 +1,5 @@
 /* clang-format off */
-/* link: cmd/guardian/registry.c cmd/guardian/container.c cmd/guardian/bundle.c cmd/guardian/seccomp.c cmd/guardian/caps.c cmd/guardian/cgroup.c cmd/guardian/dadoo_client.c cmd/guardian/runtime.c cmd/guardian/volumizer.c cmd/guardian/volume_store.c cmd/guardian/mountinfo.c cmd/guardian/quota.c cmd/guardian/disk_usage.c cmd/guardian/network.c cmd/guardian/kawasaki_client.c cmd/guardian/netfiles.c cmd/guardian/netplugin.c cmd/guardian/image.c cmd/guardian/layers.c cmd/guardian/imageplugin.c */
+/* link: cmd/guardian/registry.c cmd/guardian/events.c cmd/guardian/container.c cmd/guardian/bundle.c cmd/guardian/seccomp.c cmd/guardian/caps.c cmd/guardian/cgroup.c cmd/guardian/dadoo_client.c cmd/guardian/runtime.c cmd/guardian/volumizer.c cmd/guardian/volume_store.c cmd/guardian/mountinfo.c cmd/guardian/quota.c cmd/guardian/disk_usage.c cmd/guardian/network.c cmd/guardian/kawasaki_client.c cmd/guardian/netfiles.c cmd/guardian/netplugin.c cmd/guardian/image.c cmd/guardian/layers.c cmd/guardian/imageplugin.c */
 /* pkgs: jansson libbsd libarchive libmd */
 /* clang-format on */
 #include <stdbool.h>
@@ -11,6 +11,7 @@
 #include "test/unit/tap.h"
 #include "lib/fs.h"
 #include "lib/util.h"
+#include "cmd/guardian/events.h"
 #include "cmd/guardian/registry.h"
 
 #define SEC 1000000000ull
@@ -291,13 +292,48 @@ static void test_save(void)
 	gd_registry_free(&r);
 }
 
+/* The recorded OOM-kill count is written with the properties (one atomic write with the events
+ * it accounts for) but is not one of them: c->props never holds it. */
+static void test_save_oom_kills(void)
+{
+	_cleanup_err_ struct gdn_err *err = NULL;
+	_cleanup_free_ char *text = NULL;
+	struct gd_config cfg = {.depot = tap_tmp};
+	struct gd_registry r = {0};
+	json_auto_t *props = json_pack("{s:s}", GD_PROP_EVENTS, GD_EVENT_OOM);
+	json_auto_t *back = NULL;
+	struct gd_ctr *c = gd_registry_add(&r, "oomed", props, 0);
+	char dir[128], path[160];
+	size_t len = 0;
+
+	CHECK(c);
+	(void)snprintf(dir, sizeof(dir), "%s/oomed", tap_tmp);
+	(void)snprintf(path, sizeof(path), "%s/properties.json", dir);
+	CHECK(mkdir(dir, 0755) == 0);
+	c->oom_kills = 3;
+	CHECK_OK(gd_ctr_save(&cfg, c, &err), err);
+	CHECK(json_object_get(c->props, GD_PROP_OOM_KILLS) == NULL);
+	CHECK_OK(gdn_fs_read_file(path, 65536, &text, &len, &err), err);
+	back = json_loads(text, 0, NULL);
+	CHECK_STREQ(json_string_value(json_object_get(back, GD_PROP_OOM_KILLS)), "3");
+	CHECK_STREQ(json_string_value(json_object_get(back, GD_PROP_EVENTS)), GD_EVENT_OOM);
+	/* what restore does: the count comes out, the rest are the properties */
+	CHECK_INTEQ(gd_events_take_oom_kills(back), 3);
+	CHECK(json_equal(back, props));
+	/* clients can neither set nor remove it */
+	CHECK(gd_prop_reserved(GD_PROP_OOM_KILLS));
+	CHECK(!gd_prop_reserved(GD_PROP_EVENTS));
+	gd_registry_free(&r);
+}
+
 int main(void)
 {
 	static const struct tap_test tests[] = {
-	    TEST(test_add_find),     TEST(test_find_empty),
-	    TEST(test_remove),	     TEST(test_serials_never_reused),
-	    TEST(test_pause_resume), TEST(test_set_grace),
-	    TEST(test_props_grace),  TEST(test_save),
+	    TEST(test_add_find),       TEST(test_find_empty),
+	    TEST(test_remove),	       TEST(test_serials_never_reused),
+	    TEST(test_pause_resume),   TEST(test_set_grace),
+	    TEST(test_props_grace),    TEST(test_save),
+	    TEST(test_save_oom_kills),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
 }
