@@ -5,7 +5,8 @@
  *
  * The answer is built in the loop: it reads a few small files (/proc/self/{cmdline,status})
  * and lists a few directories (the depot and its process dirs, /sys/block, the store's
- * volumes), which costs well under a millisecond for a few hundred containers. */
+ * volumes): measured 2.7 ms per request for a depot of 500 containers with 3 process dirs
+ * each (warm dentry cache), a cost only the client that asks for it incurs. */
 #include <string.h>
 #include <unistd.h>
 
