@@ -19,6 +19,9 @@ struct gd_config {
 	unsigned socket_mode;	 /* default 0600 */
 	const char *bind_ip;	 /* NULL: no TCP */
 	uint16_t bind_port;
+	/* the debug server (debug_flags.h): GET /debug/vars on TCP; NULL: none */
+	const char *debug_bind_ip;
+	uint16_t debug_bind_port;
 	/* --read-header-timeout (gdn's flag, default 0: none): a connection that has not sent a
 	 * whole request head this long after it was accepted (or after the first byte of a
 	 * keep-alive request) is closed. Like Go's net/http, which gdn uses, the same limit is

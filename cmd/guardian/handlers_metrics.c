@@ -24,13 +24,15 @@ static int metrics_run(const struct gd_config *cfg, void *p, struct gdn_log *log
 	if (r < 0)
 		return r;
 	if (!j->bulk) {
-		if ((r = gd_metrics_of(cfg, &mounts, &j->targets[0], j->image_sizes, log, &body, err)) < 0)
+		if ((r = gd_metrics_of(cfg, &mounts, &j->targets[0], j->image_sizes, log, &body,
+				       err)) < 0)
 			return r;
 	} else {
 		body = json_object();
 		for (size_t i = 0; body && i < j->n; i++)
-			json_object_set_new(body, j->targets[i].handle,
-					    gd_metrics_entry(cfg, &mounts, &j->targets[i], j->image_sizes, log));
+			json_object_set_new(
+			    body, j->targets[i].handle,
+			    gd_metrics_entry(cfg, &mounts, &j->targets[i], j->image_sizes, log));
 	}
 	if (!body)
 		return gdn_err_set(err, ENOMEM, "metrics");

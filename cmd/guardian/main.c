@@ -22,6 +22,7 @@
 #include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/layers.h"
 #include "cmd/guardian/container_flags.h"
+#include "cmd/guardian/debug_flags.h"
 #include "cmd/guardian/imageplugin_flags.h"
 #include "cmd/guardian/imageplugin_proc.h"
 #include "cmd/guardian/network_flags.h"
@@ -94,6 +95,7 @@ static const struct option options[] = {
     GD_NETWORK_OPTIONS,
     GD_IMAGEPLUGIN_OPTIONS,
     GD_CONTAINER_OPTIONS,
+    GD_DEBUG_OPTIONS,
     {NULL, 0, NULL, 0},
 };
 
@@ -150,7 +152,7 @@ static const char usage[] =
     "                                0: never)\n"
     "  --help                        show this help\n"
     "  --version                     print the version\n" GD_NETWORK_USAGE GD_IMAGEPLUGIN_USAGE
-	GD_CONTAINER_USAGE;
+	GD_CONTAINER_USAGE GD_DEBUG_USAGE;
 
 /* Go's net.ParseCIDR, as guardian's CIDRFlag uses it; like Garden, the pool is the network
  * (host bits cleared). It must hold at least one /30, the subnet of one container. */
@@ -350,6 +352,10 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 			}
 			if (opt >= GD_OPT_CTR_FIRST && opt < GD_OPT_CTR_LAST) {
 				r = gd_container_flag(opt, optarg, cfg, err);
+				break;
+			}
+			if (opt >= GD_OPT_DEBUG_FIRST && opt < GD_OPT_DEBUG_LAST) {
+				r = gd_debug_flag(opt, optarg, cfg, err);
 				break;
 			}
 			/* getopt_long has said what was wrong */
@@ -585,6 +591,7 @@ int main(int argc, char **argv)
 	    .bind_socket = "/tmp/garden.sock",
 	    .socket_mode = 0600,
 	    .bind_port = 7777,
+	    .debug_bind_port = GD_DEBUG_PORT_DEFAULT,
 	    .depot = "/var/run/gdn/depot",
 	    .store = "/var/lib/gdn/store",
 	    .uid_map_start = 1,

@@ -183,6 +183,11 @@ void gd_route(struct gd_server *s, struct gd_conn *c)
 		gd_reply_text(s, c, 400, "400 Bad Request", NULL);
 		return;
 	}
+	/* the debug listener has its own mux (as gdn's debug server, http.DefaultServeMux) */
+	if (c->debug) {
+		gd_debug_serve(s, c);
+		return;
+	}
 	for (size_t i = 0; i < GDN_ARRAY_SIZE(routes); i++) {
 		if (!match(routes[i].pattern, c->req.path, &p, lens))
 			continue;

@@ -40,7 +40,8 @@ static int listen_unix(const char *path, unsigned mode, struct gdn_err **err)
 	return gdn_ipc_listen(path, SOCK_STREAM, mode, GDN_IPC_NONBLOCK, err);
 }
 
-static int listen_tcp(const char *ip, uint16_t port, struct gdn_err **err)
+/* flag: the option that named ip, for the message */
+static int listen_tcp(const char *flag, const char *ip, uint16_t port, struct gdn_err **err)
 {
 	struct sockaddr_in6 sa6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
 	struct sockaddr_in sa4 = {.sin_family = AF_INET, .sin_port = htons(port)};
@@ -56,26 +57,51 @@ static int listen_tcp(const char *ip, uint16_t port, struct gdn_err **err)
 		sa = (struct sockaddr *)&sa6;
 		len = sizeof(sa6);
 	} else {
-		return gdn_err_set(err, EINVAL, "--bind-ip '%s' is not an IP address", ip);
+		return gdn_err_set(err, EINVAL, "%s '%s' is not an IP address", flag, ip);
 	}
 	fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return gdn_err_set(err, errno, "socket");
 	(void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (bind(fd, sa, len) < 0)
-		return gdn_err_set(err, errno, "bind %s:%u", ip, port);
+		return gdn_err_set(err, errno, "%s: bind %s:%u", flag, ip, port);
 	if (listen(fd, 512) < 0)
-		return gdn_err_set(err, errno, "listen %s:%u", ip, port);
+		return gdn_err_set(err, errno, "%s: listen %s:%u", flag, ip, port);
 	return gdn_steal_fd(&fd);
 }
 
-static int add_listener(struct gd_server *s, int fd, const char *what)
+static int add_listener(struct gd_server *s, int fd, const char *what, bool debug)
 {
 	struct gd_listener *l = &s->listeners[s->n_listeners++];
 
 	gdn_watch_init(&l->w, fd, on_listener, l);
 	l->what = what;
+	l->debug = debug;
 	return gdn_loop_watch(&s->loop, &l->w, EPOLLIN);
+}
+
+/* The address the debug server got (its port may have been 0: the kernel's pick). */
+static void log_debug_address(struct gd_server *s, int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char ip[INET6_ADDRSTRLEN] = "", addr[INET6_ADDRSTRLEN + 16];
+	unsigned port = 0;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) < 0)
+		return;
+	if (ss.ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+		(void)inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip));
+		port = ntohs(in->sin_port);
+		(void)snprintf(addr, sizeof(addr), "%s:%u", ip, port);
+	} else {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+		(void)inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip));
+		port = ntohs(in6->sin6_port);
+		(void)snprintf(addr, sizeof(addr), "[%s]:%u", ip, port);
+	}
+	gdn_log_info(s->log, "debug-server.listening", "address", addr, NULL);
 }
 
 int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_err **err)
@@ -110,14 +136,22 @@ int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_
 		fd = listen_unix(cfg->bind_socket, cfg->socket_mode, err);
 		if (fd < 0)
 			return fd;
-		if ((r = add_listener(s, fd, cfg->bind_socket)) < 0)
+		if ((r = add_listener(s, fd, cfg->bind_socket, false)) < 0)
 			return gdn_err_set(err, -r, "epoll_ctl");
 	}
 	if (cfg->bind_ip) {
-		fd = listen_tcp(cfg->bind_ip, cfg->bind_port, err);
+		fd = listen_tcp("--bind-ip", cfg->bind_ip, cfg->bind_port, err);
 		if (fd < 0)
 			return fd;
-		if ((r = add_listener(s, fd, cfg->bind_ip)) < 0)
+		if ((r = add_listener(s, fd, cfg->bind_ip, false)) < 0)
+			return gdn_err_set(err, -r, "epoll_ctl");
+	}
+	if (cfg->debug_bind_ip) {
+		fd = listen_tcp("--debug-bind-ip", cfg->debug_bind_ip, cfg->debug_bind_port, err);
+		if (fd < 0)
+			return fd;
+		log_debug_address(s, fd);
+		if ((r = add_listener(s, fd, cfg->debug_bind_ip, true)) < 0)
 			return gdn_err_set(err, -r, "epoll_ctl");
 	}
 	return 0;
@@ -257,6 +291,7 @@ static void accept_conns(struct gd_server *s, struct gd_listener *l)
 		gdn_watch_init(&c->w, fd, on_conn, c);
 		c->defer.release = conn_release;
 		c->state = GD_CONN_READING;
+		c->debug = l->debug;
 		gdn_timer_init(&c->deadline, on_conn_deadline, c);
 		if (gdn_loop_watch(&s->loop, &c->w, EPOLLIN | EPOLLRDHUP) < 0) {
 			(void)close(fd);
@@ -323,7 +358,7 @@ static bool conn_parse(struct gd_server *s, struct gd_conn *c)
 		c->have_head = true;
 		conn_deadline(s, c, 0); /* the body has no time limit (Go's ReadTimeout 0) */
 		c->keep_alive = c->req.keep_alive;
-		if (gd_files_streams_body(c)) {
+		if (!c->debug && gd_files_streams_body(c)) {
 			/* StreamIn: its worker reads the body, however long (files.h) */
 			expect_continue(c);
 			c->state = GD_CONN_WAITING;
@@ -535,6 +570,16 @@ static void on_lease(struct gdn_loop *l, struct gdn_watch *w, uint32_t events)
 	lease_end(gd_server_of(l), w->data);
 }
 
+void gd_reply_body(struct gd_server *s, struct gd_conn *c, int status, const char *content_type,
+		   const void *body, size_t len)
+{
+	if (gdn_http_write_response(&c->out, status, content_type, body, len, c->keep_alive) < 0) {
+		conn_free(s, c);
+		return;
+	}
+	queue_response(s, c);
+}
+
 void gd_reply_json(struct gd_server *s, struct gd_conn *c, int status, json_t *body)
 {
 	_cleanup_free_ char *text = NULL;
@@ -545,12 +590,7 @@ void gd_reply_json(struct gd_server *s, struct gd_conn *c, int status, json_t *b
 		conn_free(s, c);
 		return;
 	}
-	if (gdn_http_write_response(&c->out, status, "application/json", text, len, c->keep_alive) <
-	    0) {
-		conn_free(s, c);
-		return;
-	}
-	queue_response(s, c);
+	gd_reply_body(s, c, status, "application/json", text, len);
 }
 
 json_t *gd_error_json(const struct gdn_err *e);

@@ -61,6 +61,7 @@ struct gd_conn {
 	struct gdn_timer deadline;
 	uint64_t idle_since_ns; /* monotonic: when it last started waiting for a request */
 	bool idle;		/* keep-alive, waiting for the first byte of the next request */
+	bool debug;		/* accepted by the debug listener: served by gd_debug_serve */
 	struct gd_conn *next;
 };
 
@@ -111,15 +112,16 @@ struct gd_listener {
 		int fd;
 	};
 	const char *what;
+	bool debug; /* the debug server's (--debug-bind-ip) */
 };
 
 struct gd_server {
 	const struct gd_config *cfg;
 	struct gdn_log *log;
 	struct gdn_loop loop;
-	struct gdn_timer reaper;  /* the nearest grace deadline */
-	struct gdn_timer standby; /* GD_STANDBY_IDLE_MS after the last event, while wanted */
-	struct gd_listener listeners[2];
+	struct gdn_timer reaper;	 /* the nearest grace deadline */
+	struct gdn_timer standby;	 /* GD_STANDBY_IDLE_MS after the last event, while wanted */
+	struct gd_listener listeners[3]; /* --bind-socket, --bind-ip, --debug-bind-ip */
 	size_t n_listeners;
 	struct gd_conn *conns;
 	size_t n_conns;
@@ -154,6 +156,9 @@ void gd_reply_json(struct gd_server *s, struct gd_conn *c, int status, json_t *b
 void gd_reply_error(struct gd_server *s, struct gd_conn *c, const struct gdn_err *err);
 void gd_reply_text(struct gd_server *s, struct gd_conn *c, int status, const char *text,
 		   const char *extra_header);
+/* A response with any content type (body copied). */
+void gd_reply_body(struct gd_server *s, struct gd_conn *c, int status, const char *content_type,
+		   const void *body, size_t len);
 
 /* Queues raw bytes (e.g. a hijacked stream's head and payloads) and closes after writing. */
 void gd_reply_raw(struct gd_server *s, struct gd_conn *c, const void *data, size_t len);
@@ -193,6 +198,8 @@ static inline struct gd_server *gd_server_of(struct gdn_loop *l)
 
 /* Routing (routes.c): dispatch a complete request. */
 void gd_route(struct gd_server *s, struct gd_conn *c);
+/* The debug server (debug_server.c): answers a request that came to the debug listener. */
+void gd_debug_serve(struct gd_server *s, struct gd_conn *c);
 
 /* Grace-time reaper (reaper.c): the next deadline (CLOCK_MONOTONIC ns, UINT64_MAX: none) and
  * reaping the containers whose deadline has passed. */

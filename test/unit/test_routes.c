@@ -68,6 +68,14 @@ STAND_IN(gd_h_limits_empty)
 STAND_IN(gd_h_metrics)
 STAND_IN(gd_h_bulk_metrics)
 
+/* The debug server's connections go to it whatever the request (debug_server.c). */
+void gd_debug_serve(struct gd_server *s, struct gd_conn *c)
+{
+	(void)s, (void)c;
+	got.handler = "gd_debug_serve";
+	got.calls++;
+}
+
 /* The error answers of a capture holding NUL (%00). */
 static json_t *json_reply;
 
@@ -126,6 +134,8 @@ static void reset(void)
 
 static int log_fd = -1;
 
+static bool route_debug; /* route() on a connection of the debug listener */
+
 /* Routes METHOD PATH through gd_route with a fresh connection. */
 static void route(const char *method, const char *path)
 {
@@ -141,6 +151,7 @@ static void route(const char *method, const char *path)
 	reset();
 	c.req.method = (char *)method;
 	c.req.path = (char *)path;
+	c.debug = route_debug;
 	gd_route(&s, &c);
 	if (got.calls != 1)
 		tap_fail_(__FILE__, __LINE__, "%s %s: %d calls", method, path, got.calls);
@@ -315,6 +326,24 @@ static void test_unknown_paths(void)
 	reset();
 }
 
+/* A debug connection never reaches a Garden handler, but a bad escape is Go's 400 first. */
+static void test_debug_listener(void)
+{
+	static const char *const paths[] = {"/debug/vars", "/ping", "/containers", "/nope", ""};
+
+	route_debug = true;
+	for (size_t i = 0; i < GDN_ARRAY_SIZE(paths); i++) {
+		route("GET", paths[i]);
+		CHECK_STREQ(got.handler, "gd_debug_serve");
+	}
+	route("POST", "/containers");
+	CHECK_STREQ(got.handler, "gd_debug_serve");
+	route("GET", "/debug/%zz");
+	CHECK(!got.handler);
+	CHECK_INTEQ(got.status, 400);
+	reset();
+}
+
 static void test_wrong_method(void)
 {
 	expect_405("PUT", "/ping", "GET");
@@ -361,9 +390,10 @@ static void test_session_log(void)
 int main(void)
 {
 	static const struct tap_test tests[] = {
-	    TEST(test_every_route),  TEST(test_fixed_paths_win_in_table_order),
-	    TEST(test_unescaping),   TEST(test_unknown_paths),
-	    TEST(test_wrong_method), TEST(test_session_log),
+	    TEST(test_every_route),    TEST(test_fixed_paths_win_in_table_order),
+	    TEST(test_unescaping),     TEST(test_unknown_paths),
+	    TEST(test_wrong_method),   TEST(test_session_log),
+	    TEST(test_debug_listener),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
 }
