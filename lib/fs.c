@@ -1,6 +1,7 @@
 /* Files and directories: see fs.h. */
 #include <dirent.h>
 #include <errno.h>
+#include <poll.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdint.h>
@@ -22,7 +23,12 @@ ssize_t gdn_fd_write_all(int fd, const void *data, size_t len)
 		ssize_t n = write(fd, p + done, len - done);
 
 		if (n < 0) {
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
 			if (errno == EINTR)
+				continue;
+			/* a non-blocking fd (e.g. a duplicate of an event loop's socket, whose
+			 * flags it shares): wait until it takes more */
+			if (errno == EAGAIN && (poll(&pfd, 1, -1) >= 0 || errno == EINTR))
 				continue;
 			return -errno;
 		}

@@ -35,6 +35,7 @@ bool gdn_fs_is_mountpoint(const char *path);
 /* Sets FD_CLOEXEC on an fd received from elsewhere (argv, env). */
 int gdn_fd_set_cloexec(int fd);
 int gdn_fd_set_nonblock(int fd, bool on);
-/* Loop until all written / all read or EOF. Return bytes done or -errno. EINTR is retried. */
+/* Loop until all written / all read or EOF. Return bytes done or -errno. EINTR is retried; a
+ * write to a non-blocking fd that would block waits (poll) until the fd takes more. */
 ssize_t gdn_fd_write_all(int fd, const void *data, size_t len);
 ssize_t gdn_fd_read_all(int fd, void *data, size_t len);

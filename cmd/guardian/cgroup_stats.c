@@ -1,5 +1,6 @@
 /* Container usage figures from cgroupfs, as runc's stats would give them (cgroup_stats.h). */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -170,6 +171,21 @@ static int read_in(const char *dir, const char *name, char **ret, struct gdn_err
 	return gdn_fs_read_file(path, STAT_FILE_MAX, ret, &len, err);
 }
 
+/* Whether <dir>/cgroup.procs lists anything: its first bytes are enough (it may be long). */
+static int has_process(const char *dir, bool *ret, struct gdn_err **err)
+{
+	_cleanup_free_ char *path = gdn_path_join(dir, "cgroup.procs");
+	char buf[16];
+	if (!path)
+		return gdn_err_set(err, ENOMEM, "read cgroup stats");
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, buf, sizeof(buf));
+	if (n < 0)
+		return gdn_err_set(err, errno, "read '%s'", path);
+	*ret = n > 0;
+	return 0;
+}
+
 static int read_u64_in(const char *dir, const char *name, uint64_t *ret, struct gdn_err **err)
 {
 	_cleanup_free_ char *text = NULL;
@@ -212,6 +228,8 @@ int gd_cgroup_stats_read(const struct gd_cgroup_dirs *d, struct gd_cgroup_stats 
 		if ((r = read_in(d->memory, "memory.stat", &text, err)) < 0)
 			return r;
 		gd_memstat_parse(text, ret->mem);
+		if ((r = has_process(d->memory, &ret->populated, err)) < 0)
+			return r;
 		ret->mem[GD_MEM_TOTAL_USAGE_TOWARD_LIMIT] =
 		    gd_memstat_usage_toward_limit(ret->mem, ret->v2);
 	}

@@ -24,6 +24,7 @@ struct gd_cgroup_stats {
 	uint64_t mem[GD_MEM_N];
 	uint64_t cpu_usage, cpu_user, cpu_system; /* ns */
 	uint64_t pids_current, pids_max;	  /* max 0: no limit ("max"), as runc reports it */
+	bool populated; /* the memory cgroup has a process (a zombie counts in pids, not here) */
 };
 
 /* The cgroup directories of one container (malloc'd; NULL: that controller is not mounted). */
@@ -39,8 +40,8 @@ void gd_cgroup_dirs_free(struct gd_cgroup_dirs *d);
 int gd_cgroup_dirs_of(const struct gd_mounts *mounts, pid_t pid, struct gd_cgroup_dirs *ret,
 		      struct gdn_err **err);
 
-/* Reads memory.stat, cpuacct.usage + cpuacct.stat (v1) or cpu.stat (v2), pids.current and
- * pids.max. A controller whose directory is NULL leaves its figures 0. */
+/* Reads memory.stat and cgroup.procs, cpuacct.usage + cpuacct.stat (v1) or cpu.stat (v2),
+ * pids.current and pids.max. A controller whose directory is NULL leaves its figures 0. */
 int gd_cgroup_stats_read(const struct gd_cgroup_dirs *d, struct gd_cgroup_stats *ret,
 			 struct gdn_err **err);
 

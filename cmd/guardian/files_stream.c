@@ -79,26 +79,6 @@ static ssize_t sock_read(int fd, void *buf, size_t len)
 	}
 }
 
-static int sock_write_all(int fd, const char *buf, size_t len)
-{
-	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0 && errno == EAGAIN) {
-			int r = wait_fd(fd, POLLOUT);
-			if (r < 0)
-				return r;
-			continue;
-		}
-		if (n < 0)
-			return -errno;
-		buf += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* What nstar said: the messages of its error lines (Garden's Output is tar's stderr), each line
  * also re-logged under ours. */
 static char *nstar_output(int memfd, struct gdn_log *log)
@@ -281,7 +261,7 @@ static int pump_out(struct gd_files_job *j, int from_nstar, struct gdn_child *ch
 			r = gdn_http_write_chunked_head(&head, 200, "application/octet-stream",
 							false);
 			if (r >= 0)
-				r = sock_write_all(j->sock, head.data, head.len);
+				r = (int)gdn_fd_write_all(j->sock, head.data, head.len);
 			gdn_buf_free(&head);
 			if (r < 0)
 				return gdn_err_set(err, -r, "stream-out: write the response");
@@ -293,7 +273,7 @@ static int pump_out(struct gd_files_job *j, int from_nstar, struct gdn_child *ch
 		int h = snprintf(hex, sizeof(hex), "%zx\r\n", (size_t)n);
 		memcpy(buf + CHUNK_HEAD - h, hex, (size_t)h);
 		memcpy(buf + CHUNK_HEAD + n, "\r\n", 2);
-		r = sock_write_all(j->sock, buf + CHUNK_HEAD - h, (size_t)h + (size_t)n + 2);
+		r = (int)gdn_fd_write_all(j->sock, buf + CHUNK_HEAD - h, (size_t)h + (size_t)n + 2);
 		if (r < 0) {
 			/* the client went away: nothing left to answer */
 			gdn_log_info(log, "client-gone", "error", strerror(-r), NULL);
@@ -315,7 +295,7 @@ static int pump_out(struct gd_files_job *j, int from_nstar, struct gdn_child *ch
 	if (!started)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EIO,
 				    "stream-out: nstar: error streaming out: no output");
-	if ((r = sock_write_all(j->sock, "0\r\n\r\n", 5)) < 0)
+	if ((r = (int)gdn_fd_write_all(j->sock, "0\r\n\r\n", 5)) < 0)
 		gdn_log_info(log, "client-gone", "error", strerror(-r), NULL);
 	return 0;
 }

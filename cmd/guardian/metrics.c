@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include "lib/depot.h"
 #include "lib/errwire.h"
 #include "lib/fs.h"
@@ -25,8 +26,11 @@ void gd_metrics_job_free(void *p)
 		free(j->targets[i].handle);
 		free(j->targets[i].error);
 		free(j->targets[i].net_iface);
+		gd_cgroup_dirs_free(&j->targets[i].cg);
 	}
 	free(j->targets);
+	if (j->sock >= 0)
+		(void)close(j->sock);
 	free(j);
 }
 
@@ -93,19 +97,21 @@ int gd_net_dev_parse(const char *text, const char *iface, uint64_t *ret_rx, uint
 	return -ENOENT;
 }
 
-static int read_cgroups(const struct gd_mounts *mounts, const struct gd_metrics_target *t,
-			struct gd_cgroup_stats *ret, struct gdn_err **err)
+/* The cgroups' figures; a container whose cgroups hold no process (its init died behind
+ * guardian's back) or are gone is not running, as the runtime would say. */
+static int read_cgroups(const struct gd_metrics_target *t, struct gd_cgroup_stats *ret,
+			struct gdn_err **err)
 {
-	struct gd_cgroup_dirs d = {0};
-	int r = -ESRCH;
+	_cleanup_err_ struct gdn_err *e = NULL;
+	int r = t->cg.memory ? gd_cgroup_stats_read(&t->cg, ret, &e) : -ESRCH;
 
-	if (t->init_pid > 0 && gd_cgroup_dirs_of(mounts, t->init_pid, &d, NULL) >= 0 && d.memory &&
-	    gd_cgroup_is_container(d.memory, t->handle))
-		r = gd_cgroup_stats_read(&d, ret, err);
-	gd_cgroup_dirs_free(&d);
-	if (r == -ESRCH)
+	if (r >= 0 && !ret->populated)
+		r = -ESRCH;
+	if (r == -ESRCH || r == -ENOENT)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, ESRCH, "container '%s' is not running",
 				    t->handle);
+	if (r < 0 && err && !*err)
+		*err = gdn_steal_ptr(&e);
 	return r;
 }
 
@@ -148,20 +154,15 @@ static int read_disk(const struct gd_config *cfg, const char *dir, const char *h
 	return 0;
 }
 
-/* Age: since the runtime wrote the pidfile at create (Garden's fallback for runc's `created`). */
-static int read_age(const char *dir, uint64_t *ret, struct gdn_err **err)
+uint64_t gd_metrics_created_ns(const struct gd_config *cfg, const char *handle)
 {
-	_cleanup_free_ char *pidfile = gdn_path_join(dir, GDN_DEPOT_PIDFILE);
+	_cleanup_free_ char *dir = gd_container_dir(cfg, handle);
+	_cleanup_free_ char *pidfile = dir ? gdn_path_join(dir, GDN_DEPOT_PIDFILE) : NULL;
 	struct stat st;
-	if (!pidfile)
-		return gdn_err_set(err, ENOMEM, "age");
-	if (stat(pidfile, &st) < 0)
-		return gdn_err_set(err, errno, "stat '%s'", pidfile);
-	uint64_t created =
-	    (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
-	uint64_t now = gdn_now_real_ns();
-	*ret = now > created ? now - created : 0;
-	return 0;
+
+	if (!pidfile || stat(pidfile, &st) < 0)
+		return 0;
+	return (uint64_t)st.st_mtim.tv_sec * 1000000000ULL + (uint64_t)st.st_mtim.tv_nsec;
 }
 
 static void read_net(const struct gd_metrics_target *t, struct gd_metrics_figures *f)
@@ -176,9 +177,8 @@ static void read_net(const struct gd_metrics_target *t, struct gd_metrics_figure
 		f->have_net = true;
 }
 
-int gd_metrics_of(const struct gd_config *cfg, const struct gd_mounts *mounts,
-		  const struct gd_metrics_target *t, json_t *image_sizes, struct gdn_log *log,
-		  json_t **ret, struct gdn_err **err)
+int gd_metrics_of(const struct gd_config *cfg, const struct gd_metrics_target *t,
+		  json_t *image_sizes, struct gdn_log *log, json_t **ret, struct gdn_err **err)
 {
 	_cleanup_free_ char *dir = gd_container_dir(cfg, t->handle);
 	struct gd_metrics_figures f = {0};
@@ -186,10 +186,11 @@ int gd_metrics_of(const struct gd_config *cfg, const struct gd_mounts *mounts,
 
 	if (!dir)
 		return gdn_err_set(err, ENOMEM, "metrics");
-	if ((r = read_cgroups(mounts, t, &f.cg, err)) < 0 ||
-	    (r = read_age(dir, &f.age_ns, err)) < 0 ||
+	if ((r = read_cgroups(t, &f.cg, err)) < 0 ||
 	    (r = read_disk(cfg, dir, t->handle, image_sizes, &f, log, err)) < 0)
 		return r;
+	uint64_t now = gdn_now_real_ns();
+	f.age_ns = t->created_ns && now > t->created_ns ? now - t->created_ns : 0;
 	if (t->net_iface)
 		read_net(t, &f);
 	f.cpu_entitlement =
@@ -198,16 +199,15 @@ int gd_metrics_of(const struct gd_config *cfg, const struct gd_mounts *mounts,
 	return *ret ? 0 : gdn_err_set(err, ENOMEM, "metrics");
 }
 
-json_t *gd_metrics_entry(const struct gd_config *cfg, const struct gd_mounts *mounts,
-			 const struct gd_metrics_target *t, json_t *image_sizes,
-			 struct gdn_log *log)
+json_t *gd_metrics_entry(const struct gd_config *cfg, const struct gd_metrics_target *t,
+			 json_t *image_sizes, struct gdn_log *log)
 {
 	_cleanup_err_ struct gdn_err *e = NULL;
 	json_t *m = NULL;
 
 	if (t->error)
 		gdn_err_kind(&e, GDN_ERR_GENERIC, ENOENT, "%s", t->error);
-	else if (gd_metrics_of(cfg, mounts, t, image_sizes, log, &m, &e) >= 0)
+	else if (gd_metrics_of(cfg, t, image_sizes, log, &m, &e) >= 0)
 		return json_pack("{s:o, s:n}", "Metrics", m, "Err");
 	e->kind = GDN_ERR_GENERIC;
 	return json_pack("{s:o, s:o}", "Metrics", gd_metrics_zero_json(), "Err",

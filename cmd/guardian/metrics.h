@@ -16,13 +16,16 @@
 struct gd_metrics_target {
 	char *handle;
 	char *error; /* non-NULL: the entry is this error (unknown handle, being created...) */
-	pid_t init_pid;
+	struct gd_cgroup_dirs cg;
 	uint64_t cpu_shares;
-	char *net_iface; /* NetworkStat's interface (network metrics on, a plugin named it) */
+	uint64_t created_ns; /* CLOCK_REALTIME; Age counts from it */
+	pid_t init_pid;	     /* for NetworkStat: /proc/<pid>/net/dev */
+	char *net_iface;     /* NetworkStat's interface (network metrics on, a plugin named it) */
 };
 
 struct gd_metrics_job {
 	bool bulk; /* BulkMetrics: a map of entries; else the one target's Metrics */
+	int sock;  /* a duplicate of the client's connection: the worker writes the response */
 	size_t n;
 	struct gd_metrics_target *targets;
 	/* the images' sizes known so far (gd_volume_disk_stat): the loop's, borrowed; the worker
@@ -31,16 +34,18 @@ struct gd_metrics_job {
 };
 void gd_metrics_job_free(void *job);
 
-/* One container's Metrics object. `mounts`: the host's, parsed once per request. */
-int gd_metrics_of(const struct gd_config *cfg, const struct gd_mounts *mounts,
-		  const struct gd_metrics_target *t, json_t *image_sizes, struct gdn_log *log,
-		  json_t **ret, struct gdn_err **err);
+/* One container's Metrics object. */
+int gd_metrics_of(const struct gd_config *cfg, const struct gd_metrics_target *t,
+		  json_t *image_sizes, struct gdn_log *log, json_t **ret, struct gdn_err **err);
 
 /* A BulkMetrics entry: {"Metrics":..., "Err":null}, or zero metrics and an untyped error (as
  * Garden converts per-handle errors, protocol §4.8). */
-json_t *gd_metrics_entry(const struct gd_config *cfg, const struct gd_mounts *mounts,
-			 const struct gd_metrics_target *t, json_t *image_sizes,
-			 struct gdn_log *log);
+json_t *gd_metrics_entry(const struct gd_config *cfg, const struct gd_metrics_target *t,
+			 json_t *image_sizes, struct gdn_log *log);
+
+/* The container's created time (the runtime wrote its pidfile at create; Garden's fallback for
+ * runc's `created`), ns of CLOCK_REALTIME; 0 if unknown. */
+uint64_t gd_metrics_created_ns(const struct gd_config *cfg, const char *handle);
 
 /* Pure parts, for tests. The Metrics object of figures already read; CPUEntitlement is
  * shares x (per_share / 100) x age, as Garden computes it. */

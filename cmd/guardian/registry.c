@@ -49,6 +49,9 @@ static void ctr_free(struct gd_ctr *c)
 	json_decref(c->props);
 	json_decref(c->run_base);
 	free(c->oom_file);
+	free(c->cg.memory);
+	free(c->cg.cpu);
+	free(c->cg.pids);
 	free(c);
 }
 

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "lib/err.h"
+#include "cmd/guardian/cgroup_stats.h"
 #include "cmd/guardian/config.h"
 
 enum gd_ctr_state {
@@ -39,6 +40,12 @@ struct gd_ctr {
 	uint64_t oom_kills;
 	char *oom_file;
 	bool oom_looked_up;
+	/* Metrics: the container's cgroup directories, found from the init's pid the first time
+	 * they are asked for (cgroup_stats.h); valid when cg_found */
+	struct gd_cgroup_dirs cg;
+	bool cg_found;
+	uint64_t
+	    created_ns; /* when the runtime wrote the pidfile (CLOCK_REALTIME); 0: not yet read */
 	struct gd_ctr *next;
 };
 
