@@ -149,7 +149,8 @@ int gl_cmd_list(const struct gl_cmd *cmd, int argc, char **argv)
 	return GL_EXIT_OK;
 }
 
-int gl_cmd_info(const struct gl_cmd *cmd, int argc, char **argv)
+/* GET /containers/HANDLE<suffix>, printed as indented JSON in the server's member order. */
+static int print_container_json(const struct gl_cmd *cmd, int argc, char **argv, const char *suffix)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
 	_cleanup_free_ char *path = NULL;
@@ -158,10 +159,20 @@ int gl_cmd_info(const struct gl_cmd *cmd, int argc, char **argv)
 
 	if (r >= 0)
 		return r;
-	path = gl_container_path(argv[optind], "/info");
+	path = gl_container_path(argv[optind], suffix);
 	if (!path || gl_call("GET", path, NULL, &resp, &err) < 0)
 		return gl_fail(err);
 	return print_json_line(resp, JSON_INDENT(2));
+}
+
+int gl_cmd_info(const struct gl_cmd *cmd, int argc, char **argv)
+{
+	return print_container_json(cmd, argc, argv, "/info");
+}
+
+int gl_cmd_metrics(const struct gl_cmd *cmd, int argc, char **argv)
+{
+	return print_container_json(cmd, argc, argv, "/metrics");
 }
 
 int gl_cmd_properties(const struct gl_cmd *cmd, int argc, char **argv)

@@ -203,6 +203,7 @@ int gl_cmd_create(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_destroy(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_list(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_info(const struct gl_cmd *cmd, int argc, char **argv);
+int gl_cmd_metrics(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_properties(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_get_property(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_set_property(const struct gl_cmd *cmd, int argc, char **argv);

@@ -162,6 +162,17 @@ const struct gl_cmd gl_commands[] = {
 	.run = gl_cmd_info,
     },
     {
+	.name = "metrics",
+	.synopsis = "HANDLE",
+	.summary = "print a container's metrics as JSON",
+	.help = "Prints the container's metrics (GET /containers/HANDLE/metrics) as indented\n"
+		"JSON: MemoryStat, CPUStat, DiskStat, NetworkStat, PidStat, Age (ns) and\n"
+		"CPUEntitlement (ns).\n",
+	.shortopts = "t:h",
+	.longopts = common_longopts,
+	.run = gl_cmd_metrics,
+    },
+    {
 	.name = "properties",
 	.synopsis = "HANDLE",
 	.summary = "print a container's properties",

@@ -91,6 +91,15 @@ teardown() {
 	assert_output "active $GDN_DEPOT/gl-a v"
 }
 
+@test "gaol metrics prints the metrics JSON in Garden's order" {
+	run --separate-stderr gaol metrics gl-a
+	assert_success
+	run jq -r '(keys_unsorted | join(",")) + " " + (.PidStat.Current | tostring)' <<<"$output"
+	assert_output "MemoryStat,CPUStat,DiskStat,NetworkStat,PidStat,Age,CPUEntitlement 1"
+	run --separate-stderr gaol metrics gl-nope
+	assert_failure 1
+}
+
 @test "gaol properties prints sorted KEY<TAB>VALUE lines" {
 	run --separate-stderr gaol properties gl-a
 	assert_success
