@@ -179,8 +179,9 @@ BATS_FILES ?= test/bats/*.bats
 # and test/v2vm/known-failures lists the failures expected for now. Skipped, not failed, where
 # /dev/kvm is absent. BUILD and ROOTFS must be inside this worktree (the VM sees only it, /usr
 # and /etc).
-BATS_V2_FILES ?= test/bats/30-guardian-create.bats test/bats/32-guardian-security.bats
-V2VM_TIMEOUT  ?= 1500
+BATS_V2_FILES ?= test/bats/30-guardian-create.bats test/bats/32-guardian-security.bats \
+		 test/bats/62-guardian-metrics.bats test/bats/66-guardian-oom.bats
+V2VM_TIMEOUT  ?= 2700
 v2vm-kernel:
 	test/v2vm/fetch-kernel build/v2vm/kernel
 # (test/v2vm/run does v2vm-kernel itself, after finding that /dev/kvm is there.)

@@ -84,9 +84,9 @@ field() { # field JQ-PATH: the value at JQ-PATH of $API_BODY
 		metrics mt-cpu
 		after=$(cat "$(cg_file mt-cpu cpuacct cpuacct.usage)")
 	else
-		before=$(awk '$1 == "usage_usec" { print $2 * 1000 }' "$(cg_file mt-cpu cpuacct cpu.stat)")
+		before=$(awk '$1 == "usage_usec" { print $2 "000" }' "$(cg_file mt-cpu cpuacct cpu.stat)")
 		metrics mt-cpu
-		after=$(awk '$1 == "usage_usec" { print $2 * 1000 }' "$(cg_file mt-cpu cpuacct cpu.stat)")
+		after=$(awk '$1 == "usage_usec" { print $2 "000" }' "$(cg_file mt-cpu cpuacct cpu.stat)")
 	fi
 	usage=$(field .CPUStat.Usage)
 	((usage >= before && usage <= after && usage > 0)) || fail "Usage $usage not in [$before, $after]"
