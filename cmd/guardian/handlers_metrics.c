@@ -33,22 +33,20 @@ static int metrics_run(const struct gd_config *cfg, void *p, struct gdn_log *log
 	json_auto_t *body = NULL;
 	_cleanup_free_ char *text = NULL;
 	struct gdn_buf out = {0};
+	struct gdn_buf bulk = {0};
 	size_t len = 0;
 	int r;
 
 	if (!j->bulk) {
 		if ((r = gd_metrics_of(cfg, &j->targets[0], j->image_sizes, log, &body, err)) < 0)
 			return r;
+		text = gdn_json_line(body, &len);
 	} else {
-		/* Go encodes a map with sorted keys; each Metrics keeps its fields' order */
 		qsort(j->targets, j->n, sizeof(*j->targets), cmp_target);
-		body = json_object();
-		for (size_t i = 0; body && i < j->n; i++)
-			json_object_set_new(
-			    body, j->targets[i].handle,
-			    gd_metrics_entry(cfg, &j->targets[i], j->image_sizes, log));
+		if (gd_metrics_bulk_body(cfg, j, log, &bulk) >= 0)
+			text = gdn_buf_steal(&bulk, &len);
+		gdn_buf_free(&bulk);
 	}
-	text = body ? gdn_json_line(body, &len) : NULL;
 	if (!text || gdn_http_write_response(&out, 200, "application/json", text, len, false) < 0) {
 		gdn_buf_free(&out);
 		return gdn_err_set(err, ENOMEM, "metrics");

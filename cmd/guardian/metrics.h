@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <jansson.h>
+#include "lib/buf.h"
 #include "lib/err.h"
 #include "lib/log.h"
 #include "cmd/guardian/cgroup_stats.h"
@@ -42,6 +43,11 @@ int gd_metrics_of(const struct gd_config *cfg, const struct gd_metrics_target *t
  * Garden converts per-handle errors, protocol §4.8). */
 json_t *gd_metrics_entry(const struct gd_config *cfg, const struct gd_metrics_target *t,
 			 json_t *image_sizes, struct gdn_log *log);
+
+/* BulkMetrics' body, "{...}\n", the targets sorted by handle (Go encodes a map so): on two
+ * cores for many containers (metrics_bulk.c). The image sizes learnt are added to the job's. */
+int gd_metrics_bulk_body(const struct gd_config *cfg, struct gd_metrics_job *j, struct gdn_log *log,
+			 struct gdn_buf *ret);
 
 /* The container's created time (the runtime wrote its pidfile at create; Garden's fallback for
  * runc's `created`), ns of CLOCK_REALTIME; 0 if unknown. */

@@ -180,16 +180,19 @@ field() { # field JQ-PATH: the value at JQ-PATH of $API_BODY
 	destroy_container mt-b2
 }
 
-@test "BulkMetrics of many containers in one request, with a create in between" {
+@test "BulkMetrics of many containers (split across processes), a handle twice, an unknown one" {
 	local i handles=
-	for i in 1 2 3 4 5 6; do
+	# 34 >= the 32 from which the worker shares the reads with a helper process
+	for i in $(seq -w 1 34); do
 		create_container "mt-m$i"
 		handles+=${handles:+,}mt-m$i
 	done
-	api_ok GET "/containers/bulk_metrics?handles=$handles"
-	assert_equal "$(field '[.[] | select(.Err == null)] | length')" 6
-	assert_equal "$(field '[.[] | .Metrics.PidStat.Current] | add')" 6
-	for i in 1 2 3 4 5 6; do
+	api_ok GET "/containers/bulk_metrics?handles=mt-zz,$handles,mt-m07"
+	assert_equal "$(field 'keys_unsorted | join(",")')" "$(seq -w 1 34 | sed 's/^/mt-m/' | paste -sd,),mt-zz"
+	assert_equal "$(field '[.[] | select(.Err == null)] | length')" 34
+	assert_equal "$(field '[.[] | .Metrics.PidStat.Current] | add')" 34
+	assert_equal "$(field '.["mt-zz"].Err.Message')" "unknown handle: mt-zz"
+	for i in $(seq -w 1 34); do
 		destroy_container "mt-m$i"
 	done
 }
