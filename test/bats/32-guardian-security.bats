@@ -192,25 +192,23 @@ cgroup_file() {
 		echo /sys/fs/cgroup/unified)" "$rel" "$4"
 }
 
-@test "--cpu-quota-per-share sets a CFS quota of shares x quota, at least 1 ms per 100 ms" {
+# (The 1 ms floor is test_bundle's: a container held to 1% of a core starts runc's init so slowly
+# on a loaded machine that a create here could take longer than the test waits.)
+@test "--cpu-quota-per-share sets a CFS quota of shares x quota per 100 ms" {
 	start_guardian --cpu-quota-per-share 20
 	create_container sec-q '{"limits":{"cpu_limits":{"limit_in_shares":500}}}'
-	create_container sec-q-min '{"limits":{"cpu_limits":{"weight":10}}}'
 	create_container sec-q-none
 	if v1_controller cpu; then
 		local d
 		d=$(ctr_cgroup sec-q cpu)
 		assert_equal "$(cat "$d/cpu.cfs_period_us") $(cat "$d/cpu.cfs_quota_us") $(cat "$d/cpu.shares")" \
 			"100000 10000 500"
-		assert_equal "$(cat "$(ctr_cgroup sec-q-min cpu)/cpu.cfs_quota_us")" 1000
 		assert_equal "$(cat "$(ctr_cgroup sec-q-none cpu)/cpu.cfs_quota_us")" -1
 	else
 		assert_equal "$(cat "$(cgroup_file sec-q cpu - cpu.max)")" "10000 100000"
-		assert_equal "$(cat "$(cgroup_file sec-q-min cpu - cpu.max)")" "1000 100000"
 		assert_equal "$(cat "$(cgroup_file sec-q-none cpu - cpu.max)")" "max 100000"
 	fi
 	destroy_container sec-q
-	destroy_container sec-q-min
 	destroy_container sec-q-none
 }
 
