@@ -14,6 +14,7 @@
 #include "lib/proc.h"
 #include "lib/run.h"
 #include "cmd/guardian/layers.h"
+#include "cmd/guardian/volume_store.h"
 #include "cmd/guardian/volumizer.h"
 
 #define UNPACK_TIMEOUT_NS (30ULL * 60 * 1000000000) /* a multi-GiB layer on a slow disk */
@@ -199,44 +200,6 @@ int gd_layers_ensure(const struct gd_config *cfg, const struct gd_layout *img, b
 	return 0;
 }
 
-/* Whether a container of the depot records `path` as one of its lowerdirs. A record that cannot
- * be read counts as a use. */
-static bool recorded(const char *depot, const char *path)
-{
-	_cleanup_closedir_ DIR *d = depot ? opendir(depot) : NULL;
-	struct dirent *ent;
-	size_t plen = strlen(path);
-
-	if (!d)
-		return depot && errno != ENOENT;
-	while ((ent = readdir(d))) {
-		char rec[4096];
-		_cleanup_free_ char *text = NULL;
-		_cleanup_err_ struct gdn_err *e = NULL;
-		size_t len = 0;
-
-		if (ent->d_name[0] == '.')
-			continue;
-		int n = snprintf(rec, sizeof(rec), "%s/%s/%s/%s", depot, ent->d_name,
-				 GDN_DEPOT_VOLUME, GD_VOLUME_LOWERDIR);
-		if (n < 0 || (size_t)n >= sizeof(rec))
-			return true;
-		if (gdn_fs_read_file(rec, 1 << 20, &text, &len, &e) < 0) {
-			if (gdn_err_code(e) == -ENOENT || gdn_err_code(e) == -ENOTDIR)
-				continue;
-			return true;
-		}
-		for (const char *line = text; *line;) {
-			const char *nl = strchr(line, '\n');
-			size_t l = nl ? (size_t)(nl - line) : strlen(line);
-			if (l == plen && memcmp(line, path, plen) == 0)
-				return true;
-			line += l + (nl ? 1 : 0);
-		}
-	}
-	return false;
-}
-
 int gd_layers_collect(const struct gd_config *cfg, unsigned *ret_removed, struct gdn_log *log,
 		      struct gdn_err **err)
 {
@@ -264,7 +227,7 @@ int gd_layers_collect(const struct gd_config *cfg, unsigned *ret_removed, struct
 		if (!path)
 			return gdn_err_set(err, ENOMEM, "collect layers");
 		/* with the store locked exclusively no unpack is under way: a tmp dir is stale */
-		if (strncmp(name, "tmp.", 4) != 0 && recorded(cfg->depot, path))
+		if (strncmp(name, "tmp.", 4) != 0 && gd_volume_lower_recorded(cfg->depot, path))
 			continue;
 		_cleanup_err_ struct gdn_err *rm = NULL;
 		if (gdn_fs_rm_rf(path, &rm) < 0) {

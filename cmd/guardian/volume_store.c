@@ -7,6 +7,7 @@
  *   <depot>/<handle>/volume/path the volume's path, written before anything is made in it
  *   <depot>/<handle>/volume/image "<bytes> <inodes>": the image's size, for total-scope limits
  *                                and DiskStat */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -23,6 +24,30 @@
 #include "cmd/guardian/disk_usage.h"
 #include "cmd/guardian/volume_store.h"
 #include "cmd/guardian/volumizer.h"
+
+char *gd_volume_name(const char *dir)
+{
+	const char *slash = strrchr(dir, '/');
+	const char *last = slash ? slash + 1 : dir;
+	char *name = NULL;
+
+	/* <depot>/<handle>/processes/<id>: a pea's */
+	if (slash && slash - dir > (ptrdiff_t)strlen(GDN_DEPOT_PROCESSES) + 1) {
+		const char *procs = slash - strlen(GDN_DEPOT_PROCESSES);
+		if (procs[-1] == '/' &&
+		    strncmp(procs, GDN_DEPOT_PROCESSES, strlen(GDN_DEPOT_PROCESSES)) == 0) {
+			const char *end = procs - 1, *h = end;
+			while (h > dir && h[-1] != '/')
+				h--;
+			if (h < end && asprintf(&name, "%.*s" GD_VOLUME_PEA_SEP "%s",
+						(int)(end - h), h, last) < 0)
+				return NULL;
+			if (name)
+				return name;
+		}
+	}
+	return strdup(last);
+}
 
 char *gd_volume_store_path(const struct gd_config *cfg, const char *handle)
 {
@@ -124,13 +149,12 @@ int gd_volume_store_prepare(const struct gd_config *cfg, const char *dir, const 
 			    const struct gd_disk_limits *disk, struct gdn_log *log, char **ret_vol,
 			    struct gdn_err **err)
 {
-	const char *slash = strrchr(dir, '/');
-	const char *handle = slash ? slash + 1 : dir;
+	_cleanup_free_ char *handle = gd_volume_name(dir);
 	_cleanup_free_ char *record_dir = gdn_path_join(dir, GDN_DEPOT_VOLUME);
 	_cleanup_free_ char *path_record =
 	    record_dir ? gdn_path_join(record_dir, GD_VOLUME_PATH) : NULL;
 	_cleanup_free_ char *volumes = gdn_path_join(cfg->store, GD_VOLUME_STORE_DIR);
-	_cleanup_free_ char *vol = gd_volume_store_path(cfg, handle);
+	_cleanup_free_ char *vol = handle ? gd_volume_store_path(cfg, handle) : NULL;
 	_cleanup_close_ int vol_fd = -1;
 	struct gd_quota_plan plan;
 	struct gd_disk_usage image = {0};
@@ -228,9 +252,17 @@ int gd_volume_remove(const struct gd_config *cfg, const char *handle, struct gdn
 	return 0;
 }
 
-static bool container_exists(const struct gd_config *cfg, const char *handle)
+/* Whether the container (or, for <handle>@<id>, the pea's process dir) is in the depot. */
+static bool container_exists(const struct gd_config *cfg, const char *name)
 {
-	_cleanup_free_ char *dir = gdn_path_join(cfg->depot, handle);
+	const char *sep = strstr(name, GD_VOLUME_PEA_SEP);
+	_cleanup_free_ char *dir = NULL;
+
+	if (sep && asprintf(&dir, "%s/%.*s/%s/%s", cfg->depot, (int)(sep - name), name,
+			    GDN_DEPOT_PROCESSES, sep + strlen(GD_VOLUME_PEA_SEP)) < 0)
+		return true;
+	if (!sep)
+		dir = gdn_path_join(cfg->depot, name);
 	return !dir || access(dir, F_OK) == 0 || errno != ENOENT;
 }
 
@@ -375,4 +407,66 @@ int gd_volume_disk_stat(const struct gd_config *cfg, const char *dir, json_t *si
 	ret->total_bytes = ret->exclusive_bytes + ib;
 	ret->total_inodes = ret->exclusive_inodes + ii;
 	return 0;
+}
+
+/* 1: the record at <dir>/volume/lowerdir names `path` on one of its lines (or cannot be read:
+ * that counts as a use); 0: it does not, or there is none. */
+static int record_names(const char *dir, const char *path)
+{
+	char rec[PATH_MAX];
+	_cleanup_free_ char *text = NULL;
+	_cleanup_err_ struct gdn_err *e = NULL;
+	size_t len = 0, plen = strlen(path);
+	int n = snprintf(rec, sizeof(rec), "%s/%s/%s", dir, GDN_DEPOT_VOLUME, GD_VOLUME_LOWERDIR);
+
+	if (n < 0 || (size_t)n >= sizeof(rec))
+		return 1;
+	if (gdn_fs_read_file(rec, 1 << 20, &text, &len, &e) < 0)
+		return gdn_err_code(e) == -ENOENT || gdn_err_code(e) == -ENOTDIR ? 0 : 1;
+	for (const char *line = text; *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t l = nl ? (size_t)(nl - line) : strlen(line);
+		if (l == plen && memcmp(line, path, plen) == 0)
+			return 1;
+		line += l + (nl ? 1 : 0);
+	}
+	return 0;
+}
+
+/* The peas of the container at `dir` (its processes/ dirs with volume records). */
+static bool peas_record(const char *dir, const char *path)
+{
+	_cleanup_free_ char *procs = gdn_path_join(dir, GDN_DEPOT_PROCESSES);
+	_cleanup_closedir_ DIR *d = procs ? opendir(procs) : NULL;
+	struct dirent *ent;
+
+	if (!d)
+		return !procs || (errno != ENOENT && errno != ENOTDIR);
+	while ((ent = readdir(d))) {
+		_cleanup_free_ char *pdir = NULL;
+		if (ent->d_name[0] == '.')
+			continue;
+		pdir = gdn_path_join(procs, ent->d_name);
+		if (!pdir || record_names(pdir, path))
+			return true;
+	}
+	return false;
+}
+
+bool gd_volume_lower_recorded(const char *depot, const char *path)
+{
+	_cleanup_closedir_ DIR *d = depot ? opendir(depot) : NULL;
+	struct dirent *ent;
+
+	if (!d)
+		return depot && errno != ENOENT;
+	while ((ent = readdir(d))) {
+		_cleanup_free_ char *dir = NULL;
+		if (ent->d_name[0] == '.')
+			continue;
+		dir = gdn_path_join(depot, ent->d_name);
+		if (!dir || record_names(dir, path) || peas_record(dir, path))
+			return true;
+	}
+	return false;
 }

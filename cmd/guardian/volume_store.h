@@ -1,6 +1,7 @@
 /* Container volumes in the store, their project quotas and their disk usage (volume_store.c). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <jansson.h>
 #include "lib/err.h"
@@ -17,6 +18,12 @@
 /* Inodes a volume holds before the container writes anything: its dir, upper, work and the
  * work/work dir overlayfs makes at mount; an inode limit gets them on top. */
 #define GD_VOLUME_OVERHEAD_INODES 4
+
+/* The name of the volume of the container (or pea) whose dir is `dir` (malloc'd; NULL: no
+ * memory): the handle, its last component; for a pea's process dir <depot>/<handle>/processes/
+ * <id>, "<handle>@<id>" ('@' is in no handle or process id, so no two names meet). */
+#define GD_VOLUME_PEA_SEP "@"
+char *gd_volume_name(const char *dir);
 
 /* <store>/volumes/<handle> (malloc'd; NULL: no memory). */
 char *gd_volume_store_path(const struct gd_config *cfg, const char *handle);
@@ -39,6 +46,11 @@ int gd_volume_of(const char *dir, char **ret, struct gdn_err **err);
  * cleared first). Nothing there is success. */
 int gd_volume_remove(const struct gd_config *cfg, const char *handle, struct gdn_log *log,
 		     struct gdn_err **err);
+
+/* Whether a container of the depot, or a pea of one, records `path` as one of its lowerdirs
+ * (<dir>/volume/lowerdir). A record that cannot be read counts as a use: collecting what a
+ * container still runs on would break it. */
+bool gd_volume_lower_recorded(const char *depot, const char *path);
 
 /* Start-up: removes every volume of the store whose container dir is gone from the depot (a
  * crash between create's or destroy's steps) and every project id record whose volume is gone

@@ -257,36 +257,6 @@ static bool lower_in_use(const struct gd_mounts *mounts, const char *needle)
 	return false;
 }
 
-/* Whether the lowerdir recorded by a container of the depot is `path`. A record that cannot be
- * read counts as a use: collecting a copy a container still runs on would break it. */
-static bool lower_recorded(const char *depot, const char *path)
-{
-	_cleanup_closedir_ DIR *d = depot ? opendir(depot) : NULL;
-	struct dirent *ent;
-	if (!d)
-		return depot && errno != ENOENT;
-	while ((ent = readdir(d))) {
-		if (ent->d_name[0] == '.')
-			continue;
-		char rec[PATH_MAX];
-		_cleanup_free_ char *lower = NULL;
-		_cleanup_err_ struct gdn_err *e = NULL;
-		size_t len = 0;
-		int n = snprintf(rec, sizeof(rec), "%s/%s/%s/%s", depot, ent->d_name,
-				 GDN_DEPOT_VOLUME, GD_VOLUME_LOWERDIR);
-		if (n < 0 || (size_t)n >= sizeof(rec))
-			return true;
-		if (gdn_fs_read_file(rec, PATH_MAX, &lower, &len, &e) < 0) {
-			if (gdn_err_code(e) == -ENOENT || gdn_err_code(e) == -ENOTDIR)
-				continue;
-			return true;
-		}
-		if (strcmp(lower, path) == 0)
-			return true;
-	}
-	return false;
-}
-
 /* Removes builds left by a crashed builder and generations other than `gen` that nothing uses.
  * Called with the lock held. Failures are only logged. */
 static void collect_garbage(const struct gd_config *cfg, const char *keydir, const char *key,
@@ -311,7 +281,8 @@ static void collect_garbage(const struct gd_config *cfg, const char *keydir, con
 			    n > 0 && (size_t)n < sizeof(needle) && !lower_in_use(&mounts, needle);
 		}
 		_cleanup_free_ char *path = stale ? gdn_path_join(keydir, name) : NULL;
-		if (path && strncmp(name, "rootfs.", 7) == 0 && lower_recorded(cfg->depot, path))
+		if (path && strncmp(name, "rootfs.", 7) == 0 &&
+		    gd_volume_lower_recorded(cfg->depot, path))
 			stale = false;
 		if (!stale)
 			continue;

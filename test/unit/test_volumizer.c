@@ -14,6 +14,7 @@
 #include "lib/log.h"
 #include "lib/path.h"
 #include "cmd/guardian/mountinfo.h"
+#include "cmd/guardian/volume_store.h"
 #include "cmd/guardian/volumizer.h"
 
 #define MAXID 4294967294u
@@ -373,11 +374,30 @@ static void test_volume_create_errors(void)
 	gdn_err_free(err);
 }
 
+static void test_volume_names(void)
+{
+	static const struct {
+		const char *dir, *name;
+	} cases[] = {
+	    {"/d/depot/h1", "h1"},
+	    {"/d/depot/h1/processes/p1", "h1@p1"},
+	    {"depot/processes", "processes"},
+	    {"/processes/p", "p"},
+	    {"/d/x/yprocesses/p", "p"},
+	};
+	for (size_t i = 0; i < GDN_ARRAY_SIZE(cases); i++) {
+		char *n = gd_volume_name(cases[i].dir);
+		CHECK_STREQ(n, cases[i].name);
+		free(n);
+	}
+}
+
 int main(void)
 {
 	gdn_log_init("test", GDN_LOG_FATAL, 2);
 	static const struct tap_test tests[] = {
 	    TEST(test_idmap),
+	    TEST(test_volume_names),
 	    TEST(test_mountinfo_parse),
 	    TEST(test_shifted_copy),
 	    TEST(test_concurrent_first_builds_build_once),
