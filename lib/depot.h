@@ -27,3 +27,10 @@
 #define GDN_PROC_EXITCODE "exitcode"	   /* the exit status, once the process has exited */
 /* its dadoo died under the running process: the message every later Attach answers with */
 #define GDN_PROC_SHIM_LOST "shim-lost"
+/* Peas (processes with an image of their own): the process dir is the pea's OCI bundle. Its
+ * config.json is written before dadoo starts it (dadoo then runs it with `<runtime> run`), its
+ * rootfs/ is the built-in volumizer's overlay (and volume/ its records, as in a container dir)
+ * and image-plugin names the plugin that made its rootfs instead. */
+#define GDN_PROC_BUNDLE "config.json"
+#define GDN_PROC_ROOTFS "rootfs"
+#define GDN_PROC_IMAGE_PLUGIN "image-plugin"

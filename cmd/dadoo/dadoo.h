@@ -202,6 +202,8 @@ struct dd_exec {
 	struct gdn_log *log; /* the runtime's argv is logged here (debug); may be NULL */
 	const char *dir;
 	const char *handle;
+	/* a pea: the runtime runs the bundle in dir as a container of this id (not an exec) */
+	const char *pea_id;
 	int stdio[3];		    /* the process's stdin/stdout/stderr; -1: /dev/null */
 	const char *console_socket; /* TTY: path of the console socket, else NULL */
 	int console_fd;		    /* TTY: the listening console socket, else -1 */

@@ -237,6 +237,7 @@ static int launch(struct dd_state *s, struct gdn_err **err)
 	_cleanup_free_ char *console_dir = NULL;
 	_cleanup_free_ char *console_path = NULL;
 	_cleanup_free_ char *process_json = gdn_path_join(s->dir, GDN_PROC_SPEC);
+	_cleanup_free_ char *bundle = gdn_path_join(s->dir, GDN_PROC_BUNDLE);
 	_cleanup_close_ int console = -1;
 	struct dd_exec x = {
 	    .runtime = arg_runtime,
@@ -254,8 +255,11 @@ static int launch(struct dd_state *s, struct gdn_err **err)
 	};
 	int master = -1, r;
 
-	if (!process_json)
+	if (!process_json || !bundle)
 		return gdn_err_set(err, ENOMEM, "launch");
+	/* a pea's process dir is its bundle (guardian writes config.json there) */
+	if (access(bundle, F_OK) == 0)
+		x.pea_id = s->process_id;
 	if (s->tty) {
 		dd_console_size(process_json, &x.columns, &x.rows);
 		console = dd_console_listen(&console_dir, &console_path, err);

@@ -1,8 +1,9 @@
 /* `<runtime> [--root R] --log runtime.log --log-format json [extra args] exec --detach [--tty
- * --console-socket P] --pid-file pidfile -p process.json <handle>` (lib/runtime.h), run in the
- * process dir so that the relative names land there. The runtime passes its stdio on to the
- * process. It has a deadline; on every failure it is killed and reaped, and so is whatever it
- * started. */
+ * --console-socket P] --pid-file pidfile -p process.json <handle>` (lib/runtime.h), or for a pea
+ * (a process dir holding its own bundle, config.json) `... run --detach [--console-socket P]
+ * --pid-file pidfile --no-new-keyring --bundle <dir> <process id>`, run in the process dir so that
+ * the relative names land there. The runtime passes its stdio on to the process. It has a
+ * deadline; on every failure it is killed and reaped, and so is whatever it started. */
 #include <dirent.h>
 #include <errno.h>
 #include <poll.h>
@@ -35,13 +36,23 @@ static struct gdn_runtime runtime_of(const struct dd_exec *x)
 	};
 }
 
+static const char *verb(const struct dd_exec *x)
+{
+	return x->pea_id ? "run" : "exec";
+}
+
 static int failure(const struct dd_exec *x, int status, int errout, struct gdn_err **err)
 {
 	_cleanup_free_ char *log_path = gdn_path_join(x->dir, GDN_PROC_RUNTIME_LOG);
 	_cleanup_free_ char *text = errout >= 0 ? gdn_runtime_stderr_text(errout, NULL) : NULL;
 	struct gdn_runtime rt = runtime_of(x);
 
-	return gdn_runtime_failed(&rt, "exec", status, log_path, text, err);
+	int r = gdn_runtime_failed(&rt, verb(x), status, log_path, text, err);
+
+	/* a pea's process is started by `run`: its missing executable is an exec's error */
+	if (x->pea_id && err && *err && gdn_runtime_not_found(gdn_err_str(*err)))
+		(*err)->kind = GDN_ERR_EXECUTABLE_NOT_FOUND;
+	return r;
 }
 
 static int read_pid(const char *dir, pid_t *ret_pid, struct gdn_err **err)
@@ -140,7 +151,7 @@ static int wait_runtime(struct dd_exec *x, struct gdn_child *rt, int *ret_status
 		if (r < 0)
 			return gdn_err_set(err, errno, "poll");
 		if (r == 0)
-			return gdn_runtime_timed_out(&desc, "exec", err);
+			return gdn_runtime_timed_out(&desc, verb(x), err);
 		if (p[1].revents & POLLIN) {
 			r = dd_console_receive(x->console_fd, err);
 			if (r < 0 && r != -EAGAIN)
@@ -159,7 +170,7 @@ static int wait_runtime(struct dd_exec *x, struct gdn_child *rt, int *ret_status
 	}
 	r = gdn_child_wait(rt, deadline, ret_status, err);
 	if (r == -ETIMEDOUT)
-		return gdn_runtime_timed_out(&desc, "exec", err);
+		return gdn_runtime_timed_out(&desc, verb(x), err);
 	if (r < 0)
 		return gdn_err_wrap(err, "wait for the runtime");
 	if (*ret_status == 0 && x->console_fd >= 0 && master < 0) {
@@ -193,14 +204,16 @@ static int exec_started(struct dd_exec *x, struct gdn_child *rt, int errout, pid
 		return gdn_err_code(*err = gdn_steal_ptr(&setup_err)); /* no need to wait for it */
 	r = wait_runtime(x, rt, &status, &master, err);
 	if (r < 0)
-		return r == -ETIMEDOUT ? r : gdn_err_wrap(err, "%s exec", gdn_runtime_name(&desc));
+		return r == -ETIMEDOUT
+			   ? r
+			   : gdn_err_wrap(err, "%s %s", gdn_runtime_name(&desc), verb(x));
 	if (status != 0)
 		return failure(x, status, errout >= 0 ? errout : x->stderr_peek, err);
 	if (x->meanwhile && x->console_fd >= 0 && x->meanwhile(x->meanwhile_arg, &setup_err) < 0)
 		return gdn_err_code(*err = gdn_steal_ptr(&setup_err));
 	r = read_pid(x->dir, ret_pid, err);
 	if (r < 0)
-		return gdn_err_wrap(err, "%s exec", gdn_runtime_name(&desc));
+		return gdn_err_wrap(err, "%s %s", gdn_runtime_name(&desc), verb(x));
 	if (ret_master)
 		*ret_master = gdn_steal_fd(&master);
 	return 0;
@@ -226,19 +239,29 @@ int dd_runtime_exec(struct dd_exec *x, pid_t *ret_pid, int *ret_master, struct g
 	(void)unlink(pidfile);
 	(void)unlink(log);
 	gdn_runtime_argv_init(&a, &desc, GDN_PROC_RUNTIME_LOG);
-	gdn_runtime_argv_add(&a, "exec");
+	gdn_runtime_argv_add(&a, verb(x));
 	gdn_runtime_argv_add(&a, "--detach");
 	if (x->console_socket) {
-		gdn_runtime_argv_add(&a, "--tty");
+		/* a pea's terminal is its config.json's */
+		if (!x->pea_id)
+			gdn_runtime_argv_add(&a, "--tty");
 		gdn_runtime_argv_add(&a, "--console-socket");
 		gdn_runtime_argv_add(&a, x->console_socket);
 	}
 	gdn_runtime_argv_add(&a, "--pid-file");
 	gdn_runtime_argv_add(&a, GDN_PROC_PIDFILE);
-	gdn_runtime_argv_add(&a, "-p");
-	gdn_runtime_argv_add(&a, GDN_PROC_SPEC);
-	gdn_runtime_argv_add(&a, x->handle);
-	r = gdn_runtime_argv_check(&a, &desc, "exec", err);
+	if (x->pea_id) {
+		gdn_runtime_argv_add(&a, "--no-new-keyring");
+		/* absolute: the state's bundle is how guardian knows the container is the pea's */
+		gdn_runtime_argv_add(&a, "--bundle");
+		gdn_runtime_argv_add(&a, x->dir);
+		gdn_runtime_argv_add(&a, x->pea_id);
+	} else {
+		gdn_runtime_argv_add(&a, "-p");
+		gdn_runtime_argv_add(&a, GDN_PROC_SPEC);
+		gdn_runtime_argv_add(&a, x->handle);
+	}
+	r = gdn_runtime_argv_check(&a, &desc, verb(x), err);
 	if (r < 0)
 		return r;
 
@@ -258,7 +281,7 @@ int dd_runtime_exec(struct dd_exec *x, pid_t *ret_pid, int *ret_master, struct g
 	};
 	r = gdn_child_spawn(&rt, &o, err);
 	if (r < 0)
-		return gdn_err_wrap(err, "%s exec", gdn_runtime_name(&desc));
+		return gdn_err_wrap(err, "%s %s", gdn_runtime_name(&desc), verb(x));
 	r = exec_started(x, &rt, errout, ret_pid, ret_master, &e);
 	if (r < 0) {
 		abort_start(x, &rt);

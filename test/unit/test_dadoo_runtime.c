@@ -43,6 +43,8 @@ static char *slurp(const char *name)
 }
 
 /* Runs the fake runtime for `handle` with pipes for stdio; returns dd_runtime_exec's result. */
+static bool as_pea; /* exec_fake runs `run` of a pea bundle, `handle` its id */
+
 static int exec_fake(const char *handle, pid_t *pid, struct gdn_err **err, char **ret_stderr)
 {
 	char rt[128];
@@ -57,7 +59,8 @@ static int exec_fake(const char *handle, pid_t *pid, struct gdn_err **err, char 
 	    .runtime = rt,
 	    .runtime_root = "/run/rt",
 	    .dir = tap_tmp,
-	    .handle = handle,
+	    .handle = as_pea ? "sandbox" : handle,
+	    .pea_id = as_pea ? handle : NULL,
 	    .stdio = {in[0], out[1], errp[1]},
 	    .console_fd = -1,
 	    .stderr_peek = -1,
@@ -126,6 +129,29 @@ static void test_exec_failure_messages(void)
 	CHECK(exec_fake("nopid", &pid, &err, NULL) < 0);
 	CHECK(strstr(gdn_err_str(err), "pidfile") != NULL);
 	gdn_err_free(err);
+}
+
+static void test_pea_run(void)
+{
+	struct gdn_err *err = NULL;
+	pid_t pid = 0;
+	char want[512];
+
+	as_pea = true;
+	CHECK_OK(exec_fake("ok", &pid, &err, NULL), err);
+	CHECK_INTEQ(pid, 4242);
+	_cleanup_free_ char *args = slurp("args");
+	snprintf(want, sizeof(want),
+		 "--root\n/run/rt\n--log\nruntime.log\n--log-format\njson\nrun\n--detach\n"
+		 "--pid-file\npidfile\n--no-new-keyring\n--bundle\n%s\nok\n",
+		 tap_tmp);
+	CHECK_STREQ(args, want);
+	/* a pea's missing executable is an exec's error, with run's name */
+	CHECK(exec_fake("runc-nf", &pid, &err, NULL) < 0);
+	CHECK_INTEQ(err->kind, GDN_ERR_EXECUTABLE_NOT_FOUND);
+	CHECK(strncmp(gdn_err_str(err), "fake-runc run: exit status 255: ", 32) == 0);
+	gdn_err_free(err);
+	as_pea = false;
 }
 
 static void test_not_found_patterns(void)
@@ -338,6 +364,7 @@ int main(void)
 	static const struct tap_test tests[] = {
 	    TEST(test_exec_arguments_and_pid),
 	    TEST(test_exec_failure_messages),
+	    TEST(test_pea_run),
 	    TEST(test_not_found_patterns),
 	    TEST(test_console_size),
 	    TEST(test_console_socket),
