@@ -150,7 +150,8 @@ struct gl_process_opts {
 	size_t n_env;
 	const char *dir;
 	const char *user;
-	bool tty; /* then "tty":{"window_size":{"columns":…,"rows":…}} */
+	const char *image; /* a pea's rootfs URI, or NULL */
+	bool tty;	   /* then "tty":{"window_size":{"columns":…,"rows":…}} */
 	unsigned columns, rows;
 };
 /* Builds the ProcessSpec JSON exactly as Go's client encodes it: members in declaration order,

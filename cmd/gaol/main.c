@@ -47,6 +47,7 @@ static const struct option run_longopts[] = {
     {"env", required_argument, NULL, 'e'},
     {"tty", no_argument, NULL, GL_OPT_TTY},
     {"process-id", required_argument, NULL, 'p'},
+    {"image", required_argument, NULL, 'i'},
     GL_COMMON_LONGOPTS,
     {0},
 };
@@ -286,8 +287,12 @@ const struct gl_cmd gl_commands[] = {
 		"      --tty                  a terminal for the process, as big as gaol's (80x24\n"
 		"                             if it has none); with -a, gaol's terminal is in raw\n"
 		"                             mode and window size changes are passed on\n"
-		"  -p, --process-id ID        the process id (default: the server makes one up)\n",
-	.shortopts = "ac:d:u:e:p:t:h",
+		"  -p, --process-id ID        the process id (default: the server makes one up)\n"
+		"  -i, --image URI            run it as a pea: in a rootfs of its own from URI\n"
+		"                             (as for create's -r), sharing the container's\n"
+		"                             network, IPC, PID and UTS namespaces; its default\n"
+		"                             user is root and its default directory /\n",
+	.shortopts = "ac:d:u:e:p:i:t:h",
 	.longopts = run_longopts,
 	.run = gl_cmd_run,
     },

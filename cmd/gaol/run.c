@@ -119,6 +119,11 @@ int gl_cmd_run(const struct gl_cmd *cmd, int argc, char **argv)
 		case GL_OPT_TTY:
 			o.tty = true;
 			break;
+		case 'i':
+			if (!*optarg)
+				return gl_usage_error(cmd, "empty image URI");
+			o.image = optarg;
+			break;
 		default:
 			return gl_opt_other(cmd, c);
 		}

@@ -153,7 +153,9 @@ json_t *gl_process_spec(const struct gl_process_opts *o)
 			  json_pack("{s:{s:I,s:I}}", "window_size", "columns",
 				    (json_int_t)o->columns, "rows", (json_int_t)o->rows)) < 0)
 		return NULL;
-	if (set(spec, "image", json_object()) < 0)
+	if (set(spec, "image",
+		nonempty(o->image) ? json_pack("{s:o}", "uri", gl_json_string(o->image))
+				   : json_object()) < 0)
 		return NULL;
 	return gdn_steal_ptr(&spec);
 }

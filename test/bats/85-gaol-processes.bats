@@ -176,6 +176,19 @@ in_pty() {
 	assert_equal "$stderr" 'gaol: unable to find user nobody2: no matching entries in passwd file'
 }
 
+@test "gaol run -i: a pea in a rootfs of its own, in the container's network namespace" {
+	run --separate-stderr gaol run -a -i "$GDN_ROOTFS" -u 1000:1000 pg-a -c 'echo pea >/tmp/pea-file; id -u; pwd; readlink /proc/self/ns/net'
+	assert_success
+	assert_line --index 0 1000
+	assert_line --index 1 /
+	assert_line --index 2 "$(readlink "/proc/$(init_pid pg-a)/ns/net")"
+	run gaol run -a pg-a -c 'test -e /tmp/pea-file || echo not-in-the-container'
+	assert_output not-in-the-container
+	run --separate-stderr gaol run -a -i /no/such/rootfs pg-a -c true
+	assert_failure 1
+	[[ $stderr == *"rootfs '/no/such/rootfs' does not exist"* ]] || fail "stderr: $stderr"
+}
+
 @test "gaol run -d: the working directory is created and used" {
 	run --separate-stderr gaol run -a -d /var/gaol-dir pg-a -- pwd </dev/null
 	assert_success
