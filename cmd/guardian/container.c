@@ -56,6 +56,7 @@
 #include "cmd/guardian/layers.h"
 #include "cmd/guardian/imageplugin.h"
 #include "cmd/guardian/runtime.h"
+#include "cmd/guardian/pea.h"
 #include "cmd/guardian/volumizer.h"
 
 #define STOP_TRIES 10
@@ -234,6 +235,35 @@ static int create_image(const struct gd_config *cfg, const struct gd_create_spec
 	return r;
 }
 
+int gd_container_rootfs(const struct gd_config *cfg, const struct gd_create_spec *spec,
+			const char *dir, const struct gd_bundle_host *host, json_t **ret_config,
+			struct gdn_log *log, struct gdn_err **err)
+{
+	_cleanup_(gd_layout_free) struct gd_layout img = {0};
+	_cleanup_(image_free) struct gd_image image = {0};
+	bool layout = gd_layout_is_uri(spec->rootfs);
+	const struct gd_disk_limits disk = {
+	    spec->limits.disk_byte_hard, spec->limits.disk_inode_hard, spec->limits.disk_exclusive};
+	json_auto_t *config = NULL;
+	int r;
+
+	if (spec->image_uri)
+		r = create_image(cfg, spec, dir, &image, log, err);
+	else if (layout)
+		r = image_volume(cfg, spec, dir, &img, &disk, log, err);
+	else
+		r = gd_volume_create(cfg, dir, spec->rootfs, spec->privileged, &disk, log, err);
+	if (r < 0)
+		return r;
+	config = gd_bundle_config_image(cfg, spec, dir, host, spec->image_uri ? &image : NULL, err);
+	if (!config)
+		return err && *err ? gdn_err_code(*err) : -ENOMEM;
+	if (layout && (r = apply_image_config(config, spec, &img, err)) < 0)
+		return r;
+	*ret_config = json_incref(config);
+	return 0;
+}
+
 /* Everything create does after the depot dir exists. */
 static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spec *spec,
 			 const char *dir, json_t **ret_props, struct gdn_log *log,
@@ -241,12 +271,6 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 {
 	struct gd_bundle_host host;
 	json_auto_t *config = NULL;
-	_cleanup_(gd_layout_free) struct gd_layout img = {0};
-	bool layout = gd_layout_is_uri(spec->rootfs);
-	_cleanup_(image_free) struct gd_image image = {0};
-	const struct gd_disk_limits disk = {
-	    spec->limits.disk_byte_hard, spec->limits.disk_inode_hard, spec->limits.disk_exclusive};
-
 	_cleanup_(gd_net_pending_settle) struct gd_net_pending net = {.sock = -1};
 
 	gd_bundle_host_probe(&host);
@@ -257,19 +281,9 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 	/* kawasaki's allocation and rules go on beside the volume and the runtime */
 	if (r >= 0)
 		r = gd_network_prepare(cfg, spec->handle, &spec->net, &net, err);
-	if (r >= 0 && spec->image_uri)
-		r = create_image(cfg, spec, dir, &image, log, err);
-	else if (r >= 0 && layout)
-		r = image_volume(cfg, spec, dir, &img, &disk, log, err);
-	else if (r >= 0)
-		r = gd_volume_create(cfg, dir, spec->rootfs, spec->privileged, &disk, log, err);
+	if (r >= 0)
+		r = gd_container_rootfs(cfg, spec, dir, &host, &config, log, err);
 	if (r < 0)
-		return r;
-	config =
-	    gd_bundle_config_image(cfg, spec, dir, &host, spec->image_uri ? &image : NULL, err);
-	if (!config)
-		return err && *err ? gdn_err_code(*err) : -ENOMEM;
-	if (layout && (r = apply_image_config(config, spec, &img, err)) < 0)
 		return r;
 	r = gd_bundle_write(dir, config, err);
 	if (r < 0)
@@ -382,12 +396,18 @@ static int pass_err(struct gdn_err **err, struct gdn_err **from)
 static bool in_container_cgroup(pid_t pid, const char *handle)
 {
 	_cleanup_free_ char *cgroups = NULL;
-	char path[64], needle[GDN_HANDLE_MAX + 16];
-	size_t len;
+	char path[64], needle[2 * GDN_HANDLE_MAX + 16];
+	size_t len, n;
 
 	(void)snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	(void)snprintf(needle, sizeof(needle), "/garden/%s\n", handle);
-	return gdn_fs_read_file(path, 65536, &cgroups, &len, NULL) >= 0 && strstr(cgroups, needle);
+	n = (size_t)snprintf(needle, sizeof(needle), "/garden/%s\n", handle);
+	if (gdn_fs_read_file(path, 65536, &cgroups, &len, NULL) < 0)
+		return false;
+	if (strstr(cgroups, needle))
+		return true;
+	/* or a cgroup below it: a pea's, garden/<handle>/<id> */
+	needle[n - 1] = '/';
+	return strstr(cgroups, needle) != NULL;
 }
 
 int gd_container_pidfd(const char *pidfile, const char *handle, pid_t *ret_pid)
@@ -456,8 +476,8 @@ static int delete_from_runtime(const struct gd_config *cfg, const char *handle, 
 
 /* The image plugin's delete, when one made the rootfs (its record in the dir). The record goes
  * once the delete succeeded, so a destroy retried after a later step failed runs it no more. */
-static int delete_image(const struct gd_config *cfg, const char *handle, const char *dir,
-			struct gdn_log *log, struct gdn_err **err)
+int gd_container_delete_image(const struct gd_config *cfg, const char *handle, const char *dir,
+			      struct gdn_log *log, struct gdn_err **err)
 {
 	_cleanup_free_ char *marker = gdn_path_join(dir, GDN_DEPOT_IMAGE_PLUGIN);
 	_cleanup_free_ char *text = NULL;
@@ -493,6 +513,9 @@ static int destroy_dir(const struct gd_config *cfg, const char *handle, const ch
 	int r = gdn_fs_write_atomic(marker, "", 0, 0644, err);
 	if (r >= 0)
 		r = delete_from_runtime(cfg, handle, dir, log, err);
+	/* its peas died with its PID namespace: their runtime containers, cgroups and rootfs */
+	if (r >= 0)
+		r = gd_pea_remove_all(cfg, handle, dir, log, err);
 	/* The processes are dead now; their shims may linger to deliver exit statuses. */
 	if (r >= 0)
 		gd_dadoo_kill_all(dir, log);
@@ -505,7 +528,7 @@ static int destroy_dir(const struct gd_config *cfg, const char *handle, const ch
 		r = gd_cgroup_remove(cgroup, log, err);
 	/* Garden's order: the image last, once nothing runs on it */
 	if (r >= 0)
-		r = delete_image(cfg, handle, dir, log, err);
+		r = gd_container_delete_image(cfg, handle, dir, log, err);
 	if (r >= 0)
 		r = gd_volume_unmount_all(dir, log, err);
 	if (r >= 0)

@@ -61,6 +61,21 @@ char *gd_container_dir(const struct gd_config *cfg, const char *handle);
 int gd_container_create(const struct gd_config *cfg, const struct gd_create_spec *spec,
 			json_t **ret_props, struct gdn_log *log, struct gdn_err **err);
 
+/* The rootfs of `spec` in `dir` — the image plugin's (its record in dir first), an OCI image's
+ * layers or the base directory under the built-in volumizer's overlay — and the OCI config
+ * over it (*ret_config, not written; the image config's env, user and working dir applied).
+ * Create's first half, shared with peas (dir is then the pea's process dir). The undo of a
+ * failure is the caller's (the volume's records are in dir). */
+struct gd_bundle_host;
+int gd_container_rootfs(const struct gd_config *cfg, const struct gd_create_spec *spec,
+			const char *dir, const struct gd_bundle_host *host, json_t **ret_config,
+			struct gdn_log *log, struct gdn_err **err);
+
+/* The image plugin's delete of `handle`, when one made the rootfs in `dir` (its record there,
+ * removed once the delete succeeded, so that a retried destroy does not run it again). */
+int gd_container_delete_image(const struct gd_config *cfg, const char *handle, const char *dir,
+			      struct gdn_log *log, struct gdn_err **err);
+
 /* Kills every process, deletes the container from the runtime, unmounts the volume and removes
  * the depot dir. Idempotent; a missing depot dir is ContainerNotFoundError. Writes a `destroying`
  * marker first so that a crash mid-way is finished at the next start-up. */
@@ -73,8 +88,9 @@ int gd_container_stop(const struct gd_config *cfg, const char *handle, bool kill
 		      struct gdn_log *log, struct gdn_err **err);
 
 /* A CLOEXEC pidfd pinning the pid in `pidfile` (may be NULL), or -1 unless that process is in
- * the container's cgroup (garden/<handle>): a stale pidfile (after a host reboot, or a shim
- * that died long ago) must never get an unrelated process killed. *ret_pid (may be NULL). */
+ * the container's cgroup (garden/<handle>, or one below it: a pea's): a stale pidfile (after a
+ * host reboot, or a shim that died long ago) must never get an unrelated process killed.
+ * *ret_pid (may be NULL). */
 int gd_container_pidfd(const char *pidfile, const char *handle, pid_t *ret_pid);
 
 /* Writes <dir>/properties.json (the container's properties, an object) atomically. */

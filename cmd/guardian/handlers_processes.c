@@ -21,7 +21,9 @@
 #include "cmd/guardian/dadoo_launch.h"
 #include "cmd/guardian/dadoo_client.h"
 #include "cmd/guardian/image.h"
+#include "cmd/guardian/pea.h"
 #include "cmd/guardian/process_spec.h"
+#include "cmd/guardian/spec.h"
 #include "cmd/guardian/routes.h"
 #include "cmd/guardian/volumizer.h"
 
@@ -41,14 +43,22 @@ struct run_job {
 	struct gd_process_spec spec;
 	uid_t uid; /* the user's host ids */
 	gid_t gid;
+	/* a pea (pea.h): its rootfs, bind mounts and limits; the sandbox's init */
+	struct gd_create_spec image;
+	bool own_limits;
+	pid_t init_pid;
+	bool volume; /* the built-in volumizer made its rootfs (detached once it runs) */
 };
 
 static void run_job_free(void *p)
 {
 	struct run_job *j = p;
+	if (!j)
+		return;
 	free(j->handle);
 	free(j->procdir);
 	gd_process_spec_free(&j->spec);
+	gd_spec_free(&j->image);
 	free(j);
 }
 
@@ -135,8 +145,58 @@ static int prepare(const struct gd_config *cfg, const struct gd_ctr *ctr, struct
 	return r;
 }
 
+static int pea_remove_run(const struct gd_config *cfg, void *arg, struct gdn_log *log,
+			  struct gdn_err **err)
+{
+	const struct run_job *j = arg;
+	return gd_pea_remove(cfg, j->handle, j->procdir, true, log, err);
+}
+
+static void pea_removed(struct gd_server *s, struct gd_worker *w, struct gdn_err *err)
+{
+	const struct run_job *j = w->data;
+	if (err)
+		gdn_log_error(s->log, "pea-cleanup-failed", err, "handle", j->handle, "process",
+			      j->spec.id, NULL);
+}
+
+/* Nothing of a process that never started stays behind: a pea's rootfs and bundle go in a
+ * worker (unmounts, the image plugin), an ordinary process dir at once. Takes j. */
+static void discard_job(struct gd_server *s, struct run_job *j)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+
+	if (!j->spec.pea) {
+		if (gdn_fs_rm_rf(j->procdir, NULL) < 0)
+			gdn_log_info(s->log, "cleanup-failed", "dir", j->procdir, NULL);
+		run_job_free(j);
+		return;
+	}
+	if (gd_worker_start(s, NULL, j->handle, pea_remove_run, j, run_job_free, pea_removed, &e) <
+	    0)
+		gdn_log_error(s->log, "pea-cleanup-failed", e, "handle", j->handle, NULL);
+}
+
+/* The same for a job the caller keeps: a copy of what the cleanup needs. */
+static void discard(struct gd_server *s, const struct run_job *j)
+{
+	struct run_job *copy = calloc(1, sizeof(*copy));
+
+	if (copy && (copy->handle = strdup(j->handle)) && (copy->procdir = strdup(j->procdir)) &&
+	    (copy->spec.id = strdup(j->spec.id))) {
+		copy->spec.pea = j->spec.pea;
+		discard_job(s, copy);
+		return;
+	}
+	if (copy)
+		run_job_free(copy);
+	gdn_log_info(s->log, "cleanup-failed", "dir", j->procdir, NULL);
+}
+
 /* Hands the prepared process to a dadoo; returns the socket its start result comes on. On
- * failure the process dir is removed. */
+ * failure the process dir (a pea: all of it) is removed. */
+static void discard(struct gd_server *s, const struct run_job *j);
+
 static int launch(struct gd_server *s, const struct run_job *j, struct gdn_err **err)
 {
 	_cleanup_free_ char *logpath = gdn_path_join(j->procdir, GDN_PROC_DADOO_LOG);
@@ -156,7 +216,7 @@ static int launch(struct gd_server *s, const struct run_job *j, struct gdn_err *
 							   .gid = j->gid},
 				    logfd, err);
 	if (r < 0)
-		(void)gdn_fs_rm_rf(j->procdir, NULL);
+		discard(s, j);
 	return r;
 }
 
@@ -427,12 +487,18 @@ static void run_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e
 		r = start_error(w->result, &e);
 	}
 	if (r < 0) {
-		/* Nothing of a process that never started stays behind. */
-		if (gdn_fs_rm_rf(j->procdir, NULL) < 0)
-			gdn_log_info(s->log, "cleanup-failed", "dir", j->procdir, NULL);
+		discard(s, j);
 		if (w->conn)
 			gd_reply_error(s, w->conn, e);
 	} else {
+		pid_t pid = 0;
+
+		/* the pea's mount namespace holds its overlay now (gd_volume_detach); what it
+		 * runs on goes when it exits */
+		if (j->volume)
+			gd_volume_detach(j->procdir, s->log);
+		if (j->spec.pea && gd_dadoo_start_result(w->result, &pid, NULL, NULL) >= 0)
+			gd_pea_watch(s, j->handle, j->procdir, pid);
 		gdn_log_info(w->conn && w->conn->log ? w->conn->log : s->log, "started", "handle",
 			     j->handle, "process", j->spec.id, NULL);
 		if (!w->conn) {
@@ -449,6 +515,83 @@ static void run_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e
 	}
 	/* the next Run should find a dadoo waiting; it is started once the loop is idle */
 	s->standby_wanted = s->standby_fd < 0;
+}
+
+/* Hands a started-or-failed Run's job socket to run_done (through the loop). */
+static void watch_start(struct gd_server *s, struct gd_conn *c, const char *handle, int sock,
+			struct run_job *j)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+
+	if (gd_worker_watch(s, c, handle, sock, s->cfg->runtime_timeout_ns + GD_START_MARGIN_NS, j,
+			    run_job_free, run_done, &e) < 0 &&
+	    c)
+		gd_reply_error(s, c, e); /* the process may still start: Attach finds it */
+}
+
+/* --- peas ---------------------------------------------------------------------------------------
+ * A worker makes the rootfs and the bundle (pea.h); then the pea goes to a dadoo as any process. */
+
+static int pea_prepare_run(const struct gd_config *cfg, void *arg, struct gdn_log *log,
+			   struct gdn_err **err)
+{
+	struct run_job *j = arg;
+	uid_t uid = 0;
+	gid_t gid = 0;
+	int r = gd_pea_prepare(cfg, j->handle, j->init_pid, &j->spec, &j->image, j->own_limits,
+			       j->procdir, &uid, &gid, log, err);
+
+	if (r >= 0)
+		gd_worker_set_result(
+		    json_pack("{s:I, s:I}", "uid", (json_int_t)uid, "gid", (json_int_t)gid));
+	return r;
+}
+
+static void pea_prepared(struct gd_server *s, struct gd_worker *w, struct gdn_err *err)
+{
+	struct run_job *j = w->data;
+	_cleanup_err_ struct gdn_err *e = NULL;
+	int sock;
+
+	if (err) {
+		if (w->conn)
+			gd_reply_error(s, w->conn, err);
+		return;
+	}
+	j->uid = (uid_t)json_integer_value(json_object_get(w->result, "uid"));
+	j->gid = (gid_t)json_integer_value(json_object_get(w->result, "gid"));
+	sock = launch(s, j, &e);
+	if (sock < 0) {
+		if (w->conn)
+			gd_reply_error(s, w->conn, e);
+		return;
+	}
+	/* the job goes on with the start's watch */
+	w->data = NULL;
+	watch_start(s, w->conn, j->handle, sock, j);
+}
+
+static void start_pea(struct gd_server *s, struct gd_conn *c, struct gd_ctr *ctr, struct run_job *j)
+{
+	_cleanup_err_ struct gdn_err *e = NULL;
+	_cleanup_free_ char *dir = gd_container_dir(s->cfg, ctr->handle);
+
+	j->init_pid = ctr->init_pid;
+	j->procdir = dir ? gd_process_dir(dir, j->spec.id) : NULL;
+	if (!j->procdir)
+		gdn_err_set(&e, ENOMEM, "run");
+	else if (ctr->init_pid <= 0)
+		gdn_err_set(&e, 0, "container '%s' has no init process on record", ctr->handle);
+	if (e || gd_pea_spec_parse(s->cfg, c->body.data, c->body.len, ctr->privileged, j->spec.id,
+				   &j->image, &j->own_limits, &e) < 0) {
+		gd_reply_error(s, c, e);
+		run_job_free(j);
+		return;
+	}
+	j->volume = !j->image.image_uri;
+	if (gd_worker_start(s, c, ctr->handle, pea_prepare_run, j, run_job_free, pea_prepared, &e) <
+	    0)
+		gd_reply_error(s, c, e);
 }
 
 void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
@@ -478,14 +621,15 @@ void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 	j->handle = strdup(ctr->handle);
 	if (!j->handle)
 		gdn_err_set(&e, ENOMEM, "run");
+	if (j->handle && j->spec.pea) {
+		start_pea(s, c, ctr, gdn_steal_ptr(&j));
+		return;
+	}
 	if (!j->handle || prepare(s->cfg, ctr, j, &e) < 0 || (sock = launch(s, j, &e)) < 0) {
 		gd_reply_error(s, c, e);
 		return;
 	}
-	if (gd_worker_watch(s, c, ctr->handle, sock,
-			    s->cfg->runtime_timeout_ns + GD_START_MARGIN_NS, gdn_steal_ptr(&j),
-			    run_job_free, run_done, &e) < 0)
-		gd_reply_error(s, c, e); /* the process may still start: Attach finds it */
+	watch_start(s, c, ctr->handle, sock, gdn_steal_ptr(&j));
 }
 
 void gd_h_attach(struct gd_server *s, struct gd_conn *c, struct gd_params *p)

@@ -82,18 +82,16 @@ static int parse_tty(const struct gdn_gojson *spec, struct gd_process_spec *s, s
 	return 0;
 }
 
-static int check_unsupported(const struct gdn_gojson *spec, struct gdn_err **err)
+/* A non-empty image.uri makes the process a pea (pea.c decodes the rest); bind mounts are
+ * only for peas, as in Garden. */
+static int check_pea(const struct gdn_gojson *spec, struct gd_process_spec *s, struct gdn_err **err)
 {
 	const struct gdn_gojson *image = gdn_gojson_member(spec, "image");
 	const struct gdn_gojson *uri = gdn_gojson_member(image, "uri");
 	const struct gdn_gojson *bms = gdn_gojson_member(spec, "bind_mounts");
 
-	if (uri && uri->kind == GDN_GOJSON_STRING && *uri->text)
-		return gdn_err_kind(err, GDN_ERR_GENERIC, ENOTSUP,
-				    "running a process in its own image ('%s') is not supported by "
-				    "this guardian yet",
-				    uri->text);
-	if (bms && bms->kind == GDN_GOJSON_ARRAY && bms->n > 0)
+	s->pea = uri && uri->kind == GDN_GOJSON_STRING && *uri->text;
+	if (!s->pea && bms && bms->kind == GDN_GOJSON_ARRAY && bms->n > 0)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
 				    "Running a process with bind mounts and no image provided is "
 				    "not allowed");
@@ -116,7 +114,7 @@ static int parse_top(const struct gdn_gojson *spec, struct gd_process_spec *s, s
 	    (r = get_str(spec, "dir", &s->dir, err)) < 0 ||
 	    (r = get_str(spec, "user", &s->user, err)) < 0 ||
 	    (r = parse_rlimits(spec, &s->rlimits, err)) < 0 || (r = parse_tty(spec, s, err)) < 0 ||
-	    (r = check_unsupported(spec, err)) < 0)
+	    (r = check_pea(spec, s, err)) < 0)
 		return r;
 	if (!*s->path)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "process spec has no path");

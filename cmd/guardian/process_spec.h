@@ -16,6 +16,7 @@ struct gd_process_spec {
 	char *dir;   /* "" = the user's home */
 	char *user;  /* "" = root */
 	bool tty;
+	bool pea;	     /* image.uri is set: the process runs in a rootfs of its own (pea.h) */
 	uint32_t rows, cols; /* 0 = default */
 	json_t *rlimits;     /* OCI rlimits array */
 };

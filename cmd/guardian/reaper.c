@@ -10,6 +10,7 @@
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/events.h"
 #include "cmd/guardian/oom.h"
+#include "cmd/guardian/pea.h"
 #include "cmd/guardian/server.h"
 
 static bool armed(const struct gd_ctr *c)
@@ -162,6 +163,7 @@ int gd_server_restore(struct gd_server *s, struct gdn_err **err)
 			gdn_log_error(s->log, "restore.load-failed", le, "handle", c->handle, NULL);
 		/* the OOMs of while guardian was down, while the cgroup is still there */
 		(void)gd_oom_update(s->cfg, c, s->log);
+		gd_pea_restore(s, c->handle);
 		gdn_log_info(s->log, "restore.restored", "handle", c->handle, NULL);
 	}
 	return 0;

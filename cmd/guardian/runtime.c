@@ -160,15 +160,13 @@ int gd_runtime_delete(const struct gd_config *cfg, const char *handle, bool forc
 	return gdn_runtime_failed(&rt, "delete", res.status, NULL, res.err, err);
 }
 
-int gd_runtime_state(const struct gd_config *cfg, const char *handle, pid_t *ret_pid,
-		     char **ret_status, struct gdn_log *log, struct gdn_err **err)
+/* `state <handle>`'s JSON (*ret). */
+static int state_json(const struct gd_config *cfg, const char *handle, json_t **ret,
+		      struct gdn_log *log, struct gdn_err **err)
 {
 	_cleanup_run_result_ struct gdn_run_result res = {0};
 	struct gdn_runtime rt = runtime_of(cfg, log);
 	struct gdn_runtime_argv a;
-	json_auto_t *st = NULL;
-	const char *s;
-	json_int_t pid;
 	int r;
 
 	gdn_runtime_argv_init(&a, &rt, NULL);
@@ -188,18 +186,44 @@ int gd_runtime_state(const struct gd_config *cfg, const char *handle, pid_t *ret
 		gdn_err_kind(err, GDN_ERR_GENERIC, errnum, "%s", gdn_err_str(e));
 		return -errnum;
 	}
-	st = json_loads(res.out, 0, NULL);
-	pid = json_integer_value(json_object_get(st, "pid"));
-	s = json_string_value(json_object_get(st, "status"));
-	if (!st || !s)
+	*ret = json_loads(res.out, 0, NULL);
+	if (!json_is_string(json_object_get(*ret, "status"))) {
+		json_decref(*ret);
+		*ret = NULL;
 		return gdn_err_set(err, EIO, "%s state: cannot parse the output",
 				   gdn_runtime_name(&rt));
-	if (ret_pid)
-		*ret_pid = (pid_t)pid;
-	if (ret_status) {
-		*ret_status = strdup(s);
-		if (!*ret_status)
-			return gdn_err_set(err, ENOMEM, "%s state", gdn_runtime_name(&rt));
 	}
 	return 0;
+}
+
+int gd_runtime_state(const struct gd_config *cfg, const char *handle, pid_t *ret_pid,
+		     char **ret_status, struct gdn_log *log, struct gdn_err **err)
+{
+	json_auto_t *st = NULL;
+	int r = state_json(cfg, handle, &st, log, err);
+
+	if (r < 0)
+		return r;
+	if (ret_pid)
+		*ret_pid = (pid_t)json_integer_value(json_object_get(st, "pid"));
+	if (ret_status) {
+		*ret_status = strdup(json_string_value(json_object_get(st, "status")));
+		if (!*ret_status)
+			return gdn_err_set(err, ENOMEM, "%s state", gd_runtime_name(cfg));
+	}
+	return 0;
+}
+
+int gd_runtime_bundle(const struct gd_config *cfg, const char *id, char **ret, struct gdn_log *log,
+		      struct gdn_err **err)
+{
+	json_auto_t *st = NULL;
+	int r = state_json(cfg, id, &st, log, err);
+	const char *b;
+
+	if (r < 0)
+		return r;
+	b = json_string_value(json_object_get(st, "bundle"));
+	*ret = strdup(b ? b : "");
+	return *ret ? 0 : gdn_err_set(err, ENOMEM, "%s state", gd_runtime_name(cfg));
 }

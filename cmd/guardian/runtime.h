@@ -31,3 +31,8 @@ int gd_runtime_delete(const struct gd_config *cfg, const char *handle, bool forc
  * -ETIMEDOUT; any other failure is -EIO. */
 int gd_runtime_state(const struct gd_config *cfg, const char *handle, pid_t *ret_pid,
 		     char **ret_status, struct gdn_log *log, struct gdn_err **err);
+
+/* The bundle directory `state <id>` reports (malloc'd; "" if it names none): what tells a
+ * pea's runtime container from another one of the same id. -ENOENT as gd_runtime_state. */
+int gd_runtime_bundle(const struct gd_config *cfg, const char *id, char **ret, struct gdn_log *log,
+		      struct gdn_err **err);

@@ -35,6 +35,7 @@
 struct gd_server;
 struct gd_conn;
 struct gd_worker;
+struct gd_pea_watch;
 struct gd_call;
 
 enum gd_conn_state { GD_CONN_READING, GD_CONN_WAITING, GD_CONN_WRITING };
@@ -140,6 +141,7 @@ struct gd_server {
 	struct gd_daemon image_shim; /* imageplugin_proc.h */
 	/* images' sizes by lowerdir, as Metrics' workers measured them (volume_store.h) */
 	json_t *image_sizes;
+	struct gd_pea_watch *pea_watches; /* running peas, cleaned up when they exit (pea.h) */
 };
 
 int gd_server_init(struct gd_server *s, const struct gd_config *cfg, struct gdn_err **err);

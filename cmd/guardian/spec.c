@@ -12,23 +12,31 @@
 #include "cmd/guardian/spec.h"
 #include "cmd/guardian/image.h"
 
-static int parse_limits(const struct gdn_gojson *spec, struct gd_limits *l, struct gdn_err **err)
+/* ContainerSpec.limits (garden.Limits), or ProcessSpec.limits (garden.ProcessLimits: only
+ * its cpu and memory members); *ret_present (may be NULL): the spec had them. */
+static int parse_limits_of(const struct gdn_gojson *spec, const char *what, const char *type,
+			   struct gd_limits *l, bool *ret_present, struct gdn_err **err)
 {
-	const struct gdn_gojson *limits, *mem, *cpu, *pid, *disk;
+	const struct gdn_gojson *limits, *mem, *cpu, *pid = NULL, *disk = NULL;
+	bool process = strcmp(what, "ProcessSpec") == 0;
+	const char *lim = process ? "ProcessLimits" : "Limits";
 	uint64_t weight = 0, shares = 0;
 	int r;
 
-	r = gdn_gojson_get_obj(spec, "ContainerSpec", "limits", "garden.Limits", &limits, err);
+	r = gdn_gojson_get_obj(spec, what, "limits", type, &limits, err);
+	if (ret_present)
+		*ret_present = r >= 0 && limits;
 	if (r < 0 || !limits)
 		return r;
-	if ((r = gdn_gojson_get_obj(limits, "Limits", "memory_limits", "garden.MemoryLimits", &mem,
+	if ((r = gdn_gojson_get_obj(limits, lim, "memory_limits", "garden.MemoryLimits", &mem,
 				    err)) < 0 ||
-	    (r = gdn_gojson_get_obj(limits, "Limits", "cpu_limits", "garden.CPULimits", &cpu,
-				    err)) < 0 ||
-	    (r = gdn_gojson_get_obj(limits, "Limits", "pid_limits", "garden.PidLimits", &pid,
-				    err)) < 0 ||
-	    (r = gdn_gojson_get_obj(limits, "Limits", "disk_limits", "garden.DiskLimits", &disk,
-				    err)) < 0)
+	    (r = gdn_gojson_get_obj(limits, lim, "cpu_limits", "garden.CPULimits", &cpu, err)) < 0)
+		return r;
+	if (!process &&
+	    ((r = gdn_gojson_get_obj(limits, lim, "pid_limits", "garden.PidLimits", &pid, err)) <
+		 0 ||
+	     (r = gdn_gojson_get_obj(limits, lim, "disk_limits", "garden.DiskLimits", &disk, err)) <
+		 0))
 		return r;
 	if (mem && (r = gdn_gojson_get_u64(mem, "MemoryLimits", "limit_in_bytes", &l->memory_bytes,
 					   err)) < 0)
@@ -53,6 +61,11 @@ static int parse_limits(const struct gdn_gojson *spec, struct gd_limits *l, stru
 	/* garden.DiskLimitScope: 0 total, 1 exclusive (Garden treats any other value as total) */
 	l->disk_exclusive = scope == 1;
 	return 0;
+}
+
+static int parse_limits(const struct gdn_gojson *spec, struct gd_limits *l, struct gdn_err **err)
+{
+	return parse_limits_of(spec, "ContainerSpec", "garden.Limits", l, NULL, err);
 }
 
 static int parse_env(const struct gdn_gojson *spec, char ***ret, struct gdn_err **err)
@@ -111,15 +124,14 @@ static bool has_dotdot(const char *path)
 	return false;
 }
 
-static int parse_bind_mounts(const struct gdn_gojson *spec, struct gd_create_spec *s,
-			     struct gdn_err **err)
+static int parse_bind_mounts(const struct gdn_gojson *spec, const char *what,
+			     struct gd_create_spec *s, struct gdn_err **err)
 {
 	const struct gdn_gojson *bms;
 	struct stat st;
 	int r;
 
-	r = gdn_gojson_get_arr(spec, "ContainerSpec", "bind_mounts", "[]garden.BindMount", &bms,
-			       err);
+	r = gdn_gojson_get_arr(spec, what, "bind_mounts", "[]garden.BindMount", &bms, err);
 	if (r < 0 || !bms)
 		return r;
 	s->bind_mounts = calloc(bms->n + 1, sizeof(*s->bind_mounts));
@@ -132,7 +144,7 @@ static int parse_bind_mounts(const struct gdn_gojson *spec, struct gd_create_spe
 
 		/* null is a zero BindMount (no paths, refused below), as in Go */
 		if (bm->kind != GDN_GOJSON_OBJECT && bm->kind != GDN_GOJSON_NULL)
-			return gdn_gojson_type_err(err, "ContainerSpec", "bind_mounts", bm,
+			return gdn_gojson_type_err(err, what, "bind_mounts", bm,
 						   "garden.BindMount");
 		if ((r = gdn_gojson_get_str(bm, "BindMount", "src_path", &src, err)) < 0 ||
 		    (r = gdn_gojson_get_str(bm, "BindMount", "dst_path", &dst, err)) < 0 ||
@@ -254,11 +266,35 @@ static int parse_network(const struct gdn_gojson *spec, struct gd_create_spec *s
 	return 0;
 }
 
+/* garden.ImageRef: uri, username, password ("" when absent). */
+static int parse_image(const struct gdn_gojson *spec, const char *what, const char **uri,
+		       const char **user, const char **pass, struct gdn_err **err)
+{
+	const struct gdn_gojson *image;
+	int r = gdn_gojson_get_obj(spec, what, "image", "garden.ImageRef", &image, err);
+
+	if (r < 0 || !image)
+		return r;
+	if ((r = gdn_gojson_get_str(image, "ImageRef", "uri", uri, err)) < 0 ||
+	    (r = gdn_gojson_get_str(image, "ImageRef", "username", user, err)) < 0 ||
+	    (r = gdn_gojson_get_str(image, "ImageRef", "password", pass, err)) < 0)
+		return r;
+	return 0;
+}
+
+static int image_credentials(struct gd_create_spec *s, const char *user, const char *pass,
+			     struct gdn_err **err)
+{
+	if ((*user && !(s->image_username = strdup(user))) ||
+	    (*pass && !(s->image_password = strdup(pass))))
+		return gdn_err_set(err, ENOMEM, "image");
+	return 0;
+}
+
 static int parse_top(const struct gd_config *cfg, const struct gdn_gojson *spec,
 		     struct gd_create_spec *s, uint64_t *ret_grace, struct gdn_err **err)
 {
 	const char *handle, *rootfs, *uri = "", *network, *user = "", *pass = "";
-	const struct gdn_gojson *image;
 	char generated[37];
 	int64_t grace;
 	int r;
@@ -268,12 +304,7 @@ static int parse_top(const struct gd_config *cfg, const struct gdn_gojson *spec,
 	if ((r = gdn_gojson_get_str(spec, "ContainerSpec", "handle", &handle, err)) < 0 ||
 	    (r = gdn_gojson_get_str(spec, "ContainerSpec", "rootfs", &rootfs, err)) < 0 ||
 	    (r = gdn_gojson_get_str(spec, "ContainerSpec", "network", &network, err)) < 0 ||
-	    (r = gdn_gojson_get_obj(spec, "ContainerSpec", "image", "garden.ImageRef", &image,
-				    err)) < 0)
-		return r;
-	if (image && ((r = gdn_gojson_get_str(image, "ImageRef", "uri", &uri, err)) < 0 ||
-		      (r = gdn_gojson_get_str(image, "ImageRef", "username", &user, err)) < 0 ||
-		      (r = gdn_gojson_get_str(image, "ImageRef", "password", &pass, err)) < 0))
+	    (r = parse_image(spec, "ContainerSpec", &uri, &user, &pass, err)) < 0)
 		return r;
 	if ((r = gdn_gojson_get_bool(spec, "ContainerSpec", "privileged", &s->privileged, err)) <
 		0 ||
@@ -306,12 +337,51 @@ static int parse_top(const struct gd_config *cfg, const struct gdn_gojson *spec,
 	if ((r = parse_limits(spec, &s->limits, err)) < 0 ||
 	    (r = parse_env(spec, &s->env, err)) < 0 ||
 	    (r = parse_properties(spec, &s->properties, err)) < 0 ||
-	    (r = parse_bind_mounts(spec, s, err)) < 0)
+	    (r = parse_bind_mounts(spec, "ContainerSpec", s, err)) < 0)
 		return r;
-	if ((*user && !(s->image_username = strdup(user))) ||
-	    (*pass && !(s->image_password = strdup(pass))))
-		return gdn_err_set(err, ENOMEM, "image");
+	if ((r = image_credentials(s, user, pass, err)) < 0)
+		return r;
 	return resolve_rootfs(cfg, rootfs, uri, s, err);
+}
+
+static int parse_pea(const struct gd_config *cfg, const struct gdn_gojson *spec,
+		     struct gd_create_spec *s, bool *ret_own_limits, struct gdn_err **err)
+{
+	const char *uri = "", *user = "", *pass = "";
+	int r;
+
+	if (spec->kind != GDN_GOJSON_OBJECT)
+		return gdn_gojson_value_err(err, spec, "garden.ProcessSpec");
+	if ((r = parse_image(spec, "ProcessSpec", &uri, &user, &pass, err)) < 0 ||
+	    (r = parse_limits_of(spec, "ProcessSpec", "garden.ProcessLimits", &s->limits,
+				 ret_own_limits, err)) < 0 ||
+	    (r = parse_bind_mounts(spec, "ProcessSpec", s, err)) < 0 ||
+	    (r = image_credentials(s, user, pass, err)) < 0)
+		return r;
+	if (!*uri)
+		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "a pea needs an image");
+	return resolve_rootfs(cfg, "", uri, s, err);
+}
+
+int gd_pea_spec_parse(const struct gd_config *cfg, const char *body, size_t len, bool privileged,
+		      const char *id, struct gd_create_spec *ret, bool *ret_own_limits,
+		      struct gdn_err **err)
+{
+	_cleanup_gojson_ struct gdn_gojson *spec = NULL;
+	struct gd_create_spec s = {.privileged = privileged};
+	int r = gdn_gojson_decode(body, len, &spec, err);
+
+	if (r < 0)
+		return r;
+	r = parse_pea(cfg, spec, &s, ret_own_limits, err);
+	if (r >= 0 && !(s.handle = strdup(id)))
+		r = gdn_err_set(err, ENOMEM, "pea");
+	if (r < 0) {
+		gd_spec_free(&s);
+		return r;
+	}
+	*ret = s;
+	return 0;
 }
 
 int gd_spec_parse(const struct gd_config *cfg, const char *body, size_t len,

@@ -139,17 +139,13 @@ static int openat_in_root(int root, const char *path, int flags)
 	return fd < 0 ? -errno : fd;
 }
 
-int gd_container_read_file(pid_t init, const char *path, char **ret, struct gdn_err **err)
+static int read_in_root(int root, const char *path, char **ret, struct gdn_err **err)
 {
-	_cleanup_close_ int root = open_root(init, err);
 	_cleanup_close_ int fd = -1;
-	_cleanup_free_ char *self = NULL;
 	char link[64];
 	size_t len;
 	struct stat st;
 
-	if (root < 0)
-		return root;
 	/* guardian's loop reads this: a FIFO planted by the container must not block it */
 	fd = openat_in_root(root, path, O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0)
@@ -161,6 +157,24 @@ int gd_container_read_file(pid_t init, const char *path, char **ret, struct gdn_
 				   path);
 	(void)snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
 	return gdn_fs_read_file(link, MAX_FILE, ret, &len, err);
+}
+
+int gd_container_read_file(pid_t init, const char *path, char **ret, struct gdn_err **err)
+{
+	_cleanup_close_ int root = open_root(init, err);
+
+	if (root < 0)
+		return root;
+	return read_in_root(root, path, ret, err);
+}
+
+int gd_rootfs_read_file(const char *rootfs, const char *path, char **ret, struct gdn_err **err)
+{
+	_cleanup_close_ int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	if (root < 0)
+		return gdn_err_set(err, errno, "open the rootfs '%s'", rootfs);
+	return read_in_root(root, path, ret, err);
 }
 
 int gd_container_mkdir_p(pid_t init, const char *path, uid_t uid, gid_t gid, struct gdn_err **err)

@@ -25,6 +25,8 @@ int gd_user_lookup(const char *passwd, const char *group, const char *user, stru
  * (openat2 RESOLVE_IN_ROOT on /proc/<pid>/root), so that symlinks inside the container cannot
  * lead guardian out of it. Reads it whole (max 4 MiB). -ENOENT if missing. */
 int gd_container_read_file(pid_t init, const char *path, char **ret, struct gdn_err **err);
+/* The same inside a rootfs directory of the host (a pea's, before it runs). */
+int gd_rootfs_read_file(const char *rootfs, const char *path, char **ret, struct gdn_err **err);
 
 /* mkdir -p `path` inside the container (same confinement), new directories 0755 and owned by
  * host uid/gid; existing ones are left alone. */

@@ -467,3 +467,23 @@ run_in() { # run_in HANDLE SCRIPT: sh -c SCRIPT in the container (gaol run), out
 		fail "images left: $(find "$GROOT/images" "$PGROOT/images" -mindepth 1 -maxdepth 1)"
 	! grep -qF "$GDN_TMP/grootfs" /proc/self/mounts || fail "plugin mounts left"
 }
+
+@test "a pea's rootfs comes from the plugin (its process id as the handle) and is deleted when it exits" {
+	create_container img-pea
+	local spec s out
+	spec=$(SPEC_EXTRA=$(jq -cn --arg r "$GDN_ROOTFS" '{id: "pea-1", image: {uri: $r}}') \
+		sh_spec 'mount | grep " on / "; grep -c img-pea /etc/hosts')
+	s=$(gc run img-pea "$spec" --stdout - --stderr -) || fail "run: $s"
+	assert_equal "$(json_field "$s" .exit_status)" 0
+	out=$(json_field "$s" .stdout)
+	[[ $out == *"upperdir=$GROOT/images/pea-1/upper"* ]] || fail "the pea's root is not the plugin's: $out"
+	assert_equal "$(sed -n 2p <<<"$out")" 1
+	assert_equal "$(cat "$GROOT/create.pea-1.argv")" "--store $GROOT $UMAP $GMAP create $GDN_ROOTFS pea-1"
+	pea_deleted() { [[ $(log_calls "$GROOT" delete pea-1) == 1 ]]; }
+	wait_until 100 pea_deleted ||
+		fail "the plugin's delete of the pea ran $(log_calls "$GROOT" delete pea-1) times"
+	image_gone "$GROOT" pea-1
+	destroy_container img-pea
+	assert_equal "$(log_calls "$GROOT" delete pea-1)" 1
+	assert_no_leaks img-pea
+}

@@ -1,5 +1,5 @@
 /* clang-format off */
-/* link: cmd/guardian/metrics.c cmd/guardian/cgroup_stats.c cmd/guardian/cgroup.c cmd/guardian/mountinfo.c cmd/guardian/container.c cmd/guardian/bundle.c cmd/guardian/seccomp.c cmd/guardian/caps.c cmd/guardian/dadoo_client.c cmd/guardian/runtime.c cmd/guardian/volumizer.c cmd/guardian/volume_store.c cmd/guardian/quota.c cmd/guardian/disk_usage.c cmd/guardian/network.c cmd/guardian/kawasaki_client.c cmd/guardian/netfiles.c cmd/guardian/netplugin.c cmd/guardian/image.c cmd/guardian/layers.c cmd/guardian/imageplugin.c cmd/guardian/registry.c cmd/guardian/events.c cmd/guardian/container_flags.c */
+/* link: cmd/guardian/metrics.c cmd/guardian/cgroup_stats.c cmd/guardian/cgroup.c cmd/guardian/mountinfo.c cmd/guardian/container.c cmd/guardian/bundle.c cmd/guardian/seccomp.c cmd/guardian/caps.c cmd/guardian/dadoo_client.c cmd/guardian/runtime.c cmd/guardian/volumizer.c cmd/guardian/volume_store.c cmd/guardian/quota.c cmd/guardian/disk_usage.c cmd/guardian/network.c cmd/guardian/kawasaki_client.c cmd/guardian/netfiles.c cmd/guardian/netplugin.c cmd/guardian/image.c cmd/guardian/layers.c cmd/guardian/imageplugin.c cmd/guardian/registry.c cmd/guardian/events.c cmd/guardian/container_flags.c cmd/guardian/pea.c cmd/guardian/process_spec.c cmd/guardian/users.c */
 /* pkgs: jansson libbsd libarchive libmd */
 /* clang-format on */
 #include <errno.h>

@@ -1,5 +1,6 @@
 /* link: cmd/guardian/spec.c */
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -252,6 +253,53 @@ static void test_bind_mounts(void)
 	gd_spec_free(&s);
 }
 
+static void test_pea_spec(void)
+{
+	struct gd_config cfg = cfg_with_rootfs();
+	struct gdn_err *err = NULL;
+	struct gd_create_spec s = {0};
+	bool own = true;
+	char body[512];
+
+	snprintf(body, sizeof(body),
+		 "{\"path\":\"x\",\"image\":{\"uri\":\"%s\",\"username\":\"u\"},"
+		 "\"bind_mounts\":[{\"src_path\":\"/tmp\",\"dst_path\":\"/m\"}]}",
+		 tap_tmp);
+	CHECK_OK(gd_pea_spec_parse(&cfg, body, strlen(body), false, "p1", &s, &own, &err), err);
+	CHECK_STREQ(s.handle, "p1");
+	CHECK(!own && !s.privileged && s.n_bind_mounts == 1 && s.rootfs);
+	CHECK_STREQ(s.image_username, "u");
+	gd_spec_free(&s);
+
+	/* limits present, even empty: a cgroup of its own; only cpu and memory are read */
+	snprintf(body, sizeof(body),
+		 "{\"image\":{\"uri\":\"%s\"},\"limits\":{\"memory_limits\":"
+		 "{\"limit_in_bytes\":1024},\"cpu_limits\":{\"weight\":5},"
+		 "\"pid_limits\":{\"max\":9}}}",
+		 tap_tmp);
+	CHECK_OK(gd_pea_spec_parse(&cfg, body, strlen(body), true, "p2", &s, &own, &err), err);
+	CHECK(own && s.privileged);
+	CHECK_INTEQ(s.limits.memory_bytes, 1024);
+	CHECK_INTEQ(s.limits.cpu_shares, 5);
+	CHECK_INTEQ(s.limits.pids_max, 0);
+	gd_spec_free(&s);
+	snprintf(body, sizeof(body), "{\"image\":{\"uri\":\"%s\"},\"limits\":{}}", tap_tmp);
+	CHECK_OK(gd_pea_spec_parse(&cfg, body, strlen(body), false, "p3", &s, &own, &err), err);
+	CHECK(own);
+	gd_spec_free(&s);
+
+	/* Go's messages name ProcessSpec's types */
+	snprintf(body, sizeof(body), "{\"image\":{\"uri\":\"%s\"},\"limits\":[]}", tap_tmp);
+	CHECK(gd_pea_spec_parse(&cfg, body, strlen(body), false, "p4", &s, &own, &err) < 0);
+	CHECK(strstr(gdn_err_str(err), "garden.ProcessLimits") != NULL);
+	err = gdn_err_free(err);
+	snprintf(body, sizeof(body), "{\"image\":{\"uri\":\"/no/such/dir\"}}");
+	CHECK(gd_pea_spec_parse(&cfg, body, strlen(body), false, "p5", &s, &own, &err) < 0);
+	CHECK_STREQ(gdn_err_str(err), "rootfs '/no/such/dir' does not exist");
+	CHECK(s.handle == NULL);
+	gdn_err_free(err);
+}
+
 static void test_durations(void)
 {
 	int64_t ns;
@@ -292,6 +340,7 @@ int main(void)
 	    TEST(test_no_default_rootfs),
 	    TEST(test_privileged_disabled),
 	    TEST(test_bind_mounts),
+	    TEST(test_pea_spec),
 	    TEST(test_durations),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
