@@ -57,6 +57,7 @@
 #include "cmd/guardian/imageplugin.h"
 #include "cmd/guardian/runtime.h"
 #include "cmd/guardian/pea.h"
+#include "cmd/guardian/users.h"
 #include "cmd/guardian/volumizer.h"
 
 #define STOP_TRIES 10
@@ -235,6 +236,33 @@ static int create_image(const struct gd_config *cfg, const struct gd_create_spec
 	return r;
 }
 
+/* The bind mounts' mount points, made in the rootfs by guardian, confined to it (openat2
+ * RESOLVE_IN_ROOT): the runtimes confine their own resolution too, but crun refuses a path
+ * through a symlink whose target is missing where runc makes it, so that the same spec and
+ * image work on both. */
+static int bind_mountpoints(const struct gd_config *cfg, const struct gd_create_spec *spec,
+			    const json_t *config, struct gdn_err **err)
+{
+	const char *root =
+	    json_string_value(json_object_get(json_object_get(config, "root"), "path"));
+	uid_t uid = spec->privileged ? 0 : cfg->maxid;
+	gid_t gid = spec->privileged ? 0 : cfg->maxid;
+
+	for (size_t i = 0; root && i < spec->n_bind_mounts; i++) {
+		const struct gd_bind_mount *b = &spec->bind_mounts[i];
+		struct stat st;
+		int r;
+
+		if (stat(b->src, &st) < 0)
+			return gdn_err_kind(err, GDN_ERR_GENERIC, errno,
+					    "bind mount source '%s' does not exist", b->src);
+		r = gd_rootfs_mountpoint(root, b->dst, S_ISDIR(st.st_mode), uid, gid, err);
+		if (r < 0)
+			return gdn_err_wrap(err, "bind mount '%s'", b->dst);
+	}
+	return 0;
+}
+
 int gd_container_rootfs(const struct gd_config *cfg, const struct gd_create_spec *spec,
 			const char *dir, const struct gd_bundle_host *host, json_t **ret_config,
 			struct gdn_log *log, struct gdn_err **err)
@@ -259,6 +287,10 @@ int gd_container_rootfs(const struct gd_config *cfg, const struct gd_create_spec
 	if (!config)
 		return err && *err ? gdn_err_code(*err) : -ENOMEM;
 	if (layout && (r = apply_image_config(config, spec, &img, err)) < 0)
+		return r;
+	/* an image plugin's rootfs may not be mounted yet (grootfs' skip_mount): the runtime
+	 * makes its mount points there */
+	if (!spec->image_uri && (r = bind_mountpoints(cfg, spec, config, err)) < 0)
 		return r;
 	*ret_config = json_incref(config);
 	return 0;

@@ -1,4 +1,5 @@
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -177,35 +178,132 @@ int gd_rootfs_read_file(const char *rootfs, const char *path, char **ret, struct
 	return read_in_root(root, path, ret, err);
 }
 
+/* Walks `path` from the container's root one component at a time, as the kernel would inside
+ * the container: a symlink met on the way is read and followed from the root (absolute) or from
+ * where it is (relative), ".." stops at the root, so nothing outside the root is ever reached;
+ * missing directories are made (0755, owned by uid/gid). Unlike openat2 RESOLVE_IN_ROOT alone,
+ * this also makes what a dangling symlink points to, as runc does for mount points. The
+ * resolved path (relative to the root, "" for the root itself) is left in ret (PATH_MAX). */
+static int mkdir_p_in_root(int root, const char *path, uid_t uid, gid_t gid, char *ret,
+			   struct gdn_err **err)
+{
+	char todo[PATH_MAX], next[PATH_MAX];
+	unsigned links = 0;
+
+	ret[0] = '\0';
+	if (strlcpy(todo, path, sizeof(todo)) >= sizeof(todo))
+		return gdn_err_set(err, ENAMETOOLONG, "dir '%s'", path);
+	/* the caller's path climbs nowhere; a symlink's target may (it stops at the root) */
+	for (const char *p = strstr(path, ".."); p; p = strstr(p + 2, ".."))
+		if ((p == path || p[-1] == '/') && (p[2] == '\0' || p[2] == '/'))
+			return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+					    "dir '%s' must not contain '..'", path);
+	for (;;) {
+		char *c = todo + strspn(todo, "/"), *rest, name[NAME_MAX + 1], target[PATH_MAX];
+		size_t clen = strcspn(c, "/");
+		_cleanup_close_ int parent = -1;
+		struct stat st;
+		ssize_t n;
+
+		if (clen == 0)
+			return 0;
+		if (clen > NAME_MAX)
+			return gdn_err_set(err, ENAMETOOLONG, "dir '%s'", path);
+		memcpy(name, c, clen);
+		name[clen] = '\0';
+		rest = c + clen;
+		if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+			char *up = strrchr(ret, '/');
+			if (name[1] == '.')
+				*(up ? up : ret) = '\0';
+			memmove(todo, rest, strlen(rest) + 1);
+			continue;
+		}
+		/* what is resolved so far holds no symlink: opened refusing any */
+		struct open_how how = {
+		    .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+		};
+		parent = (int)syscall(SYS_openat2, root, *ret ? ret : ".", &how, sizeof(how));
+		if (parent < 0)
+			return gdn_err_set(err, errno, "open '/%s' in the container", ret);
+		if (fstatat(parent, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
+			if (errno != ENOENT)
+				return gdn_err_set(err, errno, "stat '/%s/%s' in the container",
+						   ret, name);
+			if (mkdirat(parent, name, 0755) < 0 && errno != EEXIST)
+				return gdn_err_set(err, errno, "mkdir '%s' in '/%s'", name, ret);
+			if (fchownat(parent, name, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
+				return gdn_err_set(err, errno, "chown '%s' in '/%s'", name, ret);
+			st.st_mode = S_IFDIR;
+		}
+		if (S_ISLNK(st.st_mode)) {
+			if (++links > 40)
+				return gdn_err_set(err, ELOOP, "dir '%s'", path);
+			n = readlinkat(parent, name, target, sizeof(target) - 1);
+			if (n < 0)
+				return gdn_err_set(err, errno, "readlink '/%s/%s'", ret, name);
+			target[n] = '\0';
+			if ((size_t)snprintf(next, sizeof(next), "%s/%s", target, rest) >=
+			    sizeof(next))
+				return gdn_err_set(err, ENAMETOOLONG, "dir '%s'", path);
+			memcpy(todo, next, sizeof(todo));
+			if (target[0] == '/')
+				ret[0] = '\0';
+			continue;
+		}
+		if (!S_ISDIR(st.st_mode))
+			return gdn_err_set(err, ENOTDIR, "'/%s/%s' in the container", ret, name);
+		if ((*ret && strlcat(ret, "/", PATH_MAX) >= PATH_MAX) ||
+		    strlcat(ret, name, PATH_MAX) >= PATH_MAX)
+			return gdn_err_set(err, ENAMETOOLONG, "dir '%s'", path);
+		memmove(todo, rest, strlen(rest) + 1);
+	}
+}
+
 int gd_container_mkdir_p(pid_t init, const char *path, uid_t uid, gid_t gid, struct gdn_err **err)
 {
 	_cleanup_close_ int root = open_root(init, err);
-	char buf[4096], done[4096] = "/";
-	char *save = NULL;
+
+	char resolved[PATH_MAX];
 
 	if (root < 0)
 		return root;
-	if (strlcpy(buf, path, sizeof(buf)) >= sizeof(buf))
-		return gdn_err_set(err, ENAMETOOLONG, "dir '%s'", path);
-	for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
-		/* Every step is resolved from the container's root, so that a symlink met on the
-		 * way is followed as the container would follow it, never out of it. */
-		_cleanup_close_ int parent = openat_in_root(root, done, O_PATH | O_DIRECTORY);
+	return mkdir_p_in_root(root, path, uid, gid, resolved, err);
+}
 
-		if (strcmp(c, "..") == 0)
-			return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
-					    "dir '%s' must not contain '..'", path);
-		if (parent < 0)
-			return gdn_err_set(err, -parent, "open '%s' in the container", done);
-		if (mkdirat(parent, c, 0755) == 0) {
-			if (fchownat(parent, c, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-				return gdn_err_set(err, errno, "chown '%s' in '%s'", c, done);
-		} else if (errno != EEXIST) {
-			return gdn_err_set(err, errno, "mkdir '%s' in '%s'", c, done);
-		}
-		if (strcmp(done, "/") != 0)
-			strlcat(done, "/", sizeof(done));
-		strlcat(done, c, sizeof(done));
-	}
+int gd_rootfs_mountpoint(const char *rootfs, const char *path, bool dir, uid_t uid, gid_t gid,
+			 struct gdn_err **err)
+{
+	_cleanup_close_ int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_free_ char *parent = NULL;
+	_cleanup_close_ int pfd = -1, fd = -1;
+	const char *slash = strrchr(path, '/');
+	char resolved[PATH_MAX];
+	struct open_how how = {
+	    .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+	    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int r;
+
+	if (root < 0)
+		return gdn_err_set(err, errno, "open the rootfs '%s'", rootfs);
+	if (dir || !slash)
+		return mkdir_p_in_root(root, path, uid, gid, resolved, err);
+	parent = strndup(path, (size_t)(slash - path));
+	if (!parent)
+		return gdn_err_set(err, ENOMEM, "mount point '%s'", path);
+	if ((r = mkdir_p_in_root(root, parent, uid, gid, resolved, err)) < 0)
+		return r;
+	pfd = (int)syscall(SYS_openat2, root, *resolved ? resolved : ".", &how, sizeof(how));
+	if (pfd < 0)
+		return gdn_err_set(err, errno, "open '/%s' in the container", resolved);
+	/* an empty file for a file's bind mount; whatever is there already (a symlink too: the
+	 * runtime resolves it, confined) is left as it is */
+	fd = openat(pfd, slash + 1, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	if (fd < 0 && errno != EEXIST)
+		return gdn_err_set(err, errno, "create '%s' in the container", path);
+	if (fd >= 0 && fchown(fd, uid, gid) < 0)
+		return gdn_err_set(err, errno, "chown '%s' in the container", path);
 	return 0;
 }

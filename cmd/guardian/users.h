@@ -2,6 +2,7 @@
  * looked up in the container's /etc/passwd and /etc/group. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "lib/err.h"
@@ -31,3 +32,10 @@ int gd_rootfs_read_file(const char *rootfs, const char *path, char **ret, struct
 /* mkdir -p `path` inside the container (same confinement), new directories 0755 and owned by
  * host uid/gid; existing ones are left alone. */
 int gd_container_mkdir_p(pid_t init, const char *path, uid_t uid, gid_t gid, struct gdn_err **err);
+
+/* The mount point of a bind mount at `path` in the rootfs directory `rootfs` (before the
+ * container runs): a directory (`dir`) or an empty file, and the directories above it, made with
+ * the same confinement (a symlink in the rootfs is followed as the container would follow it,
+ * never out of it), owned by uid/gid; whatever is there already stays. */
+int gd_rootfs_mountpoint(const char *rootfs, const char *path, bool dir, uid_t uid, gid_t gid,
+			 struct gdn_err **err);

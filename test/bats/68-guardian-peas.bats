@@ -255,3 +255,47 @@ assert_pea_gone() {
 	destroy_container pea-b
 	assert_no_leaks pea-b
 }
+
+# --- bind mounts of containers (ContainerSpec.bind_mounts) ---------------------------------------
+
+@test "container bind mounts: read-only and read-write directories and a file, as Garden applies them" {
+	mkdir -p "$GDN_TMP/ro" "$GDN_TMP/rw"
+	chmod 0777 "$GDN_TMP/rw" # the unprivileged container's root is host uid $GDN_MAXID
+	echo in-ro >"$GDN_TMP/ro/f"
+	echo a-file >"$GDN_TMP/single"
+	local priv spec h
+	for priv in false true; do
+		h=bm-$priv
+		spec=$(jq -cn --arg t "$GDN_TMP" --argjson p "$priv" '{privileged: $p, bind_mounts: [
+			{src_path: ($t + "/ro"), dst_path: "/mnt/ro"},
+			{src_path: ($t + "/rw"), dst_path: "/mnt/rw", mode: 1},
+			{src_path: ($t + "/single"), dst_path: "/etc/single", mode: 0, origin: 0}]}')
+		create_container "$h" "$spec"
+		run gaol run -a "$h" -c 'cat /mnt/ro/f /etc/single; touch /mnt/ro/x 2>/dev/null || echo ro-refused; echo written >/mnt/rw/'"$h"
+		assert_success
+		assert_output "$(printf 'in-ro\na-file\nro-refused')"
+		assert_equal "$(cat "$GDN_TMP/rw/$h")" written
+		[[ ! -e $GDN_TMP/ro/x ]] || fail "a read-only bind mount was written"
+		destroy_container "$h"
+		assert_no_leaks "$h"
+	done
+}
+
+@test "a hostile symlink in the rootfs cannot redirect a bind mount onto the host" {
+	local evil=$GDN_TMP/evil-rootfs victim=$GDN_TMP/victim before
+	cp -a "$GDN_ROOTFS" "$evil"
+	mkdir -p "$victim" "$GDN_TMP/src"
+	echo src >"$GDN_TMP/src/f"
+	ln -s "$victim" "$evil/abs"
+	ln -s "../../../../../../../../..$victim" "$evil/rel"
+	before=$(find "$victim" | sort | sha256sum)
+	create_container bm-evil "$(jq -cn --arg r "$evil" --arg s "$GDN_TMP/src" '{rootfs: $r, bind_mounts: [
+		{src_path: $s, dst_path: "/abs/sub"}, {src_path: $s, dst_path: "/rel/sub2"}]}')"
+	# the mounts are inside the container, where its symlinks point in its own rootfs
+	run gaol run -a bm-evil -c 'cat /abs/sub/f /rel/sub2/f'
+	assert_output "$(printf 'src\nsrc')"
+	assert_equal "$(find "$victim" | sort | sha256sum)" "$before"
+	[[ -z $(mounts_under "$victim") ]] || fail "a bind mount landed on the host: $(mounts_under "$victim")"
+	destroy_container bm-evil
+	assert_no_leaks bm-evil
+}

@@ -433,6 +433,37 @@ static void test_mkdir_p_confined(void)
 	stop_container(pid);
 }
 
+static void test_rootfs_mountpoint(void)
+{
+	_cleanup_err_ struct gdn_err *err = NULL;
+	char rfs[128], p[512], host[128];
+	struct stat st;
+
+	(void)snprintf(rfs, sizeof(rfs), "%s/mp-rootfs", tap_tmp);
+	(void)snprintf(host, sizeof(host), "%s/mp-host", tap_tmp);
+	CHECK(mkdir(rfs, 0755) == 0 && mkdir(host, 0755) == 0);
+	/* dangling symlinks to the host, absolute and climbing: made inside the rootfs */
+	(void)snprintf(p, sizeof(p), "%s/abs", rfs);
+	CHECK(symlink(host, p) == 0);
+	(void)snprintf(p, sizeof(p), "%s/rel", rfs);
+	CHECK(symlink("../../../../../../../..//tmp/../etc", p) == 0);
+	CHECK_OK(gd_rootfs_mountpoint(rfs, "/abs/sub", true, 0, 0, &err), err);
+	(void)snprintf(p, sizeof(p), "%s%s/sub", rfs, host);
+	CHECK(stat(p, &st) == 0 && S_ISDIR(st.st_mode));
+	(void)snprintf(p, sizeof(p), "%s/sub", host);
+	CHECK(stat(p, &st) < 0 && errno == ENOENT);
+	CHECK_OK(gd_rootfs_mountpoint(rfs, "/rel/f", false, 0, 0, &err), err);
+	(void)snprintf(p, sizeof(p), "%s/etc/f", rfs);
+	CHECK(stat(p, &st) == 0 && S_ISREG(st.st_mode));
+	CHECK(stat("/etc/f", &st) < 0);
+	/* a file where a directory is wanted above the mount point; a symlink loop */
+	CHECK(gd_rootfs_mountpoint(rfs, "/etc/f/x", true, 0, 0, &err) == -ENOTDIR);
+	err = gdn_err_free(err);
+	(void)snprintf(p, sizeof(p), "%s/loop", rfs);
+	CHECK(symlink("/loop", p) == 0);
+	CHECK(gd_rootfs_mountpoint(rfs, "/loop/x", true, 0, 0, &err) == -ELOOP);
+}
+
 static void test_no_such_container(void)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
@@ -466,6 +497,7 @@ int main(void)
 	    TEST(test_read_file_only_regular),
 	    TEST(test_mkdir_p),
 	    TEST(test_mkdir_p_confined),
+	    TEST(test_rootfs_mountpoint),
 	    TEST(test_no_such_container),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
