@@ -256,6 +256,36 @@ assert_pea_gone() {
 	assert_no_leaks pea-b
 }
 
+# usage HANDLE: the container's MemoryStat.TotalUsageTowardLimit (Metrics).
+usage() {
+	api_ok GET "/containers/$1/metrics"
+	jq -r .MemoryStat.TotalUsageTowardLimit <<<"$API_BODY"
+}
+
+@test "Metrics: a pea's memory counts toward its sandbox's, one with limits of its own does not" {
+	create_container pea-m
+	local fill='head -c 33554432 /dev/zero >/dev/shm/x && touch /dev/shm/done; exec sleep 1000'
+	local u0 u1 u2 p
+	u0=$(usage pea-m)
+	start_pea pea-m m1 "$fill"
+	p=$(process_host_pid pea-m m1)
+	wait_until 100 test -e "/proc/$p/root/dev/shm/done" || fail "pea m1 did not fill /dev/shm"
+	u1=$(usage pea-m)
+	((u1 >= u0 + 30 * 1048576)) || fail "the sandbox's usage went from $u0 to $u1 only"
+	start_pea pea-m m2 "$fill" '{"limits":{"memory_limits":{"limit_in_bytes":134217728}}}'
+	p=$(process_host_pid pea-m m2)
+	wait_until 100 test -e "/proc/$p/root/dev/shm/done" || fail "pea m2 did not fill /dev/shm"
+	u2=$(usage pea-m)
+	((u2 < u1 + 16 * 1048576)) || fail "a pea with its own limits counted: $u1 -> $u2"
+	# peas are no containers: BulkMetrics has no entry for them
+	api_ok GET "/containers/bulk_metrics?handles=pea-m,m1"
+	assert_equal "$(jq -r '.m1.Err.Message' <<<"$API_BODY")" "unknown handle: m1"
+	assert_equal "$(jq -r '.["pea-m"].Err' <<<"$API_BODY")" null
+	destroy_container pea-m
+	assert_no_leaks pea-m
+	assert_pea_gone pea-m m2
+}
+
 # --- bind mounts of containers (ContainerSpec.bind_mounts) ---------------------------------------
 
 @test "container bind mounts: read-only and read-write directories and a file, as Garden applies them" {
