@@ -195,8 +195,6 @@ static void discard(struct gd_server *s, const struct run_job *j)
 
 /* Hands the prepared process to a dadoo; returns the socket its start result comes on. On
  * failure the process dir (a pea: all of it) is removed. */
-static void discard(struct gd_server *s, const struct run_job *j);
-
 static int launch(struct gd_server *s, const struct run_job *j, struct gdn_err **err)
 {
 	_cleanup_free_ char *logpath = gdn_path_join(j->procdir, GDN_PROC_DADOO_LOG);
