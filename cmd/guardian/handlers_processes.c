@@ -145,56 +145,25 @@ static int prepare(const struct gd_config *cfg, const struct gd_ctr *ctr, struct
 	return r;
 }
 
-static int pea_remove_run(const struct gd_config *cfg, void *arg, struct gdn_log *log,
-			  struct gdn_err **err)
-{
-	const struct run_job *j = arg;
-	return gd_pea_remove(cfg, j->handle, j->procdir, true, log, err);
-}
-
-static void pea_removed(struct gd_server *s, struct gd_worker *w, struct gdn_err *err)
-{
-	const struct run_job *j = w->data;
-	if (err)
-		gdn_log_error(s->log, "pea-cleanup-failed", err, "handle", j->handle, "process",
-			      j->spec.id, NULL);
-}
-
 /* Nothing of a process that never started stays behind: a pea's rootfs and bundle go in a
- * worker (unmounts, the image plugin), an ordinary process dir at once. Takes j. */
-static void discard_job(struct gd_server *s, struct run_job *j)
+ * worker (unmounts, the image plugin), an ordinary process dir at once; then the client (c, may
+ * be NULL) hears `reply` (taken). */
+static void discard(struct gd_server *s, struct gd_conn *c, const struct run_job *j,
+		    struct gdn_err *reply)
 {
-	_cleanup_err_ struct gdn_err *e = NULL;
-
-	if (!j->spec.pea) {
-		if (gdn_fs_rm_rf(j->procdir, NULL) < 0)
-			gdn_log_info(s->log, "cleanup-failed", "dir", j->procdir, NULL);
-		run_job_free(j);
+	if (j->spec.pea) {
+		gd_pea_cleanup(s, c, j->handle, j->procdir, true, reply);
 		return;
 	}
-	if (gd_worker_start(s, NULL, j->handle, pea_remove_run, j, run_job_free, pea_removed, &e) <
-	    0)
-		gdn_log_error(s->log, "pea-cleanup-failed", e, "handle", j->handle, NULL);
-}
-
-/* The same for a job the caller keeps: a copy of what the cleanup needs. */
-static void discard(struct gd_server *s, const struct run_job *j)
-{
-	struct run_job *copy = calloc(1, sizeof(*copy));
-
-	if (copy && (copy->handle = strdup(j->handle)) && (copy->procdir = strdup(j->procdir)) &&
-	    (copy->spec.id = strdup(j->spec.id))) {
-		copy->spec.pea = j->spec.pea;
-		discard_job(s, copy);
-		return;
-	}
-	if (copy)
-		run_job_free(copy);
-	gdn_log_info(s->log, "cleanup-failed", "dir", j->procdir, NULL);
+	if (gdn_fs_rm_rf(j->procdir, NULL) < 0)
+		gdn_log_info(s->log, "cleanup-failed", "dir", j->procdir, NULL);
+	if (c)
+		gd_reply_error(s, c, reply);
+	gdn_err_free(reply);
 }
 
 /* Hands the prepared process to a dadoo; returns the socket its start result comes on. On
- * failure the process dir (a pea: all of it) is removed. */
+ * failure the caller discards the process dir. */
 static int launch(struct gd_server *s, const struct run_job *j, struct gdn_err **err)
 {
 	_cleanup_free_ char *logpath = gdn_path_join(j->procdir, GDN_PROC_DADOO_LOG);
@@ -213,8 +182,6 @@ static int launch(struct gd_server *s, const struct run_job *j, struct gdn_err *
 							   .uid = j->uid,
 							   .gid = j->gid},
 				    logfd, err);
-	if (r < 0)
-		discard(s, j);
 	return r;
 }
 
@@ -485,9 +452,7 @@ static void run_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e
 		r = start_error(w->result, &e);
 	}
 	if (r < 0) {
-		discard(s, j);
-		if (w->conn)
-			gd_reply_error(s, w->conn, e);
+		discard(s, w->conn, j, gdn_steal_ptr(&e));
 	} else {
 		pid_t pid = 0;
 
@@ -560,8 +525,7 @@ static void pea_prepared(struct gd_server *s, struct gd_worker *w, struct gdn_er
 	j->gid = (gid_t)json_integer_value(json_object_get(w->result, "gid"));
 	sock = launch(s, j, &e);
 	if (sock < 0) {
-		if (w->conn)
-			gd_reply_error(s, w->conn, e);
+		discard(s, w->conn, j, gdn_steal_ptr(&e));
 		return;
 	}
 	/* the job goes on with the start's watch */
@@ -623,8 +587,12 @@ void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		start_pea(s, c, ctr, gdn_steal_ptr(&j));
 		return;
 	}
-	if (!j->handle || prepare(s->cfg, ctr, j, &e) < 0 || (sock = launch(s, j, &e)) < 0) {
+	if (!j->handle || prepare(s->cfg, ctr, j, &e) < 0) {
 		gd_reply_error(s, c, e);
+		return;
+	}
+	if ((sock = launch(s, j, &e)) < 0) {
+		discard(s, c, j, gdn_steal_ptr(&e));
 		return;
 	}
 	watch_start(s, c, ctr->handle, sock, gdn_steal_ptr(&j));

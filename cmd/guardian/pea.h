@@ -54,6 +54,12 @@ struct gd_server;
  * its rootfs, runtime container and cgroup (gd_pea_remove, the process dir's exit status
  * kept). A pid already gone is cleaned up at once. */
 void gd_pea_watch(struct gd_server *s, const char *handle, const char *procdir, pid_t pid);
+/* A worker running gd_pea_remove (all: the process dir too), unless the container is gone or
+ * being destroyed (destroy removes its peas itself). With a waiting client c, it is answered
+ * `reply` (taken) once the pea is gone, so that a failed Run has changed nothing when it hears. */
+struct gd_conn;
+void gd_pea_cleanup(struct gd_server *s, struct gd_conn *c, const char *handle, const char *procdir,
+		    bool all, struct gdn_err *reply);
 /* Start-up: watches the restored container's running peas and cleans up those that exited
  * while guardian was down. */
 void gd_pea_restore(struct gd_server *s, const char *handle);

@@ -21,6 +21,8 @@
 struct pea_job {
 	char *handle;
 	char *procdir;
+	bool all;
+	struct gdn_err *reply; /* the error the waiting client gets once the pea is removed */
 };
 
 static void pea_job_free(void *p)
@@ -31,6 +33,7 @@ static void pea_job_free(void *p)
 		return;
 	free(j->handle);
 	free(j->procdir);
+	gdn_err_free(j->reply);
 	free(j);
 }
 
@@ -38,7 +41,7 @@ static int cleanup_run(const struct gd_config *cfg, void *arg, struct gdn_log *l
 		       struct gdn_err **err)
 {
 	const struct pea_job *j = arg;
-	return gd_pea_remove(cfg, j->handle, j->procdir, false, log, err);
+	return gd_pea_remove(cfg, j->handle, j->procdir, j->all, log, err);
 }
 
 static void cleanup_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *err)
@@ -48,25 +51,41 @@ static void cleanup_done(struct gd_server *s, struct gd_worker *w, struct gdn_er
 	if (err)
 		gdn_log_error(s->log, "pea-cleanup-failed", err, "handle", j->handle, "dir",
 			      j->procdir, NULL);
+	if (w->conn && j->reply)
+		gd_reply_error(s, w->conn, j->reply);
 }
 
-/* Unless its container is going anyway. */
-static void cleanup(struct gd_server *s, const char *handle, const char *procdir)
+void gd_pea_cleanup(struct gd_server *s, struct gd_conn *c, const char *handle, const char *procdir,
+		    bool all, struct gdn_err *reply)
 {
-	_cleanup_err_ struct gdn_err *e = NULL;
+	_cleanup_err_ struct gdn_err *e = NULL, *answer = reply;
 	const struct gd_ctr *ctr = gd_registry_find(&s->reg, handle);
-	struct pea_job *j;
+	struct pea_job *j = NULL;
+	bool answered_later = c && reply;
 
-	if (!ctr || ctr->state == GD_CTR_DESTROYING)
-		return;
-	j = calloc(1, sizeof(*j));
-	if (!j || !(j->handle = strdup(handle)) || !(j->procdir = strdup(procdir))) {
-		pea_job_free(j);
-		gdn_log_info(s->log, "pea-cleanup-failed", "dir", procdir, NULL);
+	/* a container being destroyed removes its peas itself */
+	if (ctr && ctr->state != GD_CTR_DESTROYING) {
+		j = calloc(1, sizeof(*j));
+		if (!j || !(j->handle = strdup(handle)) || !(j->procdir = strdup(procdir))) {
+			pea_job_free(j);
+			j = NULL;
+			gdn_log_info(s->log, "pea-cleanup-failed", "dir", procdir, NULL);
+		}
+	}
+	if (j) {
+		j->all = all;
+		j->reply = gdn_steal_ptr(&answer);
+		if (gd_worker_start(s, c, handle, cleanup_run, j, pea_job_free, cleanup_done, &e) >=
+		    0)
+			return;
+		gdn_log_error(s->log, "pea-cleanup-failed", e, "dir", procdir, NULL);
+		/* the job (and the answer) went with the failed start: say what we can */
+		if (answered_later)
+			gd_reply_error(s, c, e);
 		return;
 	}
-	if (gd_worker_start(s, NULL, handle, cleanup_run, j, pea_job_free, cleanup_done, &e) < 0)
-		gdn_log_error(s->log, "pea-cleanup-failed", e, "dir", procdir, NULL);
+	if (c && answer)
+		gd_reply_error(s, c, answer);
 }
 
 struct gd_pea_watch {
@@ -108,7 +127,7 @@ static void on_pea_exit(struct gdn_loop *l, struct gdn_watch *w, uint32_t events
 	struct gd_pea_watch *pw = w->data;
 
 	(void)events;
-	cleanup(s, pw->handle, pw->procdir);
+	gd_pea_cleanup(s, NULL, pw->handle, pw->procdir, false, NULL);
 	watch_close(s, pw);
 }
 
@@ -120,7 +139,7 @@ void gd_pea_watch(struct gd_server *s, const char *handle, const char *procdir, 
 	if (fd < 0) {
 		free(pw);
 		if (errno == ESRCH)
-			cleanup(s, handle, procdir); /* gone already */
+			gd_pea_cleanup(s, NULL, handle, procdir, false, NULL); /* gone already */
 		else
 			gdn_log_info(s->log, "pea-watch-failed", "dir", procdir, NULL);
 		return;
@@ -177,6 +196,6 @@ void gd_pea_restore(struct gd_server *s, const char *handle)
 		if (pidfd >= 0)
 			gd_pea_watch(s, handle, procdir, pid);
 		else
-			cleanup(s, handle, procdir);
+			gd_pea_cleanup(s, NULL, handle, procdir, false, NULL);
 	}
 }
