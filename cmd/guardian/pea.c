@@ -131,6 +131,44 @@ static int write_json(const char *dir, const char *name, const json_t *v, struct
 	return gdn_fs_write_atomic(path, text, len, 0600, err);
 }
 
+/* A file of the pea's image: from its rootfs, mounted here until the pea runs, or, when the
+ * runtime is to mount it (an image plugin's overlay at "/", grootfs' skip_mount), from the
+ * overlay's lower dirs, top first (the upper dir of a new image is empty). *ret stays NULL when
+ * there is none. */
+static void read_image_file(const json_t *config, const char *rootfs, const char *path, char **ret)
+{
+	const json_t *m;
+	size_t i;
+
+	if (gd_rootfs_read_file(rootfs, path, ret, NULL) >= 0)
+		return;
+	json_array_foreach (json_object_get(config, "mounts"), i, m) {
+		const char *dst = json_string_value(json_object_get(m, "destination"));
+		const char *type = json_string_value(json_object_get(m, "type"));
+		const json_t *o;
+		size_t k;
+
+		if (!dst || strcmp(dst, "/") != 0 || !type || strcmp(type, "overlay") != 0)
+			continue;
+		json_array_foreach (json_object_get(m, "options"), k, o) {
+			const char *opts = json_string_value(o);
+			const char *lower = opts ? strstr(opts, "lowerdir=") : NULL;
+
+			if (!lower || (lower != opts && lower[-1] != ','))
+				continue;
+			lower += strlen("lowerdir=");
+			while (*lower && *lower != ',') {
+				size_t n = strcspn(lower, ":,");
+				_cleanup_free_ char *dir = strndup(lower, n);
+
+				if (dir && gd_rootfs_read_file(dir, path, ret, NULL) >= 0)
+					return;
+				lower += n + (lower[n] == ':');
+			}
+		}
+	}
+}
+
 static int build(const struct gd_config *cfg, const char *handle, pid_t init,
 		 const struct gd_process_spec *spec, const struct gd_create_spec *image,
 		 bool own_limits, const char *procdir, uid_t *ret_uid, gid_t *ret_gid,
@@ -154,9 +192,9 @@ static int build(const struct gd_config *cfg, const char *handle, pid_t init,
 	rootfs = json_string_value(json_object_get(json_object_get(config, "root"), "path"));
 	if (!rootfs)
 		return gdn_err_set(err, EINVAL, "the pea's config has no root");
-	/* the pea's own users: its rootfs is mounted here until it runs */
-	(void)gd_rootfs_read_file(rootfs, "/etc/passwd", &passwd, NULL);
-	(void)gd_rootfs_read_file(rootfs, "/etc/group", &group, NULL);
+	/* the pea's own users */
+	read_image_file(config, rootfs, "/etc/passwd", &passwd);
+	read_image_file(config, rootfs, "/etc/group", &group);
 	if ((r = gd_user_lookup(passwd, group, spec->user, &user, err)) < 0)
 		return r;
 	process = gd_process_oci(config, spec, &user, cwd);
