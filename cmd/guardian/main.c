@@ -10,6 +10,7 @@
 #include <bsd/string.h>
 
 #include "lib/cli.h"
+#include "lib/config.h"
 #include "lib/duration.h"
 #include "lib/fs.h"
 #include "lib/log.h"
@@ -100,7 +101,7 @@ static const struct option options[] = {
 };
 
 static const char usage[] =
-    "Usage: guardian server [OPTIONS]\n"
+    "Usage: guardian [--config FILE] server [OPTIONS]\n"
     "       guardian gc [--store DIR] [--depot DIR]\n"
     "       guardian setup [--store DIR] [--store-size-bytes N] [--log-level LEVEL]\n"
     "       guardian teardown-store [--store DIR] [--log-level LEVEL]\n"
@@ -116,6 +117,10 @@ static const char usage[] =
     "                                10737418240: 10 GiB)\n"
     "\n"
     "Options of 'server':\n"
+    "  --config FILE                 gdn's INI file: its [server] section's keys are these\n"
+    "                                flags' names (repeated for lists; true/false for\n"
+    "                                switches); flags given here override it (also before\n"
+    "                                'server', as gdn takes it)\n"
     "  --bind-socket PATH            UNIX socket to listen on (default /tmp/garden.sock;\n"
     "                                not used when only --bind-ip is given)\n"
     "  --socket-mode OCTAL           mode of the UNIX socket (default 0600)\n"
@@ -581,12 +586,70 @@ static int setup_main(int argc, char **argv, bool teardown)
 	return r < 0 ? 1 : 0;
 }
 
+/* --config FILE (before the subcommand, `config`, or among server's flags): the file's [server]
+ * keys become flags in front of the command line's, which override them (lib/config.h). The
+ * strings live as long as guardian (the config points at them). *argv[0] is the subcommand's
+ * name here, argv[1..] its flags. */
+static int with_config(const char *config, int *argc, char ***argv, struct gdn_err **err)
+{
+	static const char *const refused[] = {"help", "version", "config", NULL};
+	char **file = NULL, **merged = NULL, **rest;
+	int n_rest = 0, margc = 0;
+	size_t n = 0;
+	int r;
+
+	/* the subcommand's own --config (the last one wins), taken out of its flags */
+	rest = calloc((size_t)*argc + 1, sizeof(*rest));
+	if (!rest)
+		return gdn_err_set(err, ENOMEM, "--config");
+	rest[n_rest++] = (*argv)[1];
+	for (int i = 2; i < *argc; i++) {
+		const char *a = (*argv)[i];
+		if (strcmp(a, "--") == 0) {
+			for (; i < *argc; i++)
+				rest[n_rest++] = (*argv)[i];
+			break;
+		}
+		if (strcmp(a, "--config") == 0 && i + 1 < *argc)
+			config = (*argv)[++i];
+		else if (strncmp(a, "--config=", 9) == 0)
+			config = a + 9;
+		else
+			rest[n_rest++] = (*argv)[i];
+	}
+	rest[n_rest] = NULL;
+	if (!config) {
+		free(rest);
+		return 0;
+	}
+	r = gdn_config_read(config, "server", options, refused, &file, &n, err);
+	if (r >= 0)
+		r = gdn_config_merge(file, n, n_rest, rest, options, &merged, &margc, err);
+	free(rest);
+	if (r < 0) {
+		gdn_config_free(file);
+		return r;
+	}
+	/* [0] is what the caller skips: argv[0]'s place */
+	char **out = calloc((size_t)margc + 2, sizeof(*out));
+	if (!out)
+		return gdn_err_set(err, ENOMEM, "--config");
+	out[0] = (*argv)[0];
+	memcpy(out + 1, merged, (size_t)margc * sizeof(*out));
+	free(merged);
+	*argv = out;
+	*argc = margc + 1;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static char server_argv0[] = "guardian server";
 	static char gc_argv0[] = "guardian gc";
 	_cleanup_err_ struct gdn_err *err = NULL;
 	_cleanup_free_ const char **extra = NULL;
+	const char *config = NULL;
+	int r;
 	struct gd_config cfg = {
 	    .bind_socket = "/tmp/garden.sock",
 	    .socket_mode = 0600,
@@ -607,6 +670,18 @@ int main(int argc, char **argv)
 	};
 
 	gdn_log_init("guardian", GDN_LOG_INFO, STDERR_FILENO);
+	/* gdn's order: guardian --config FILE server [FLAGS] */
+	if (argc >= 3 && strcmp(argv[1], "--config") == 0) {
+		config = argv[2];
+		argv[2] = argv[0];
+		argv += 2;
+		argc -= 2;
+	} else if (argc >= 2 && strncmp(argv[1], "--config=", 9) == 0) {
+		config = argv[1] + 9;
+		argv[1] = argv[0];
+		argv++;
+		argc--;
+	}
 	if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
 		return gdn_cli_help(usage);
 	if (argc >= 2 && (strcmp(argv[1], "--version") == 0 || strcmp(argv[1], "-v") == 0))
@@ -627,6 +702,8 @@ int main(int argc, char **argv)
 	if (!gc && strcmp(argv[1], "server") != 0)
 		return gdn_cli_usage_error("guardian", "unknown command '%s'", argv[1]);
 	argv[1] = gc ? gc_argv0 : server_argv0; /* getopt_long's messages say "guardian server: " */
+	if ((r = with_config(config, &argc, &argv, &err)) < 0)
+		return gdn_cli_usage_error("guardian", "%s", gdn_err_str(err));
 	if (parse_flags(argc - 1, argv + 1, &cfg, &extra, &err) < 0)
 		return gdn_cli_usage_error("guardian", "%s", gdn_err_str(err));
 	gdn_log_init("guardian", cfg.log_level, STDERR_FILENO);

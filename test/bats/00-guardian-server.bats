@@ -102,6 +102,48 @@ free_port() {
 	rm -rf "$GDN_TMP/bad-depot" "$GDN_TMP/bad-rr" "$GDN_TMP/bad.sock"
 }
 
+@test "--config FILE: gdn's [server] section, flags override it, a bad file names its line" {
+	local ini=$GDN_TMP/gdn.ini
+	{
+		echo '; as garden-runc-release renders it'
+		echo '[server]'
+		gdn_default_args | tail -n +2 | paste -d' ' - - | sed 's/^--\([^ ]*\) \(.*\)$/\1 = \2/'
+		echo 'max-containers = 1'
+		echo 'destroy-containers-on-startup = false'
+		echo 'deny-network = 10.0.0.0/8'
+		echo 'deny-network = "0.0.0.0/0"'
+	} >"$ini"
+	# gdn's order (--config before server); the flag wins over the file's max-containers
+	start_guardian_args --config "$ini" server --max-containers 2
+	api_req GET /capacity
+	assert_equal "$(jq -r .max_containers <<<"$API_BODY")" 2
+	create_container cfg-a
+	destroy_container cfg-a
+	stop_guardian
+	# among server's flags; a repeatable flag given as a flag replaces the file's list
+	start_guardian_args server --config="$ini" --deny-network 10.1.0.0/16
+	api_req GET /capacity
+	assert_equal "$(jq -r .max_containers <<<"$API_BODY")" 1
+	local kw
+	kw=$(tr '\0' ' ' </proc/"$(pgrep -P "$(guardian_pid)" kawasaki)"/cmdline)
+	[[ $kw == *"--deny-network 10.1.0.0/16"* && $kw != *10.0.0.0/8* ]] ||
+		fail "the file's deny-network list was not replaced by the flag's: kawasaki $kw"
+	stop_guardian
+	local bad
+	for bad in $'[server]\nbogus = 1:2: unknown key \x27bogus\x27' \
+		$'depot = /x:1: \x27depot = /x\x27 is outside the [server] section' \
+		$'[server]\nskip-setup = yes:2: \x27skip-setup\x27 takes true or false, not \x27yes\x27' \
+		$'[gdn]:1: unknown section [gdn] (only [server])'; do
+		printf '%s\n' "${bad%%:*}" >"$GDN_TMP/bad.ini"
+		run --separate-stderr "$GUARDIAN_BIN" --config "$GDN_TMP/bad.ini" server
+		assert_failure 2
+		assert_equal "${stderr%%$'\n'*}" "guardian: $GDN_TMP/bad.ini:${bad#*:}"
+	done
+	run --separate-stderr "$GUARDIAN_BIN" --config "$GDN_TMP/no-such.ini" server
+	assert_failure 2
+	[[ $stderr == *"no-such.ini"* ]] || fail "stderr: $stderr"
+}
+
 @test "the UNIX socket is mode 0600 by default and --socket-mode changes it" {
 	start_guardian
 	run stat -c %a "$GDN_SOCK"
