@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
 #include "lib/depot.h"
@@ -199,12 +200,36 @@ static int add_standard_mounts(json_t *mounts, const struct gd_config *cfg,
 	return r;
 }
 
+/* The source mount's nosuid, nodev, noexec and atime flags, kept on the bind mount: in a user
+ * namespace they are locked, and the runtime's read-only remount of a bind mount that drops
+ * them fails with EPERM (a source under a nosuid,nodev /tmp, as on many hosts). */
+static size_t locked_flags(const char *src, const char **opts)
+{
+	static const struct {
+		unsigned long flag;
+		const char *opt;
+	} kept[] = {
+	    {ST_NOSUID, "nosuid"},   {ST_NODEV, "nodev"},	    {ST_NOEXEC, "noexec"},
+	    {ST_NOATIME, "noatime"}, {ST_NODIRATIME, "nodiratime"}, {ST_RELATIME, "relatime"},
+	};
+	struct statvfs sv;
+	size_t n = 0;
+
+	if (statvfs(src, &sv) < 0)
+		return 0;
+	for (size_t i = 0; i < GDN_ARRAY_SIZE(kept); i++)
+		if (sv.f_flag & kept[i].flag)
+			opts[n++] = kept[i].opt;
+	return n;
+}
+
 static int add_bind_mounts(json_t *mounts, const struct gd_create_spec *spec)
 {
 	for (size_t i = 0; i < spec->n_bind_mounts; i++) {
 		const struct gd_bind_mount *b = &spec->bind_mounts[i];
-		const char *const opts[] = {"rbind", b->rw ? "rw" : "ro"};
-		int r = add_mount(mounts, b->dst, "bind", b->src, opts, GDN_ARRAY_SIZE(opts));
+		const char *opts[8] = {"rbind", b->rw ? "rw" : "ro"};
+		size_t n = 2 + locked_flags(b->src, opts + 2);
+		int r = add_mount(mounts, b->dst, "bind", b->src, opts, n);
 		if (r < 0)
 			return r;
 	}

@@ -289,9 +289,13 @@ usage() {
 # --- bind mounts of containers (ContainerSpec.bind_mounts) ---------------------------------------
 
 @test "container bind mounts: read-only and read-write directories and a file, as Garden applies them" {
-	mkdir -p "$GDN_TMP/ro" "$GDN_TMP/rw"
+	mkdir -p "$GDN_TMP/ro" "$GDN_TMP/rw" "$GDN_TMP/locked"
 	chmod 0777 "$GDN_TMP/rw" # the unprivileged container's root is host uid $GDN_MAXID
 	echo in-ro >"$GDN_TMP/ro/f"
+	# a source on a nosuid,nodev,noexec mount: the flags are locked in a user namespace, and
+	# a read-only remount that dropped them would be refused
+	mount -t tmpfs -o nosuid,nodev,noexec,size=1m tmpfs "$GDN_TMP/locked"
+	echo locked >"$GDN_TMP/locked/f"
 	echo a-file >"$GDN_TMP/single"
 	local priv spec h
 	for priv in false true; do
@@ -299,16 +303,18 @@ usage() {
 		spec=$(jq -cn --arg t "$GDN_TMP" --argjson p "$priv" '{privileged: $p, bind_mounts: [
 			{src_path: ($t + "/ro"), dst_path: "/mnt/ro"},
 			{src_path: ($t + "/rw"), dst_path: "/mnt/rw", mode: 1},
-			{src_path: ($t + "/single"), dst_path: "/etc/single", mode: 0, origin: 0}]}')
+			{src_path: ($t + "/single"), dst_path: "/etc/single", mode: 0, origin: 0},
+			{src_path: ($t + "/locked"), dst_path: "/mnt/locked"}]}')
 		create_container "$h" "$spec"
-		run gaol run -a "$h" -c 'cat /mnt/ro/f /etc/single; touch /mnt/ro/x 2>/dev/null || echo ro-refused; echo written >/mnt/rw/'"$h"
+		run gaol run -a "$h" -c 'cat /mnt/ro/f /etc/single /mnt/locked/f; touch /mnt/ro/x 2>/dev/null || echo ro-refused; echo written >/mnt/rw/'"$h"
 		assert_success
-		assert_output "$(printf 'in-ro\na-file\nro-refused')"
+		assert_output "$(printf 'in-ro\na-file\nlocked\nro-refused')"
 		assert_equal "$(cat "$GDN_TMP/rw/$h")" written
 		[[ ! -e $GDN_TMP/ro/x ]] || fail "a read-only bind mount was written"
 		destroy_container "$h"
 		assert_no_leaks "$h"
 	done
+	umount "$GDN_TMP/locked"
 }
 
 @test "a hostile symlink in the rootfs cannot redirect a bind mount onto the host" {
