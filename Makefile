@@ -180,7 +180,8 @@ BATS_FILES ?= test/bats/*.bats
 # /dev/kvm is absent. BUILD and ROOTFS must be inside this worktree (the VM sees only it, /usr
 # and /etc).
 BATS_V2_FILES ?= test/bats/30-guardian-create.bats test/bats/32-guardian-security.bats \
-		 test/bats/62-guardian-metrics.bats test/bats/66-guardian-oom.bats
+		 test/bats/62-guardian-metrics.bats test/bats/66-guardian-oom.bats \
+		 test/bats/68-guardian-peas.bats
 V2VM_TIMEOUT  ?= 2700
 v2vm-kernel:
 	test/v2vm/fetch-kernel build/v2vm/kernel
