@@ -481,7 +481,7 @@ run_in() { # run_in HANDLE SCRIPT: sh -c SCRIPT in the container (gaol run), out
 	assert_equal "$(cat "$GROOT/create.pea-1.argv")" "--store $GROOT $UMAP $GMAP create $GDN_ROOTFS pea-1"
 	# the plugin logs the call before it deletes
 	pea_deleted() { [[ $(log_calls "$GROOT" delete pea-1) == 1 && ! -e $GROOT/images/pea-1 ]]; }
-	wait_until 100 pea_deleted ||
+	wait_until 300 pea_deleted ||
 		fail "the plugin's delete of the pea ran $(log_calls "$GROOT" delete pea-1) times"
 	image_gone "$GROOT" pea-1
 	destroy_container img-pea

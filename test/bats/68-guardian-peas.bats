@@ -162,7 +162,7 @@ assert_pea_gone() {
 @test "an exited pea's rootfs, runtime container and cgroup go; its exit status stays" {
 	create_container pea-x
 	run_pea pea-x x1 'exit 3'
-	wait_until 100 assert_pea_gone pea-x x1 >/dev/null 2>&1 || assert_pea_gone pea-x x1
+	wait_until 300 assert_pea_gone pea-x x1 >/dev/null 2>&1 || assert_pea_gone pea-x x1
 	run --separate-stderr gc attach pea-x x1
 	assert_equal "$(json_field "$output" .exit_status)" 3
 	destroy_container pea-x
@@ -177,14 +177,14 @@ assert_pea_gone() {
 	start_guardian
 	run --separate-stderr gc attach pea-r r1 --then signal:0
 	assert_equal "$(json_field "$output" .exit_status)" 9
-	wait_until 100 assert_pea_gone pea-r r1 >/dev/null 2>&1 || assert_pea_gone pea-r r1
+	wait_until 300 assert_pea_gone pea-r r1 >/dev/null 2>&1 || assert_pea_gone pea-r r1
 	# one that exits while guardian is down is cleaned up at start-up
 	local p
 	p=$(process_host_pid pea-r r2)
 	stop_guardian
 	kill -KILL "$p"
 	start_guardian
-	wait_until 100 assert_pea_gone pea-r r2 >/dev/null 2>&1 || assert_pea_gone pea-r r2
+	wait_until 300 assert_pea_gone pea-r r2 >/dev/null 2>&1 || assert_pea_gone pea-r r2
 	destroy_container pea-r
 	assert_no_leaks pea-r
 }
