@@ -181,11 +181,12 @@ int gd_rootfs_read_file(const char *rootfs, const char *path, char **ret, struct
 /* Walks `path` from the container's root one component at a time, as the kernel would inside
  * the container: a symlink met on the way is read and followed from the root (absolute) or from
  * where it is (relative), ".." stops at the root, so nothing outside the root is ever reached;
- * missing directories are made (0755, owned by uid/gid). Unlike openat2 RESOLVE_IN_ROOT alone,
- * this also makes what a dangling symlink points to, as runc does for mount points. The
+ * missing directories are made (0755, owned by uid/gid). With make_dangling, unlike openat2
+ * RESOLVE_IN_ROOT alone, it also makes what a dangling symlink points to, as runc does for
+ * mount points; without, such a symlink is an error (ENOENT). The
  * resolved path (relative to the root, "" for the root itself) is left in ret (PATH_MAX). */
-static int mkdir_p_in_root(int root, const char *path, uid_t uid, gid_t gid, char *ret,
-			   struct gdn_err **err)
+static int mkdir_p_in_root(int root, const char *path, bool make_dangling, uid_t uid, gid_t gid,
+			   char *ret, struct gdn_err **err)
 {
 	char todo[PATH_MAX], next[PATH_MAX];
 	unsigned links = 0;
@@ -240,6 +241,21 @@ static int mkdir_p_in_root(int root, const char *path, uid_t uid, gid_t gid, cha
 		if (S_ISLNK(st.st_mode)) {
 			if (++links > 40)
 				return gdn_err_set(err, ELOOP, "dir '%s'", path);
+			/* a process's working directory is not made where a dangling symlink
+			 * points (Garden's MkdirAll fails there too); a mount point is, as runc
+			 * does */
+			if (!make_dangling) {
+				struct open_how follow = {
+				    .flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+				    .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+				};
+				_cleanup_close_ int t = (int)syscall(SYS_openat2, parent, name,
+								     &follow, sizeof(follow));
+				if (t < 0)
+					return gdn_err_set(err, errno,
+							   "open '/%s%s%s' in the container", ret,
+							   *ret ? "/" : "", name);
+			}
 			n = readlinkat(parent, name, target, sizeof(target) - 1);
 			if (n < 0)
 				return gdn_err_set(err, errno, "readlink '/%s/%s'", ret, name);
@@ -269,7 +285,7 @@ int gd_container_mkdir_p(pid_t init, const char *path, uid_t uid, gid_t gid, str
 
 	if (root < 0)
 		return root;
-	return mkdir_p_in_root(root, path, uid, gid, resolved, err);
+	return mkdir_p_in_root(root, path, false, uid, gid, resolved, err);
 }
 
 int gd_rootfs_mountpoint(const char *rootfs, const char *path, bool dir, uid_t uid, gid_t gid,
@@ -289,11 +305,11 @@ int gd_rootfs_mountpoint(const char *rootfs, const char *path, bool dir, uid_t u
 	if (root < 0)
 		return gdn_err_set(err, errno, "open the rootfs '%s'", rootfs);
 	if (dir || !slash)
-		return mkdir_p_in_root(root, path, uid, gid, resolved, err);
+		return mkdir_p_in_root(root, path, true, uid, gid, resolved, err);
 	parent = strndup(path, (size_t)(slash - path));
 	if (!parent)
 		return gdn_err_set(err, ENOMEM, "mount point '%s'", path);
-	if ((r = mkdir_p_in_root(root, parent, uid, gid, resolved, err)) < 0)
+	if ((r = mkdir_p_in_root(root, parent, true, uid, gid, resolved, err)) < 0)
 		return r;
 	pfd = (int)syscall(SYS_openat2, root, *resolved ? resolved : ".", &how, sizeof(how));
 	if (pfd < 0)

@@ -427,6 +427,13 @@ static void test_mkdir_p_confined(void)
 	(void)snprintf(path, sizeof(path), "%s/real/sub", root);
 	CHECK(stat(path, &st) == 0 && S_ISDIR(st.st_mode));
 	CHECK(stat(outside, &st) < 0 && errno == ENOENT);
+	/* a working dir is not made through a dangling symlink (a mount point is) */
+	(void)snprintf(path, sizeof(path), "%s/dang", root);
+	CHECK(symlink("/nonexistent", path) == 0);
+	CHECK(gd_container_mkdir_p(pid, "/dang/sub", 0, 0, &err) == -ENOENT);
+	err = gdn_err_free(err);
+	(void)snprintf(path, sizeof(path), "%s/nonexistent", root);
+	CHECK(stat(path, &st) < 0 && errno == ENOENT);
 	/* ".." is refused outright */
 	CHECK(gd_container_mkdir_p(pid, "/a/../../b", 0, 0, &err) == -EINVAL);
 	CHECK_STREQ(gdn_err_str(err), "dir '/a/../../b' must not contain '..'");
