@@ -545,12 +545,13 @@ static int destroy_dir(const struct gd_config *cfg, const char *handle, const ch
 	int r = gdn_fs_write_atomic(marker, "", 0, 0644, err);
 	if (r >= 0)
 		r = delete_from_runtime(cfg, handle, dir, log, err);
-	/* its peas died with its PID namespace: their runtime containers, cgroups and rootfs */
-	if (r >= 0)
-		r = gd_pea_remove_all(cfg, handle, dir, log, err);
 	/* The processes are dead now; their shims may linger to deliver exit statuses. */
 	if (r >= 0)
 		gd_dadoo_kill_all(dir, log);
+	/* its peas died with its PID namespace: their runtime containers, cgroups and rootfs
+	 * (after their shims: a pea's process dir, dadoo.pid included, goes with it) */
+	if (r >= 0)
+		r = gd_pea_remove_all(cfg, handle, dir, log, err);
 	/* Garden's order: the network after the runtime (the veth went with the netns) */
 	if (r >= 0)
 		r = gd_network_down(cfg, handle, log, err);

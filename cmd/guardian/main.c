@@ -102,6 +102,7 @@ static const struct option options[] = {
 
 static const char usage[] =
     "Usage: guardian [--config FILE] server [OPTIONS]\n"
+    "       guardian [--config FILE] cleanup [OPTIONS]\n"
     "       guardian gc [--store DIR] [--depot DIR]\n"
     "       guardian setup [--store DIR] [--store-size-bytes N] [--log-level LEVEL]\n"
     "       guardian teardown-store [--store DIR] [--log-level LEVEL]\n"
@@ -111,6 +112,8 @@ static const char usage[] =
     "'setup' prepares the host: cgroup hierarchies, and the store as a loop-backed XFS\n"
     "file system with project quotas (for disk limits) unless it already has them.\n"
     "'teardown-store' unmounts such a store and removes its backing file.\n"
+    "'cleanup' destroys every container of the depot (with its network and peas), as\n"
+    "'server --destroy-containers-on-startup' would, and exits (server's options).\n"
     "\n"
     "Options of 'setup':\n"
     "  --store-size-bytes N          size of a new store's sparse backing file (default\n"
@@ -464,7 +467,9 @@ static int collect_layers(const struct gd_config *cfg)
 	return 0;
 }
 
-static int serve(struct gd_config *cfg, struct gdn_err **err)
+/* `cleanup`: gdn's: everything start-up does with --destroy-containers-on-startup (every
+ * container, its network and its peas destroyed), and exit instead of serving. */
+static int serve(struct gd_config *cfg, bool cleanup_only, struct gdn_err **err)
 {
 	struct gd_server s;
 	_cleanup_close_ int lock = -1;
@@ -497,7 +502,15 @@ static int serve(struct gd_config *cfg, struct gdn_err **err)
 		collect_layers(cfg);
 	if (r >= 0)
 		gd_network_cleanup(&s);
-	if (r >= 0) {
+	if (r >= 0 && cleanup_only) {
+		/* a container whose destroy failed is registered again, to be destroyed later */
+		size_t left = s.reg.count;
+		if (left > 0)
+			r = gdn_err_set(
+			    err, 0, "%zu container(s) could not be destroyed (see the log)", left);
+		else
+			gdn_log_info(gdn_log_root(), "cleaned-up", "depot", cfg->depot, NULL);
+	} else if (r >= 0) {
 		gd_dadoo_standby_refill(&s);
 		gdn_log_info(gdn_log_root(), "listening", "socket",
 			     cfg->bind_socket ? cfg->bind_socket : "", "ip",
@@ -646,6 +659,7 @@ int main(int argc, char **argv)
 {
 	static char server_argv0[] = "guardian server";
 	static char gc_argv0[] = "guardian gc";
+	static char cleanup_argv0[] = "guardian cleanup";
 	_cleanup_err_ struct gdn_err *err = NULL;
 	_cleanup_free_ const char **extra = NULL;
 	const char *config = NULL;
@@ -698,10 +712,11 @@ int main(int argc, char **argv)
 		argv[1] = teardown ? teardown_argv0 : setup_argv0;
 		return setup_main(argc - 1, argv + 1, teardown);
 	}
-	bool gc = strcmp(argv[1], "gc") == 0;
-	if (!gc && strcmp(argv[1], "server") != 0)
+	bool gc = strcmp(argv[1], "gc") == 0, cleanup = strcmp(argv[1], "cleanup") == 0;
+	if (!gc && !cleanup && strcmp(argv[1], "server") != 0)
 		return gdn_cli_usage_error("guardian", "unknown command '%s'", argv[1]);
-	argv[1] = gc ? gc_argv0 : server_argv0; /* getopt_long's messages say "guardian server: " */
+	/* getopt_long's messages say "guardian server: " */
+	argv[1] = gc ? gc_argv0 : cleanup ? cleanup_argv0 : server_argv0;
 	if ((r = with_config(config, &argc, &argv, &err)) < 0)
 		return gdn_cli_usage_error("guardian", "%s", gdn_err_str(err));
 	if (parse_flags(argc - 1, argv + 1, &cfg, &extra, &err) < 0)
@@ -709,7 +724,9 @@ int main(int argc, char **argv)
 	gdn_log_init("guardian", cfg.log_level, STDERR_FILENO);
 	if (gc)
 		return gc_store(&cfg);
-	if (serve(&cfg, &err) < 0) {
+	if (cleanup)
+		cfg.destroy_on_startup = true;
+	if (serve(&cfg, cleanup, &err) < 0) {
 		gdn_log_fatal(gdn_log_root(), "failed", err, NULL);
 		return 1;
 	}

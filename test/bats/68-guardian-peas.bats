@@ -193,9 +193,11 @@ assert_pea_gone() {
 	create_container pea-d
 	start_pea pea-d d1 'exec sleep 1000'
 	start_pea pea-d d2 'exec sleep 1000' '{"limits":{"memory_limits":{"limit_in_bytes":67108864}}}'
-	local p1 p2
+	local p1 p2 s1 s2
 	p1=$(process_host_pid pea-d d1)
 	p2=$(process_host_pid pea-d d2)
+	s1=$(dadoo_pid pea-d d1)
+	s2=$(dadoo_pid pea-d d2)
 	kill9_guardian
 	start_guardian
 	destroy_container pea-d
@@ -203,11 +205,33 @@ assert_pea_gone() {
 	assert_pea_gone pea-d d1
 	assert_pea_gone pea-d d2
 	! pid_alive "$p1" && ! pid_alive "$p2" || fail "a pea survived the destroy"
+	wait_pid_gone "$s1" 50 && wait_pid_gone "$s2" 50 || fail "a pea's dadoo survived the destroy"
 	create_container pea-s
 	start_pea pea-s s1 'exec sleep 1000'
 	start_guardian --destroy-containers-on-startup
 	assert_no_leaks pea-s
 	assert_pea_gone pea-s s1
+}
+
+@test "guardian cleanup: every container and its peas destroyed, then exit 0" {
+	create_container pea-c1
+	create_container pea-c2 '{"privileged":true}'
+	start_pea pea-c1 c1 'exec sleep 1000'
+	local s1
+	s1=$(dadoo_pid pea-c1 c1)
+	stop_guardian
+	local -a args
+	mapfile -t args < <(gdn_default_args)
+	run --separate-stderr timeout 60 "$GUARDIAN_BIN" cleanup "${args[@]:1}"
+	assert_success
+	[[ $stderr == *'"message":"guardian.cleaned-up"'* ]] || fail "stderr: $stderr"
+	assert_no_leaks pea-c1
+	assert_no_leaks pea-c2
+	assert_pea_gone pea-c1 c1
+	wait_pid_gone "$s1" 50 || fail "the pea's dadoo survived"
+	gdn_cleanup_network
+	start_guardian
+	assert_equal "$(list_handles)" ""
 }
 
 @test "pea limits: shared with the sandbox by default; with limits its own cgroup, enforced" {
