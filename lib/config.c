@@ -27,18 +27,6 @@ static bool refused_key(const char *const *refused, const char *name)
 	return false;
 }
 
-static char *trim(char *s)
-{
-	char *end;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	end = s + strlen(s);
-	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
-		*--end = '\0';
-	return s;
-}
-
 struct args {
 	char **v;
 	size_t n, cap;
@@ -75,8 +63,8 @@ static int key_line(const char *path, unsigned line, char *text, const struct op
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
 				    "%s:%u: expected 'key = value', got '%s'", path, line, text);
 	*eq = '\0';
-	key = trim(text);
-	value = trim(eq + 1);
+	key = gdn_str_trim(text);
+	value = gdn_str_trim(eq + 1);
 	o = find_option(opts, key, strlen(key));
 	if (!*key || !o || refused_key(refused, key))
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "%s:%u: unknown key '%s'", path,
@@ -124,7 +112,7 @@ int gdn_config_parse(const char *path, const char *text, const char *section,
 		if (nl)
 			*nl++ = '\0';
 		line++;
-		l = trim(p);
+		l = gdn_str_trim(p);
 		if (!*l || *l == ';' || *l == '#')
 			continue;
 		if (*l == '[') {

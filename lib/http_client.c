@@ -238,18 +238,6 @@ static size_t head_end(const char *p, size_t len)
 	return 0;
 }
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
-
 struct head {
 	int status;
 	int minor; /* HTTP/1.<minor> */
@@ -298,7 +286,7 @@ static int parse_head(char *text, struct head *h, struct gdn_err **err)
 	line = strtok_r(text, "\n", &save);
 	if (!line)
 		return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG, "empty HTTP response head");
-	line = trim(line);
+	line = gdn_str_trim(line);
 	r = parse_status_line(line, &h->status, &h->minor, err);
 	if (r < 0)
 		return r;
@@ -306,7 +294,7 @@ static int parse_head(char *text, struct head *h, struct gdn_err **err)
 	while ((line = strtok_r(NULL, "\n", &save))) {
 		char *colon, *name, *value;
 
-		line = trim(line);
+		line = gdn_str_trim(line);
 		if (!*line)
 			break;
 		colon = strchr(line, ':');
@@ -314,8 +302,8 @@ static int parse_head(char *text, struct head *h, struct gdn_err **err)
 			return gdn_err_kind(err, GDN_ERR_GENERIC, EBADMSG,
 					    "malformed HTTP header line '%.80s'", line);
 		*colon = '\0';
-		name = trim(line);
-		value = trim(colon + 1);
+		name = gdn_str_trim(line);
+		value = gdn_str_trim(colon + 1);
 
 		if (strcasecmp(name, "Content-Length") == 0) {
 			uint64_t n;
@@ -331,7 +319,7 @@ static int parse_head(char *text, struct head *h, struct gdn_err **err)
 		} else if (strcasecmp(name, "Transfer-Encoding") == 0) {
 			char *last = strrchr(value, ',');
 
-			last = trim(last ? last + 1 : value);
+			last = gdn_str_trim(last ? last + 1 : value);
 			if (strcasecmp(last, "chunked") == 0)
 				h->chunked = true;
 			else if (strcasecmp(last, "identity") != 0)

@@ -252,3 +252,15 @@ int gdn_hex_digit(char c)
 		return c - 'A' + 10;
 	return -1;
 }
+
+char *gdn_str_trim(char *s)
+{
+	char *end;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	end = s + strlen(s);
+	while (end > s && (end[-1] == ' ' || end[-1] == '\t' || end[-1] == '\r'))
+		*--end = '\0';
+	return s;
+}

@@ -47,7 +47,6 @@ struct run_job {
 	struct gd_create_spec image;
 	bool own_limits;
 	pid_t init_pid;
-	bool volume; /* the built-in volumizer made its rootfs (detached once it runs) */
 };
 
 static void run_job_free(void *p)
@@ -183,14 +182,6 @@ static int launch(struct gd_server *s, const struct run_job *j, struct gdn_err *
 							   .gid = j->gid},
 				    logfd, err);
 	return r;
-}
-
-/* The error in dadoo's start result (gd_dadoo_start_result), if any. */
-static int start_error(json_t *result, struct gdn_err **err)
-{
-	pid_t pid = 0;
-
-	return gd_dadoo_start_result(result, &pid, NULL, err);
 }
 
 /* --- handing connections to dadoo ---------------------------------------------------------------
@@ -441,6 +432,7 @@ static void run_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e
 	struct run_job *j = w->data;
 	_cleanup_err_ struct gdn_err *e = NULL;
 	struct gd_ctr *ctr = gd_registry_find(&s->reg, w->handle);
+	pid_t pid = 0;
 	int r;
 
 	if (err) {
@@ -449,18 +441,16 @@ static void run_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e
 				 "dadoo did not report the start of process '%s': %s", j->spec.id,
 				 gdn_err_str(err));
 	} else {
-		r = start_error(w->result, &e);
+		r = gd_dadoo_start_result(w->result, &pid, NULL, &e);
 	}
 	if (r < 0) {
 		discard(s, w->conn, j, gdn_steal_ptr(&e));
 	} else {
-		pid_t pid = 0;
-
 		/* the pea's mount namespace holds its overlay now (gd_volume_detach); what it
 		 * runs on goes when it exits */
-		if (j->volume)
+		if (j->spec.pea && !j->image.image_uri)
 			gd_volume_detach(j->procdir, s->log);
-		if (j->spec.pea && gd_dadoo_start_result(w->result, &pid, NULL, NULL) >= 0)
+		if (j->spec.pea)
 			gd_pea_watch(s, j->handle, j->procdir, pid);
 		gdn_log_info(w->conn && w->conn->log ? w->conn->log : s->log, "started", "handle",
 			     j->handle, "process", j->spec.id, NULL);
@@ -550,7 +540,6 @@ static void start_pea(struct gd_server *s, struct gd_conn *c, struct gd_ctr *ctr
 		run_job_free(j);
 		return;
 	}
-	j->volume = !j->image.image_uri;
 	if (gd_worker_start(s, c, ctr->handle, pea_prepare_run, j, run_job_free, pea_prepared, &e) <
 	    0)
 		gd_reply_error(s, c, e);
