@@ -17,6 +17,11 @@
 #define GDN_DEPOT_PROCESSES "processes"	       /* one process dir per process id */
 #define GDN_DEPOT_IMAGE_PLUGIN "image-plugin"  /* which image plugin made the rootfs */
 
+/* On a cgroup-v2-only host, the sub-cgroup of garden/<handle> holding the container's init and
+ * its Runs (`<runtime> exec --cgroup @init`); '@' is in no process ID, so no pea's cgroup,
+ * garden/<handle>/<id>, can be it. */
+#define GDN_CGROUP_INIT_LEAF "@init"
+
 /* <depot>/<handle>/processes/<id>/ */
 #define GDN_PROC_SPEC "process.json"	   /* the OCI process, written by guardian */
 #define GDN_PROC_PIDFILE "pidfile"	   /* the process's host pid (the runtime's) */

@@ -92,6 +92,7 @@ struct dd_state {
 	const char *handle;
 	const char *process_id; /* basename of dir */
 	bool tty;
+	const char *cgroup; /* the sub-cgroup an exec joins (--cgroup); NULL: the container's */
 	/* host ids of the process's user: owner of its stdio pipes, so that it may reopen them
 	 * (/dev/stdout is /proc/self/fd/1); -1: leave them ours */
 	uid_t stdio_uid;
@@ -204,6 +205,7 @@ struct dd_exec {
 	const char *handle;
 	/* a pea: the runtime runs the bundle in dir as a container of this id (not an exec) */
 	const char *pea_id;
+	const char *sub_cgroup;	    /* an exec's `--cgroup`, or NULL */
 	int stdio[3];		    /* the process's stdin/stdout/stderr; -1: /dev/null */
 	const char *console_socket; /* TTY: path of the console socket, else NULL */
 	int console_fd;		    /* TTY: the listening console socket, else -1 */

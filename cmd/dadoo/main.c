@@ -28,6 +28,7 @@ enum {
 	OPT_STANDBY,
 	OPT_CLEANUP_ON_WAIT,
 	OPT_TTY,
+	OPT_CGROUP,
 };
 
 static const struct option options[] = {
@@ -38,6 +39,7 @@ static const struct option options[] = {
     {"standby", no_argument, NULL, OPT_STANDBY},
     {"cleanup-on-wait", no_argument, NULL, OPT_CLEANUP_ON_WAIT},
     {"tty", no_argument, NULL, OPT_TTY},
+    {"cgroup", required_argument, NULL, OPT_CGROUP},
     {"log-level", required_argument, NULL, GDN_CLI_OPT_LOG_LEVEL},
     {"help", no_argument, NULL, GDN_CLI_OPT_HELP},
     {"version", no_argument, NULL, GDN_CLI_OPT_VERSION},
@@ -52,6 +54,7 @@ static uint64_t arg_runtime_timeout_ns;
 static bool arg_standby;
 static bool arg_cleanup_on_wait;
 static bool arg_tty;
+static const char *arg_cgroup;
 static uid_t arg_stdio_uid = (uid_t)-1;
 static gid_t arg_stdio_gid = (gid_t)-1;
 static enum gdn_log_level arg_log_level = GDN_LOG_INFO;
@@ -72,8 +75,16 @@ static const char usage[] =
     "  --runtime-timeout D  deadline of '<runtime> exec' (Go duration, default 60s)\n"
     "  --standby            wait for PROCESS-DIR, HANDLE and --tty on fd 3\n"
     "  --cleanup-on-wait    remove PROCESS-DIR once the exit status was delivered\n"
-    "  --tty                give the process a pseudo-terminal\n" GDN_CLI_HELP_LOG_LEVEL
-	GDN_CLI_HELP_HELP_VERSION;
+    "  --tty                give the process a pseudo-terminal\n"
+    "  --cgroup SUB         run it in the sub-cgroup SUB of the container's "
+    "cgroup\n" GDN_CLI_HELP_LOG_LEVEL GDN_CLI_HELP_HELP_VERSION;
+
+/* A sub-cgroup is one path component: the runtime joins <container's cgroup>/<name>. */
+static bool sub_cgroup_ok(const char *name)
+{
+	return name[0] && strlen(name) <= 64 && !strchr(name, '/') && strcmp(name, ".") != 0 &&
+	       strcmp(name, "..") != 0;
+}
 
 /* 0 to go on, 1 to exit successfully, -1 on a usage error (already reported). */
 static int parse_args(int argc, char **argv)
@@ -116,6 +127,14 @@ static int parse_args(int argc, char **argv)
 			break;
 		case OPT_TTY:
 			arg_tty = true;
+			break;
+		case OPT_CGROUP:
+			if (!sub_cgroup_ok(optarg)) {
+				(void)gdn_cli_usage_error(
+				    "dadoo", "--cgroup: '%s' is not a sub-cgroup name", optarg);
+				return -1;
+			}
+			arg_cgroup = optarg;
 			break;
 		case GDN_CLI_OPT_LOG_LEVEL:
 			if (gdn_cli_log_level(optarg, &arg_log_level, &err) < 0) {
@@ -260,6 +279,8 @@ static int launch(struct dd_state *s, struct gdn_err **err)
 	/* a pea's process dir is its bundle (guardian writes config.json there) */
 	if (access(bundle, F_OK) == 0)
 		x.pea_id = s->process_id;
+	else
+		x.sub_cgroup = s->cgroup;
 	if (s->tty) {
 		dd_console_size(process_json, &x.columns, &x.rows);
 		console = dd_console_listen(&console_dir, &console_path, err);
@@ -331,6 +352,7 @@ static void state_init(struct dd_state *s, const char *dir, const char *handle)
 	slash = strrchr(dir, '/');
 	s->process_id = slash && slash[1] ? slash + 1 : dir;
 	s->tty = arg_tty;
+	s->cgroup = arg_cgroup;
 	s->stdio_uid = arg_stdio_uid;
 	s->stdio_gid = arg_stdio_gid;
 	s->dirfd = s->master = s->exitcode_fd = -1;
@@ -343,15 +365,16 @@ static void state_init(struct dd_state *s, const char *dir, const char *handle)
 
 /* --standby: guardian started this dadoo before it had a process for it, so that a Run does not
  * wait for an exec. The job arrives on fd 3 (a SEQPACKET socket) as the request
- * {"op":"start","v":1,"dir":D,"handle":H,"tty":T,"uid":U,"gid":G} (uid and gid: the host ids
- * its stdio pipes are given to; optional) with the fd of the process's dadoo.log,
- * which becomes stderr. Returns 1 with the job, 0 when guardian closed the socket instead (it
- * needs no more dadoos), or -errno; a job refused (bad, or of a version above ours) is also
- * answered as a failed start result. */
-static int await_job(int fd, char **ret_dir, char **ret_handle, struct gdn_err **err)
+ * {"op":"start","v":1,"dir":D,"handle":H,"tty":T,"uid":U,"gid":G,"cgroup":C} (uid and gid: the
+ * host ids its stdio pipes are given to; cgroup: as --cgroup; all three optional) with the fd of
+ * the process's dadoo.log, which becomes stderr. Returns 1 with the job, 0 when guardian closed the
+ * socket instead (it needs no more dadoos), or -errno; a job refused (bad, or of a version above
+ * ours) is also answered as a failed start result. */
+static int await_job(int fd, char **ret_dir, char **ret_handle, char **ret_cgroup,
+		     struct gdn_err **err)
 {
 	json_auto_t *job = NULL;
-	const char *dir = NULL, *handle = NULL, *op = NULL;
+	const char *dir = NULL, *handle = NULL, *op = NULL, *cgroup = NULL;
 	int fds[GDN_IPC_MAX_FDS];
 	size_t nfds = 0;
 	json_int_t uid = -1, gid = -1;
@@ -377,9 +400,13 @@ static int await_job(int fd, char **ret_dir, char **ret_handle, struct gdn_err *
 		r = gdn_err_kind(err, GDN_ERR_GENERIC, EPROTONOSUPPORT,
 				 "job of protocol version %d; this dadoo speaks versions 0 to %d",
 				 v, DD_PROTO_VERSION);
-	if (r >= 0 && json_unpack(job, "{s:s, s:s, s?b, s?I, s?I}", "dir", &dir, "handle", &handle,
-				  "tty", &tty, "uid", &uid, "gid", &gid) < 0)
+	if (r >= 0 &&
+	    json_unpack(job, "{s:s, s:s, s?b, s?I, s?I, s?s}", "dir", &dir, "handle", &handle,
+			"tty", &tty, "uid", &uid, "gid", &gid, "cgroup", &cgroup) < 0)
 		r = gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "a job without dir and handle");
+	if (r >= 0 && cgroup && !sub_cgroup_ok(cgroup))
+		r = gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "a job with a bad cgroup '%s'",
+				 cgroup);
 	if (r >= 0 && (uid < -1 || uid > UINT32_MAX - 1 || gid < -1 || gid > UINT32_MAX - 1))
 		r = gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL, "a job with a bad uid or gid");
 	if (r < 0) {
@@ -388,8 +415,10 @@ static int await_job(int fd, char **ret_dir, char **ret_handle, struct gdn_err *
 	}
 	*ret_dir = strdup(dir);
 	*ret_handle = strdup(handle);
-	if (!*ret_dir || !*ret_handle)
+	*ret_cgroup = cgroup ? strdup(cgroup) : NULL;
+	if (!*ret_dir || !*ret_handle || (cgroup && !*ret_cgroup))
 		return gdn_err_set(err, ENOMEM, "job");
+	arg_cgroup = *ret_cgroup;
 	arg_tty = tty;
 	arg_stdio_uid = (uid_t)uid;
 	arg_stdio_gid = (gid_t)gid;
@@ -399,7 +428,7 @@ static int await_job(int fd, char **ret_dir, char **ret_handle, struct gdn_err *
 int main(int argc, char **argv)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
-	_cleanup_free_ char *dir = NULL, *job_dir = NULL, *job_handle = NULL;
+	_cleanup_free_ char *dir = NULL, *job_dir = NULL, *job_handle = NULL, *job_cgroup = NULL;
 	const char *dir_arg, *handle_arg;
 	struct dd_state s;
 	int result_fd = -1, r;
@@ -413,7 +442,7 @@ int main(int argc, char **argv)
 	(void)signal(SIGPIPE, SIG_IGN);
 	(void)setsid(); /* fails harmlessly when guardian's spawn already did it */
 	if (arg_standby) {
-		r = await_job(result_fd, &job_dir, &job_handle, &err);
+		r = await_job(result_fd, &job_dir, &job_handle, &job_cgroup, &err);
 		if (r == 0)
 			return 0;
 		if (r < 0) {

@@ -1,6 +1,7 @@
 /* `<runtime> [--root R] --log runtime.log --log-format json [extra args] exec --detach [--tty
- * --console-socket P] --pid-file pidfile -p process.json <handle>` (lib/runtime.h), or for a pea
- * (a process dir holding its own bundle, config.json) `... run --detach [--console-socket P]
+ * --console-socket P] --pid-file pidfile [--cgroup SUB] -p process.json <handle>` (lib/runtime.h),
+ * or for a pea (a process dir holding its own bundle, config.json) `... run --detach
+ * [--console-socket P]
  * --pid-file pidfile --no-new-keyring --bundle <dir> <process id>`, run in the process dir so that
  * the relative names land there. The runtime passes its stdio on to the process. It has a
  * deadline; on every failure it is killed and reaped, and so is whatever it started. */
@@ -257,6 +258,10 @@ int dd_runtime_exec(struct dd_exec *x, pid_t *ret_pid, int *ret_master, struct g
 		gdn_runtime_argv_add(&a, x->dir);
 		gdn_runtime_argv_add(&a, x->pea_id);
 	} else {
+		if (x->sub_cgroup) {
+			gdn_runtime_argv_add(&a, "--cgroup");
+			gdn_runtime_argv_add(&a, x->sub_cgroup);
+		}
 		gdn_runtime_argv_add(&a, "-p");
 		gdn_runtime_argv_add(&a, GDN_PROC_SPEC);
 		gdn_runtime_argv_add(&a, x->handle);

@@ -179,6 +179,23 @@ static int parse_procs(const char *text, pid_t **ret, size_t *ret_n)
 	return 0;
 }
 
+/* Cuts a trailing /garden/<name>/@init back to /garden/<name>. */
+static void leave_init_leaf(char *dir)
+{
+	static const char leaf[] = "/" GDN_CGROUP_INIT_LEAF;
+	size_t n = strlen(dir), ln = strlen(leaf);
+	if (n <= ln || strcmp(dir + n - ln, leaf) != 0)
+		return;
+	char *name_end = dir + n - ln, *slash = name_end;
+	while (slash > dir && slash[-1] != '/')
+		slash--;
+	static const char garden[] = "/garden/";
+	size_t gn = strlen(garden);
+	if (slash == name_end || (size_t)(slash - dir) < gn || strncmp(slash - gn, garden, gn) != 0)
+		return;
+	*name_end = '\0';
+}
+
 char *gd_cgroup_dir_in(const struct gd_mounts *mounts, const char *proc_cgroup, const char *wanted,
 		       bool *ret_unified)
 {
@@ -191,6 +208,8 @@ char *gd_cgroup_dir_in(const struct gd_mounts *mounts, const char *proc_cgroup, 
 		if (dir) {
 			if (ret_unified)
 				*ret_unified = wanted[0] == '\0';
+			if (wanted[0] == '\0')
+				leave_init_leaf(dir);
 			return dir;
 		}
 	}
@@ -242,15 +261,80 @@ int gd_cgroup_procs_of(pid_t pid, pid_t **ret, size_t *ret_n, struct gdn_err **e
 		return r;
 
 	_cleanup_free_ char *procs_path = gdn_path_join(dir, "cgroup.procs");
-	_cleanup_free_ char *procs = NULL;
-	if (!procs_path)
+	_cleanup_free_ char *leaf_path = gdn_path_join(dir, GDN_CGROUP_INIT_LEAF "/cgroup.procs");
+	_cleanup_free_ char *procs = NULL, *leaf = NULL;
+	if (!procs_path || !leaf_path)
 		return gdn_err_set(err, ENOMEM, "cannot list cgroup processes");
 	r = gdn_fs_read_file(procs_path, PROCS_MAX, &procs, &len, err);
 	if (r < 0)
 		return r;
+	/* on v2 the container's processes are in its @init leaf (a pea's are in their own) */
+	if (gdn_fs_read_file(leaf_path, PROCS_MAX, &leaf, &len, NULL) >= 0) {
+		_cleanup_free_ char *both = NULL;
+		if (asprintf(&both, "%s%s", procs, leaf) < 0) {
+			both = NULL;
+			return gdn_err_set(err, ENOMEM, "cannot list cgroup processes");
+		}
+		free(procs);
+		procs = gdn_steal_ptr(&both);
+	}
 	if (parse_procs(procs, ret, ret_n) < 0)
 		return gdn_err_set(err, ENOMEM, "cannot list cgroup processes");
 	return 0;
+}
+
+/* Whether `dir` ends in /garden/<handle>, exactly. */
+static bool is_container_own(const char *dir, const char *handle)
+{
+	size_t n = strlen(dir), hl = strlen(handle), gn = strlen("/garden/");
+	return n >= gn + hl && strcmp(dir + n - hl, handle) == 0 &&
+	       strncmp(dir + n - hl - gn, "/garden/", gn) == 0;
+}
+
+int gd_cgroup_init_to_leaf(pid_t pid, const char *handle, struct gdn_err **err)
+{
+	static const char *const v2[] = {""};
+	_cleanup_free_ char *dir = NULL, *leaf = NULL, *procs = NULL;
+	int r = dir_of(pid, v2, 1, &dir, err);
+	char text[16];
+
+	if (r < 0)
+		return gdn_err_wrap(err, "move the container's init to its cgroup leaf");
+	if (!is_container_own(dir, handle))
+		return gdn_err_set(err, ENOENT, "process %d is not in the cgroup of '%s' (%s)",
+				   (int)pid, handle, dir);
+	leaf = gdn_path_join(dir, GDN_CGROUP_INIT_LEAF);
+	procs = leaf ? gdn_path_join(leaf, "cgroup.procs") : NULL;
+	if (!procs)
+		return gdn_err_set(err, ENOMEM, "move the container's init");
+	if (mkdir(leaf, 0755) < 0 && errno != EEXIST)
+		return gdn_err_set(err, errno, "mkdir '%s'", leaf);
+	int n = snprintf(text, sizeof(text), "%d", (int)pid);
+	r = gdn_fs_write_file(procs, text, (size_t)n, err);
+	if (r < 0)
+		return gdn_err_wrap(err, "move the container's init to '%s'", leaf);
+	return 0;
+}
+
+bool gd_cgroup_in_init_leaf(pid_t pid, const char *handle)
+{
+	_cleanup_free_ char *cg = NULL;
+	char want[GDN_HANDLE_MAX + 32];
+	if ((size_t)snprintf(want, sizeof(want), "/garden/%s/" GDN_CGROUP_INIT_LEAF "\n", handle) >=
+		sizeof(want) ||
+	    gd_cgroup_read_of(pid, &cg, NULL) < 0)
+		return false;
+	/* the unified hierarchy's line, "0::<path>\n", the path maybe below our own cgroup */
+	for (const char *line = cg; *line;) {
+		const char *nl = strchr(line, '\n');
+		size_t len = nl ? (size_t)(nl - line + 1) : strlen(line);
+		size_t wl = strlen(want);
+		if (strncmp(line, "0::", 3) == 0 && len >= wl &&
+		    strncmp(line + len - wl, want, wl) == 0)
+			return true;
+		line += len;
+	}
+	return false;
 }
 
 /* blkio (v1) or io (v2) weight files, the plain (CFQ, or v2's io controller) one first, then

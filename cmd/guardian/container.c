@@ -339,6 +339,8 @@ static int create_in_dir(const struct gd_config *cfg, const struct gd_create_spe
 	gdn_log_info(log, "started-container", "pid", text, NULL);
 	if (cfg->blockio_weight && (r = gd_cgroup_set_io_weight(pid, cfg->blockio_weight, err)) < 0)
 		return r;
+	if (!host.cgroup_v1 && (r = gd_cgroup_init_to_leaf(pid, spec->handle, err)) < 0)
+		return r;
 	/* the built-in volumizer's overlay only: a plugin's rootfs stays as the plugin made it */
 	if (!spec->image_uri)
 		gd_volume_detach(dir, log);

@@ -81,6 +81,8 @@ static int assign(int sock, const struct gd_dadoo_job *j, int logfd, struct gdn_
 							 j->tty, "uid", (json_int_t)j->uid, "gid",
 							 (json_int_t)j->gid)) < 0)
 		job = (json_decref(job), NULL);
+	if (job && j->cgroup && json_object_set_new(job, "cgroup", json_string(j->cgroup)) < 0)
+		job = (json_decref(job), NULL);
 	if (!job)
 		return gdn_err_set(err, ENOMEM, "dadoo job");
 	return gdn_ipc_send(sock, job, &logfd, 1, err);

@@ -19,6 +19,7 @@ struct gd_dadoo_job {
 	bool tty;
 	uid_t uid; /* host ids of the process's user: its stdio pipes are given to them */
 	gid_t gid;
+	const char *cgroup; /* the sub-cgroup of the container's that the exec joins, or NULL */
 };
 int gd_dadoo_launch(struct gd_server *s, const struct gd_dadoo_job *job, int logfd,
 		    struct gdn_err **err);

@@ -47,6 +47,7 @@ struct run_job {
 	struct gd_create_spec image;
 	bool own_limits;
 	pid_t init_pid;
+	bool init_leaf; /* Runs join the container's cgroup v2 leaf */
 };
 
 static void run_job_free(void *p)
@@ -174,13 +175,15 @@ static int launch(struct gd_server *s, const struct run_job *j, struct gdn_err *
 	else if ((logfd = open(logpath, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
 		r = gdn_err_set(err, errno, "open '%s'", logpath);
 	else
-		r = gd_dadoo_launch(s,
-				    &(struct gd_dadoo_job){.procdir = j->procdir,
-							   .handle = j->handle,
-							   .tty = j->spec.tty,
-							   .uid = j->uid,
-							   .gid = j->gid},
-				    logfd, err);
+		r = gd_dadoo_launch(
+		    s,
+		    &(struct gd_dadoo_job){.procdir = j->procdir,
+					   .handle = j->handle,
+					   .tty = j->spec.tty,
+					   .uid = j->uid,
+					   .gid = j->gid,
+					   .cgroup = j->init_leaf ? GDN_CGROUP_INIT_LEAF : NULL},
+		    logfd, err);
 	return r;
 }
 
@@ -576,6 +579,7 @@ void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		start_pea(s, c, ctr, gdn_steal_ptr(&j));
 		return;
 	}
+	j->init_leaf = ctr->init_leaf;
 	if (!j->handle || prepare(s->cfg, ctr, j, &e) < 0) {
 		gd_reply_error(s, c, e);
 		return;

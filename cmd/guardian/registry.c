@@ -6,6 +6,7 @@
 #include "lib/proc.h"
 #include "lib/util.h"
 #include "cmd/guardian/bundle.h"
+#include "cmd/guardian/cgroup.h"
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/events.h"
 #include "cmd/guardian/registry.h"
@@ -113,6 +114,7 @@ int gd_ctr_load(const struct gd_config *cfg, struct gd_ctr *c, struct gdn_err **
 	json_decref(c->run_base);
 	c->run_base = base;
 	c->init_pid = pid;
+	c->init_leaf = gd_cgroup_in_init_leaf(pid, c->handle);
 	c->privileged = gd_bundle_privileged(config);
 	json_t *shares = json_object_get(
 	    json_object_get(json_object_get(json_object_get(config, "linux"), "resources"), "cpu"),

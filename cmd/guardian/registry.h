@@ -31,6 +31,7 @@ struct gd_ctr {
 	 * (gd_ctr_load): the init's host pid, the privileged flag and {"process": <config.json's
 	 * process>}, the defaults every process of the container starts from. */
 	pid_t init_pid;
+	bool init_leaf; /* the init is in its cgroup v2 leaf (cgroup.h): Runs join it */
 	bool privileged;
 	uint64_t cpu_shares; /* config.json's linux.resources.cpu.shares (0: none), for Metrics */
 	json_t *run_base;    /* NULL until loaded */

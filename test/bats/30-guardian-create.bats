@@ -249,12 +249,34 @@ teardown() {
 	destroy_container cr-nomount
 }
 
+@test "cgroup v2: the container's init and Runs are in its @init leaf, the limits on its cgroup" {
+	create_container cr-leaf '{"limits":{"memory_limits":{"limit_in_bytes":67108864}}}'
+	local pid run_cg
+	pid=$(init_pid cr-leaf)
+	run_cg=$(gaol run -a cr-leaf -c 'grep "^0::" /proc/self/cgroup')
+	if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
+		assert_regex "$(grep '^0::' "/proc/$pid/cgroup")" "/garden/cr-leaf/@init\$"
+		assert_regex "$run_cg" "/garden/cr-leaf/@init\$"
+		local dir=/sys/fs/cgroup$(unified_cgroup "$pid")
+		assert_regex "$dir" "/garden/cr-leaf\$"
+		assert_equal "$(cat "$dir/cgroup.procs")" ""
+		assert_equal "$(cat "$dir/memory.max")" 67108864
+	else
+		# v1 and hybrid hosts: the runtime's cgroup, no leaf
+		assert_regex "$(awk -F: '$2 == "memory" { print $3 }' "/proc/$pid/cgroup")" "/garden/cr-leaf\$"
+		[[ -z $(find /sys/fs/cgroup -maxdepth 6 -path '*/garden/cr-leaf/@init' 2>/dev/null) ]] ||
+			fail "an @init leaf on a host with cgroup v1"
+	fi
+	destroy_container cr-leaf
+	assert_no_leaks cr-leaf "$pid"
+}
+
 @test "memory and cpu limits reach the cgroup" {
 	create_container cr-lim '{"limits":{"memory_limits":{"limit_in_bytes":67108864},"cpu_limits":{"limit_in_shares":512},"pid_limits":{"max":100}}}'
 	local pid cg dir
 	pid=$(init_pid cr-lim)
 	if [[ -f /sys/fs/cgroup/cgroup.controllers ]]; then
-		cg=$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")
+		cg=$(unified_cgroup "$pid")
 		dir=/sys/fs/cgroup$cg
 		assert_equal "$(cat "$dir/memory.max")" 67108864
 		assert_equal "$(cat "$dir/pids.max")" 100

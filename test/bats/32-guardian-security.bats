@@ -186,7 +186,7 @@ cgroup_file() {
 		return
 	fi
 	pid=$(init_pid "$1")
-	rel=$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")
+	rel=$(unified_cgroup "$pid")
 	[[ -n $rel ]] || fail "no unified cgroup for $1"
 	printf '%s%s/%s\n' "$(stat -f -c %T /sys/fs/cgroup | grep -q cgroup2 && echo /sys/fs/cgroup ||
 		echo /sys/fs/cgroup/unified)" "$rel" "$4"

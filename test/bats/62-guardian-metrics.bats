@@ -28,7 +28,7 @@ cg_file() {
 			"/proc/$pid/cgroup")
 		printf '/sys/fs/cgroup/%s%s/%s\n' "$2" "$rel" "$3"
 	else
-		rel=$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")
+		rel=$(unified_cgroup "$pid")
 		printf '/sys/fs/cgroup%s/%s\n' "$rel" "$3"
 	fi
 }

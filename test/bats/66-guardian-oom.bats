@@ -42,7 +42,7 @@ oom_kills_of() {
 	if [[ -n $rel ]]; then
 		awk '$1 == "oom_kill" { print $2 }' "/sys/fs/cgroup/memory$rel/memory.oom_control"
 	else
-		rel=$(awk -F: '$1 == "0" { print $3 }' "/proc/$pid/cgroup")
+		rel=$(unified_cgroup "$pid")
 		awk '$1 == "oom_kill" { print $2 }' "/sys/fs/cgroup$rel/memory.events"
 	fi
 }

@@ -365,6 +365,13 @@ init_pid() {
 	printf '%s\n' "$p"
 }
 
+# unified_cgroup PID: the container cgroup (relative to the cgroup2 mount) of PID in the unified
+# hierarchy: on a v2-only host a container's init and Runs are in its @init leaf, whose parent
+# carries the limits and the usage.
+unified_cgroup() {
+	awk -F: '$1 == "0" { sub(/\/@init$/, "", $3); print $3 }' "/proc/$1/cgroup"
+}
+
 # rt ARGS...: the runtime under test with this file's --root.
 rt() {
 	"$GDN_RUNTIME" --root "$GDN_RUNTIME_ROOT" "$@"
