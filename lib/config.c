@@ -211,3 +211,49 @@ void gdn_config_free(char **args)
 		free(*a);
 	free(args);
 }
+
+int gdn_config_apply(const char *config, const char *section, const struct option *opts,
+		     const char *const *refused, int *argc, char ***argv, struct gdn_err **err)
+{
+	char **file = NULL, **merged = NULL, **rest;
+	int n_rest = 0, margc = 0;
+	size_t n = 0;
+	int r;
+
+	rest = calloc((size_t)*argc + 1, sizeof(*rest));
+	if (!rest)
+		return gdn_err_set(err, ENOMEM, "--config");
+	rest[n_rest++] = (*argv)[0];
+	for (int i = 1; i < *argc; i++) {
+		const char *a = (*argv)[i];
+		if (strcmp(a, "--") == 0) {
+			for (; i < *argc; i++)
+				rest[n_rest++] = (*argv)[i];
+			break;
+		}
+		if (strcmp(a, "--config") == 0 && i + 1 < *argc)
+			config = (*argv)[++i];
+		else if (strncmp(a, "--config=", 9) == 0)
+			config = a + 9;
+		else
+			rest[n_rest++] = (*argv)[i];
+	}
+	rest[n_rest] = NULL;
+	if (!config) {
+		free(rest);
+		return 0;
+	}
+	r = gdn_config_read(config, section, opts, refused, &file, &n, err);
+	if (r >= 0)
+		r = gdn_config_merge(file, n, n_rest, rest, opts, &merged, &margc, err);
+	free(rest);
+	if (r < 0) {
+		gdn_config_free(file);
+		return r;
+	}
+	/* the file's strings stay: merged (and whatever parses it) points into them */
+	free(file);
+	*argv = merged;
+	*argc = margc;
+	return 0;
+}

@@ -31,5 +31,13 @@ int gdn_config_read(const char *path, const char *section, const struct option *
 int gdn_config_merge(char *const *file, size_t n, int argc, char **argv, const struct option *opts,
 		     char ***ret, int *ret_argc, struct gdn_err **err);
 
+/* A command's --config: the last `--config FILE` or `--config=FILE` among (*argv)[1..] (before a
+ * "--"; taken out of them), else `config` (may be NULL: none), read as `section` and merged
+ * in front of the remaining flags as gdn_config_merge does. (*argv)[0] stays. Without a file
+ * *argc and *argv are left as they are. The new array and the file's strings live as long as
+ * the process (the parsed configuration points into them). */
+int gdn_config_apply(const char *config, const char *section, const struct option *opts,
+		     const char *const *refused, int *argc, char ***argv, struct gdn_err **err);
+
 /* Frees gdn_config_parse's result. */
 void gdn_config_free(char **args);

@@ -13,7 +13,8 @@ int gdn_parse_u32(const char *s, uint32_t *ret);
 /* The value of a hexadecimal digit (either case), or -1. */
 int gdn_hex_digit(char c);
 
-/* s without its leading spaces and tabs and its trailing spaces, tabs and CRs (cut in place). */
+/* s without its leading spaces and tabs and its trailing spaces, tabs, CRs and LFs (cut in
+ * place). */
 char *gdn_str_trim(char *s);
 
 /* A random UUIDv4 string (36 chars + NUL) from getrandom(2). */

@@ -36,7 +36,8 @@ struct gd_config {
 	uint64_t max_containers; /* 0: unlimited */
 	bool destroy_on_startup;
 	bool disable_privileged;
-	bool skip_setup; /* --skip-setup: leave the host's cgroup mounts alone */
+	bool skip_setup;     /* --skip-setup: leave the host's cgroup mounts alone */
+	uint64_t store_size; /* --store-size-bytes: of the store `setup` makes */
 	/* --cleanup-process-dirs-on-wait: dadoo removes the process dir once it delivered the
 	 * exit status (Garden's flag; Diego sets it) */
 	bool cleanup_process_dirs;

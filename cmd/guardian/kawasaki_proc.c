@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include "lib/ipc.h"
 #include "lib/proc.h"
+#include "lib/run.h"
 #include "lib/util.h"
 #include "cmd/guardian/kawasaki_client.h"
 #include "cmd/guardian/kawasaki_proc.h"
@@ -56,6 +57,38 @@ static void build_argv(const struct gd_config *c, struct gd_daemon_argv *a)
 		a->v[a->n++] = "--mtu", a->v[a->n++] = mtu;
 	if (c->tag && *c->tag)
 		a->v[a->n++] = "--tag", a->v[a->n++] = c->tag;
+}
+
+/* how long `kawasaki setup` may take: two table commits */
+#define KAWASAKI_SETUP_TIMEOUT_NS (60ULL * 1000000000ULL)
+
+int gd_kawasaki_setup(const struct gd_config *cfg, struct gdn_log *log, struct gdn_err **err)
+{
+	struct gd_daemon_argv a = {0};
+	_cleanup_run_result_ struct gdn_run_result res = {0};
+	int r;
+
+	if (!cfg->kawasaki_bin)
+		return gdn_err_set(err, ENOENT, "no kawasaki beside guardian: give --kawasaki-bin");
+	build_argv(cfg, &a);
+	a.v[1] = "setup";
+	a.v[a.n] = NULL;
+	struct gdn_spawn_opts so = {
+	    .path = cfg->kawasaki_bin,
+	    .argv = (char *const *)a.v,
+	    .stdin_fd = -1,
+	    .stdout_fd = -1,
+	    .stderr_fd = -1,
+	};
+	struct gdn_run_opts ro = {
+	    .spawn = &so, .timeout_ns = KAWASAKI_SETUP_TIMEOUT_NS, .relog = log};
+	r = gdn_run(&ro, &res, err);
+	if (r < 0)
+		return gdn_err_wrap(err, "kawasaki setup");
+	if (res.status != 0)
+		return gdn_err_set(err, 0, "kawasaki setup exited with status %d (see its log)",
+				   res.status);
+	return 0;
 }
 
 int gd_kawasaki_start(struct gd_server *s, struct gdn_err **err)

@@ -21,6 +21,7 @@
 #include "cmd/guardian/cgroup_setup.h"
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/dadoo_launch.h"
+#include "cmd/guardian/host_setup.h"
 #include "cmd/guardian/layers.h"
 #include "cmd/guardian/container_flags.h"
 #include "cmd/guardian/debug_flags.h"
@@ -89,6 +90,7 @@ static const struct option options[] = {
     {"network-pool", required_argument, NULL, OPT_NETWORK_POOL},
     {"log-level", required_argument, NULL, GDN_CLI_OPT_LOG_LEVEL},
     {"skip-setup", no_argument, NULL, OPT_SKIP_SETUP},
+    {"store-size-bytes", required_argument, NULL, OPT_STORE_SIZE},
     {"cleanup-process-dirs-on-wait", no_argument, NULL, OPT_CLEANUP_PROCESS_DIRS},
     {"read-header-timeout", required_argument, NULL, OPT_READ_HEADER_TIMEOUT},
     {"help", no_argument, NULL, GDN_CLI_OPT_HELP},
@@ -100,26 +102,27 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* keys a config file may not hold: what is not configuration */
+static const char *const refused_in_config[] = {"help", "version", "config", NULL};
+
 static const char usage[] =
     "Usage: guardian [--config FILE] server [OPTIONS]\n"
     "       guardian [--config FILE] cleanup [OPTIONS]\n"
     "       guardian gc [--store DIR] [--depot DIR]\n"
-    "       guardian setup [--store DIR] [--store-size-bytes N] [--log-level LEVEL]\n"
+    "       guardian [--config FILE] setup [OPTIONS]\n"
     "       guardian teardown-store [--store DIR] [--log-level LEVEL]\n"
     "       guardian --help | --version\n"
     "\n"
     "Serves the Garden HTTP API and runs OCI containers with a runc-compatible runtime.\n"
-    "'setup' prepares the host: cgroup hierarchies, and the store as a loop-backed XFS\n"
-    "file system with project quotas (for disk limits) unless it already has them.\n"
+    "'setup' prepares the host for a 'server --skip-setup' (server's options): cgroup\n"
+    "hierarchies, the store as a loop-backed XFS file system with project quotas (for\n"
+    "disk limits) unless it already is one, IPv4 forwarding, kernel.pid_max and\n"
+    "dmesg_restrict, and kawasaki's global chains (when guardian starts kawasaki).\n"
     "'teardown-store' unmounts such a store and removes its backing file.\n"
     "'cleanup' destroys every container of the depot (with its network and peas), as\n"
     "'server --destroy-containers-on-startup' would, and exits (server's options).\n"
     "\n"
-    "Options of 'setup':\n"
-    "  --store-size-bytes N          size of a new store's sparse backing file (default\n"
-    "                                10737418240: 10 GiB)\n"
-    "\n"
-    "Options of 'server':\n"
+    "Options of 'server' (and 'setup', 'cleanup'):\n"
     "  --config FILE                 gdn's INI file: its [server] section's keys are these\n"
     "                                flags' names (repeated for lists; true/false for\n"
     "                                switches); flags given here override it (also before\n"
@@ -153,6 +156,9 @@ static const char usage[] =
     "                                guardian)\n"
     "  --log-level LEVEL             debug, info, error or fatal (default info)\n"
     "  --skip-setup                  leave the host's cgroup hierarchies as they are\n"
+    "                                ('setup' prepared them)\n"
+    "  --store-size-bytes N          size of the sparse backing file of a store 'setup'\n"
+    "                                makes (default 10737418240: 10 GiB)\n"
     "  --cleanup-process-dirs-on-wait  remove a process's dir once a client got its\n"
     "                                exit status\n"
     "  --read-header-timeout DURATION  close a connection that sends no whole request\n"
@@ -342,6 +348,12 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 		case OPT_SKIP_SETUP:
 			cfg->skip_setup = true;
 			break;
+		case OPT_STORE_SIZE:
+			if (gdn_parse_u64(optarg, &cfg->store_size) < 0)
+				return gdn_err_kind(err, GDN_ERR_GENERIC, EINVAL,
+						    "--store-size-bytes: '%s' is not a number",
+						    optarg);
+			break;
 		case OPT_CLEANUP_PROCESS_DIRS:
 			cfg->cleanup_process_dirs = true;
 			break;
@@ -381,7 +393,9 @@ static int parse_flags(int argc, char **argv, struct gd_config *cfg, const char 
 	return 0;
 }
 
-static int check_config(struct gd_config *cfg, struct gdn_err **err)
+/* `prepare`: also make the depot and the store and put garden-init there (not for setup,
+ * whose store may yet become a file system of its own). */
+static int check_config(struct gd_config *cfg, bool prepare, struct gdn_err **err)
 {
 	int r;
 
@@ -429,7 +443,7 @@ static int check_config(struct gd_config *cfg, struct gdn_err **err)
 	if (!runtime && (r = gdn_which(cfg->runtime, &runtime, err)) < 0)
 		return gdn_err_wrap(err, "--runtime-plugin");
 	cfg->runtime = runtime;
-	if ((r = gd_prepare_paths(cfg, err)) < 0)
+	if (prepare && (r = gd_prepare_paths(cfg, err)) < 0)
 		return r;
 	return gd_caps_bounding(&cfg->cap_bounding, err);
 }
@@ -476,7 +490,7 @@ static int serve(struct gd_config *cfg, bool cleanup_only, struct gdn_err **err)
 	_cleanup_close_ int store_lock = -1;
 	int r;
 
-	if ((r = check_config(cfg, err)) < 0)
+	if ((r = check_config(cfg, true, err)) < 0)
 		return r;
 	lock = lock_dir("depot", cfg->depot, err);
 	if (lock < 0)
@@ -537,37 +551,26 @@ static int gc_store(const struct gd_config *cfg)
 	return collect_layers(cfg);
 }
 
-static const struct option setup_options[] = {
+static const struct option teardown_options[] = {
     {"store", required_argument, NULL, OPT_STORE},
-    {"store-size-bytes", required_argument, NULL, OPT_STORE_SIZE},
     {"log-level", required_argument, NULL, GDN_CLI_OPT_LOG_LEVEL},
     {"help", no_argument, NULL, GDN_CLI_OPT_HELP},
     {NULL, 0, NULL, 0},
 };
 
-/* `guardian setup` (Garden's `gdn setup`: what needs root once per boot) and `guardian
- * teardown-store`. */
-static int setup_main(int argc, char **argv, bool teardown)
+/* `guardian teardown-store`: undoes the store `setup` made. */
+static int teardown_store_main(int argc, char **argv)
 {
 	_cleanup_err_ struct gdn_err *err = NULL;
 	const char *store = "/var/lib/gdn/store";
-	uint64_t size = GD_STORE_SIZE_DEFAULT;
 	enum gdn_log_level level = GDN_LOG_INFO;
 	int opt, r = 0;
 
 	optind = 1;
-	while ((opt = getopt_long(argc, argv, "h", setup_options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, "h", teardown_options, NULL)) != -1) {
 		switch (opt) {
 		case OPT_STORE:
 			store = optarg;
-			break;
-		case OPT_STORE_SIZE:
-			if (teardown)
-				return gdn_cli_usage_error("guardian", "teardown-store takes no "
-								       "--store-size-bytes");
-			if (gdn_parse_u64(optarg, &size) < 0)
-				return gdn_cli_usage_error(
-				    "guardian", "--store-size-bytes: '%s' is not a number", optarg);
 			break;
 		case GDN_CLI_OPT_LOG_LEVEL:
 			r = gdn_cli_log_level(optarg, &level, &err);
@@ -583,14 +586,8 @@ static int setup_main(int argc, char **argv, bool teardown)
 	if (optind < argc)
 		return gdn_cli_usage_error("guardian", "unexpected argument '%s'", argv[optind]);
 	gdn_log_init("guardian", level, STDERR_FILENO);
-	struct gdn_log *log =
-	    gdn_log_session(gdn_log_root(), teardown ? "teardown-store" : "setup", NULL);
-	if (teardown) {
-		r = gd_store_teardown(store, log, &err);
-	} else {
-		gd_cgroup_setup(log);
-		r = gd_store_setup(store, size, log, &err);
-	}
+	struct gdn_log *log = gdn_log_session(gdn_log_root(), "teardown-store", NULL);
+	r = gd_store_teardown(store, log, &err);
 	if (r < 0)
 		gdn_log_fatal(log, "failed", err, NULL);
 	else
@@ -599,60 +596,22 @@ static int setup_main(int argc, char **argv, bool teardown)
 	return r < 0 ? 1 : 0;
 }
 
-/* --config FILE (before the subcommand, `config`, or among server's flags): the file's [server]
- * keys become flags in front of the command line's, which override them (lib/config.h). The
- * strings live as long as guardian (the config points at them). *argv[0] is the subcommand's
- * name here, argv[1..] its flags. */
-static int with_config(const char *config, int *argc, char ***argv, struct gdn_err **err)
+/* `guardian setup` (gdn's: what needs root once per boot, before a `server --skip-setup`): the
+ * server's configuration, checked as the server checks it, then gd_host_setup. */
+static int setup_host(struct gd_config *cfg)
 {
-	static const char *const refused[] = {"help", "version", "config", NULL};
-	char **file = NULL, **merged = NULL, **rest;
-	int n_rest = 0, margc = 0;
-	size_t n = 0;
-	int r;
+	_cleanup_err_ struct gdn_err *err = NULL;
+	struct gdn_log *log = gdn_log_session(gdn_log_root(), "setup", NULL);
+	int r = check_config(cfg, false, &err);
 
-	/* the subcommand's own --config (the last one wins), taken out of its flags */
-	rest = calloc((size_t)*argc + 1, sizeof(*rest));
-	if (!rest)
-		return gdn_err_set(err, ENOMEM, "--config");
-	rest[n_rest++] = (*argv)[1];
-	for (int i = 2; i < *argc; i++) {
-		const char *a = (*argv)[i];
-		if (strcmp(a, "--") == 0) {
-			for (; i < *argc; i++)
-				rest[n_rest++] = (*argv)[i];
-			break;
-		}
-		if (strcmp(a, "--config") == 0 && i + 1 < *argc)
-			config = (*argv)[++i];
-		else if (strncmp(a, "--config=", 9) == 0)
-			config = a + 9;
-		else
-			rest[n_rest++] = (*argv)[i];
-	}
-	rest[n_rest] = NULL;
-	if (!config) {
-		free(rest);
-		return 0;
-	}
-	r = gdn_config_read(config, "server", options, refused, &file, &n, err);
 	if (r >= 0)
-		r = gdn_config_merge(file, n, n_rest, rest, options, &merged, &margc, err);
-	free(rest);
-	if (r < 0) {
-		gdn_config_free(file);
-		return r;
-	}
-	/* [0] is what the caller skips: argv[0]'s place */
-	char **out = calloc((size_t)margc + 2, sizeof(*out));
-	if (!out)
-		return gdn_err_set(err, ENOMEM, "--config");
-	out[0] = (*argv)[0];
-	memcpy(out + 1, merged, (size_t)margc * sizeof(*out));
-	free(merged);
-	*argv = out;
-	*argc = margc + 1;
-	return 0;
+		r = gd_host_setup(cfg, log, &err);
+	if (r < 0)
+		gdn_log_fatal(log, "failed", err, NULL);
+	else
+		gdn_log_info(log, "finished", NULL);
+	gdn_log_free(log);
+	return r < 0 ? 1 : 0;
 }
 
 int main(int argc, char **argv)
@@ -660,6 +619,7 @@ int main(int argc, char **argv)
 	static char server_argv0[] = "guardian server";
 	static char gc_argv0[] = "guardian gc";
 	static char cleanup_argv0[] = "guardian cleanup";
+	static char setup_argv0[] = "guardian setup";
 	_cleanup_err_ struct gdn_err *err = NULL;
 	_cleanup_free_ const char **extra = NULL;
 	const char *config = NULL;
@@ -681,6 +641,7 @@ int main(int argc, char **argv)
 	    .port_pool_start = 61001,
 	    .port_pool_size = 4534,
 	    .log_level = GDN_LOG_INFO,
+	    .store_size = GD_STORE_SIZE_DEFAULT,
 	};
 
 	gdn_log_init("guardian", GDN_LOG_INFO, STDERR_FILENO);
@@ -705,25 +666,31 @@ int main(int argc, char **argv)
 					   "missing command: guardian server [OPTIONS]");
 	if (strcmp(argv[1], "unpack-layer") == 0)
 		return gd_unpack_main(argc - 1, argv + 1);
-	if (strcmp(argv[1], "setup") == 0 || strcmp(argv[1], "teardown-store") == 0) {
-		static char setup_argv0[] = "guardian setup",
-			    teardown_argv0[] = "guardian teardown-store";
-		bool teardown = argv[1][0] == 't';
-		argv[1] = teardown ? teardown_argv0 : setup_argv0;
-		return setup_main(argc - 1, argv + 1, teardown);
+	if (strcmp(argv[1], "teardown-store") == 0) {
+		static char teardown_argv0[] = "guardian teardown-store";
+		argv[1] = teardown_argv0;
+		return teardown_store_main(argc - 1, argv + 1);
 	}
 	bool gc = strcmp(argv[1], "gc") == 0, cleanup = strcmp(argv[1], "cleanup") == 0;
-	if (!gc && !cleanup && strcmp(argv[1], "server") != 0)
+	bool setup = strcmp(argv[1], "setup") == 0;
+	if (!gc && !cleanup && !setup && strcmp(argv[1], "server") != 0)
 		return gdn_cli_usage_error("guardian", "unknown command '%s'", argv[1]);
 	/* getopt_long's messages say "guardian server: " */
-	argv[1] = gc ? gc_argv0 : cleanup ? cleanup_argv0 : server_argv0;
-	if ((r = with_config(config, &argc, &argv, &err)) < 0)
+	argv[1] = gc ? gc_argv0 : cleanup ? cleanup_argv0 : setup ? setup_argv0 : server_argv0;
+	/* --config FILE before the subcommand (gdn's order) or among its flags: the file's keys
+	 * become flags in front of the command line's, which override them (lib/config.h) */
+	int sub_argc = argc - 1;
+	char **sub_argv = argv + 1;
+	if ((r = gdn_config_apply(config, "server", options, refused_in_config, &sub_argc,
+				  &sub_argv, &err)) < 0)
 		return gdn_cli_usage_error("guardian", "%s", gdn_err_str(err));
-	if (parse_flags(argc - 1, argv + 1, &cfg, &extra, &err) < 0)
+	if (parse_flags(sub_argc, sub_argv, &cfg, &extra, &err) < 0)
 		return gdn_cli_usage_error("guardian", "%s", gdn_err_str(err));
 	gdn_log_init("guardian", cfg.log_level, STDERR_FILENO);
 	if (gc)
 		return gc_store(&cfg);
+	if (setup)
+		return setup_host(&cfg);
 	if (cleanup)
 		cfg.destroy_on_startup = true;
 	if (serve(&cfg, cleanup, &err) < 0) {

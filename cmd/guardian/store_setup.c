@@ -68,7 +68,7 @@ static int mount_store(const char *dev, const char *store, struct gdn_err **err)
 	int e = errno;
 	/* the kernel says why only in its log: a kernel without XFS quotas has no xqmstat */
 	if (e == EINVAL && access("/proc/fs/xfs/xqmstat", F_OK) < 0)
-		return gdn_err_set(err, e,
+		return gdn_err_set(err, EOPNOTSUPP,
 				   "mount '%s' (xfs, prjquota) at '%s': this kernel's XFS has no "
 				   "quota support (CONFIG_XFS_QUOTA is not set)",
 				   dev, store);

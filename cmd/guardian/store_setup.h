@@ -16,6 +16,7 @@
  * again as it is), mkfs.xfs, a loop device (autoclear), mounted at `store` with prjquota and
  * noatime. Idempotent. On failure nothing it made is left (device, mount, new backing file). */
 int gd_store_setup(const char *store, uint64_t size, struct gdn_log *log, struct gdn_err **err);
+/* (-EOPNOTSUPP: this kernel's XFS has no quota support; nothing was made.) */
 
 /* Undoes gd_store_setup: unmounts `store` if its backing file's loop device is mounted there,
  * unbinds that device and removes the backing file (the store's contents go with it). Nothing

@@ -153,3 +153,7 @@ char *kw_mapped_ports_json(const struct kw_alloc *a);
 
 /* server.c */
 int kw_serve(const struct kw_config *cfg, struct gdn_err **err);
+/* `kawasaki setup`: what serve does to the host before it serves (the global chains rebuilt from
+ * the flags, IPv4 forwarding), then nothing more: for a host prepared before the daemon runs
+ * (guardian setup, a BOSH pre-start). */
+int kw_setup_only(const struct kw_config *cfg, struct gdn_err **err);

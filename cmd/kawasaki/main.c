@@ -1,5 +1,6 @@
-/* kawasaki: `kawasaki serve [OPTIONS]` runs the networker daemon; `list`, `rules HANDLE`,
- * `cleanup [--depot DIR | --keep HANDLE...]` and `capacity` ask a running one (kawasaki(8)). */
+/* kawasaki: `kawasaki serve [OPTIONS]` runs the networker daemon, `setup` prepares the host for
+ * one; `list`, `rules HANDLE`, `cleanup [--depot DIR | --keep HANDLE...]` and `capacity` ask a
+ * running one (kawasaki(8)). Every command takes --config FILE (its [kawasaki] section). */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -9,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include "lib/cli.h"
+#include "lib/config.h"
 #include "lib/ipc.h"
 #include "lib/util.h"
 #include "cmd/kawasaki/kawasaki.h"
@@ -55,8 +57,12 @@ static const struct option options[] = {
     {NULL, 0, NULL, 0},
 };
 
+/* keys a config file may not hold: what is not configuration */
+static const char *const refused_in_config[] = {"help", "version", "config", "json", "keep", NULL};
+
 static const char usage[] =
-    "Usage: kawasaki serve [OPTIONS]\n"
+    "Usage: kawasaki [--config FILE] serve [OPTIONS]\n"
+    "       kawasaki [--config FILE] setup [OPTIONS]\n"
     "       kawasaki [--socket PATH] list [--json]\n"
     "       kawasaki [--socket PATH] rules HANDLE\n"
     "       kawasaki [--socket PATH] cleanup [--depot DIR | --keep HANDLE...]\n"
@@ -66,10 +72,14 @@ static const char usage[] =
     "\n"
     "The networker of garden-c: container subnets, veth pairs, bridges and iptables\n"
     "chains, served over a UNIX socket. guardian starts one; see kawasaki(8).\n"
+    "setup sets up the host's global chains and forwarding as serve does, and exits.\n"
     "\n"
     "Options of every command:\n"
+    "  --config FILE          an INI file whose [kawasaki] section's keys are these\n"
+    "                         flags' names (repeated for lists; true/false for\n"
+    "                         switches); flags given here override it\n"
     "  --socket PATH          the daemon's socket (default " KW_DEFAULT_SOCKET ")\n"
-    "Options of serve:\n"
+    "Options of serve and setup:\n"
     "  --state-dir DIR        allocation records (default " KW_DEFAULT_STATE_DIR ")\n"
     "  --socket-mode MODE     octal mode of the socket (default 0600)\n"
     "  --network-pool CIDR    dynamic subnet pool, a /30 per container (default\n"
@@ -359,6 +369,8 @@ int main(int argc, char **argv)
 	(void)gdn_net_parse_cidr("10.254.0.0/22", &cfg.pool, NULL);
 	(void)gdn_net_parse_cidr("0.0.0.0/0", &cfg.deny[0], NULL);
 	cfg.n_deny = 1;
+	if (gdn_config_apply(NULL, "kawasaki", options, refused_in_config, &argc, &argv, &err) < 0)
+		return gdn_cli_usage_error("kawasaki", "%s", gdn_err_str(err));
 	while ((c = getopt_long(argc, argv, "h", options, NULL)) != -1) {
 		if (c == GDN_CLI_OPT_HELP)
 			return gdn_cli_help(usage);
@@ -371,8 +383,9 @@ int main(int argc, char **argv)
 	int nargs = argc - optind - 1;
 	gdn_log_init("kawasaki", cfg.log_level, STDERR_FILENO);
 	if (!cmd)
-		return gdn_cli_usage_error("kawasaki", "expected a command: serve, list, rules, "
-						       "cleanup or capacity");
+		return gdn_cli_usage_error("kawasaki",
+					   "expected a command: serve, setup, list, rules, "
+					   "cleanup or capacity");
 	if (strcmp(cmd, "rules") == 0)
 		return nargs == 1 ? cmd_rules(argv[optind + 1])
 				  : gdn_cli_usage_error("kawasaki", "rules takes one HANDLE");
@@ -386,6 +399,14 @@ int main(int argc, char **argv)
 		return cmd_capacity();
 	if (strcmp(cmd, "teardown") == 0)
 		return cmd_teardown();
+	if (strcmp(cmd, "setup") == 0) {
+		if (kw_setup_only(&cfg, &err) < 0) {
+			gdn_log_fatal(gdn_log_root(), "setup-failed", err, NULL);
+			return 1;
+		}
+		gdn_log_info(gdn_log_root(), "setup.finished", NULL);
+		return 0;
+	}
 	if (strcmp(cmd, "serve") != 0)
 		return gdn_cli_usage_error("kawasaki", "unknown command '%s'", cmd);
 	if ((uint32_t)cfg.port_start + cfg.port_size > 65536)

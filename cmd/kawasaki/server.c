@@ -238,6 +238,22 @@ static int start(struct kw_daemon *d, struct gdn_err **err)
 	return 0;
 }
 
+int kw_setup_only(const struct kw_config *cfg, struct gdn_err **err)
+{
+	struct kw_daemon d = {
+	    .cfg = cfg, .lock_fd = -1, .loop = {.epfd = -1}, .listener = {.fd = -1}};
+
+	d.log = gdn_log_root();
+	kw_names_init(&d.names, cfg->tag);
+	int r = kw_nl_open(&d.nl, err);
+	if (r >= 0)
+		r = probe_host(&d, err);
+	if (r >= 0)
+		r = kw_setup_host(&d, err);
+	kw_nl_close(d.nl);
+	return r;
+}
+
 int kw_serve(const struct kw_config *cfg, struct gdn_err **err)
 {
 	struct kw_daemon d = {

@@ -144,6 +144,50 @@ free_port() {
 	[[ $stderr == *"no-such.ini"* ]] || fail "stderr: $stderr"
 }
 
+@test "guardian --config FILE setup: the server's file and flags; cgroups, sysctls, kawasaki's chains; then server --skip-setup" {
+	local ini=$GDN_TMP/setup.ini
+	{
+		echo '[server]'
+		gdn_default_args | tail -n +2 | paste -d' ' - - | sed 's/^--\([^ ]*\) \(.*\)$/\1 = \2/'
+		echo 'deny-network = 10.0.0.0/8'
+		echo "store-size-bytes = $((320 << 20))"
+	} >"$ini"
+	# kawasaki's global chains (the default tag's) are rebuilt from the file's deny-network
+	run --separate-stderr "$GUARDIAN_BIN" --config "$ini" setup
+	assert_success
+	[[ $stderr == *guardian.setup.finished* ]] || fail "no setup.finished line: $stderr"
+	if [[ -e /proc/fs/xfs/xqmstat ]]; then
+		assert_equal "$(stat -f -c %T "$GDN_STORE")" xfs
+		run "$GUARDIAN_BIN" teardown-store --store "$GDN_STORE"
+		assert_success
+	else
+		# a kernel without XFS quotas: the plain store stays, and setup says why
+		run jq -r 'select(.message == "guardian.setup.store-without-quotas") | .data.error' <<<"$stderr"
+		assert_output --partial "CONFIG_XFS_QUOTA is not set"
+		[[ ! -e $GDN_STORE.backing-store ]] || fail "a backing file was left"
+	fi
+	assert_equal "$(cat /proc/sys/net/ipv4/ip_forward)" 1
+	(($(cat /proc/sys/kernel/pid_max) >= 4194304)) || fail "pid_max $(cat /proc/sys/kernel/pid_max)"
+	assert_equal "$(cat /proc/sys/kernel/dmesg_restrict)" 1
+	run iptables-legacy -S w--default
+	assert_line -- "-A w--default -d 10.0.0.0/8 -j REJECT --reject-with icmp-port-unreachable"
+	# the server then needs no set-up of its own
+	start_guardian_args --config "$ini" server --skip-setup
+	create_container setup-a
+	run gaol run -a setup-a -c 'echo hi'
+	assert_output hi
+	destroy_container setup-a
+	stop_guardian
+	# setup checks the server's configuration as the server does
+	printf '[server]\nbogus = 1\n' >"$GDN_TMP/bad.ini"
+	run --separate-stderr "$GUARDIAN_BIN" --config "$GDN_TMP/bad.ini" setup
+	assert_failure 2
+	assert_equal "${stderr%%$'\n'*}" "guardian: $GDN_TMP/bad.ini:2: unknown key 'bogus'"
+	run --separate-stderr "$GUARDIAN_BIN" setup --uid-map-length 0
+	assert_failure
+	[[ $stderr == *"uid/gid map lengths must be > 0"* ]] || fail "stderr: $stderr"
+}
+
 @test "the UNIX socket is mode 0600 by default and --socket-mode changes it" {
 	start_guardian
 	run stat -c %a "$GDN_SOCK"

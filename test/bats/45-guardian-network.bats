@@ -428,13 +428,53 @@ instance_chains() {
 @test "kawasaki --help, --version and its man page" {
 	run "$KAWASAKI_BIN" --help
 	assert_success
-	assert_output --partial "Usage: kawasaki serve [OPTIONS]"
+	assert_output --partial "Usage: kawasaki [--config FILE] serve [OPTIONS]"
 	run "$KAWASAKI_BIN" --version
 	assert_output --regexp '^kawasaki [0-9]'
 	run "$KAWASAKI_BIN" serve --tag ab
 	assert_failure 2
 	assert_output --partial "--tag: 'ab' must be one letter or digit"
 	[[ -f $GDN_MAN_DIR/kawasaki.8 ]] || fail "no man page"
+}
+
+@test "kawasaki --config FILE setup: the [kawasaki] section's flags; global chains and forwarding, no daemon" {
+	local ini=$GDN_TMP/kawasaki.ini
+	{
+		echo '[kawasaki]'
+		echo 'tag = q'
+		echo 'deny-network = 10.9.0.0/16'
+		echo 'deny-network = 10.8.0.0/16'
+		echo 'dns-server = 10.7.0.1'
+		echo "socket = $GDN_TMP/kw-q.sock"
+		echo 'log-level = debug'
+	} >"$ini"
+	run --separate-stderr "$KAWASAKI_BIN" --config "$ini" setup
+	assert_success
+	[[ $stderr == *kawasaki.setup.finished* ]] || fail "no setup.finished line: $stderr"
+	[[ ! -e $GDN_TMP/kw-q.sock ]] || fail "setup left a socket (it serves nothing)"
+	run iptables-legacy -S wq-default
+	assert_line -- "-A wq-default -d 10.9.0.0/16 -j REJECT --reject-with icmp-port-unreachable"
+	assert_line -- "-A wq-default -d 10.8.0.0/16 -j REJECT --reject-with icmp-port-unreachable"
+	run iptables-legacy -S wq-input
+	assert_output --partial "-d 10.7.0.1/32"
+	assert_equal "$(cat /proc/sys/net/ipv4/ip_forward)" 1
+	# flags override the file (a list as a whole); again is fine
+	run "$KAWASAKI_BIN" setup --config="$ini" --deny-network 10.6.0.0/16
+	assert_success
+	run iptables-legacy -S wq-default
+	assert_line -- "-A wq-default -d 10.6.0.0/16 -j REJECT --reject-with icmp-port-unreachable"
+	refute_line --partial 10.9.0.0/16
+	run "$KAWASAKI_BIN" --config "$ini" teardown
+	assert_success
+	run iptables-legacy -S wq-input
+	assert_failure
+	# a bad file names its line; nothing is set up
+	printf '[kawasaki]\ntag = r\nbogus = 1\n' >"$GDN_TMP/bad.ini"
+	run --separate-stderr "$KAWASAKI_BIN" --config "$GDN_TMP/bad.ini" setup
+	assert_failure 2
+	assert_equal "${stderr%%$'\n'*}" "kawasaki: $GDN_TMP/bad.ini:3: unknown key 'bogus'"
+	run iptables-legacy -S wr-input
+	assert_failure
 }
 
 @test "the host is closed to containers unless --allow-host-access; replies to the host's connections pass" {
