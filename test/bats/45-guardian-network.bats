@@ -452,28 +452,28 @@ instance_chains() {
 	assert_success
 	[[ $stderr == *kawasaki.setup.finished* ]] || fail "no setup.finished line: $stderr"
 	[[ ! -e $GDN_TMP/kw-q.sock ]] || fail "setup left a socket (it serves nothing)"
-	run iptables-legacy -S wq-default
-	assert_line -- "-A wq-default -d 10.9.0.0/16 -j REJECT --reject-with icmp-port-unreachable"
-	assert_line -- "-A wq-default -d 10.8.0.0/16 -j REJECT --reject-with icmp-port-unreachable"
-	run iptables-legacy -S wq-input
+	run iptables-legacy -S w-q-default
+	assert_line -- "-A w-q-default -d 10.9.0.0/16 -j REJECT --reject-with icmp-port-unreachable"
+	assert_line -- "-A w-q-default -d 10.8.0.0/16 -j REJECT --reject-with icmp-port-unreachable"
+	run iptables-legacy -S w-q-input
 	assert_output --partial "-d 10.7.0.1/32"
 	assert_equal "$(cat /proc/sys/net/ipv4/ip_forward)" 1
 	# flags override the file (a list as a whole); again is fine
 	run "$KAWASAKI_BIN" setup --config="$ini" --deny-network 10.6.0.0/16
 	assert_success
-	run iptables-legacy -S wq-default
-	assert_line -- "-A wq-default -d 10.6.0.0/16 -j REJECT --reject-with icmp-port-unreachable"
+	run iptables-legacy -S w-q-default
+	assert_line -- "-A w-q-default -d 10.6.0.0/16 -j REJECT --reject-with icmp-port-unreachable"
 	refute_line --partial 10.9.0.0/16
 	run "$KAWASAKI_BIN" --config "$ini" teardown
 	assert_success
-	run iptables-legacy -S wq-input
+	run iptables-legacy -S w-q-input
 	assert_failure
 	# a bad file names its line; nothing is set up
 	printf '[kawasaki]\ntag = r\nbogus = 1\n' >"$GDN_TMP/bad.ini"
 	run --separate-stderr "$KAWASAKI_BIN" --config "$GDN_TMP/bad.ini" setup
 	assert_failure 2
 	assert_equal "${stderr%%$'\n'*}" "kawasaki: $GDN_TMP/bad.ini:3: unknown key 'bogus'"
-	run iptables-legacy -S wr-input
+	run iptables-legacy -S w-r-input
 	assert_failure
 }
 
