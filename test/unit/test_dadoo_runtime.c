@@ -43,7 +43,8 @@ static char *slurp(const char *name)
 }
 
 /* Runs the fake runtime for `handle` with pipes for stdio; returns dd_runtime_exec's result. */
-static bool as_pea; /* exec_fake runs `run` of a pea bundle, `handle` its id */
+static bool as_pea;	       /* exec_fake runs `run` of a pea bundle, `handle` its id */
+static const char *sub_cgroup; /* the exec's --cgroup */
 
 static int exec_fake(const char *handle, pid_t *pid, struct gdn_err **err, char **ret_stderr)
 {
@@ -61,6 +62,7 @@ static int exec_fake(const char *handle, pid_t *pid, struct gdn_err **err, char 
 	    .dir = tap_tmp,
 	    .handle = as_pea ? "sandbox" : handle,
 	    .pea_id = as_pea ? handle : NULL,
+	    .sub_cgroup = sub_cgroup,
 	    .stdio = {in[0], out[1], errp[1]},
 	    .console_fd = -1,
 	    .stderr_peek = -1,
@@ -100,6 +102,15 @@ static void test_exec_arguments_and_pid(void)
 	CHECK(strncmp(cwd, tap_tmp, strlen(tap_tmp)) == 0);
 	/* the runtime's stderr is the process's */
 	CHECK_STREQ(errout, "to the process\n");
+
+	/* on cgroup v2, into the container's @init leaf */
+	sub_cgroup = "@init";
+	CHECK_OK(exec_fake("ok", &pid, &err, NULL), err);
+	sub_cgroup = NULL;
+	_cleanup_free_ char *leaf_args = slurp("args");
+	CHECK_STREQ(leaf_args,
+		    "--root\n/run/rt\n--log\nruntime.log\n--log-format\njson\nexec\n--detach\n"
+		    "--pid-file\npidfile\n--cgroup\n@init\n-p\nprocess.json\nok\n");
 }
 
 static void test_exec_failure_messages(void)

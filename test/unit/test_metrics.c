@@ -10,6 +10,7 @@
 
 #include "test/unit/tap.h"
 #include "lib/util.h"
+#include "cmd/guardian/cgroup.h"
 #include "cmd/guardian/cgroup_stats.h"
 #include "cmd/guardian/container_flags.h"
 #include "cmd/guardian/metrics.h"
@@ -162,12 +163,35 @@ static void test_read_self(void)
 	gd_mounts_free(&mounts);
 }
 
+/* On cgroup v2 a container's init is in garden/<h>/@init: its cgroup is the leaf's parent. */
+static void test_dir_of_init_leaf(void)
+{
+	struct gd_mount m = {.root = (char *)"/",
+			     .target = (char *)"/sys/fs/cgroup",
+			     .fstype = (char *)"cgroup2",
+			     .source = (char *)"cgroup2",
+			     .super_opts = (char *)"rw"};
+	struct gd_mounts mounts = {.v = &m, .n = 1};
+	static const char *const cases[][2] = {
+	    {"0::/garden/h1/@init\n", "/sys/fs/cgroup/garden/h1"},
+	    {"0::/system.slice/x/garden/h1/@init\n", "/sys/fs/cgroup/system.slice/x/garden/h1"},
+	    {"0::/garden/h1/p1\n", "/sys/fs/cgroup/garden/h1/p1"},
+	    {"0::/garden/h1\n", "/sys/fs/cgroup/garden/h1"},
+	    {"0::/other/@init\n", "/sys/fs/cgroup/other/@init"},
+	    {"0::/garden/@init\n", "/sys/fs/cgroup/garden/@init"},
+	};
+	for (size_t i = 0; i < GDN_ARRAY_SIZE(cases); i++) {
+		_cleanup_free_ char *dir = gd_cgroup_dir_in(&mounts, cases[i][0], "", NULL);
+		CHECK_STREQ(dir, cases[i][1]);
+	}
+}
+
 int main(void)
 {
 	static const struct tap_test tests[] = {
-	    TEST(test_memstat_v1),  TEST(test_memstat_v2), TEST(test_cpu),
-	    TEST(test_entitlement), TEST(test_net_dev),	   TEST(test_json),
-	    TEST(test_read_self),
+	    TEST(test_memstat_v1),  TEST(test_memstat_v2),	 TEST(test_cpu),
+	    TEST(test_entitlement), TEST(test_net_dev),		 TEST(test_json),
+	    TEST(test_read_self),   TEST(test_dir_of_init_leaf),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
 }
