@@ -171,9 +171,22 @@ static int read_in(const char *dir, const char *name, char **ret, struct gdn_err
 	return gdn_fs_read_file(path, STAT_FILE_MAX, ret, &len, err);
 }
 
-/* Whether <dir>/cgroup.procs lists anything: its first bytes are enough (it may be long). */
-static int has_process(const char *dir, bool *ret, struct gdn_err **err)
+/* Whether the cgroup at dir holds a process. v2 says so for the whole subtree in
+ * cgroup.events (the container's processes are in its @init leaf, a pea's in its own); on v1
+ * the first bytes of cgroup.procs are enough (it may be long). */
+static int has_process(const char *dir, bool v2, bool *ret, struct gdn_err **err)
 {
+	if (v2) {
+		_cleanup_free_ char *text = NULL;
+		uint64_t populated = 0;
+		int r = read_in(dir, "cgroup.events", &text, err);
+		if (r < 0)
+			return r;
+		if (!kv_get(text, "populated", &populated))
+			return gdn_err_set(err, EINVAL, "'%s/cgroup.events' has no 'populated'", dir);
+		*ret = populated != 0;
+		return 0;
+	}
 	_cleanup_free_ char *path = gdn_path_join(dir, "cgroup.procs");
 	char buf[16];
 	if (!path)
@@ -228,7 +241,7 @@ int gd_cgroup_stats_read(const struct gd_cgroup_dirs *d, struct gd_cgroup_stats 
 		if ((r = read_in(d->memory, "memory.stat", &text, err)) < 0)
 			return r;
 		gd_memstat_parse(text, ret->mem);
-		if ((r = has_process(d->memory, &ret->populated, err)) < 0)
+		if ((r = has_process(d->memory, ret->v2, &ret->populated, err)) < 0)
 			return r;
 		ret->mem[GD_MEM_TOTAL_USAGE_TOWARD_LIMIT] =
 		    gd_memstat_usage_toward_limit(ret->mem, ret->v2);
