@@ -183,7 +183,8 @@ static int has_process(const char *dir, bool v2, bool *ret, struct gdn_err **err
 		if (r < 0)
 			return r;
 		if (!kv_get(text, "populated", &populated))
-			return gdn_err_set(err, EINVAL, "'%s/cgroup.events' has no 'populated'", dir);
+			return gdn_err_set(err, EINVAL, "'%s/cgroup.events' has no 'populated'",
+					   dir);
 		*ret = populated != 0;
 		return 0;
 	}
