@@ -10,7 +10,7 @@ CC      ?= gcc
 DEB_PKGS := build-essential pkg-config libnl-3-dev libnl-route-3-dev libiptc-dev libjansson-dev \
 	libbsd-dev runc crun iptables bats bats-assert bats-support busybox-static scdoc jq curl \
 	iproute2 util-linux bsdutils procps man-db cppcheck clang-format python3 libarchive-dev libmd-dev \
-	xfsprogs apparmor qemu-system-x86
+	xfsprogs apparmor qemu-system-x86 ruby mandoc debhelper dpkg-dev fakeroot
 
 # Every binary links libgdn.a plus the libraries it names in <bin>_PKGS (default BASE_PKGS): the
 # netlink and iptables libraries only for the networker. Headers of all of them are on the include
