@@ -377,6 +377,46 @@ int gd_cgroup_set_io_weight(pid_t pid, uint16_t weight, struct gdn_err **err)
 	return 0;
 }
 
+int gd_cgroup_check_io_weight(struct gdn_err **err)
+{
+	static const char *const v1[] = {"blkio"}, *const v2[] = {""};
+	_cleanup_free_ char *dir = NULL, *path = NULL, *controllers = NULL;
+	size_t len = 0;
+
+	if (dir_of(getpid(), v1, 1, &dir, NULL) >= 0) {
+		/* v1: every blkio cgroup, the root too, has the weight files the scheduler offers
+		 */
+		for (size_t i = 0; i < 2; i++) {
+			free(path);
+			path = gdn_path_join(dir, i == 0 ? "blkio.weight" : "blkio.bfq.weight");
+			if (!path)
+				return gdn_err_set(err, ENOMEM, "check the block IO weight");
+			if (access(path, F_OK) == 0)
+				return 0;
+		}
+		return gdn_err_set(
+		    err, EOPNOTSUPP,
+		    "this host cannot weight block IO: '%s' has neither blkio.weight "
+		    "nor blkio.bfq.weight (no disk uses the BFQ scheduler)",
+		    dir);
+	}
+	int r = dir_of(getpid(), v2, 1, &dir, err);
+	if (r < 0)
+		return r;
+	/* v2: the weight files appear below a cgroup whose parent enables io (iocost or BFQ) */
+	path = gdn_path_join(dir, "cgroup.controllers");
+	if (!path)
+		return gdn_err_set(err, ENOMEM, "check the block IO weight");
+	if ((r = gdn_fs_read_file(path, 4096, &controllers, &len, err)) < 0)
+		return r;
+	for (char *c = controllers; (c = strstr(c, "io")); c += 2)
+		if ((c == controllers || c[-1] == ' ') && (c[2] == ' ' || c[2] == '\n' || !c[2]))
+			return 0;
+	return gdn_err_set(
+	    err, EOPNOTSUPP,
+	    "this host cannot weight block IO: the unified hierarchy has no io controller");
+}
+
 /* Whether `dir` ends in /garden/<handle>. */
 bool gd_cgroup_is_container(const char *dir, const char *handle)
 {

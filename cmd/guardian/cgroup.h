@@ -37,6 +37,11 @@ int gd_cgroup_procs_of(pid_t pid, pid_t **ret, size_t *ret_n, struct gdn_err **e
  * hosts without CFQ (every kernel since 5.0) do not have. */
 int gd_cgroup_set_io_weight(pid_t pid, uint16_t weight, struct gdn_err **err);
 
+/* Whether this host can weight containers' block IO at all (guardian's own blkio cgroup has a
+ * weight file, or the unified hierarchy an io controller): checked at start-up when a
+ * --default-container-blockio-weight is set, so that it fails there rather than every create. */
+int gd_cgroup_check_io_weight(struct gdn_err **err);
+
 /* /proc/<pid>/cgroup (malloc'd); -ESRCH when the process is gone. */
 int gd_cgroup_read_of(pid_t pid, char **ret, struct gdn_err **err);
 /* The directory, under `mounts`, of the cgroup that `proc_cgroup` (a /proc/<pid>/cgroup text)

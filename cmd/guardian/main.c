@@ -18,6 +18,7 @@
 #include "lib/path.h"
 #include "lib/proc.h"
 #include "lib/util.h"
+#include "cmd/guardian/cgroup.h"
 #include "cmd/guardian/cgroup_setup.h"
 #include "cmd/guardian/container.h"
 #include "cmd/guardian/dadoo_launch.h"
@@ -500,6 +501,8 @@ static int serve(struct gd_config *cfg, bool cleanup_only, struct gdn_err **err)
 		return store_lock;
 	if (!cfg->skip_setup)
 		gd_cgroup_setup(gdn_log_root());
+	if (cfg->blockio_weight && (r = gd_cgroup_check_io_weight(err)) < 0)
+		return gdn_err_wrap(err, "--default-container-blockio-weight");
 	r = gd_server_init(&s, cfg, err);
 	s.lock_fd = lock;
 	if (r >= 0)
