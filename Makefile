@@ -147,7 +147,7 @@ man: $(MAN_PAGES)
 # scripts/check-man-flags (a long option that `<bin> --help` prints but its page lacks, a
 # section 1/8 page without EXIT STATUS).
 check-man: all
-	@out=$$(for p in $(MAN_PAGES); do LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z $$p 2>&1 >/dev/null; \
+	@out=$$(for p in $(MAN_PAGES); do LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z $$p 2>&1 >/dev/null; \
 		mandoc -Tlint -W warning $$p 2>&1; done); \
 	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
 	@scripts/check-man-flags $(BUILD)/bin man
