@@ -121,8 +121,8 @@ assert_timed() {
 		"nstar stream-in"
 	)
 	local c
+	local -a argv
 	for c in "${cmds[@]}"; do
-		local -a argv
 		read -ra argv <<<"$c"
 		run --separate-stderr timeout 10 "$GDN_BUILD/bin/${argv[0]}" "${argv[@]:1}" --log-level bad
 		((status == 2)) || fail "$c --log-level bad: exit $status, stderr: $stderr"
@@ -132,9 +132,13 @@ assert_timed() {
 	done
 	# and each takes lager's four levels (--help after it: nothing starts)
 	local l
-	for l in debug info error fatal; do
-		run --separate-stderr "$GDN_BUILD/bin/kawasaki" --log-level "$l" --help
-		assert_success
+	for c in "${cmds[@]}"; do
+		read -ra argv <<<"$c"
+		for l in debug info error fatal; do
+			run --separate-stderr timeout 10 "$GDN_BUILD/bin/${argv[0]}" "${argv[@]:1}" \
+				--log-level "$l" --help
+			((status == 0)) || fail "$c --log-level $l --help: exit $status: $stderr"
+		done
 	done
 }
 
