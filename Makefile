@@ -139,7 +139,8 @@ endif
 build/man/%: man/%.scd scripts/man-tidy
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  SCDOC   $@")
-	$(Q)SOURCE_DATE_EPOCH=1764288000 scdoc < $< | scripts/man-tidy > $@.tmp && mv $@.tmp $@
+	$(Q)SOURCE_DATE_EPOCH=1764288000 scdoc < $< > $@.scdoc && scripts/man-tidy < $@.scdoc > $@.tmp && \
+		rm $@.scdoc && mv $@.tmp $@
 
 man: $(MAN_PAGES)
 
