@@ -135,16 +135,23 @@ ifeq ($(VARIANT),fuzz)
 $(foreach t,$(FUZZ_SRCS:%.c=%),$(eval $(call fuzz_rule,$(t))))
 endif
 
-build/man/%: man/%.scd
+# scripts/man-tidy drops the paragraph breaks scdoc puts where mandoc skips them (its lint).
+build/man/%: man/%.scd scripts/man-tidy
 	@mkdir -p $(dir $@)
 	$(if $(Q),@echo "  SCDOC   $@")
-	$(Q)SOURCE_DATE_EPOCH=1764288000 scdoc < $< > $@
+	$(Q)SOURCE_DATE_EPOCH=1764288000 scdoc < $< > $@.scdoc && scripts/man-tidy < $@.scdoc > $@.tmp && \
+		rm $@.scdoc && mv $@.tmp $@
 
 man: $(MAN_PAGES)
 
-check-man: man
-	@out=$$(for p in $(MAN_PAGES); do LC_ALL=C.UTF-8 MANROFFSEQ='' MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z $$p 2>&1 >/dev/null; done); \
+# Any output fails: groff's warnings, mandoc's lint (warnings and worse), and
+# scripts/check-man-flags (a long option that `<bin> --help` prints but its page lacks, a
+# section 1/8 page without EXIT STATUS).
+check-man: all
+	@out=$$(for p in $(MAN_PAGES); do LC_ALL=C.UTF-8 MANWIDTH=80 man --warnings -E UTF-8 -l -Tutf8 -Z $$p 2>&1 >/dev/null; \
+		mandoc -Tlint -W warning $$p 2>&1; done); \
 	if [ -n "$$out" ]; then echo "$$out"; exit 1; fi
+	@scripts/check-man-flags $(BUILD)/bin man
 
 # --- set-up -----------------------------------------------------------------------------------
 deps:

@@ -9,12 +9,14 @@
 #include <bsd/string.h>
 #include <jansson.h>
 #include "lib/log.h"
+#include "lib/util.h"
 
 struct gdn_log {
 	char *prefix;	   /* message prefix; NULL for the root (uses the source) */
 	char *session;	   /* "3", "3.1"; NULL for the root */
 	json_t *data;	   /* the session's key/values (without "session"); NULL for the root */
 	unsigned children; /* sessions handed out under this one */
+	uint64_t started;  /* gdn_log_clock() when it was made */
 };
 
 static struct {
@@ -27,6 +29,7 @@ static struct gdn_log root;
 
 void gdn_log_init(const char *source, enum gdn_log_level level, int fd)
 {
+	root.started = gdn_log_clock();
 	if (source)
 		strlcpy(sink.source, source, sizeof(sink.source));
 	sink.level = level;
@@ -84,6 +87,7 @@ struct gdn_log *gdn_log_session(struct gdn_log *parent, const char *task, ...)
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return NULL;
+	l->started = gdn_log_clock();
 	id = ++parent->children;
 	if (parent->session)
 		r = asprintf(&l->session, "%s.%u", parent->session, id);
@@ -115,6 +119,36 @@ struct gdn_log *gdn_log_free(struct gdn_log *l)
 	json_decref(l->data);
 	free(l);
 	return NULL;
+}
+
+void gdn_log_set(struct gdn_log *l, const char *key, const char *value)
+{
+	if (!l || !l->data || !key)
+		return;
+	(void)json_object_set_new(l->data, key, value ? json_string(value) : json_null());
+}
+
+uint64_t gdn_log_clock(void)
+{
+	return gdn_now_mono_ns();
+}
+
+uint64_t gdn_log_started(const struct gdn_log *l)
+{
+	return (l ? l : &root)->started;
+}
+
+const char *gdn_log_format_duration(uint64_t start_ns, uint64_t end_ns,
+				    char buf[GDN_LOG_DURATION_MAX])
+{
+	(void)snprintf(buf, GDN_LOG_DURATION_MAX, "%llu",
+		       end_ns > start_ns ? (unsigned long long)(end_ns - start_ns) : 0ull);
+	return buf;
+}
+
+const char *gdn_log_duration(uint64_t start_ns, char buf[GDN_LOG_DURATION_MAX])
+{
+	return gdn_log_format_duration(start_ns, gdn_log_clock(), buf);
 }
 
 const char *gdn_log_level_name(enum gdn_log_level level)

@@ -4,6 +4,7 @@
  * Each line is emitted with a single write(2). */
 #pragma once
 
+#include <stdint.h>
 #include "lib/err.h"
 
 enum gdn_log_level {
@@ -36,6 +37,26 @@ static inline void gdn_log_freep(struct gdn_log **l)
 	gdn_log_free(*l);
 }
 #define _cleanup_log_ _cleanup_(gdn_log_freep)
+
+/* Adds key = value (a string; NULL: null) to the session's data, or replaces it: every later line
+ * of l and of the sessions made under it from now on carries it. Not for the root (a no-op). */
+void gdn_log_set(struct gdn_log *l, const char *key, const char *value);
+
+/* How long an operation took, as lager logs it (lager.Data{"duration": time.Since(start)}: Go's
+ * time.Duration, in nanoseconds), a decimal string like every data value here:
+ *   char d[GDN_LOG_DURATION_MAX];
+ *   gdn_log_info(l, "created", GDN_LOG_DURATION, gdn_log_duration(start, d), NULL);
+ * Times are CLOCK_MONOTONIC nanoseconds (gdn_log_clock), so a clock step does not skew them. */
+#define GDN_LOG_DURATION "duration"
+#define GDN_LOG_DURATION_MAX 21 /* UINT64_MAX's 20 digits and a NUL */
+uint64_t gdn_log_clock(void);
+/* When the session was made (gdn_log_clock); for the root (or NULL), when gdn_log_init ran. */
+uint64_t gdn_log_started(const struct gdn_log *l);
+/* end - start in buf ("0" if end is before start); returns buf. */
+const char *gdn_log_format_duration(uint64_t start_ns, uint64_t end_ns,
+				    char buf[GDN_LOG_DURATION_MAX]);
+/* gdn_log_clock() - start in buf; returns buf. */
+const char *gdn_log_duration(uint64_t start_ns, char buf[GDN_LOG_DURATION_MAX]);
 
 /* message = "<prefix>.<action>"; the variadic part is NULL-terminated key/value string pairs. */
 void gdn_log_debug(struct gdn_log *l, const char *action, ...) __attribute__((sentinel));

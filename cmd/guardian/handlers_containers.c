@@ -47,7 +47,26 @@ struct gd_ctr *gd_lookup_active(struct gd_server *s, struct gd_conn *c, const ch
 
 struct create_job {
 	struct gd_create_spec spec;
+	uint64_t started; /* gdn_log_clock() when the request came (its duration in the log) */
 };
+
+/* A destroy's argument: the handle, and when it was asked for (its duration in the log). */
+struct destroy_job {
+	uint64_t started;
+	char handle[];
+};
+
+static struct destroy_job *destroy_job_new(const char *handle, uint64_t started)
+{
+	size_t n = strlen(handle) + 1;
+	struct destroy_job *j = malloc(sizeof(*j) + n);
+
+	if (!j)
+		return NULL;
+	j->started = started;
+	memcpy(j->handle, handle, n);
+	return j;
+}
 
 static void create_job_free(void *p)
 {
@@ -71,7 +90,9 @@ static int create_run(const struct gd_config *cfg, void *arg, struct gdn_log *lo
 static int destroy_run(const struct gd_config *cfg, void *arg, struct gdn_log *log,
 		       struct gdn_err **err)
 {
-	return gd_container_destroy(cfg, arg, log, err);
+	struct destroy_job *j = arg;
+
+	return gd_container_destroy(cfg, j->handle, log, err);
 }
 
 /* The undo of a create that did not report: the entry goes once destroy has removed
@@ -81,14 +102,18 @@ static int destroy_run(const struct gd_config *cfg, void *arg, struct gdn_log *l
 static void undo_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e)
 {
 	struct gd_ctr *ctr = gd_registry_find(&s->reg, w->handle);
+	struct destroy_job *j = w->data;
+	char d[GDN_LOG_DURATION_MAX];
 
+	(void)gdn_log_duration(j->started, d);
 	if (e && e->kind != GDN_ERR_CONTAINER_NOT_FOUND) {
-		gdn_log_error(s->log, "create.undo-failed", e, "handle", w->handle, NULL);
+		gdn_log_error(s->log, "create.undo-failed", e, "handle", w->handle,
+			      GDN_LOG_DURATION, d, NULL);
 		if (ctr)
 			ctr->state = GD_CTR_ACTIVE;
 		return;
 	}
-	gdn_log_info(s->log, "create.undone", "handle", w->handle, NULL);
+	gdn_log_info(s->log, "create.undone", "handle", w->handle, GDN_LOG_DURATION, d, NULL);
 	if (ctr)
 		gd_registry_remove(&s->reg, ctr);
 }
@@ -98,20 +123,23 @@ static void undo_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *
 static void undo_interrupted(struct gd_server *s, struct gd_worker *w, struct gd_ctr *ctr)
 {
 	_cleanup_err_ struct gdn_err *e = NULL, *ue = NULL;
-	char *handle = strdup(ctr->handle);
+	const struct create_job *cj = w->data;
+	struct destroy_job *j = destroy_job_new(ctr->handle, cj->started);
+	char d[GDN_LOG_DURATION_MAX];
 
 	gdn_err_set(&e, 0,
 		    "create '%s' was interrupted: its worker (pid %d) died without a result "
 		    "(wait status %d); what it made is being destroyed",
 		    ctr->handle, (int)w->pid, w->status);
-	gdn_log_error(s->log, "create.worker-died", e, "handle", ctr->handle, NULL);
+	gdn_log_error(s->log, "create.worker-died", e, "handle", ctr->handle, GDN_LOG_DURATION,
+		      gdn_log_duration(cj->started, d), NULL);
 	ctr->state = GD_CTR_DESTROYING;
 	ctr->state_before_destroy = GD_CTR_ACTIVE;
-	if (!handle ||
-	    gd_worker_start(s, NULL, ctr->handle, destroy_run, handle, free, undo_done, &ue) < 0) {
-		if (!handle)
+	if (!j || gd_worker_start(s, NULL, ctr->handle, destroy_run, j, free, undo_done, &ue) < 0) {
+		if (!j)
 			gdn_err_set(&ue, ENOMEM, "undo");
-		gdn_log_error(s->log, "create.undo-failed", ue, "handle", ctr->handle, NULL);
+		gdn_log_error(s->log, "create.undo-failed", ue, "handle", ctr->handle,
+			      GDN_LOG_DURATION, d, NULL);
 		ctr->state = GD_CTR_ACTIVE; /* destroyable by the client */
 	}
 	if (w->conn)
@@ -121,8 +149,10 @@ static void undo_interrupted(struct gd_server *s, struct gd_worker *w, struct gd
 static void create_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e)
 {
 	struct gd_ctr *ctr = gd_registry_find(&s->reg, w->handle);
+	const struct create_job *j = w->data;
 	_cleanup_err_ struct gdn_err *load_err = NULL;
 	json_auto_t *body = NULL;
+	char d[GDN_LOG_DURATION_MAX];
 
 	if (!ctr)
 		return;
@@ -131,10 +161,14 @@ static void create_done(struct gd_server *s, struct gd_worker *w, struct gdn_err
 		return;
 	}
 	if (e) {
-		/* the worker undid what it had made */
+		/* the worker undid what it had made; the reply logs "create.failed" (with the
+		 * handle, gd_h_create put it in the session, and the duration) */
 		gd_registry_remove(&s->reg, ctr);
 		if (w->conn)
 			gd_reply_error(s, w->conn, e);
+		else
+			gdn_log_error(s->log, "create.failed", e, "handle", w->handle,
+				      GDN_LOG_DURATION, gdn_log_duration(j->started, d), NULL);
 		return;
 	}
 	/* The worker wrote the created marker as its last step; what Run needs is read once. */
@@ -149,11 +183,23 @@ static void create_done(struct gd_server *s, struct gd_worker *w, struct gdn_err
 	gd_ctr_set_grace(ctr, ctr->grace_ns);
 	/* finds the OOM counter while the init is surely alive (an OOM may kill it later) */
 	(void)gd_oom_update(s->cfg, ctr, s->log);
-	gdn_log_info(s->log, "create.created", "handle", ctr->handle, NULL);
+	gdn_log_info(s->log, "create.created", "handle", ctr->handle, GDN_LOG_DURATION,
+		     gdn_log_duration(j->started, d), NULL);
 	if (!w->conn)
 		return;
 	body = json_pack("{s:s}", "Handle", ctr->handle);
 	gd_reply_json(s, w->conn, 200, body);
+}
+
+/* A spec that was refused: its "failed" line names the handle it asked for, if it is JSON
+ * with one (the parser gives nothing back on an error). */
+static void log_spec_handle(struct gd_conn *c)
+{
+	json_auto_t *body = json_loadb(c->body.data, c->body.len, 0, NULL);
+	const char *handle = json_string_value(gdn_json_get(body, "handle"));
+
+	if (handle && *handle)
+		gdn_log_set(c->log, "handle", handle);
 }
 
 void gd_h_create(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
@@ -170,11 +216,15 @@ void gd_h_create(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		gd_reply_error(s, c, e);
 		return;
 	}
+	j->started = gdn_log_started(c->log);
 	if (gd_spec_parse(s->cfg, c->body.data, c->body.len, &j->spec, &grace, &e) < 0) {
+		log_spec_handle(c);
 		create_job_free(j);
 		gd_reply_error(s, c, e);
 		return;
 	}
+	/* every later line of the request (its "failed" too) names the container */
+	gdn_log_set(c->log, "handle", j->spec.handle);
 	/* Garden overwrites guardian's own properties after applying the spec's; here they are
 	 * never taken from a client at all (gd_prop_reserved). */
 	{
@@ -221,8 +271,11 @@ void gd_h_create(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 static void destroy_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e)
 {
 	struct gd_ctr *ctr = gd_registry_find(&s->reg, w->handle);
+	const struct destroy_job *j = w->data;
 	json_auto_t *body = NULL;
+	char d[GDN_LOG_DURATION_MAX];
 
+	(void)gdn_log_duration(j->started, d);
 	if (e && e->kind != GDN_ERR_CONTAINER_NOT_FOUND) {
 		/* Kept so that the client can retry (Garden's rule). */
 		if (ctr) {
@@ -232,12 +285,13 @@ static void destroy_done(struct gd_server *s, struct gd_worker *w, struct gdn_er
 		if (w->conn)
 			gd_reply_error(s, w->conn, e);
 		else
-			gdn_log_error(s->log, "destroy.failed", e, "handle", w->handle, NULL);
+			gdn_log_error(s->log, "destroy.failed", e, "handle", w->handle,
+				      GDN_LOG_DURATION, d, NULL);
 		return;
 	}
 	if (ctr)
 		gd_registry_remove(&s->reg, ctr);
-	gdn_log_info(s->log, "destroy.destroyed", "handle", w->handle, NULL);
+	gdn_log_info(s->log, "destroy.destroyed", "handle", w->handle, GDN_LOG_DURATION, d, NULL);
 	if (!w->conn)
 		return;
 	body = json_object();
@@ -247,15 +301,16 @@ static void destroy_done(struct gd_server *s, struct gd_worker *w, struct gdn_er
 int gd_destroy_start(struct gd_server *s, struct gd_conn *conn, struct gd_ctr *ctr,
 		     struct gdn_err **err)
 {
-	char *handle = strdup(ctr->handle);
+	/* a client's destroy: since its request came; the reaper's: from now */
+	struct destroy_job *j = destroy_job_new(
+	    ctr->handle, conn && conn->log ? gdn_log_started(conn->log) : gdn_log_clock());
 
-	if (!handle)
+	if (!j)
 		return gdn_err_set(err, ENOMEM, "destroy");
 	ctr->state_before_destroy = ctr->state;
 	ctr->state = GD_CTR_DESTROYING;
 	gd_files_cancel(s, ctr->handle);
-	if (gd_worker_start(s, conn, ctr->handle, destroy_run, handle, free, destroy_done, err) <
-	    0) {
+	if (gd_worker_start(s, conn, ctr->handle, destroy_run, j, free, destroy_done, err) < 0) {
 		ctr->state = ctr->state_before_destroy;
 		return gdn_err_code(*err);
 	}

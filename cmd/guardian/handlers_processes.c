@@ -47,7 +47,8 @@ struct run_job {
 	struct gd_create_spec image;
 	bool own_limits;
 	pid_t init_pid;
-	bool init_leaf; /* Runs join the container's cgroup v2 leaf */
+	bool init_leaf;	  /* Runs join the container's cgroup v2 leaf */
+	uint64_t started; /* gdn_log_clock() when the Run came (its duration in the log) */
 };
 
 static void run_job_free(void *p)
@@ -455,8 +456,11 @@ static void run_done(struct gd_server *s, struct gd_worker *w, struct gdn_err *e
 			gd_volume_detach(j->procdir, s->log);
 		if (j->spec.pea)
 			gd_pea_watch(s, j->handle, j->procdir, pid);
+		char d[GDN_LOG_DURATION_MAX];
+
 		gdn_log_info(w->conn && w->conn->log ? w->conn->log : s->log, "started", "handle",
-			     j->handle, "process", j->spec.id, NULL);
+			     j->handle, "process", j->spec.id, GDN_LOG_DURATION,
+			     gdn_log_duration(j->started, d), NULL);
 		if (!w->conn) {
 			/* the client left; the process runs on and can be attached to */
 		} else if (!ctr) {
@@ -560,6 +564,7 @@ void gd_h_run(struct gd_server *s, struct gd_conn *c, struct gd_params *p)
 		gd_reply_error(s, c, e);
 		return;
 	}
+	j->started = gdn_log_started(c->log);
 	if (gd_process_spec_parse(c->body.data, c->body.len, &j->spec, &e) < 0) {
 		gd_reply_error(s, c, e);
 		return;

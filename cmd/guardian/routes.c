@@ -144,6 +144,7 @@ static void reply_nul_capture(struct gd_server *s, struct gd_conn *c, const stru
 	_cleanup_err_ struct gdn_err *e = NULL;
 	_cleanup_free_ char *msg = NULL;
 	json_auto_t *body = NULL;
+	char d[GDN_LOG_DURATION_MAX];
 	size_t plen;
 
 	if (n > 0 && !gd_lookup(s, c, p->handle))
@@ -169,7 +170,8 @@ static void reply_nul_capture(struct gd_server *s, struct gd_conn *c, const stru
 	memcpy(msg + plen, name, len);
 	(void)json_object_set_new(body, "Message", json_stringn(msg, plen + len));
 	(void)json_object_set_new(body, n == 0 ? "Handle" : "ProcessID", json_stringn(name, len));
-	gdn_log_error(c->log ? c->log : s->log, "failed", e, NULL);
+	gdn_log_error(c->log ? c->log : s->log, "failed", e, GDN_LOG_DURATION,
+		      gdn_log_duration(gdn_log_started(c->log), d), NULL);
 	gd_reply_json(s, c, 404, body);
 }
 

@@ -605,9 +605,17 @@ void gd_reply_error(struct gd_server *s, struct gd_conn *c, const struct gdn_err
 	int status = gdn_err_http_status(e);
 
 	/* A request we could not parse leaves the stream in an unknown place. */
+	char d[GDN_LOG_DURATION_MAX];
+
 	if (!c->have_head || status == 413)
 		c->keep_alive = false;
-	gdn_log_error(c->log ? c->log : s->log, "failed", e, NULL);
+	/* a request's failure says how long it took (from its route's session: since its head and
+	 * body were read) */
+	if (c->log)
+		gdn_log_error(c->log, "failed", e, GDN_LOG_DURATION,
+			      gdn_log_duration(gdn_log_started(c->log), d), NULL);
+	else
+		gdn_log_error(s->log, "failed", e, NULL);
 	gd_reply_json(s, c, status, body);
 }
 

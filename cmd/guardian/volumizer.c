@@ -370,9 +370,9 @@ static int build_shifted(const struct gd_config *cfg, const char *base, const ch
 	if (symlink(final + strlen(keydir) + 1, link_tmp) < 0 || rename(link_tmp, link) < 0)
 		gdn_log_info(log, "shifted-rootfs-symlink-failed", "path", link, NULL);
 
-	char ms[32];
-	snprintf(ms, sizeof(ms), "%" PRIu64, (gdn_now_mono_ns() - started) / 1000000);
-	gdn_log_info(log, "built-shifted-rootfs", "path", final, "duration_ms", ms, NULL);
+	char d[GDN_LOG_DURATION_MAX];
+	gdn_log_info(log, "built-shifted-rootfs", "path", final, GDN_LOG_DURATION,
+		     gdn_log_duration(started, d), NULL);
 	*ret_gen = gdn_steal_ptr(&gen);
 	return 0;
 }

@@ -1,8 +1,11 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include <jansson.h>
 #include "lib/log.h"
+#include "lib/util.h"
 #include "test/unit/tap.h"
 
 static int cap_r = -1;
@@ -224,12 +227,96 @@ static void test_root_not_freed(void)
 	}
 }
 
+static void test_format_duration(void)
+{
+	char d[GDN_LOG_DURATION_MAX];
+
+	CHECK_STREQ(gdn_log_format_duration(1000, 1000, d), "0");
+	CHECK_STREQ(gdn_log_format_duration(5, 1234567894, d), "1234567889");
+	/* a start after the end (not monotonic) is no negative number */
+	CHECK_STREQ(gdn_log_format_duration(7, 3, d), "0");
+	CHECK_STREQ(gdn_log_format_duration(0, UINT64_MAX, d), "18446744073709551615");
+	CHECK_INTEQ(strlen(d) + 1, GDN_LOG_DURATION_MAX);
+}
+
+static void test_duration_monotonic(void)
+{
+	struct timespec nap = {0, 2000000};
+	char d[GDN_LOG_DURATION_MAX];
+	uint64_t start = gdn_log_clock(), ns = 0;
+	json_auto_t *v = NULL;
+	const char *got;
+
+	CHECK(start > 0);
+	CHECK(nanosleep(&nap, NULL) == 0);
+	capture("guardian", GDN_LOG_INFO);
+	gdn_log_info(NULL, "create.created", "handle", "h1", GDN_LOG_DURATION,
+		     gdn_log_duration(start, d), NULL);
+	v = next_json();
+	CHECK_STREQ(GDN_LOG_DURATION, "duration");
+	got = str(v, "data", "duration");
+	CHECK(got != NULL);
+	CHECK_INTEQ(gdn_parse_u64(got, &ns), 0);
+	CHECK(ns >= 2000000);	    /* slept 2 ms */
+	CHECK(ns < 60000000000ull); /* and surely less than a minute */
+	CHECK(gdn_log_clock() >= start);
+}
+
+static void test_session_started(void)
+{
+	_cleanup_log_ struct gdn_log *l = NULL;
+	uint64_t before, after;
+
+	capture("guardian", GDN_LOG_INFO);
+	CHECK(gdn_log_started(NULL) == gdn_log_started(gdn_log_root()));
+	CHECK(gdn_log_started(NULL) <= gdn_log_clock());
+	before = gdn_log_clock();
+	l = gdn_log_session(NULL, "create", NULL);
+	after = gdn_log_clock();
+	CHECK(l != NULL);
+	CHECK(gdn_log_started(l) >= before && gdn_log_started(l) <= after);
+}
+
+static void test_set(void)
+{
+	static const char *const keys[] = {"session", "handle", "duration", NULL};
+	_cleanup_log_ struct gdn_log *l = NULL, *child = NULL;
+	json_auto_t *v = NULL, *w = NULL;
+
+	capture("guardian", GDN_LOG_INFO);
+	l = gdn_log_session(NULL, "create", "handle", "", NULL);
+	CHECK(l != NULL);
+	gdn_log_set(l, "handle", "h9");
+	gdn_log_set(l, GDN_LOG_DURATION, "42");
+	child = gdn_log_session(l, "volume", NULL);
+	gdn_log_error(l, "failed", NULL, NULL);
+	v = next_json();
+	CHECK_STREQ(str(v, "message", NULL), "guardian.create.failed");
+	check_keys(json_object_get(v, "data"), keys);
+	CHECK_STREQ(str(v, "data", "handle"), "h9");
+	CHECK_STREQ(str(v, "data", "duration"), "42");
+	/* a session made after the set inherits it */
+	gdn_log_info(child, "made", NULL);
+	w = next_json();
+	CHECK_STREQ(str(w, "data", "handle"), "h9");
+	/* the root has no session data to change */
+	gdn_log_set(gdn_log_root(), "handle", "x");
+	gdn_log_set(NULL, "handle", "x");
+	gdn_log_info(NULL, "plain", NULL);
+	{
+		json_auto_t *r = next_json();
+
+		CHECK(json_object_size(json_object_get(r, "data")) == 0);
+	}
+}
+
 int main(void)
 {
 	static const struct tap_test tests[] = {
-	    TEST(test_line_format), TEST(test_sessions_nest),  TEST(test_level_filter),
-	    TEST(test_debug_level), TEST(test_error_data),     TEST(test_escaping_one_line),
-	    TEST(test_parse_level), TEST(test_root_not_freed),
+	    TEST(test_line_format),	   TEST(test_sessions_nest),   TEST(test_level_filter),
+	    TEST(test_debug_level),	   TEST(test_error_data),      TEST(test_escaping_one_line),
+	    TEST(test_parse_level),	   TEST(test_root_not_freed),  TEST(test_format_duration),
+	    TEST(test_duration_monotonic), TEST(test_session_started), TEST(test_set),
 	};
 	return tap_run(tests, GDN_ARRAY_SIZE(tests));
 }
