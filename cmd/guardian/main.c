@@ -491,6 +491,11 @@ static int serve(struct gd_config *cfg, bool cleanup_only, struct gdn_err **err)
 	_cleanup_close_ int store_lock = -1;
 	int r;
 
+	if (!cfg->skip_setup)
+		gd_cgroup_setup(gdn_log_root());
+	/* before check_config makes the depot and store: a refused start-up leaves nothing */
+	if (cfg->blockio_weight && (r = gd_cgroup_check_io_weight(err)) < 0)
+		return gdn_err_wrap(err, "--default-container-blockio-weight");
 	if ((r = check_config(cfg, true, err)) < 0)
 		return r;
 	lock = lock_dir("depot", cfg->depot, err);
@@ -499,10 +504,6 @@ static int serve(struct gd_config *cfg, bool cleanup_only, struct gdn_err **err)
 	store_lock = cfg->store ? lock_dir("store", cfg->store, err) : -1;
 	if (cfg->store && store_lock < 0)
 		return store_lock;
-	if (!cfg->skip_setup)
-		gd_cgroup_setup(gdn_log_root());
-	if (cfg->blockio_weight && (r = gd_cgroup_check_io_weight(err)) < 0)
-		return gdn_err_wrap(err, "--default-container-blockio-weight");
 	r = gd_server_init(&s, cfg, err);
 	s.lock_fd = lock;
 	if (r >= 0)

@@ -221,7 +221,7 @@ cgroup_file() {
 			--bind-socket "$GDN_TMP/never.sock" --default-container-blockio-weight 300
 		assert_failure 1
 		assert_regex "$stderr" 'default-container-blockio-weight: this host cannot weight block IO'
-		[[ ! -e $GDN_TMP/never.sock ]] || fail "it listened"
+		[[ ! -e $GDN_TMP/never.sock && ! -e $GDN_TMP/never ]] || fail "it listened or made its depot"
 		return 0
 	fi
 	start_guardian --default-container-blockio-weight 300
