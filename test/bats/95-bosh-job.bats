@@ -5,9 +5,13 @@
 # garden jobs started for real by their ctl scripts, used through gaol, and stopped by them.
 # No BOSH director, monit or bpm runs here: the ctl scripts are what monit would run without bpm.
 # The jobs run under $GDN_TMP/v (render --vcap-root) with their data in $GDN_TMP, tag b, pool
-# 10.254.95.0/24.
+# 10.254.95.0/24. Last, the package's packaging script compiles the tree as a BOSH compilation
+# VM would.
 
 load helpers/common
+
+# the packaging test compiles the whole tree (about 30 s on 2 cores)
+BATS_TEST_TIMEOUT=180
 
 RENDER=$BATS_TEST_DIRNAME/../bosh/render
 RELEASE=$BATS_TEST_DIRNAME/../../bosh
@@ -409,4 +413,37 @@ check_scripts() {
 	assert_output ''
 	run bash -c "ip -o link show | awk -F': ' '{ print \$2 }' | grep '^w$BOSH_TAG' || true"
 	assert_output ''
+}
+
+@test "bosh: the garden-c package's packaging script builds its spec's files into BOSH_INSTALL_TARGET" {
+	local src=$BATS_TEST_DIRNAME/../.. c=$GDN_TMP/compile t=$GDN_TMP/pkg
+	# the director's compilation: the files the spec's globs match (under src/garden-c in a
+	# release; here the source tree itself) are copied, and packaging runs among them
+	run ruby -ryaml -rfileutils -e '
+		src, dst = ARGV
+		globs = YAML.safe_load(File.read("#{src}/bosh/packages/garden-c/spec"))["files"]
+		n = 0
+		globs.each do |g|
+			Dir.glob(g.sub(%r{\Agarden-c/}, ""), base: src).each do |f|
+				next unless File.file?("#{src}/#{f}")
+				FileUtils.mkdir_p(File.dirname("#{dst}/garden-c/#{f}"))
+				FileUtils.cp("#{src}/#{f}", "#{dst}/garden-c/#{f}")
+				n += 1
+			end
+		end
+		puts n' "$src" "$c"
+	assert_success
+	(("$output" > 100)) || fail "only $output files"
+	[[ ! -e $c/garden-c/build ]] || fail "the build directory was copied"
+	(cd "$c" && BOSH_INSTALL_TARGET=$t bash "$src/bosh/packages/garden-c/packaging") \
+		>"$GDN_TMP/packaging.log" 2>&1 || fail "packaging failed: $(tail -n 20 "$GDN_TMP/packaging.log")"
+	local b
+	for b in guardian dadoo kawasaki nstar gaol image-plugin-shim netplugin-shim; do
+		[[ -x $t/bin/$b ]] || fail "no bin/$b"
+	done
+	[[ -x $t/libexec/garden-c/garden-init ]] || fail "no libexec/garden-c/garden-init"
+	[[ -f $t/share/man/man5/guardian-config.5 ]] || fail "no man pages"
+	run "$t/bin/guardian" --version
+	assert_success
+	assert_output "$("$GUARDIAN_BIN" --version)"
 }
