@@ -1,5 +1,6 @@
 # garden-c: one non-recursive Makefile. Objects go to build/$(VARIANT)/.
-#   make deps | all | test | check | unit | bats | bats-v2 | run | install | lint | man | fuzz | clean
+#   make deps | all | test | check | unit | bats | bats-v2 | run | install | uninstall | deb | check-deb
+#        | lint | man | fuzz | clean
 VARIANT ?= release
 BUILD   := build/$(VARIANT)
 PREFIX  ?= /usr/local
@@ -72,7 +73,8 @@ FUZZ_SRCS:= $(sort $(wildcard test/fuzz/*.c))
 MAN_SRCS := $(sort $(wildcard man/*.scd))
 MAN_PAGES:= $(MAN_SRCS:man/%.scd=build/man/%)
 
-.PHONY: all deps test check unit bats bats-v2 v2vm-kernel run install lint man check-man clean rootfs fuzz fuzz-run
+.PHONY: all deps test check unit bats bats-v2 v2vm-kernel run bins install uninstall deb check-deb lint man \
+	check-man clean rootfs fuzz fuzz-run
 all: $(BIN_PATHS) $(UNIT_BINS) man
 
 $(BUILD)/%.o: %.c
@@ -221,6 +223,7 @@ check: all check-man
 	$(MAKE) VARIANT=asan unit
 	$(MAKE) unit
 	$(MAKE) bats
+	$(MAKE) check-deb CHECK_DEB_LOCK=
 
 test: deps
 	$(MAKE) lint
@@ -238,13 +241,80 @@ run: deps
 		--bind-port 7777 --depot $(RUN_DEPOT) --default-rootfs $(ROOTFS) \
 		--init-bin $(CURDIR)/$(BUILD)/bin/garden-init
 
-install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/garden-c \
+# FHS install: PREFIX (default /usr/local) for the programs, DESTDIR for a staging root. The
+# units and configs name /usr/bin, /usr/libexec and /etc: rewritten to PREFIX and SYSCONFDIR.
+# A config that is there already (an operator's) is left alone; uninstall removes one only if it
+# is still what install wrote.
+VERSION        := $(shell sed -n 's/^\#define GDN_VERSION "\(.*\)"$$/\1/p' lib/version.h)
+SYSCONFDIR     ?= /etc
+SYSTEMDUNITDIR ?= /lib/systemd/system
+LIBEXECDIR      = $(PREFIX)/libexec/garden-c
+UNITS          := packaging/systemd/kawasaki.service packaging/systemd/garden.service
+CONFIGS        := packaging/config/config.ini packaging/config/kawasaki.ini
+INSTALL_SED     = sed -e 's|/usr/bin/|$(PREFIX)/bin/|g' -e 's|/usr/libexec/|$(PREFIX)/libexec/|g' \
+		      -e 's|/etc/garden/|$(SYSCONFDIR)/garden/|g'
+
+bins: $(BIN_PATHS)
+
+install: bins man
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBEXECDIR) \
 		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
-		$(DESTDIR)$(PREFIX)/share/man/man8
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(SYSTEMDUNITDIR) \
+		$(DESTDIR)$(SYSCONFDIR)/garden
 	install -m 0755 $(BINS:%=$(BUILD)/bin/%) $(DESTDIR)$(PREFIX)/bin/
-	install -m 0755 $(BUILD)/bin/garden-init $(DESTDIR)$(PREFIX)/libexec/garden-c/
+	install -m 0755 $(BUILD)/bin/garden-init $(DESTDIR)$(LIBEXECDIR)/
+	install -m 0755 scripts/mkrootfs $(DESTDIR)$(LIBEXECDIR)/mkrootfs
 	for p in $(MAN_PAGES); do s=$${p##*.}; install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+	for u in $(UNITS); do \
+		$(INSTALL_SED) $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \
+	done
+	for c in $(CONFIGS); do d=$(DESTDIR)$(SYSCONFDIR)/garden/$${c##*/}; \
+		if [ -e $$d ]; then echo "install: keeping $$d"; \
+		else $(INSTALL_SED) $$c > $$d && chmod 0644 $$d || exit 1; fi; \
+	done
+	@[ -n "$(DESTDIR)" ] || echo "install: done; systemctl daemon-reload, then" \
+		"$(LIBEXECDIR)/mkrootfs /var/lib/garden/rootfs/busybox and systemctl start garden"
+
+uninstall:
+	rm -f $(BINS:%=$(DESTDIR)$(PREFIX)/bin/%) $(DESTDIR)$(LIBEXECDIR)/garden-init \
+		$(DESTDIR)$(LIBEXECDIR)/mkrootfs
+	rmdir $(DESTDIR)$(LIBEXECDIR) 2>/dev/null || true
+	for p in $(MAN_SRCS:man/%.scd=%); do s=$${p##*.}; rm -f $(DESTDIR)$(PREFIX)/share/man/man$$s/$$p; done
+	rm -f $(UNITS:packaging/systemd/%=$(DESTDIR)$(SYSTEMDUNITDIR)/%)
+	for c in $(CONFIGS); do d=$(DESTDIR)$(SYSCONFDIR)/garden/$${c##*/}; \
+		if [ -e $$d ] && $(INSTALL_SED) $$c | cmp -s - $$d; then rm -f $$d; \
+		elif [ -e $$d ]; then echo "uninstall: keeping $$d (changed)"; fi; \
+	done
+	rmdir $(DESTDIR)$(SYSCONFDIR)/garden 2>/dev/null || true
+
+# The Debian package (packaging/debian/, debhelper), built from a copy of the tracked files in
+# build/deb/src so that the worktree stays clean: build/deb/garden-c_$(VERSION)_<arch>.deb.
+DEB_DIR := build/deb
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)/src
+	if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+		git ls-files -z | tar --null --ignore-failed-read -T - -cf - | tar -C $(DEB_DIR)/src -xf -; \
+	else \
+		tar --exclude=./build -cf - . | tar -C $(DEB_DIR)/src -xf -; \
+	fi
+	rm -rf $(DEB_DIR)/src/debian && cp -a packaging/debian $(DEB_DIR)/src/debian
+	printf '%s\n' "garden-c ($(VERSION)) unstable; urgency=medium" "" \
+		"  * garden-c $(VERSION) (built by make deb)." "" \
+		" -- garden-c developers <garden-c@localhost>  $$(date -R -d @$${SOURCE_DATE_EPOCH:-1764288000})" \
+		> $(DEB_DIR)/src/debian/changelog
+	cd $(DEB_DIR)/src && DEB_BUILD_OPTIONS="nocheck $${DEB_BUILD_OPTIONS:-}" \
+		dpkg-buildpackage -b -us -uc
+	@ls $(DEB_DIR)/garden-c_$(VERSION)_*.deb
+
+# Installs that package into a throw-away overlay of / in a private mount namespace and runs the
+# installed units' commands there (test/deb/check); the same lock and FORWARD guard as bats.
+# CHECK_DEB_LOCK= for a caller that holds /tmp/gdn-bats.lock already (check does not take it,
+# as bats does not: CI holds it around the whole run).
+CHECK_DEB_LOCK ?= flock /tmp/gdn-bats.lock
+check-deb: deb
+	$(CHECK_DEB_LOCK) sh -c 'scripts/net-guard install; test/deb/check $(DEB_DIR)/garden-c_$(VERSION)_*.deb; \
+		s=$$?; scripts/net-guard remove; exit $$s'
 
 # --- hygiene ----------------------------------------------------------------------------------
 LINT_SRCS = $(shell find lib cmd test/unit test/fuzz -name '*.[ch]')
