@@ -73,7 +73,7 @@ FUZZ_SRCS:= $(sort $(wildcard test/fuzz/*.c))
 MAN_SRCS := $(sort $(wildcard man/*.scd))
 MAN_PAGES:= $(MAN_SRCS:man/%.scd=build/man/%)
 
-.PHONY: all deps test check unit bats bats-v2 v2vm-kernel run bins install uninstall deb check-deb lint man \
+.PHONY: all deps test check unit bats bats-v2 v2vm-kernel run bins install install-programs uninstall deb check-deb lint man \
 	check-man clean rootfs fuzz fuzz-run
 all: $(BIN_PATHS) $(UNIT_BINS) man
 
@@ -256,15 +256,18 @@ INSTALL_SED     = sed -e 's|/usr/bin/|$(PREFIX)/bin/|g' -e 's|/usr/libexec/|$(PR
 
 bins: $(BIN_PATHS)
 
-install: bins man
+# install-programs: only what lives under PREFIX (the BOSH package uses it: no units, no /etc).
+install-programs: bins man
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBEXECDIR) \
 		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
-		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(SYSTEMDUNITDIR) \
-		$(DESTDIR)$(SYSCONFDIR)/garden
+		$(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 0755 $(BINS:%=$(BUILD)/bin/%) $(DESTDIR)$(PREFIX)/bin/
 	install -m 0755 $(BUILD)/bin/garden-init $(DESTDIR)$(LIBEXECDIR)/
 	install -m 0755 scripts/mkrootfs $(DESTDIR)$(LIBEXECDIR)/mkrootfs
 	for p in $(MAN_PAGES); do s=$${p##*.}; install -m 0644 $$p $(DESTDIR)$(PREFIX)/share/man/man$$s/; done
+
+install: install-programs
+	install -d $(DESTDIR)$(SYSTEMDUNITDIR) $(DESTDIR)$(SYSCONFDIR)/garden
 	for u in $(UNITS); do \
 		$(INSTALL_SED) $$u > $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} && \
 		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$${u##*/} || exit 1; \

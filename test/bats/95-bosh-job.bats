@@ -443,6 +443,8 @@ check_scripts() {
 	done
 	[[ -x $t/libexec/garden-c/garden-init ]] || fail "no libexec/garden-c/garden-init"
 	[[ -f $t/share/man/man5/guardian-config.5 ]] || fail "no man pages"
+	# a package installs below BOSH_INSTALL_TARGET only: no units, no /etc/garden on the host
+	! grep -E '/lib/systemd|/etc/garden' "$GDN_TMP/packaging.log" || fail "it installed outside the target"
 	run "$t/bin/guardian" --version
 	assert_success
 	assert_output "$("$GUARDIAN_BIN" --version)"
