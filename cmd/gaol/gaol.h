@@ -43,6 +43,11 @@ enum {
 	GL_OPT_CPU_SHARES,
 	GL_OPT_PIDS,
 	GL_OPT_TTY,
+	/* net-out's */
+	GL_OPT_IP_START,
+	GL_OPT_IP_END,
+	GL_OPT_PORT_START,
+	GL_OPT_PORT_END,
 };
 
 extern const struct gl_cmd gl_commands[];
@@ -212,6 +217,8 @@ int gl_cmd_remove_property(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_set_grace(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_stop(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_limits(const struct gl_cmd *cmd, int argc, char **argv);
+int gl_cmd_net_in(const struct gl_cmd *cmd, int argc, char **argv);
+int gl_cmd_net_out(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_run(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_attach(const struct gl_cmd *cmd, int argc, char **argv);
 int gl_cmd_shell(const struct gl_cmd *cmd, int argc, char **argv);

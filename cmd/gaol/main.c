@@ -78,6 +78,22 @@ static const struct option shell_longopts[] = {
     {0},
 };
 
+static const struct option net_in_longopts[] = {
+    {"port", required_argument, NULL, 'p'},
+    GL_COMMON_LONGOPTS,
+    {0},
+};
+
+static const struct option net_out_longopts[] = {
+    {"protocol", required_argument, NULL, 'p'},
+    {"ip-start", required_argument, NULL, GL_OPT_IP_START},
+    {"ip-end", required_argument, NULL, GL_OPT_IP_END},
+    {"port-start", required_argument, NULL, GL_OPT_PORT_START},
+    {"port-end", required_argument, NULL, GL_OPT_PORT_END},
+    GL_COMMON_LONGOPTS,
+    {0},
+};
+
 static const struct option stop_longopts[] = {
     {"kill", no_argument, NULL, 'k'},
     GL_COMMON_LONGOPTS,
@@ -335,6 +351,37 @@ const struct gl_cmd gl_commands[] = {
 	.shortopts = "t:h",
 	.longopts = common_longopts,
 	.run = gl_cmd_limits,
+    },
+    {
+	.name = "net-in",
+	.synopsis = "-p PORT HANDLE",
+	.summary = "map a host port to a container port",
+	.help = "Maps a host port from the server's port pool to the container's PORT (POST\n"
+		"/containers/HANDLE/net/in) and prints where it is reached: HOST:HOSTPORT,\n"
+		"HOST being the target's, for a TCP target; the host port alone for a UNIX\n"
+		"socket.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --port PORT            the container port (0: the same as the host port)\n",
+	.shortopts = "p:t:h",
+	.longopts = net_in_longopts,
+	.run = gl_cmd_net_in,
+    },
+    {
+	.name = "net-out",
+	.synopsis = "-p PROTOCOL --ip-start IP --ip-end IP --port-start N --port-end N HANDLE",
+	.summary = "allow a container's traffic to an IP and port range",
+	.help = "Allows the container's outbound PROTOCOL traffic to the IPv4 addresses from\n"
+		"--ip-start to --ip-end and the ports from --port-start to --port-end, all\n"
+		"inclusive (POST /containers/HANDLE/net/out, one NetOutRule). Prints 'applied'.\n"
+		"\n"
+		"Options:\n"
+		"  -p, --protocol PROTOCOL    tcp or udp\n"
+		"  --ip-start IP, --ip-end IP the address range\n"
+		"  --port-start N, --port-end N  the port range\n",
+	.shortopts = "p:t:h",
+	.longopts = net_out_longopts,
+	.run = gl_cmd_net_out,
     },
 };
 const size_t gl_n_commands = GDN_ARRAY_SIZE(gl_commands);

@@ -308,6 +308,56 @@ teardown() {
 	assert_output ''
 }
 
+@test "gaol net-in maps a host port (HOST:PORT on a TCP target); net-out adds a rule; bad flags are usage errors" {
+	local port
+	for ((;;)); do
+		port=$((20000 + RANDOM % 30000))
+		[[ -z $(ss -Htln "sport = :$port") ]] && break
+	done
+	start_guardian --bind-ip 127.0.0.1 --bind-port "$port"
+	note_handle gl-net
+	run --separate-stderr gaol create -n gl-net
+	assert_success
+	run --separate-stderr gaol net-in -p 8080 gl-net
+	assert_success
+	assert_regex "$output" '^[0-9]+$'
+	local hp=$output
+	run --separate-stderr "$GAOL_BIN" -t "127.0.0.1:$port" net-in --port 9090 gl-net
+	assert_success
+	assert_regex "$output" '^127\.0\.0\.1:[0-9]+$'
+	local hp2=${output##*:}
+	api_req GET /containers/gl-net/info
+	assert_equal "$(jq -c '[.MappedPorts[] | [.HostPort, .ContainerPort]]' <<<"$API_BODY")" "[[$hp,8080],[$hp2,9090]]"
+
+	run --separate-stderr gaol net-out -p tcp --ip-start 10.254.70.1 --ip-end 10.254.70.9 \
+		--port-start 8000 --port-end 8100 gl-net
+	assert_success
+	assert_output applied
+	local id
+	id=$(jq -r '.Properties["kawasaki.iptable-inst"]' <<<"$API_BODY")
+	run bash -c "iptables-legacy-save -t filter | grep -- '-A w--instance-$id ' | grep -- '10.254.70.1-10.254.70.9'"
+	assert_success
+	assert_output --partial '8000:8100'
+
+	run --separate-stderr gaol net-out -p icmp --ip-start 1.2.3.4 --ip-end 1.2.3.4 --port-start 1 --port-end 2 gl-net
+	assert_failure 2
+	assert_regex "$stderr" "invalid protocol 'icmp'"
+	run --separate-stderr gaol net-out -p tcp --ip-start nope --ip-end 1.2.3.4 --port-start 1 --port-end 2 gl-net
+	assert_failure 2
+	assert_regex "$stderr" "invalid IP: 'nope'"
+	run --separate-stderr gaol net-out -p tcp --ip-start 1.2.3.4 gl-net
+	assert_failure 2
+	assert_regex "$stderr" 'required'
+	run --separate-stderr gaol net-in gl-net
+	assert_failure 2
+	run --separate-stderr gaol net-in -p 70000 gl-net
+	assert_failure 2
+	run --separate-stderr gaol net-in -p 80 no-such-handle
+	assert_failure 1
+	run --separate-stderr gaol destroy gl-net
+	assert_success
+}
+
 @test "every container was cleaned up" {
 	destroy_all
 	assert_all_clean
