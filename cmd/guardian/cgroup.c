@@ -339,26 +339,43 @@ bool gd_cgroup_in_init_leaf(pid_t pid, const char *handle)
 
 /* blkio (v1) or io (v2) weight files, the plain (CFQ, or v2's io controller) one first, then
  * BFQ's. Only v2's io.weight has another scale (1-10000). */
-static int write_weight(const char *dir, bool v2, uint16_t weight, struct gdn_err **err)
+static const char *const weight_files[2][2] = {{"blkio.weight", "blkio.bfq.weight"},
+					       {"io.weight", "io.bfq.weight"}};
+
+/* The first of dir's weight files (v1 or v2) that exists, malloc'd in *ret, and its index;
+ * -EOPNOTSUPP when it has none. */
+static int find_weight_file(const char *dir, bool v2, char **ret, size_t *ret_i,
+			    struct gdn_err **err)
 {
-	static const char *const v1_files[] = {"blkio.weight", "blkio.bfq.weight"};
-	static const char *const v2_files[] = {"io.weight", "io.bfq.weight"};
-	const char *const *files = v2 ? v2_files : v1_files;
+	const char *const *files = weight_files[v2];
 
 	for (size_t i = 0; i < 2; i++) {
-		_cleanup_free_ char *path = gdn_path_join(dir, files[i]);
+		char *path = gdn_path_join(dir, files[i]);
 		if (!path)
-			return gdn_err_set(err, ENOMEM, "set the block IO weight");
-		if (access(path, F_OK) < 0)
-			continue;
-		/* runc's conversion of a blkio weight (10-1000) to io.weight's scale */
-		unsigned v = v2 && i == 0 ? 1 + ((unsigned)weight - 10) * 9999 / 990 : weight;
-		char text[32];
-		int n = snprintf(text, sizeof(text), v2 ? "default %u\n" : "%u\n", v);
-		return gdn_fs_write_file(path, text, (size_t)n, err);
+			return gdn_err_set(err, ENOMEM, "find the block IO weight file");
+		if (access(path, F_OK) == 0) {
+			*ret = path;
+			*ret_i = i;
+			return 0;
+		}
+		free(path);
 	}
 	return gdn_err_set(err, EOPNOTSUPP, "'%s' has no block IO weight file (%s or %s)", dir,
 			   files[0], files[1]);
+}
+
+static int write_weight(const char *dir, bool v2, uint16_t weight, struct gdn_err **err)
+{
+	_cleanup_free_ char *path = NULL;
+	size_t i;
+	int r = find_weight_file(dir, v2, &path, &i, err);
+	if (r < 0)
+		return r;
+	/* runc's conversion of a blkio weight (10-1000) to io.weight's scale */
+	unsigned v = v2 && i == 0 ? 1 + ((unsigned)weight - 10) * 9999 / 990 : weight;
+	char text[32];
+	int n = snprintf(text, sizeof(text), v2 ? "default %u\n" : "%u\n", v);
+	return gdn_fs_write_file(path, text, (size_t)n, err);
 }
 
 int gd_cgroup_set_io_weight(pid_t pid, uint16_t weight, struct gdn_err **err)
@@ -386,14 +403,9 @@ int gd_cgroup_check_io_weight(struct gdn_err **err)
 	if (dir_of(getpid(), v1, 1, &dir, NULL) >= 0) {
 		/* v1: every blkio cgroup, the root too, has the weight files the scheduler offers
 		 */
-		for (size_t i = 0; i < 2; i++) {
-			free(path);
-			path = gdn_path_join(dir, i == 0 ? "blkio.weight" : "blkio.bfq.weight");
-			if (!path)
-				return gdn_err_set(err, ENOMEM, "check the block IO weight");
-			if (access(path, F_OK) == 0)
-				return 0;
-		}
+		size_t i;
+		if (find_weight_file(dir, false, &path, &i, NULL) == 0)
+			return 0;
 		return gdn_err_set(
 		    err, EOPNOTSUPP,
 		    "this host cannot weight block IO: '%s' has neither blkio.weight "

@@ -217,12 +217,19 @@ teardown() {
 	assert_output gl-a
 }
 
-@test "gaol talks TCP with -t HOST:PORT" {
+# a TCP port nothing on this host listens on
+free_port() {
 	local port
 	for ((;;)); do
 		port=$((20000 + RANDOM % 30000))
 		[[ -z $(ss -Htln "sport = :$port") ]] && break
 	done
+	echo "$port"
+}
+
+@test "gaol talks TCP with -t HOST:PORT" {
+	local port
+	port=$(free_port)
 	start_guardian --bind-ip 127.0.0.1 --bind-port "$port"
 	run --separate-stderr "$GAOL_BIN" -t "127.0.0.1:$port" list
 	assert_success
@@ -310,10 +317,7 @@ teardown() {
 
 @test "gaol net-in maps a host port (HOST:PORT on a TCP target); net-out adds a rule; bad flags are usage errors" {
 	local port
-	for ((;;)); do
-		port=$((20000 + RANDOM % 30000))
-		[[ -z $(ss -Htln "sport = :$port") ]] && break
-	done
+	port=$(free_port)
 	start_guardian --bind-ip 127.0.0.1 --bind-port "$port"
 	note_handle gl-net
 	run --separate-stderr gaol create -n gl-net
